@@ -1,0 +1,22 @@
+//! `vetted`: govern a Docker Hub organization as code.
+//!
+//! Module tree (see DESIGN.md): `cli` parses, `settings` resolves flags/env once, `commands` holds one
+//! file per subcommand, `policy` loads and validates the TOML policy into a desired
+//! [`model::OrgState`], `hub` reads the live state and performs writes, `plan` diffs the two into pure
+//! data, `render` turns a plan into text/JSON/markdown, `apply` executes a plan, `registry` is the OCI
+//! copy engine and `sandbox` a local Docker Hub stand-in.
+
+pub mod apply;
+pub mod cli;
+pub mod commands;
+pub mod error;
+pub mod hub;
+pub mod model;
+pub mod plan;
+pub mod policy;
+pub mod registry;
+pub mod render;
+pub mod sandbox;
+pub mod settings;
+
+pub use error::main_exit;

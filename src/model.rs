@@ -1,0 +1,229 @@
+//! The organization as data: one set of types for both the desired state (built from the policy) and
+//! the live state (read from Docker Hub). The plan is a pure diff of two `OrgState`s.
+//!
+//! Conventions shared by every module:
+//! - Maps are `BTreeMap`/`BTreeSet` so iteration (and therefore output) is deterministic.
+//! - `Option::None` on a desired-state field means "unmanaged": the policy does not mention it, so the
+//!   diff ignores it and the reader does not need to fetch it. Live state fills every field it reads.
+//! - Usernames are compared case-insensitively: [`Username`] stores the lowercase form.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::fmt;
+
+use serde::{Deserialize, Serialize};
+
+/// A Docker ID, normalised to lowercase (Docker IDs are case-insensitive).
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct Username(String);
+
+impl Username {
+    pub fn new(name: &str) -> Self {
+        Username(name.trim().to_lowercase())
+    }
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Display for Username {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// Organization role. Docker Hub spells these lowercase on write and capitalised on read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Role {
+    Owner,
+    Editor,
+    Member,
+}
+
+impl Role {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::Owner => "owner",
+            Role::Editor => "editor",
+            Role::Member => "member",
+        }
+    }
+    /// Parses Docker Hub's spelling, which varies in case ("Owner", "owner").
+    pub fn parse(s: &str) -> Option<Role> {
+        match s.to_ascii_lowercase().as_str() {
+            "owner" => Some(Role::Owner),
+            "editor" => Some(Role::Editor),
+            "member" => Some(Role::Member),
+            _ => None,
+        }
+    }
+}
+
+impl fmt::Display for Role {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// A team's permission on a repository. Ordered read < write < admin.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Permission {
+    Read,
+    Write,
+    Admin,
+}
+
+impl Permission {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Permission::Read => "read",
+            Permission::Write => "write",
+            Permission::Admin => "admin",
+        }
+    }
+    pub fn parse(s: &str) -> Option<Permission> {
+        match s.to_ascii_lowercase().as_str() {
+            "read" => Some(Permission::Read),
+            "write" => Some(Permission::Write),
+            "admin" => Some(Permission::Admin),
+            _ => None,
+        }
+    }
+}
+
+impl fmt::Display for Permission {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Image Access Management (`GET|PUT /v2/orgs/{org}/settings`, `restricted_images`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ImageAccess {
+    pub enabled: bool,
+    pub allow_official_images: bool,
+    pub allow_verified_publishers: bool,
+}
+
+/// A pending invitation. An invitee has no account in the org until accepted, and counts as a member
+/// (and as a member of `team`, if the invite names one) for planning, so apply never re-invites.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct Invite {
+    /// Docker Hub's invite id (live state only; needed to cancel it).
+    pub id: Option<String>,
+    /// A Docker ID or an email address, as invited.
+    pub invitee: String,
+    pub role: Role,
+    pub team: Option<String>,
+}
+
+/// Organization membership: roles of accepted members plus pending invites.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Members {
+    /// Accepted members and their role.
+    pub roles: BTreeMap<Username, Role>,
+    /// Pending invitations (live state). Desired state leaves this empty: the diff derives invites from
+    /// desired members who are neither members nor invitees.
+    pub invites: Vec<Invite>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Team {
+    /// `None` in desired state: description unmanaged.
+    pub description: Option<String>,
+    /// Accepted members of the team.
+    pub members: BTreeSet<Username>,
+}
+
+/// What a mirrored repository copies from upstream. Parsed and validated from the policy; the copy
+/// engine (src/registry/) consumes it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Mirror {
+    /// Source reference as written (`nginx`, `bitnami/redis`, `ghcr.io/org/tool`).
+    pub from: String,
+    /// Tag name -> optional pinned digest (`"7.2@sha256:..."`).
+    pub tags: BTreeMap<String, Option<String>>,
+    /// `None` = all platforms (the upstream index is copied as-is); otherwise `os/arch[/variant]`.
+    pub platforms: Option<Vec<String>>,
+    /// Also copy cosign signature/attestation/SBOM tags and OCI referrers.
+    pub signatures: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Repository {
+    pub private: bool,
+    /// `None` in desired state: unmanaged.
+    pub description: Option<String>,
+    /// `None` in desired state: unmanaged.
+    pub full_description: Option<String>,
+    /// Team name -> permission. `None` in desired state: grants on this repository are unmanaged.
+    pub grants: Option<BTreeMap<String, Permission>>,
+    /// Desired state only.
+    pub mirror: Option<Mirror>,
+}
+
+/// The whole organization, desired or live.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OrgState {
+    pub org: String,
+    /// `None`: Image Access Management unmanaged (desired) or not read (live).
+    pub image_access: Option<ImageAccess>,
+    /// `None`: organization roles unmanaged (desired) or not read (live). Team members who are not in
+    /// the organization are still invited when `teams` is managed.
+    pub members: Option<Members>,
+    /// `None`: teams unmanaged (desired) or not read (live).
+    pub teams: Option<BTreeMap<String, Team>>,
+    /// Repositories by name (without the org prefix). In live state, every repository of the org.
+    pub repositories: BTreeMap<String, Repository>,
+}
+
+impl OrgState {
+    pub fn empty(org: &str) -> Self {
+        OrgState {
+            org: org.to_string(),
+            image_access: None,
+            members: None,
+            teams: None,
+            repositories: BTreeMap::new(),
+        }
+    }
+}
+
+/// What the policy manages, so the live reader fetches only that (and the diff knows what "absent"
+/// means). Derived from the desired state.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Scope {
+    pub image_access: bool,
+    pub members: bool,
+    pub teams: bool,
+    /// Repositories whose grants the policy manages (need one grant read each).
+    pub grant_repositories: BTreeSet<String>,
+    /// Teams whose grants the policy manages (for the per-pair fallback when listing is not possible).
+    pub grant_teams: BTreeSet<String>,
+}
+
+impl Scope {
+    pub fn of(desired: &OrgState) -> Scope {
+        let mut grant_repositories = BTreeSet::new();
+        let mut grant_teams = BTreeSet::new();
+        for (name, repo) in &desired.repositories {
+            if let Some(grants) = &repo.grants {
+                grant_repositories.insert(name.clone());
+                grant_teams.extend(grants.keys().cloned());
+            }
+        }
+        if let Some(teams) = &desired.teams {
+            grant_teams.extend(teams.keys().cloned());
+        }
+        Scope {
+            image_access: desired.image_access.is_some(),
+            members: desired.members.is_some(),
+            // Team membership is needed to place invites even when only teams are managed.
+            teams: desired.teams.is_some(),
+            grant_repositories,
+            grant_teams,
+        }
+    }
+}

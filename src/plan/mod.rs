@@ -1,0 +1,217 @@
+//! The plan: pure data describing what apply will do, computed by [`diff`] from the desired and live
+//! [`OrgState`](crate::model::OrgState). Renderers only read a `Plan`; apply is the only consumer that
+//! acts on it. Fields named `from`/`old_*` exist to explain a change to people and are never read by
+//! apply.
+
+pub mod diff;
+pub mod safety;
+
+use serde::{Deserialize, Serialize};
+
+use crate::model::{ImageAccess, Permission, Role, Username};
+
+pub use diff::diff;
+
+/// Version of the JSON plan schema (`--format json`, `plan --out`). Bump on incompatible changes.
+pub const FORMAT_VERSION: &str = "1";
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Action {
+    Create,
+    Update,
+    Delete,
+}
+
+impl Action {
+    /// `+`, `~`, `-` as in Terraform.
+    pub fn marker(self) -> char {
+        match self {
+            Action::Create => '+',
+            Action::Update => '~',
+            Action::Delete => '-',
+        }
+    }
+}
+
+/// Resource kinds, in the order apply creates them (deletions run in reverse).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ResourceKind {
+    ImageAccess,
+    Member,
+    Invite,
+    Team,
+    TeamMember,
+    Repository,
+    Grant,
+}
+
+impl ResourceKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ResourceKind::ImageAccess => "image_access",
+            ResourceKind::Member => "member",
+            ResourceKind::Invite => "invite",
+            ResourceKind::Team => "team",
+            ResourceKind::TeamMember => "team_member",
+            ResourceKind::Repository => "repository",
+            ResourceKind::Grant => "grant",
+        }
+    }
+}
+
+/// A repository's attributes as they will be after a create or update.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RepoFields {
+    pub private: bool,
+    pub description: String,
+    pub full_description: String,
+}
+
+/// One old -> new value pair; only the `new` side is read by apply.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Delta<T> {
+    pub old: T,
+    pub new: T,
+}
+
+/// One change. Each variant carries exactly what apply needs to perform it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum Change {
+    /// PUT /v2/orgs/{org}/settings (all three fields).
+    SetImageAccess { old: Option<ImageAccess>, new: ImageAccess },
+    /// PUT /v2/orgs/{org}/members/{username}.
+    SetRole { user: Username, old: Role, new: Role },
+    /// DELETE /v2/orgs/{org}/members/{username} (prune only).
+    RemoveMember { user: Username, role: Role },
+    /// POST /v2/invites/bulk for one invitee (and optionally one team).
+    Invite { invitee: Username, role: Role, team: Option<String> },
+    /// DELETE /v2/invites/{id} (prune only).
+    CancelInvite { id: String, invitee: String, team: Option<String> },
+    CreateTeam { team: String, description: String },
+    UpdateTeam { team: String, description: Delta<String> },
+    DeleteTeam { team: String },
+    AddTeamMember { team: String, user: Username },
+    RemoveTeamMember { team: String, user: Username },
+    CreateRepository { repository: String, fields: RepoFields },
+    /// Only the fields that differ are `Some`.
+    UpdateRepository {
+        repository: String,
+        private: Option<Delta<bool>>,
+        description: Option<Delta<String>>,
+        full_description: Option<Delta<String>>,
+    },
+    DeleteRepository { repository: String },
+    Grant { repository: String, team: String, permission: Permission },
+    UpdateGrant { repository: String, team: String, permission: Delta<Permission> },
+    Revoke { repository: String, team: String, permission: Permission },
+}
+
+impl Change {
+    pub fn action(&self) -> Action {
+        use Change::*;
+        match self {
+            SetImageAccess { old: None, .. } => Action::Create,
+            SetImageAccess { .. } | SetRole { .. } | UpdateTeam { .. } => Action::Update,
+            UpdateRepository { .. } | UpdateGrant { .. } => Action::Update,
+            Invite { .. } | CreateTeam { .. } | AddTeamMember { .. } => Action::Create,
+            CreateRepository { .. } | Grant { .. } => Action::Create,
+            RemoveMember { .. } | CancelInvite { .. } | DeleteTeam { .. } => Action::Delete,
+            RemoveTeamMember { .. } | DeleteRepository { .. } | Revoke { .. } => Action::Delete,
+        }
+    }
+
+    pub fn kind(&self) -> ResourceKind {
+        use Change::*;
+        match self {
+            SetImageAccess { .. } => ResourceKind::ImageAccess,
+            SetRole { .. } | RemoveMember { .. } => ResourceKind::Member,
+            Invite { .. } | CancelInvite { .. } => ResourceKind::Invite,
+            CreateTeam { .. } | UpdateTeam { .. } | DeleteTeam { .. } => ResourceKind::Team,
+            AddTeamMember { .. } | RemoveTeamMember { .. } => ResourceKind::TeamMember,
+            CreateRepository { .. } | UpdateRepository { .. } | DeleteRepository { .. } => {
+                ResourceKind::Repository
+            }
+            Grant { .. } | UpdateGrant { .. } | Revoke { .. } => ResourceKind::Grant,
+        }
+    }
+
+    /// A stable, human-readable address, unique within a plan, e.g. `grant acme/redis:developers`.
+    pub fn address(&self, org: &str) -> String {
+        use Change::*;
+        match self {
+            SetImageAccess { .. } => format!("image_access {org}"),
+            SetRole { user, .. } | RemoveMember { user, .. } => format!("member {user}"),
+            Invite { invitee, team, .. } => match team {
+                Some(t) => format!("invite {invitee} (team {t})"),
+                None => format!("invite {invitee}"),
+            },
+            CancelInvite { invitee, team, .. } => match team {
+                Some(t) => format!("invite {invitee} (team {t})"),
+                None => format!("invite {invitee}"),
+            },
+            CreateTeam { team, .. } | UpdateTeam { team, .. } | DeleteTeam { team } => {
+                format!("team {team}")
+            }
+            AddTeamMember { team, user } | RemoveTeamMember { team, user } => {
+                format!("team_member {team}/{user}")
+            }
+            CreateRepository { repository, .. }
+            | UpdateRepository { repository, .. }
+            | DeleteRepository { repository } => format!("repository {org}/{repository}"),
+            Grant { repository, team, .. }
+            | UpdateGrant { repository, team, .. }
+            | Revoke { repository, team, .. } => format!("grant {org}/{repository}:{team}"),
+        }
+    }
+}
+
+/// Something people should know that is not a change: drift left alone because prune is off, a
+/// pending invite whose role cannot change yet, an upstream tag that moved past the lock...
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct Note {
+    pub kind: ResourceKind,
+    /// Same address scheme as [`Change::address`].
+    pub address: String,
+    pub message: String,
+}
+
+/// Counts for the summary line.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Summary {
+    pub add: usize,
+    pub change: usize,
+    pub destroy: usize,
+}
+
+/// The plan. Changes are sorted: deletions first (in reverse dependency order), then creates and
+/// updates in dependency order; within a kind by address.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Plan {
+    pub format_version: String,
+    pub org: String,
+    pub changes: Vec<Change>,
+    pub notes: Vec<Note>,
+    /// Docker Hub API calls made to read the live state (shown with --verbose and in JSON).
+    pub api_calls: u64,
+}
+
+impl Plan {
+    pub fn summary(&self) -> Summary {
+        let mut s = Summary::default();
+        for c in &self.changes {
+            match c.action() {
+                Action::Create => s.add += 1,
+                Action::Update => s.change += 1,
+                Action::Delete => s.destroy += 1,
+            }
+        }
+        s
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.changes.is_empty()
+    }
+}
