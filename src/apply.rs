@@ -1,1 +1,384 @@
-//! TODO
+//! Executes a plan: the only code path that writes to Docker Hub. Changes run in dependency order
+//! (settings, roles, teams, invites, team members, repositories, grants; then removals last, in reverse),
+//! each phase with bounded concurrency. A failure skips only the changes that depend on it (a grant on
+//! a repository whose creation failed), every other change still runs, and the report says what was
+//! done, what failed and what was skipped. A re-run converges because the next plan is computed from
+//! the live state again.
+
+use std::collections::BTreeSet;
+use std::fmt;
+
+use futures::StreamExt;
+use serde::Serialize;
+
+use crate::model::Username;
+use crate::plan::{Action, Change, Plan, Summary};
+
+/// Something that can perform one change. Docker Hub in production; a recorder in unit tests.
+pub trait Executor {
+    type Error: fmt::Display;
+    fn execute(
+        &self,
+        org: &str,
+        change: &Change,
+    ) -> impl std::future::Future<Output = Result<(), Self::Error>>;
+}
+
+impl Executor for crate::hub::HubClient {
+    type Error = crate::hub::HubError;
+    async fn execute(&self, org: &str, change: &Change) -> Result<(), Self::Error> {
+        crate::hub::HubClient::execute(self, org, change).await
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "status", content = "message", rename_all = "lowercase")]
+pub enum Status {
+    Done,
+    Failed(String),
+    Skipped(String),
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ChangeResult {
+    pub address: String,
+    pub action: Action,
+    #[serde(flatten)]
+    pub status: Status,
+}
+
+/// What apply did, in execution order.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct ApplyReport {
+    pub results: Vec<ChangeResult>,
+}
+
+impl ApplyReport {
+    pub fn failed(&self) -> usize {
+        self.results
+            .iter()
+            .filter(|r| !matches!(r.status, Status::Done))
+            .count()
+    }
+
+    /// Counts of the changes that were carried out.
+    pub fn done(&self) -> Summary {
+        let mut s = Summary::default();
+        for r in self.results.iter().filter(|r| r.status == Status::Done) {
+            match r.action {
+                Action::Create => s.add += 1,
+                Action::Update => s.change += 1,
+                Action::Delete => s.destroy += 1,
+            }
+        }
+        s
+    }
+}
+
+#[derive(Debug, Clone, Copy)]
+pub struct ApplyOptions {
+    /// Changes in flight at once within a phase.
+    pub parallelism: usize,
+}
+
+/// Execution phase of a change: creates and updates in dependency order, then removals in reverse.
+fn phase(change: &Change) -> u8 {
+    use Change::*;
+    match change {
+        SetImageAccess { .. } => 0,
+        SetRole { .. } => 1,
+        CreateTeam { .. } | UpdateTeam { .. } => 2,
+        // An invite may name a team, which must exist first.
+        Invite { .. } => 3,
+        AddTeamMember { .. } => 4,
+        CreateRepository { .. } | UpdateRepository { .. } => 5,
+        Grant { .. } | UpdateGrant { .. } => 6,
+        Revoke { .. } => 7,
+        DeleteRepository { .. } => 8,
+        RemoveTeamMember { .. } => 9,
+        CancelInvite { .. } => 10,
+        DeleteTeam { .. } => 11,
+        RemoveMember { .. } => 12,
+    }
+}
+
+/// Failures earlier phases leave behind, which later changes depend on.
+#[derive(Default)]
+struct Failed {
+    teams: BTreeSet<String>,
+    repositories: BTreeSet<String>,
+    members: BTreeSet<Username>,
+}
+
+impl Failed {
+    fn record(&mut self, change: &Change) {
+        match change {
+            Change::CreateTeam { team, .. } => {
+                self.teams.insert(team.clone());
+            }
+            Change::CreateRepository { repository, .. } => {
+                self.repositories.insert(repository.clone());
+            }
+            Change::SetRole { user, .. } => {
+                self.members.insert(user.clone());
+            }
+            _ => {}
+        }
+    }
+
+    /// Why `change` cannot run, if something it needs failed.
+    fn blocks(&self, change: &Change) -> Option<String> {
+        let team_missing = |t: &String| {
+            self.teams
+                .contains(t)
+                .then(|| format!("team {t} was not created"))
+        };
+        let repo_missing = |r: &String| {
+            self.repositories
+                .contains(r)
+                .then(|| format!("repository {r} was not created"))
+        };
+        match change {
+            Change::AddTeamMember { team, .. } => team_missing(team),
+            Change::Invite {
+                team: Some(team), ..
+            } => team_missing(team),
+            Change::Grant {
+                repository, team, ..
+            }
+            | Change::UpdateGrant {
+                repository, team, ..
+            } => repo_missing(repository).or_else(|| team_missing(team)),
+            _ => None,
+        }
+    }
+}
+
+/// Runs every change of `plan`, calling `on_result` as each one finishes.
+pub async fn apply<E: Executor>(
+    executor: &E,
+    plan: &Plan,
+    options: ApplyOptions,
+    mut on_result: impl FnMut(&ChangeResult),
+) -> ApplyReport {
+    let mut ordered: Vec<&Change> = plan.changes.iter().collect();
+    ordered.sort_by_key(|c| phase(c)); // stable: keeps the plan's order within a phase
+    let mut report = ApplyReport::default();
+    let mut failed = Failed::default();
+    let parallelism = options.parallelism.max(1);
+    let mut start = 0;
+    while start < ordered.len() {
+        let current = phase(ordered[start]);
+        let end = ordered[start..]
+            .iter()
+            .position(|c| phase(c) != current)
+            .map_or(ordered.len(), |n| start + n);
+        let batch = &ordered[start..end];
+        start = end;
+
+        let mut runnable = Vec::new();
+        for change in batch {
+            match failed.blocks(change) {
+                Some(reason) => {
+                    let result = ChangeResult {
+                        address: change.address(&plan.org),
+                        action: change.action(),
+                        status: Status::Skipped(reason),
+                    };
+                    on_result(&result);
+                    report.results.push(result);
+                }
+                None => runnable.push(*change),
+            }
+        }
+        let mut finished = futures::stream::iter(runnable.into_iter().map(|change| async move {
+            let status = match executor.execute(&plan.org, change).await {
+                Ok(()) => Status::Done,
+                Err(e) => Status::Failed(e.to_string()),
+            };
+            (change, status)
+        }))
+        .buffer_unordered(parallelism);
+        let mut phase_results = Vec::new();
+        while let Some((change, status)) = finished.next().await {
+            if !matches!(status, Status::Done) {
+                failed.record(change);
+            }
+            let result = ChangeResult {
+                address: change.address(&plan.org),
+                action: change.action(),
+                status,
+            };
+            on_result(&result);
+            phase_results.push(result);
+        }
+        // Deterministic report order whatever order the requests finished in.
+        phase_results.sort_by(|a, b| a.address.cmp(&b.address));
+        report.results.extend(phase_results);
+    }
+    report
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::{Permission, Role};
+    use crate::plan::{FORMAT_VERSION, RepoFields};
+    use std::sync::Mutex;
+
+    /// Records calls; fails the changes whose address is listed.
+    struct Recorder {
+        fail: Vec<String>,
+        calls: Mutex<Vec<String>>,
+    }
+
+    impl Executor for Recorder {
+        type Error = String;
+        async fn execute(&self, org: &str, change: &Change) -> Result<(), String> {
+            let address = change.address(org);
+            self.calls.lock().unwrap().push(address.clone());
+            if self.fail.contains(&address) {
+                Err("500 Internal Server Error".into())
+            } else {
+                Ok(())
+            }
+        }
+    }
+
+    fn plan(changes: Vec<Change>) -> Plan {
+        Plan {
+            format_version: FORMAT_VERSION.into(),
+            org: "acme".into(),
+            changes,
+            notes: vec![],
+            api_calls: 0,
+        }
+    }
+
+    fn repo(name: &str) -> Change {
+        Change::CreateRepository {
+            repository: name.into(),
+            fields: RepoFields {
+                private: true,
+                description: String::new(),
+                full_description: String::new(),
+            },
+        }
+    }
+
+    fn grant(repository: &str, team: &str) -> Change {
+        Change::Grant {
+            repository: repository.into(),
+            team: team.into(),
+            permission: Permission::Read,
+        }
+    }
+
+    async fn run(fail: &[&str], changes: Vec<Change>) -> (ApplyReport, Vec<String>) {
+        let rec = Recorder {
+            fail: fail.iter().map(|s| s.to_string()).collect(),
+            calls: Mutex::new(vec![]),
+        };
+        let report = apply(&rec, &plan(changes), ApplyOptions { parallelism: 1 }, |_| {}).await;
+        let calls = rec.calls.into_inner().unwrap();
+        (report, calls)
+    }
+
+    #[tokio::test]
+    async fn runs_in_dependency_order_with_removals_last() {
+        let changes = vec![
+            Change::DeleteTeam { team: "old".into() },
+            Change::Revoke {
+                repository: "x".into(),
+                team: "old".into(),
+                permission: Permission::Read,
+            },
+            grant("redis", "dev"),
+            repo("redis"),
+            Change::AddTeamMember {
+                team: "dev".into(),
+                user: Username::new("bob"),
+            },
+            Change::CreateTeam {
+                team: "dev".into(),
+                description: String::new(),
+            },
+            Change::SetRole {
+                user: Username::new("bob"),
+                old: Role::Member,
+                new: Role::Editor,
+            },
+        ];
+        let (report, calls) = run(&[], changes).await;
+        assert_eq!(
+            calls,
+            vec![
+                "member bob",
+                "team dev",
+                "team_member dev/bob",
+                "repository acme/redis",
+                "grant acme/redis:dev",
+                "grant acme/x:old",
+                "team old",
+            ]
+        );
+        assert_eq!(report.failed(), 0);
+        let done = report.done();
+        assert_eq!((done.add, done.change, done.destroy), (4, 1, 2));
+    }
+
+    #[tokio::test]
+    async fn failure_skips_only_dependants() {
+        let changes = vec![
+            repo("redis"),
+            repo("nginx"),
+            grant("redis", "dev"),
+            grant("nginx", "dev"),
+        ];
+        let (report, calls) = run(&["repository acme/redis"], changes).await;
+        // The grant on the failed repository is never attempted; the independent one is.
+        assert!(!calls.contains(&"grant acme/redis:dev".to_string()));
+        assert!(calls.contains(&"grant acme/nginx:dev".to_string()));
+        let statuses: Vec<_> = report
+            .results
+            .iter()
+            .map(|r| (r.address.as_str(), r.status.clone()))
+            .collect();
+        assert_eq!(
+            statuses,
+            vec![
+                ("repository acme/nginx", Status::Done),
+                (
+                    "repository acme/redis",
+                    Status::Failed("500 Internal Server Error".into())
+                ),
+                ("grant acme/redis:dev", Status::Skipped("repository redis was not created".into())),
+                ("grant acme/nginx:dev", Status::Done),
+            ]
+        );
+        assert_eq!(report.failed(), 2);
+    }
+
+    #[tokio::test]
+    async fn failed_team_blocks_members_invites_and_grants() {
+        let changes = vec![
+            Change::CreateTeam {
+                team: "dev".into(),
+                description: String::new(),
+            },
+            Change::AddTeamMember {
+                team: "dev".into(),
+                user: Username::new("bob"),
+            },
+            Change::Invite {
+                invitee: Username::new("erin"),
+                role: Role::Member,
+                team: Some("dev".into()),
+            },
+            grant("redis", "dev"),
+        ];
+        let (report, calls) = run(&["team dev"], changes).await;
+        assert_eq!(calls, vec!["team dev"]);
+        assert_eq!(report.failed(), 4);
+    }
+}

@@ -1,7 +1,75 @@
-//! Error kinds and their exit codes, in one place. 0 ok / no changes, 1 error, 2 changes pending
-//! (`plan --detailed-exitcode`).
+//! Error kinds and their exit codes, in one place: 0 ok / no changes, 1 error, 2 changes pending
+//! (`plan --detailed-exitcode`). Everything that fails ends up here and is printed once to stderr.
+
 use std::process::ExitCode;
 
+use crate::hub::HubError;
+use crate::policy::PolicyError;
+
+/// What a successful command reports.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outcome {
+    /// Exit 0.
+    Ok,
+    /// Exit 2: `plan --detailed-exitcode` found changes.
+    ChangesPending,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// Wrong flags or environment.
+    #[error("{0}")]
+    Usage(String),
+    /// The policy failed to load or validate; rendered with source snippets.
+    #[error(transparent)]
+    Policy(#[from] PolicyError),
+    /// Docker Hub refused or failed a request.
+    #[error(transparent)]
+    Hub(#[from] HubError),
+    /// A safety check refused the plan; nothing was changed.
+    #[error("{0}")]
+    Refused(String),
+    /// Apply ran and some changes failed; the report was already printed.
+    #[error("{failed} of {total} change(s) failed; run `vetted plan` to see what is left")]
+    ApplyFailed { failed: usize, total: usize },
+    /// The sandbox could not start or stopped with an error.
+    #[error("sandbox: {0}")]
+    Sandbox(String),
+    #[error("{context}: {source}")]
+    Io {
+        context: String,
+        source: std::io::Error,
+    },
+}
+
+impl Error {
+    pub fn exit_code(&self) -> u8 {
+        1
+    }
+}
+
+impl Outcome {
+    pub fn exit_code(self) -> u8 {
+        match self {
+            Outcome::Ok => 0,
+            Outcome::ChangesPending => 2,
+        }
+    }
+}
+
+/// Runs the CLI and maps the result to an exit code. Errors are printed here, once.
 pub fn main_exit() -> ExitCode {
-    ExitCode::SUCCESS
+    let cli = <crate::cli::Cli as clap::Parser>::parse();
+    let output = crate::settings::Output::resolve(&cli.global);
+    match crate::commands::run(cli, output) {
+        Ok(outcome) => ExitCode::from(outcome.exit_code()),
+        Err(err) => {
+            let text = match &err {
+                Error::Policy(PolicyError::Invalid(diags)) => diags.render(output.color_stderr),
+                other => format!("error: {other}"),
+            };
+            eprintln!("{}", text.trim_end());
+            ExitCode::from(err.exit_code())
+        }
+    }
 }

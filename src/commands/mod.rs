@@ -1,1 +1,96 @@
-//! TODO
+//! One file per subcommand. Each loads its inputs, calls the core (policy, hub, plan, apply) and
+//! renders; none holds logic of its own beyond that. `run` dispatches and owns the async runtime.
+
+mod apply;
+mod plan;
+mod sandbox;
+mod validate;
+
+use crate::cli::{Cli, Command, Format, HubArgs, PolicyArgs};
+use crate::error::{Error, Outcome};
+use crate::hub::HubClient;
+use crate::model::{OrgState, Scope, Username};
+use crate::plan::Plan;
+use crate::plan::diff::DiffOptions;
+use crate::policy::Policy;
+use crate::render::RenderOptions;
+use crate::settings::{self, Output};
+
+pub fn run(cli: Cli, output: Output) -> Result<Outcome, Error> {
+    match cli.command {
+        // Offline: no runtime needed.
+        Command::Validate(args) => validate::run(&args, output),
+        command => {
+            let runtime = tokio::runtime::Builder::new_multi_thread()
+                .enable_all()
+                .build()
+                .map_err(|source| Error::Io {
+                    context: "starting the async runtime".into(),
+                    source,
+                })?;
+            runtime.block_on(async move {
+                match command {
+                    Command::Plan(args) => plan::run(&args, output).await,
+                    Command::Apply(args) => apply::run(&args, output).await,
+                    Command::Sandbox(args) => sandbox::run(&args, output).await,
+                    Command::Validate(_) => unreachable!("handled above"),
+                }
+            })
+        }
+    }
+}
+
+/// Everything `plan` and `apply` compute before they diverge.
+pub(crate) struct Planned {
+    pub policy: Policy,
+    pub client: HubClient,
+    pub live: OrgState,
+    pub plan: Plan,
+}
+
+/// Loads the policy (offline, fails before any request), logs in, reads the live state the policy
+/// manages and diffs.
+pub(crate) async fn load_and_plan(
+    policy_args: &PolicyArgs,
+    hub_args: &HubArgs,
+    output: Output,
+) -> Result<Planned, Error> {
+    let policy = crate::policy::load(&policy_args.policy)?;
+    let config = settings::hub_config(hub_args)?;
+    status(output, &format!("Reading organization {} ...", policy.desired.org));
+    let client = HubClient::login(config).await?;
+    let scope = Scope::of(&policy.desired);
+    let live = client.read_state(&policy.desired.org, &scope).await?;
+    let opts = DiffOptions {
+        prune: policy.settings.prune,
+        identity: Some(Username::new(client.identity())),
+    };
+    let mut plan = crate::plan::diff(&policy.desired, &live, &opts);
+    plan.api_calls = client.api_calls();
+    Ok(Planned {
+        policy,
+        client,
+        live,
+        plan,
+    })
+}
+
+/// Renders a plan in the requested format for stdout.
+pub(crate) fn render_plan(plan: &Plan, format: Format, output: Output) -> String {
+    match format {
+        Format::Text => crate::render::text(
+            plan,
+            &RenderOptions {
+                color: output.color_stdout,
+                verbose: output.verbose,
+            },
+        ),
+        Format::Json => crate::render::json(plan),
+        Format::Markdown => crate::render::markdown(plan),
+    }
+}
+
+/// A status line on stderr (data goes to stdout).
+pub(crate) fn status(_output: Output, message: &str) {
+    eprintln!("{message}");
+}

@@ -1,0 +1,107 @@
+//! `vetted apply`: compute the plan, show it, pass the safety checks, confirm, execute, report.
+
+use std::io::{BufRead, IsTerminal, Write};
+
+use crate::apply::{ApplyOptions, ChangeResult, Status};
+use crate::cli::ApplyArgs;
+use crate::error::{Error, Outcome};
+use crate::settings::Output;
+
+pub async fn run(args: &ApplyArgs, output: Output) -> Result<Outcome, Error> {
+    let planned = super::load_and_plan(&args.policy, &args.hub, output).await?;
+    let plan = &planned.plan;
+    print!("{}", super::render_plan(plan, args.format, output));
+    let _ = std::io::stdout().flush();
+
+    if plan.is_empty() {
+        return Ok(Outcome::Ok);
+    }
+    let violations =
+        crate::plan::safety::check(plan, &planned.live, planned.policy.settings.delete_threshold);
+    if !violations.is_empty() {
+        let list: Vec<String> = violations.iter().map(|v| format!("  - {v}")).collect();
+        if args.force {
+            super::status(
+                output,
+                &format!("warning: --force overrides the safety checks:\n{}", list.join("\n")),
+            );
+        } else {
+            return Err(Error::Refused(format!(
+                "the plan was refused; nothing was changed:\n{}\nReview the plan; pass --force to apply it anyway.",
+                list.join("\n")
+            )));
+        }
+    }
+    if !args.yes {
+        confirm(&planned.policy.desired.org)?;
+    }
+
+    let total = plan.changes.len();
+    super::status(output, &format!("Applying {total} change(s) to {} ...", plan.org));
+    let options = ApplyOptions {
+        parallelism: usize::try_from(args.hub.parallelism).unwrap_or(8),
+    };
+    let report = crate::apply::apply(&planned.client, plan, options, |r| {
+        super::status(output, &progress_line(r));
+    })
+    .await;
+    let done = report.done();
+    let failed = report.failed();
+    if failed == 0 {
+        super::status(
+            output,
+            &format!(
+                "Apply complete! {} added, {} changed, {} destroyed.",
+                done.add, done.change, done.destroy
+            ),
+        );
+        Ok(Outcome::Ok)
+    } else {
+        super::status(
+            output,
+            &format!(
+                "Apply incomplete: {} added, {} changed, {} destroyed; {failed} failed or skipped:",
+                done.add, done.change, done.destroy
+            ),
+        );
+        for r in report.results.iter().filter(|r| r.status != Status::Done) {
+            super::status(output, &format!("  {}", progress_line(r)));
+        }
+        Err(Error::ApplyFailed { failed, total })
+    }
+}
+
+fn progress_line(r: &ChangeResult) -> String {
+    let marker = r.action.marker();
+    match &r.status {
+        Status::Done => format!("{marker} {}: done", r.address),
+        Status::Failed(e) => format!("{marker} {}: FAILED: {e}", r.address),
+        Status::Skipped(why) => format!("{marker} {}: skipped: {why}", r.address),
+    }
+}
+
+/// Terraform's prompt: only "yes" proceeds. Without a terminal there is nobody to ask.
+fn confirm(org: &str) -> Result<(), Error> {
+    if !std::io::stdin().is_terminal() {
+        return Err(Error::Usage(
+            "refusing to apply without confirmation: stdin is not a terminal; pass --yes".into(),
+        ));
+    }
+    eprint!(
+        "\nDo you want to perform these actions in organization {org}?\n  Only 'yes' will be accepted to approve.\n\n  Enter a value: "
+    );
+    let _ = std::io::stderr().flush();
+    let mut answer = String::new();
+    std::io::stdin()
+        .lock()
+        .read_line(&mut answer)
+        .map_err(|source| Error::Io {
+            context: "reading the confirmation".into(),
+            source,
+        })?;
+    if answer.trim() == "yes" {
+        Ok(())
+    } else {
+        Err(Error::Refused("apply cancelled; nothing was changed".into()))
+    }
+}
