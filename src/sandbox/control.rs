@@ -1,0 +1,53 @@
+//! Control endpoints for tests and demos (`/_sandbox/*`, never faulted or logged): the full state
+//! (credentials listed without their secrets), the fault knobs, and the request log.
+
+use std::sync::Arc;
+
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::response::Response;
+use serde_json::json;
+
+use super::api::{ApiError, App, JsonBody, lock, reply};
+use super::faults::FaultState;
+use super::{Faults, FaultsJson};
+
+/// `GET /_sandbox/state`
+pub async fn state(State(app): State<Arc<App>>) -> Response {
+    let hub = app.snapshot();
+    let credentials = app.auth().describe();
+    let mut body = serde_json::to_value(&hub).unwrap_or_else(|e| json!({"error": e.to_string()}));
+    if let Some(obj) = body.as_object_mut() {
+        obj.insert("credentials".into(), json!(credentials));
+    }
+    reply(StatusCode::OK, body)
+}
+
+/// `GET /_sandbox/faults`
+pub async fn get_faults(State(app): State<Arc<App>>) -> Response {
+    let f = lock(&app.faults).faults.to_json();
+    reply(StatusCode::OK, json!(f))
+}
+
+/// `PUT /_sandbox/faults` with a JSON [`FaultsJson`]; missing fields mean "no fault". Reseeds the
+/// random source, so the same settings give the same sequence.
+pub async fn put_faults(State(app): State<Arc<App>>, body: JsonBody) -> Result<Response, ApiError> {
+    let j: FaultsJson = body.parse()?;
+    let faults = Faults::from(j);
+    faults.validate().map_err(ApiError::bad_request)?;
+    let out = faults.to_json();
+    *lock(&app.faults) = FaultState::new(faults);
+    Ok(reply(StatusCode::OK, json!(out)))
+}
+
+/// `GET /_sandbox/requests`
+pub async fn requests(State(app): State<Arc<App>>) -> Response {
+    let entries = lock(&app.log).entries();
+    reply(StatusCode::OK, json!(entries))
+}
+
+/// `DELETE /_sandbox/requests`
+pub async fn clear_requests(State(app): State<Arc<App>>) -> StatusCode {
+    lock(&app.log).clear();
+    StatusCode::NO_CONTENT
+}
