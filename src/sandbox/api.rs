@@ -99,6 +99,12 @@ impl App {
         state::save_state_file(path, &json)
     }
 
+    /// Checks an identifier/secret pair against the seed's credentials (for a token service that
+    /// authenticates the same accounts).
+    pub fn authenticate(&self, identifier: &str, secret: &str) -> Option<Principal> {
+        self.auth().check(identifier, secret).ok()
+    }
+
     pub(crate) fn auth(&self) -> MutexGuard<'_, Auth> {
         lock(&self.auth)
     }
@@ -125,6 +131,10 @@ pub fn router(app: Arc<App>) -> Router {
         .route(
             "/v2/namespaces/{ns}/repositories/{repo}/tags",
             get(repos::tags),
+        )
+        .route(
+            "/v2/namespaces/{ns}/repositories/{repo}/tags/{tag}",
+            get(repos::tag),
         )
         .route(
             "/v2/repositories/{ns}/{repo}/",

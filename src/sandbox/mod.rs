@@ -150,6 +150,8 @@ pub enum SandboxError {
         addr: SocketAddr,
         source: std::io::Error,
     },
+    #[error("sandbox must bind a loopback address (127.0.0.0/8 or ::1), not {0}")]
+    NotLoopback(SocketAddr),
     #[error("invalid fault settings: {0}")]
     Faults(String),
     #[error("sandbox server failed: {0}")]
@@ -178,6 +180,9 @@ impl Sandbox {
     /// Loads the seed (and the state file if present), binds and starts serving.
     pub async fn start(config: SandboxConfig) -> Result<Sandbox, SandboxError> {
         config.faults.validate().map_err(SandboxError::Faults)?;
+        if !config.bind.ip().is_loopback() {
+            return Err(SandboxError::NotLoopback(config.bind));
+        }
         let loaded = seed::load(config.seed.as_deref())?;
         let hub = match &config.state_file {
             Some(path) => state::load_state_file(path)?.unwrap_or(loaded.state),
@@ -230,6 +235,12 @@ impl Sandbox {
         self.url.clone()
     }
 
+    /// The shared state, for other parts of the sandbox (token service, registry) that read the org
+    /// or authenticate its accounts.
+    pub fn app(&self) -> Arc<api::App> {
+        self.app.clone()
+    }
+
     /// Stops serving (waiting at most 5 s for open connections) and saves the state file.
     pub async fn shutdown(mut self) -> Result<(), SandboxError> {
         if let Some(stop) = self.stop.take() {
@@ -264,12 +275,7 @@ impl Drop for Sandbox {
 }
 
 fn base_url(local: SocketAddr) -> Result<url::Url, SandboxError> {
-    let ip = if local.ip().is_unspecified() {
-        IpAddr::V4(Ipv4Addr::LOCALHOST)
-    } else {
-        local.ip()
-    };
-    let text = format!("http://{}/", SocketAddr::new(ip, local.port()));
+    let text = format!("http://{local}/");
     url::Url::parse(&text).map_err(|e| SandboxError::Server(format!("bad base URL {text}: {e}")))
 }
 

@@ -17,7 +17,7 @@ use super::api::{
     query_param, reply, require_org, role_of,
 };
 use super::auth::Principal;
-use super::state::{self, HubState, RepoState};
+use super::state::{self, HubState, RepoState, TagState};
 use crate::model::{Permission, Role};
 
 /// The caller's effective permission on a repository (`None`: cannot see it).
@@ -236,7 +236,44 @@ pub async fn get_one(
     Ok(reply(StatusCode::OK, v))
 }
 
-/// `GET /v2/namespaces/{ns}/repositories/{repo}/tags`
+fn tag_json(hub: &HubState, name: &str, t: &TagState) -> Value {
+    let images: Vec<Value> = t
+        .images
+        .iter()
+        .map(|i| {
+            let mut img = json!({
+                "architecture": i.architecture,
+                "os": i.os,
+                "digest": i.digest,
+                "size": i.size,
+                "status": "active",
+                "last_pulled": null,
+                "last_pushed": t.last_updated,
+            });
+            if let (Some(v), Some(obj)) = (&i.variant, img.as_object_mut()) {
+                obj.insert("variant".into(), json!(v));
+            }
+            img
+        })
+        .collect();
+    json!({
+        "id": t.id,
+        "name": name,
+        "digest": t.digest,
+        "images": images,
+        "full_size": t.images.iter().map(|i| i.size).sum::<u64>(),
+        "last_updated": t.last_updated,
+        "last_updater_username": hub.org,
+        "status": "active",
+        "tag_status": "active",
+        "tag_last_pulled": null,
+        "tag_last_pushed": t.last_updated,
+        "media_type": "application/vnd.oci.image.index.v1+json",
+        "content_type": "image",
+    })
+}
+
+/// `GET|HEAD /v2/namespaces/{ns}/repositories/{repo}/tags`
 pub async fn tags(
     State(app): State<Arc<App>>,
     Path((ns, repo)): Path<(String, String)>,
@@ -248,46 +285,25 @@ pub async fn tags(
         Ok::<_, ApiError>(
             r.tags
                 .iter()
-                .map(|(name, t)| {
-                    let images: Vec<Value> = t
-                        .images
-                        .iter()
-                        .map(|i| {
-                            let mut img = json!({
-                                "architecture": i.architecture,
-                                "os": i.os,
-                                "digest": i.digest,
-                                "size": i.size,
-                                "status": "active",
-                                "last_pulled": null,
-                                "last_pushed": t.last_updated,
-                            });
-                            if let (Some(v), Some(obj)) = (&i.variant, img.as_object_mut()) {
-                                obj.insert("variant".into(), json!(v));
-                            }
-                            img
-                        })
-                        .collect();
-                    json!({
-                        "id": t.id,
-                        "name": name,
-                        "digest": t.digest,
-                        "images": images,
-                        "full_size": t.images.iter().map(|i| i.size).sum::<u64>(),
-                        "last_updated": t.last_updated,
-                        "last_updater_username": hub.org,
-                        "status": "active",
-                        "tag_status": "active",
-                        "tag_last_pulled": null,
-                        "tag_last_pushed": t.last_updated,
-                        "media_type": "application/vnd.oci.image.index.v1+json",
-                        "content_type": "image",
-                    })
-                })
+                .map(|(name, t)| tag_json(hub, name, t))
                 .collect::<Vec<_>>(),
         )
     })?;
     Ok(reply(StatusCode::OK, paginate(&app, &uri, items, 10)?))
+}
+
+/// `GET|HEAD /v2/namespaces/{ns}/repositories/{repo}/tags/{tag}`
+pub async fn tag(
+    State(app): State<Arc<App>>,
+    Path((ns, repo, tag)): Path<(String, String, String)>,
+    caller: Caller,
+) -> Result<Response, ApiError> {
+    let v = app.read(|hub| {
+        let (r, _) = visible(hub, &ns, &repo, caller.0.as_ref())?;
+        let t = r.tags.get(&tag).ok_or_else(ApiError::not_found)?;
+        Ok::<_, ApiError>(tag_json(hub, &tag, t))
+    })?;
+    Ok(reply(StatusCode::OK, v))
 }
 
 #[derive(Deserialize)]

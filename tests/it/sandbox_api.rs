@@ -725,6 +725,37 @@ async fn tags_are_listed() {
     let a = hub
         .call(
             "GET",
+            "/v2/namespaces/acme/repositories/old-tool/tags/1.0",
+            Some(&t),
+            None,
+        )
+        .await;
+    assert_eq!(a.status, 200);
+    assert_eq!(
+        a.body["digest"],
+        "sha256:1111111111111111111111111111111111111111111111111111111111111111"
+    );
+    let a = hub
+        .call(
+            "HEAD",
+            "/v2/namespaces/acme/repositories/old-tool/tags/1.0",
+            Some(&t),
+            None,
+        )
+        .await;
+    assert_eq!(a.status, 200);
+    let a = hub
+        .call(
+            "GET",
+            "/v2/namespaces/acme/repositories/old-tool/tags/nope",
+            Some(&t),
+            None,
+        )
+        .await;
+    assert_eq!(a.status, 404);
+    let a = hub
+        .call(
+            "GET",
             "/v2/namespaces/acme/repositories/secret-tool/tags",
             None,
             None,
@@ -1613,6 +1644,16 @@ async fn faults_from_the_config_apply_from_the_start() {
         ..SandboxConfig::default()
     };
     assert!(Sandbox::start(config).await.is_err());
+}
+
+#[tokio::test]
+async fn only_loopback_binds_are_allowed() {
+    let config = SandboxConfig {
+        bind: "0.0.0.0:0".parse().unwrap(),
+        ..SandboxConfig::default()
+    };
+    let err = Sandbox::start(config).await.unwrap_err();
+    assert!(err.to_string().contains("loopback"), "{err}");
 }
 
 #[tokio::test]
