@@ -5,7 +5,7 @@
 
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex, MutexGuard};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use axum::Router;
 use axum::body::Bytes;
@@ -34,6 +34,8 @@ pub struct App {
     pub(crate) log: Mutex<RequestLog>,
     pub(crate) rate: Mutex<RateWindow>,
     state_file: Option<PathBuf>,
+    /// How far the sandbox clock has been advanced (`POST /_sandbox/clock`), for token-expiry tests.
+    clock_offset: Mutex<Duration>,
     /// Base URL of this sandbox (`http://127.0.0.1:PORT/`), for absolute `next`/`previous` links.
     pub base: url::Url,
 }
@@ -58,6 +60,7 @@ impl App {
             log: Mutex::new(RequestLog::default()),
             rate: Mutex::new(RateWindow::default()),
             state_file,
+            clock_offset: Mutex::new(Duration::ZERO),
             base,
         }
     }
@@ -97,6 +100,18 @@ impl App {
         let hub = lock(&self.hub);
         let json = serde_json::to_vec_pretty(&*hub).map_err(|e| e.to_string())?;
         state::save_state_file(path, &json)
+    }
+
+    /// The sandbox's clock: real time plus any advance from `POST /_sandbox/clock`.
+    pub fn now(&self) -> Instant {
+        Instant::now() + *lock(&self.clock_offset)
+    }
+
+    /// Moves the sandbox clock forward; returns the total advance.
+    pub fn advance_clock(&self, by: Duration) -> Duration {
+        let mut off = lock(&self.clock_offset);
+        *off = off.saturating_add(by);
+        *off
     }
 
     /// Checks an identifier/secret pair against the seed's credentials (for a token service that
@@ -190,6 +205,7 @@ pub fn router(app: Arc<App>) -> Router {
             get(org_settings::get_ram).put(org_settings::put_ram),
         )
         .route("/_sandbox/state", get(control::state))
+        .route("/_sandbox/clock", post(control::advance_clock))
         .route(
             "/_sandbox/faults",
             put(control::put_faults).get(control::get_faults),
@@ -315,7 +331,8 @@ impl FromRequestParts<Arc<App>> for Caller {
                     "Authorization header must be 'Bearer <access_token>' (get one from POST /v2/auth/token).",
                 )
             })?;
-        match app.auth().resolve(token, Instant::now()) {
+        let now = app.now();
+        match app.auth().resolve(token, now) {
             Ok(p) => Ok(Caller(Some(p))),
             Err(AuthFailure::Expired) => Err(ApiError::unauthorized("access token has expired")),
             Err(_) => Err(ApiError::unauthorized(

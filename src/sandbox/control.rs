@@ -1,7 +1,9 @@
 //! Control endpoints for tests and demos (`/_sandbox/*`, never faulted or logged): the full state
-//! (credentials listed without their secrets), the fault knobs, and the request log.
+//! (credentials listed without their secrets), the fault knobs, the request log, and the sandbox
+//! clock (advanced to test access-token expiry without waiting 10 minutes).
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use axum::extract::State;
 use axum::http::StatusCode;
@@ -11,6 +13,7 @@ use serde_json::json;
 use super::api::{ApiError, App, JsonBody, lock, reply};
 use super::faults::FaultState;
 use super::{Faults, FaultsJson};
+use serde::Deserialize;
 
 /// `GET /_sandbox/state`
 pub async fn state(State(app): State<Arc<App>>) -> Response {
@@ -50,4 +53,24 @@ pub async fn requests(State(app): State<Arc<App>>) -> Response {
 pub async fn clear_requests(State(app): State<Arc<App>>) -> StatusCode {
     lock(&app.log).clear();
     StatusCode::NO_CONTENT
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ClockBody {
+    advance_secs: u64,
+}
+
+/// `POST /_sandbox/clock` {advance_secs}: moves the sandbox clock forward (tokens expire as if that
+/// much time had passed). Answers the total advance.
+pub async fn advance_clock(
+    State(app): State<Arc<App>>,
+    body: JsonBody,
+) -> Result<Response, ApiError> {
+    let req: ClockBody = body.parse()?;
+    let total = app.advance_clock(Duration::from_secs(req.advance_secs));
+    Ok(reply(
+        StatusCode::OK,
+        json!({ "offset_secs": total.as_secs() }),
+    ))
 }

@@ -3,7 +3,6 @@
 //! `POST /v2/users/login` (username + password -> token; refuses organization access tokens).
 
 use std::sync::Arc;
-use std::time::Instant;
 
 use axum::extract::State;
 use axum::http::StatusCode;
@@ -33,11 +32,12 @@ fn bad_credentials() -> ApiError {
 /// `POST /v2/auth/token`
 pub async fn auth_token(State(app): State<Arc<App>>, body: JsonBody) -> Result<Response, ApiError> {
     let req: TokenRequest = body.parse()?;
+    let now = app.now();
     let mut auth = app.auth();
     let principal = auth
         .check(&req.identifier, &req.secret)
         .map_err(|_| bad_credentials())?;
-    let token = auth.issue(principal, Instant::now());
+    let token = auth.issue(principal, now);
     Ok(reply(StatusCode::OK, json!({ "access_token": token })))
 }
 
@@ -47,6 +47,7 @@ pub async fn users_login(
     body: JsonBody,
 ) -> Result<Response, ApiError> {
     let req: LoginRequest = body.parse()?;
+    let now = app.now();
     let mut auth = app.auth();
     let principal = auth
         .check(&req.username, &req.password)
@@ -56,6 +57,6 @@ pub async fn users_login(
             "organization access tokens cannot be used with /v2/users/login; use /v2/auth/token",
         ));
     }
-    let token = auth.issue(principal, Instant::now());
+    let token = auth.issue(principal, now);
     Ok(reply(StatusCode::OK, json!({ "token": token })))
 }

@@ -7,7 +7,8 @@
 //! Submodules: [`seed`] (seed file), [`state`] (org state and persistence), [`auth`] (credentials,
 //! access tokens, principals), [`api`] (router, errors, pagination), [`repos`], [`orgs`],
 //! [`org_settings`] (endpoint handlers), [`faults`] (fault injection, rate-limit headers, request log),
-//! [`control`] (`/_sandbox/*` endpoints for tests), [`login`] (token endpoints).
+//! [`control`] (`/_sandbox/*` endpoints for tests: state, faults, request log, clock), [`login`]
+//! (token endpoints).
 
 pub mod api;
 pub mod auth;

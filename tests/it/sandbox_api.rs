@@ -274,6 +274,54 @@ async fn auth_token_and_login() {
 }
 
 #[tokio::test]
+async fn access_tokens_expire_after_ten_minutes() {
+    let hub = Hub::start().await;
+    let t = hub.owner().await;
+    let advance = |secs: u64| {
+        hub.raw(
+            "POST",
+            "/_sandbox/clock",
+            None,
+            Some(json!({"advance_secs": secs})),
+        )
+    };
+    assert_eq!(advance(599).await.body["offset_secs"], 599);
+    assert_eq!(
+        hub.call("GET", "/v2/orgs/acme/groups", Some(&t), None)
+            .await
+            .status,
+        200
+    );
+    advance(1).await;
+    let a = hub
+        .call("GET", "/v2/orgs/acme/groups", Some(&t), None)
+        .await;
+    assert_eq!(a.status, 401);
+    assert_eq!(detail(&a), "access token has expired");
+    // A fresh token works again.
+    let t2 = hub.owner().await;
+    assert_eq!(
+        hub.call("GET", "/v2/orgs/acme/groups", Some(&t2), None)
+            .await
+            .status,
+        200
+    );
+    assert_eq!(advance(0).await.body["offset_secs"], 600);
+    assert_eq!(
+        hub.raw(
+            "POST",
+            "/_sandbox/clock",
+            None,
+            Some(json!({"advance_secs": -1}))
+        )
+        .await
+        .status,
+        400
+    );
+    hub.stop().await;
+}
+
+#[tokio::test]
 async fn auth_is_required_and_raw_secrets_are_not_bearer_tokens() {
     let hub = Hub::start().await;
     let a = hub.call("GET", "/v2/orgs/acme/groups", None, None).await;
