@@ -398,6 +398,8 @@ impl PageQuery {
                         ApiError::invalid("page", "page must be a positive integer")
                     })?;
                 }
+                // Unconfirmed: whether Docker Hub refuses or clamps page_size > 100; refusing
+                // catches clients that rely on a larger page.
                 "page_size" => {
                     q.page_size = v
                         .parse()

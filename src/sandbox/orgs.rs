@@ -337,6 +337,7 @@ pub async fn add_group_member(
                 format!("user {username:?} not found"),
             ));
         }
+        // Unconfirmed: the status for adding a non-member to a team (400 assumed).
         if !hub.members.contains_key(&username) {
             return Err(ApiError::invalid(
                 "member",
@@ -484,6 +485,7 @@ pub async fn remove_member(
         require_org(hub, &org)?;
         can_manage_org(hub, &p)?;
         let current = *hub.members.get(&username).ok_or_else(ApiError::not_found)?;
+        // Unconfirmed: the status for removing the last owner (400, the spec's bad_request).
         if current == Role::Owner && hub.owner_count() <= 1 {
             return Err(ApiError::bad_request(format!(
                 "cannot remove {username}: they are the last owner of {}",
@@ -634,12 +636,12 @@ pub async fn cancel_invite(
 ) -> Result<Response, ApiError> {
     let p = caller.required()?;
     app.write(|hub| {
+        can_manage_org(hub, &p)?;
         let pos = hub
             .invites
             .iter()
             .position(|i| i.id == id)
             .ok_or_else(ApiError::not_found)?;
-        can_manage_org(hub, &p)?;
         hub.invites.remove(pos);
         Ok(())
     })?;

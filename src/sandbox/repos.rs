@@ -200,6 +200,8 @@ pub async fn create(
                 ));
             }
         }
+        // Unconfirmed: the status Docker Hub uses for a duplicate name (400 assumed, as for the other
+        // validation failures of this endpoint).
         if hub.repositories.contains_key(&req.name) {
             return Err(ApiError::invalid(
                 "name",
@@ -379,7 +381,8 @@ pub async fn privacy(
     Ok(reply(StatusCode::OK, v))
 }
 
-/// `DELETE /v2/repositories/{ns}/{repo}/` (undocumented): 202 Accepted, as Docker Hub answers.
+/// `DELETE /v2/repositories/{ns}/{repo}/` (undocumented): 202 Accepted (unconfirmed: Docker's
+/// Terraform provider accepts any 2xx here).
 pub async fn delete(
     State(app): State<Arc<App>>,
     Path((ns, repo)): Path<(String, String)>,
@@ -442,6 +445,8 @@ pub async fn create_grant(
     let v = app.write(|hub| {
         visible(hub, &ns, &repo, Some(&p))?;
         can_manage_grants(hub, &p)?;
+        // Unconfirmed: the status for a grant to a team that does not exist (400, the spec's
+        // "invalid request parameters").
         if hub.team_by_id(req.group_id).is_none() {
             return Err(ApiError::invalid(
                 "group_id",
