@@ -124,7 +124,7 @@ pub fn parse(text: &str) -> Result<Loaded, String> {
     // could hold a secret).
     let seed: SeedFile = toml::from_str(text).map_err(|e| match e.span() {
         Some(span) => {
-            let before = &text[..span.start.min(text.len())];
+            let before = text.get(..span.start).unwrap_or(text);
             let line = before.matches('\n').count() + 1;
             let col = before.len() - before.rfind('\n').map_or(0, |i| i + 1) + 1;
             format!("line {line}, column {col}: {}", e.message())
@@ -304,6 +304,7 @@ mod tests {
     fn bad_seeds_are_explained() {
         let e = |t: &str| parse(t).err().unwrap_or_default();
         assert!(e("org = 'a'\nbogus = 1").contains("bogus"));
+        assert!(e("org = 'a'\nbogus = 1").starts_with("line 2, column 1:"));
         assert!(e("org = 'a'\n[members]\nzed = 'owner'").contains("zed"));
         assert!(e("org = 'a'\n[users.x]\n").contains("owner"));
         assert!(
