@@ -489,7 +489,7 @@ pub fn require_org(hub: &HubState, name: &str) -> Result<(), ApiError> {
 /// The caller's role in the org: org tokens act for the org; non-members have none.
 pub fn role_of(hub: &HubState, p: &Principal) -> Option<Role> {
     match p {
-        Principal::OrgToken { org } => hub.is_org(org).then_some(Role::Owner),
+        Principal::OrgToken { org, .. } => hub.is_org(org).then_some(Role::Owner),
         Principal::User { username, .. } => hub.members.get(username).copied(),
     }
 }
@@ -512,6 +512,37 @@ pub fn can_manage_org(hub: &HubState, p: &Principal) -> Result<(), ApiError> {
     match role_of(hub, p) {
         Some(Role::Owner) => Ok(()),
         _ => Err(ApiError::no_permission()),
+    }
+}
+
+/// Organization access token scopes (Docker's names, from hub-api.md). Each list holds the scopes
+/// that allow an action: an edit scope includes the matching read.
+pub mod scope {
+    pub const GROUP_READ: &[&str] = &["scope-group-read", "scope-group-edit"];
+    pub const GROUP_EDIT: &[&str] = &["scope-group-edit"];
+    pub const MEMBER_READ: &[&str] = &["scope-member-read", "scope-member-edit"];
+    pub const MEMBER_EDIT: &[&str] = &["scope-member-edit"];
+    pub const REPO_CREATE: &[&str] = &["scope-repository-create"];
+    pub const REPO_GROUP_READ: &[&str] = &[
+        "scope-repo-group-read",
+        "scope-repo-group-edit",
+        "scope-repo-group-admin",
+    ];
+    pub const REPO_GROUP_EDIT: &[&str] = &["scope-repo-group-edit", "scope-repo-group-admin"];
+}
+
+/// An organization access token seeded with `scopes` needs one of `any_of`; tokens seeded without
+/// scopes, and users, pass.
+pub fn require_scope(p: &Principal, any_of: &[&str]) -> Result<(), ApiError> {
+    match p {
+        Principal::OrgToken {
+            scopes: Some(scopes),
+            ..
+        } if !any_of.iter().any(|s| scopes.contains(*s)) => Err(ApiError::forbidden(format!(
+            "organization access token is missing a required scope (one of: {})",
+            any_of.join(", ")
+        ))),
+        _ => Ok(()),
     }
 }
 

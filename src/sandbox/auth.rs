@@ -2,7 +2,7 @@
 //! on Docker Hub) and the principal a bearer token stands for. Secrets never appear in Debug output,
 //! logs or error messages.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 use std::time::{Duration, Instant};
 
@@ -33,6 +33,9 @@ pub struct Credential {
     pub identifier: String,
     pub secret: String,
     pub kind: CredentialKind,
+    /// Organization access tokens only: the scopes it holds (`None`: every scope).
+    #[serde(default)]
+    pub scopes: Option<BTreeSet<String>>,
 }
 
 impl fmt::Debug for Credential {
@@ -41,6 +44,7 @@ impl fmt::Debug for Credential {
             .field("identifier", &self.identifier)
             .field("secret", &"<redacted>")
             .field("kind", &self.kind)
+            .field("scopes", &self.scopes)
             .finish()
     }
 }
@@ -49,15 +53,22 @@ impl fmt::Debug for Credential {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum Principal {
-    User { username: String, via_pat: bool },
-    OrgToken { org: String },
+    User {
+        username: String,
+        via_pat: bool,
+    },
+    OrgToken {
+        org: String,
+        /// `None`: every scope.
+        scopes: Option<BTreeSet<String>>,
+    },
 }
 
 impl Principal {
     pub fn name(&self) -> &str {
         match self {
             Principal::User { username, .. } => username,
-            Principal::OrgToken { org } => org,
+            Principal::OrgToken { org, .. } => org,
         }
     }
 }
@@ -98,7 +109,7 @@ impl Auth {
     pub fn describe(&self) -> Vec<serde_json::Value> {
         self.credentials
             .iter()
-            .map(|c| serde_json::json!({"identifier": c.identifier, "kind": c.kind}))
+            .map(|c| serde_json::json!({"identifier": c.identifier, "kind": c.kind, "scopes": c.scopes}))
             .collect()
     }
 
@@ -120,7 +131,10 @@ impl Auth {
                 username: ident,
                 via_pat: true,
             },
-            CredentialKind::OrgToken => Principal::OrgToken { org: ident },
+            CredentialKind::OrgToken => Principal::OrgToken {
+                org: ident,
+                scopes: found.scopes.clone(),
+            },
         })
     }
 
@@ -172,16 +186,19 @@ mod tests {
                 identifier: "alice".into(),
                 secret: "pw".into(),
                 kind: CredentialKind::Password,
+                scopes: None,
             },
             Credential {
                 identifier: "alice".into(),
                 secret: "dckr_pat_x".into(),
                 kind: CredentialKind::Pat,
+                scopes: None,
             },
             Credential {
                 identifier: "acme".into(),
                 secret: "dckr_oat_y".into(),
                 kind: CredentialKind::OrgToken,
+                scopes: None,
             },
         ])
     }
@@ -205,7 +222,10 @@ mod tests {
         );
         assert_eq!(
             a.check("acme", "dckr_oat_y").unwrap(),
-            Principal::OrgToken { org: "acme".into() }
+            Principal::OrgToken {
+                org: "acme".into(),
+                scopes: None
+            }
         );
         assert_eq!(a.check("alice", "nope"), Err(AuthFailure::BadCredentials));
         assert_eq!(a.check("bob", "pw"), Err(AuthFailure::BadCredentials));

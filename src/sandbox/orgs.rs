@@ -15,7 +15,7 @@ use serde_json::{Value, json};
 
 use super::api::{
     ApiError, App, Caller, JsonBody, can_manage_org, can_read_org, paginate, query_param, reply,
-    require_org,
+    require_org, require_scope, scope,
 };
 use super::auth::Principal;
 use super::state::{self, HubState, InviteState, TeamState};
@@ -113,6 +113,7 @@ pub async fn list_groups(
     let items = app.read(|hub| {
         require_org(hub, &org)?;
         can_read_org(hub, &p)?;
+        require_scope(&p, scope::GROUP_READ)?;
         Ok::<_, ApiError>(
             hub.teams
                 .iter()
@@ -147,6 +148,7 @@ pub async fn create_group(
     let v = app.write(|hub| {
         require_org(hub, &org)?;
         can_manage_org(hub, &p)?;
+        require_scope(&p, scope::GROUP_EDIT)?;
         let name = req
             .name
             .clone()
@@ -181,6 +183,7 @@ pub async fn get_group(
     let v = app.read(|hub| {
         require_org(hub, &org)?;
         can_read_org(hub, &p)?;
+        require_scope(&p, scope::GROUP_READ)?;
         Ok::<_, ApiError>(group_json(&group, team(hub, &group)?))
     })?;
     Ok(reply(StatusCode::OK, v))
@@ -196,6 +199,7 @@ fn update_group(
     app.write(|hub| {
         require_org(hub, org)?;
         can_manage_org(hub, p)?;
+        require_scope(p, scope::GROUP_EDIT)?;
         team(hub, group)?;
         let new_name = req.name.clone().unwrap_or_else(|| group.to_string());
         if new_name != group {
@@ -265,6 +269,7 @@ pub async fn delete_group(
     app.write(|hub| {
         require_org(hub, &org)?;
         can_manage_org(hub, &p)?;
+        require_scope(&p, scope::GROUP_EDIT)?;
         let t = hub.teams.remove(&group).ok_or_else(ApiError::not_found)?;
         for r in hub.repositories.values_mut() {
             r.grants.remove(&t.id);
@@ -293,6 +298,7 @@ pub async fn list_group_members(
     let items = app.read(|hub| {
         require_org(hub, &org)?;
         can_read_org(hub, &p)?;
+        require_scope(&p, scope::GROUP_READ)?;
         let t = team(hub, &group)?;
         Ok::<_, ApiError>(
             t.members
@@ -330,6 +336,7 @@ pub async fn add_group_member(
     let v = app.write(|hub| {
         require_org(hub, &org)?;
         can_manage_org(hub, &p)?;
+        require_scope(&p, scope::GROUP_EDIT)?;
         team(hub, &group)?;
         if !hub.users.contains_key(&username) {
             return Err(ApiError::new(
@@ -366,6 +373,7 @@ pub async fn remove_group_member(
     app.write(|hub| {
         require_org(hub, &org)?;
         can_manage_org(hub, &p)?;
+        require_scope(&p, scope::GROUP_EDIT)?;
         let t = hub.teams.get_mut(&group).ok_or_else(ApiError::not_found)?;
         if !t.members.remove(&username) {
             return Err(ApiError::not_found());
@@ -412,6 +420,7 @@ pub async fn list_members(
     let items = app.read(|hub| {
         require_org(hub, &org)?;
         can_read_org(hub, &p)?;
+        require_scope(&p, scope::MEMBER_READ)?;
         let mut items = Vec::new();
         if want_members {
             for (name, r) in &hub.members {
@@ -461,6 +470,7 @@ pub async fn update_member(
     let v = app.write(|hub| {
         require_org(hub, &org)?;
         can_manage_org(hub, &p)?;
+        require_scope(&p, scope::MEMBER_EDIT)?;
         let current = *hub.members.get(&username).ok_or_else(ApiError::not_found)?;
         if current == Role::Owner && new_role != Role::Owner && hub.owner_count() <= 1 {
             return Err(ApiError::bad_request(format!(
@@ -484,6 +494,7 @@ pub async fn remove_member(
     app.write(|hub| {
         require_org(hub, &org)?;
         can_manage_org(hub, &p)?;
+        require_scope(&p, scope::MEMBER_EDIT)?;
         let current = *hub.members.get(&username).ok_or_else(ApiError::not_found)?;
         // Unconfirmed: the status for removing the last owner (400, the spec's bad_request).
         if current == Role::Owner && hub.owner_count() <= 1 {
@@ -511,6 +522,7 @@ pub async fn list_invites(
     let v = app.read(|hub| {
         require_org(hub, &org)?;
         can_manage_org(hub, &p)?;
+        require_scope(&p, scope::MEMBER_READ)?;
         Ok::<_, ApiError>(json!({
             "data": hub.invites.iter().map(|i| invite_json(hub, i)).collect::<Vec<_>>()
         }))
@@ -576,6 +588,7 @@ pub async fn bulk_invite(
     let v = app.write(|hub| {
         require_org(hub, &req.org)?;
         can_manage_org(hub, &p)?;
+        require_scope(&p, scope::MEMBER_EDIT)?;
         let team = match req.team.as_deref().filter(|t| !t.is_empty()) {
             None => None,
             Some(t) => {
@@ -637,6 +650,7 @@ pub async fn cancel_invite(
     let p = caller.required()?;
     app.write(|hub| {
         can_manage_org(hub, &p)?;
+        require_scope(&p, scope::MEMBER_EDIT)?;
         let pos = hub
             .invites
             .iter()

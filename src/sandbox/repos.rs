@@ -14,7 +14,7 @@ use serde_json::{Value, json};
 
 use super::api::{
     ApiError, App, Caller, JsonBody, can_edit_repos, can_manage_grants, can_read_org, paginate,
-    query_param, reply, require_org, role_of,
+    query_param, reply, require_org, require_scope, role_of, scope,
 };
 use super::auth::Principal;
 use super::state::{self, HubState, RepoState, TagState};
@@ -177,6 +177,7 @@ pub async fn create(
     let out = app.write(|hub| {
         require_org(hub, &ns)?;
         can_edit_repos(hub, &p)?;
+        require_scope(&p, scope::REPO_CREATE)?;
         if !req.namespace.eq_ignore_ascii_case(&ns) {
             return Err(ApiError::invalid(
                 "namespace",
@@ -416,6 +417,7 @@ pub async fn list_grants(
     let p = caller.required()?;
     let items = app.read(|hub| {
         can_read_org(hub, &p)?;
+        require_scope(&p, scope::REPO_GROUP_READ)?;
         let (r, _) = visible(hub, &ns, &repo, Some(&p))?;
         Ok::<_, ApiError>(
             r.grants
@@ -445,6 +447,7 @@ pub async fn create_grant(
     let v = app.write(|hub| {
         visible(hub, &ns, &repo, Some(&p))?;
         can_manage_grants(hub, &p)?;
+        require_scope(&p, scope::REPO_GROUP_EDIT)?;
         // Unconfirmed: the status for a grant to a team that does not exist (400, the spec's
         // "invalid request parameters").
         if hub.team_by_id(req.group_id).is_none() {
@@ -480,6 +483,7 @@ pub async fn get_grant(
     let id = parse_group_id(&gid)?;
     let v = app.read(|hub| {
         can_read_org(hub, &p)?;
+        require_scope(&p, scope::REPO_GROUP_READ)?;
         let (r, _) = visible(hub, &ns, &repo, Some(&p))?;
         let perm = r.grants.get(&id).ok_or_else(ApiError::not_found)?;
         Ok::<_, ApiError>(grant_json(hub, id, *perm))
@@ -505,6 +509,7 @@ pub async fn update_grant(
     let v = app.write(|hub| {
         visible(hub, &ns, &repo, Some(&p))?;
         can_manage_grants(hub, &p)?;
+        require_scope(&p, scope::REPO_GROUP_EDIT)?;
         let r = hub
             .repositories
             .get_mut(&repo)
@@ -527,6 +532,7 @@ pub async fn delete_grant(
     app.write(|hub| {
         visible(hub, &ns, &repo, Some(&p))?;
         can_manage_grants(hub, &p)?;
+        require_scope(&p, scope::REPO_GROUP_EDIT)?;
         let r = hub
             .repositories
             .get_mut(&repo)

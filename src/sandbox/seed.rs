@@ -260,6 +260,12 @@ pub fn parse(text: &str) -> Result<Loaded, String> {
                 }
             ));
         }
+        if c.scopes.is_some() && c.kind != CredentialKind::OrgToken {
+            return Err(format!(
+                "credentials: scopes are for org_token credentials only ({:?})",
+                c.identifier
+            ));
+        }
         if c.secret.is_empty() {
             return Err(format!("credentials: empty secret for {:?}", c.identifier));
         }
@@ -267,6 +273,7 @@ pub fn parse(text: &str) -> Result<Loaded, String> {
             identifier,
             secret: c.secret,
             kind: c.kind,
+            scopes: c.scopes,
         });
     }
     s.check()?;

@@ -46,6 +46,11 @@ kind = "password"
 identifier = "acme"
 secret = "dckr_oat_acme"
 kind = "org_token"
+[[credentials]]
+identifier = "acme"
+secret = "dckr_oat_readonly"
+kind = "org_token"
+scopes = ["scope-group-read", "scope-repo-group-read"]
 
 [members]
 alice = "owner"
@@ -1006,6 +1011,55 @@ async fn members_only_editors_and_members_cannot_manage_teams() {
         )
         .await;
     assert_eq!(a.status, 201, "org tokens manage teams");
+    hub.stop().await;
+}
+
+#[tokio::test]
+async fn org_token_scopes_are_enforced() {
+    let hub = Hub::start().await;
+    let ro = hub.token("acme", "dckr_oat_readonly").await;
+    assert_eq!(
+        hub.call("GET", "/v2/orgs/acme/groups", Some(&ro), None)
+            .await
+            .status,
+        200
+    );
+    assert_eq!(
+        hub.call(
+            "GET",
+            "/v2/repositories/acme/old-tool/groups",
+            Some(&ro),
+            None
+        )
+        .await
+        .status,
+        200
+    );
+    let denied = [
+        ("POST", "/v2/orgs/acme/groups", Some(json!({"name": "x"}))),
+        ("GET", "/v2/orgs/acme/members", None),
+        ("GET", "/v2/orgs/acme/invites", None),
+        (
+            "POST",
+            "/v2/invites/bulk",
+            Some(json!({"org": "acme", "invitees": ["dave"]})),
+        ),
+        (
+            "POST",
+            "/v2/namespaces/acme/repositories",
+            Some(json!({"name": "xy", "namespace": "acme"})),
+        ),
+        (
+            "POST",
+            "/v2/repositories/acme/old-tool/groups",
+            Some(json!({"group_id": 1, "permission": "read"})),
+        ),
+    ];
+    for (method, path, body) in denied {
+        let a = hub.raw(method, path, Some(&ro), body).await;
+        assert_eq!(a.status, 403, "{method} {path}");
+        assert!(detail(&a).contains("scope"), "{method} {path}: {}", a.body);
+    }
     hub.stop().await;
 }
 
