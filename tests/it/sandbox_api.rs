@@ -1064,6 +1064,44 @@ async fn org_token_scopes_are_enforced() {
 }
 
 #[tokio::test]
+async fn concurrent_writes_are_all_kept() {
+    let hub = Hub::start_with(SEED, Faults::default(), true).await;
+    let t = hub.owner().await;
+    let creates = (0..20).map(|i| {
+        hub.call(
+            "POST",
+            "/v2/orgs/acme/groups",
+            Some(&t),
+            Some(json!({"name": format!("team-{i:02}")})),
+        )
+    });
+    let answers = futures::future::join_all(creates).await;
+    let mut ids: Vec<u64> = answers
+        .iter()
+        .map(|a| {
+            assert_eq!(a.status, 201, "{}", a.body);
+            a.body["id"].as_u64().unwrap()
+        })
+        .collect();
+    ids.sort();
+    ids.dedup();
+    assert_eq!(ids.len(), 20, "unique ids");
+    let a = hub
+        .call("GET", "/v2/orgs/acme/groups?page_size=100", Some(&t), None)
+        .await;
+    assert_eq!(a.body["count"], 21);
+    let saved: Value =
+        serde_json::from_str(&std::fs::read_to_string(hub._dir.path().join("state.json")).unwrap())
+            .unwrap();
+    assert_eq!(
+        saved["teams"].as_object().unwrap().len(),
+        21,
+        "the file has the last write"
+    );
+    hub.stop().await;
+}
+
+#[tokio::test]
 async fn team_members_must_be_org_members() {
     let hub = Hub::start().await;
     let t = hub.owner().await;
