@@ -28,7 +28,9 @@ pub async fn state(State(app): State<Arc<App>>) -> Response {
 
 /// `GET /_sandbox/faults`
 pub async fn get_faults(State(app): State<Arc<App>>) -> Response {
-    let f = lock(&app.faults).faults.to_json();
+    let state = lock(&app.faults);
+    let mut f = state.faults.to_json();
+    f.retry_after_unix = state.retry_after_unix;
     reply(StatusCode::OK, json!(f))
 }
 
@@ -36,10 +38,14 @@ pub async fn get_faults(State(app): State<Arc<App>>) -> Response {
 /// random source, so the same settings give the same sequence.
 pub async fn put_faults(State(app): State<Arc<App>>, body: JsonBody) -> Result<Response, ApiError> {
     let j: FaultsJson = body.parse()?;
+    let retry_after_unix = j.retry_after_unix;
     let faults = Faults::from(j);
     faults.validate().map_err(ApiError::bad_request)?;
-    let out = faults.to_json();
-    *lock(&app.faults) = FaultState::new(faults);
+    let mut out = faults.to_json();
+    out.retry_after_unix = retry_after_unix;
+    let mut state = FaultState::new(faults);
+    state.retry_after_unix = retry_after_unix;
+    *lock(&app.faults) = state;
     Ok(reply(StatusCode::OK, json!(out)))
 }
 

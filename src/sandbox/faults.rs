@@ -30,6 +30,8 @@ pub const RATE_LIMIT_PER_MINUTE: u64 = 600;
 /// The configured faults and the seeded random source that draws them.
 pub struct FaultState {
     pub faults: Faults,
+    /// `Retry-After` as a unix timestamp rather than seconds.
+    pub retry_after_unix: bool,
     rng: StdRng,
 }
 
@@ -45,7 +47,11 @@ pub enum Outcome {
 impl FaultState {
     pub fn new(faults: Faults) -> Self {
         let rng = StdRng::seed_from_u64(faults.seed);
-        FaultState { faults, rng }
+        FaultState {
+            faults,
+            retry_after_unix: false,
+            rng,
+        }
     }
 
     /// One draw: reset, then 429, then 5xx, by cumulative probability.
@@ -221,10 +227,15 @@ pub async fn middleware(State(app): State<Arc<App>>, req: Request, next: Next) -
     };
     entry.request_body = log_body(&bytes);
 
-    let (outcome, latency, retry_after) = {
+    let (outcome, latency, retry_after, retry_after_unix) = {
         let mut f = lock(&app.faults);
         let outcome = f.draw();
-        (outcome, f.faults.latency, f.faults.retry_after)
+        (
+            outcome,
+            f.faults.latency,
+            f.faults.retry_after,
+            f.retry_after_unix,
+        )
     };
     if !latency.is_zero() {
         tokio::time::sleep(latency).await;
@@ -240,7 +251,12 @@ pub async fn middleware(State(app): State<Arc<App>>, req: Request, next: Next) -
                 axum::Json(json!({"detail": "Rate limit exceeded"})),
             )
                 .into_response();
-            if let Ok(v) = HeaderValue::from_str(&retry_after.as_secs().to_string()) {
+            let value = if retry_after_unix {
+                unix_now() + retry_after.as_secs()
+            } else {
+                retry_after.as_secs()
+            };
+            if let Ok(v) = HeaderValue::from_str(&value.to_string()) {
                 r.headers_mut().insert(header::RETRY_AFTER, v);
             }
             r

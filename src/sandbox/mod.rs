@@ -71,6 +71,10 @@ pub struct FaultsJson {
     pub retry_after_secs: u64,
     pub reset_rate: f64,
     pub seed: u64,
+    /// Send `Retry-After` as a unix timestamp instead of seconds (Docker Hub has been seen doing
+    /// both). Not part of [`Faults`]: only settable through `PUT /_sandbox/faults`.
+    #[serde(default)]
+    pub retry_after_unix: bool,
 }
 
 impl Faults {
@@ -99,6 +103,7 @@ impl Faults {
             retry_after_secs: self.retry_after.as_secs(),
             reset_rate: self.reset_rate,
             seed: self.seed,
+            retry_after_unix: false,
         }
     }
 }

@@ -1704,6 +1704,25 @@ async fn fault_rate_limit_gives_429_with_retry_after() {
     assert_eq!(a.body, json!({"detail": "Rate limit exceeded"}));
     assert_eq!(a.headers["retry-after"], "7");
     assert_eq!(a.headers["x-ratelimit-remaining"], "0");
+    // Retry-After as a unix timestamp, as Docker Hub has also been seen to send.
+    hub.set_faults(
+        json!({"rate_limit_rate": 1.0, "retry_after_secs": 7, "retry_after_unix": true}),
+    )
+    .await;
+    let a = hub
+        .raw("GET", "/v2/namespaces/acme/repositories", None, None)
+        .await;
+    assert_eq!(a.status, 429);
+    let at: u64 = a.headers["retry-after"].to_str().unwrap().parse().unwrap();
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs();
+    assert!(at > now && at <= now + 8, "{at} vs {now}");
+    assert_eq!(
+        hub.raw("GET", "/_sandbox/faults", None, None).await.body["retry_after_unix"],
+        true
+    );
     hub.stop().await;
 }
 
