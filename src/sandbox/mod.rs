@@ -288,17 +288,31 @@ fn base_url(local: SocketAddr) -> Result<url::Url, SandboxError> {
 /// Runs a sandbox until SIGINT or SIGTERM: prints exactly one line, the base URL without a trailing
 /// slash, to stdout when ready; status goes to stderr; saves the state file on the way out.
 pub async fn serve_until_signal(config: SandboxConfig) -> Result<(), SandboxError> {
+    let seed = config.seed.as_ref().map_or_else(
+        || "built-in demo seed".to_string(),
+        |p| p.display().to_string(),
+    );
+    let state_file = config.state_file.clone();
     let sandbox = Sandbox::start(config).await?;
     let url = sandbox.url();
+    let org = sandbox.app.read(|hub| hub.org.clone());
     {
         let mut out = std::io::stdout().lock();
         writeln!(out, "{}", url.as_str().trim_end_matches('/'))?;
         out.flush()?;
     }
-    eprintln!("sandbox: Docker Hub API listening on {url} (Ctrl-C to stop)");
+    eprintln!("sandbox: Docker Hub API for org {org:?} (seed: {seed}) listening on {url}");
+    if let Some(p) = &state_file {
+        eprintln!("sandbox: state file {}", p.display());
+    }
+    eprintln!("sandbox: Ctrl-C or SIGTERM stops it");
     wait_for_signal().await?;
     eprintln!("sandbox: stopping");
-    sandbox.shutdown().await
+    sandbox.shutdown().await?;
+    if let Some(p) = &state_file {
+        eprintln!("sandbox: state saved to {}", p.display());
+    }
+    Ok(())
 }
 
 #[cfg(unix)]
