@@ -1981,3 +1981,115 @@ async fn demo_seed_is_the_default() {
     assert_eq!(groups["results"][0]["name"], "legacy");
     sandbox.shutdown().await.unwrap();
 }
+
+/// Env var naming the state file of the child process below.
+const CHILD_STATE: &str = "VETTED_IT_SANDBOX_CHILD_STATE";
+
+/// Run only as a child process of `serve_until_signal_prints_url_and_saves_on_sigterm`.
+#[test]
+#[ignore = "runs as a child process of serve_until_signal_prints_url_and_saves_on_sigterm"]
+fn sandbox_child_process() {
+    // A helper, not a test of its own: without the parent's variable (e.g. `--include-ignored`)
+    // there is nothing to serve.
+    let Ok(state) = std::env::var(CHILD_STATE) else {
+        return;
+    };
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    rt.block_on(vetted::sandbox::serve_until_signal(SandboxConfig {
+        state_file: Some(state.into()),
+        ..SandboxConfig::default()
+    }))
+    .unwrap();
+}
+
+#[tokio::test]
+async fn serve_until_signal_prints_url_and_saves_on_sigterm() {
+    use tokio::io::{AsyncBufReadExt, AsyncReadExt, BufReader};
+    let dir = tempfile::tempdir().unwrap();
+    let state = dir.path().join("state.json");
+    let mut child = tokio::process::Command::new(std::env::current_exe().unwrap())
+        .args([
+            "--exact",
+            "sandbox_api::sandbox_child_process",
+            "--ignored",
+            "--nocapture",
+            "--test-threads=1",
+        ])
+        .env(CHILD_STATE, &state)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let url = tokio::time::timeout(Duration::from_secs(60), async {
+        for _ in 0..100 {
+            match lines.next_line().await.unwrap() {
+                // libtest prints "test <name> ... " before the test's own output, on the same line.
+                Some(l) if l.contains("http://") => {
+                    return l[l.find("http://").unwrap_or(0)..].to_string();
+                }
+                Some(_) => continue,
+                None => break,
+            }
+        }
+        panic!("the sandbox printed no URL");
+    })
+    .await
+    .unwrap();
+    let port = url.strip_prefix("http://127.0.0.1:").unwrap();
+    assert!(
+        port.parse::<u16>().is_ok(),
+        "exactly http://127.0.0.1:PORT, got {url:?}"
+    );
+    // The default seed is the demo seed.
+    let http = reqwest::Client::new();
+    let tok: Value = http
+        .post(format!("{url}/v2/auth/token"))
+        .json(&json!({"identifier": "alice", "secret": "sandbox-alice-token"}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let resp = http
+        .post(format!("{url}/v2/orgs/acme/groups"))
+        .bearer_auth(tok["access_token"].as_str().unwrap())
+        .json(&json!({"name": "from-child"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 201);
+    let pid = child.id().unwrap();
+    let killed = std::process::Command::new("kill")
+        .args(["-TERM", &pid.to_string()])
+        .status()
+        .unwrap();
+    assert!(killed.success());
+    let status = tokio::time::timeout(Duration::from_secs(60), child.wait())
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(status.success(), "{status}");
+    let mut rest = Vec::new();
+    while let Some(l) = lines.next_line().await.unwrap() {
+        rest.push(l);
+    }
+    assert!(
+        rest.iter().all(|l| !l.contains("http://")),
+        "one URL line only: {rest:?}"
+    );
+    let mut stderr = String::new();
+    child
+        .stderr
+        .take()
+        .unwrap()
+        .read_to_string(&mut stderr)
+        .await
+        .unwrap();
+    assert!(stderr.contains("sandbox: stopping"), "{stderr}");
+    assert!(!stderr.contains("sandbox-alice-token"));
+    let saved: Value = serde_json::from_str(&std::fs::read_to_string(&state).unwrap()).unwrap();
+    assert!(saved["teams"].get("from-child").is_some());
+}
