@@ -204,7 +204,11 @@ fn update_group(
         let new_name = req.name.clone().unwrap_or_else(|| group.to_string());
         if new_name != group {
             state::check_team_name(&new_name).map_err(|e| ApiError::invalid("name", e))?;
-            if hub.teams.keys().any(|k| k.eq_ignore_ascii_case(&new_name)) {
+            if hub
+                .teams
+                .keys()
+                .any(|k| k != group && k.eq_ignore_ascii_case(&new_name))
+            {
                 return Err(ApiError::invalid(
                     "name",
                     format!("a team named {new_name:?} already exists"),

@@ -886,6 +886,33 @@ async fn teams_crud() {
         .await;
     assert_eq!(a.status, 400, "PUT needs a name");
     let a = hub
+        .raw(
+            "PATCH",
+            "/v2/orgs/acme/groups/platform-eng",
+            Some(&t),
+            Some(json!({"name": "legacy"})),
+        )
+        .await;
+    assert_eq!(a.status, 400, "renaming onto another team");
+    let a = hub
+        .call(
+            "PATCH",
+            "/v2/orgs/acme/groups/platform-eng",
+            Some(&t),
+            Some(json!({"name": "Platform-Eng"})),
+        )
+        .await;
+    assert_eq!(a.status, 200, "a change of case is not a clash with itself");
+    let a = hub
+        .call(
+            "PATCH",
+            "/v2/orgs/acme/groups/Platform-Eng",
+            Some(&t),
+            Some(json!({"name": "platform-eng"})),
+        )
+        .await;
+    assert_eq!(a.status, 200);
+    let a = hub
         .call("GET", "/v2/orgs/acme/groups", Some(&t), None)
         .await;
     let names: Vec<&str> = a.body["results"]
