@@ -31,6 +31,7 @@ pub async fn get_faults(State(app): State<Arc<App>>) -> Response {
     let state = lock(&app.faults);
     let mut f = state.faults.to_json();
     f.retry_after_unix = state.retry_after_unix;
+    f.only_next = state.only_next;
     reply(StatusCode::OK, json!(f))
 }
 
@@ -39,12 +40,15 @@ pub async fn get_faults(State(app): State<Arc<App>>) -> Response {
 pub async fn put_faults(State(app): State<Arc<App>>, body: JsonBody) -> Result<Response, ApiError> {
     let j: FaultsJson = body.parse()?;
     let retry_after_unix = j.retry_after_unix;
+    let only_next = j.only_next;
     let faults = Faults::from(j);
     faults.validate().map_err(ApiError::bad_request)?;
     let mut out = faults.to_json();
     out.retry_after_unix = retry_after_unix;
+    out.only_next = only_next;
     let mut state = FaultState::new(faults);
     state.retry_after_unix = retry_after_unix;
+    state.only_next = only_next;
     *lock(&app.faults) = state;
     Ok(reply(StatusCode::OK, json!(out)))
 }

@@ -32,6 +32,8 @@ pub struct FaultState {
     pub faults: Faults,
     /// `Retry-After` as a unix timestamp rather than seconds.
     pub retry_after_unix: bool,
+    /// `Some(n)`: only the next n requests draw faults.
+    pub only_next: Option<u64>,
     rng: StdRng,
 }
 
@@ -50,12 +52,18 @@ impl FaultState {
         FaultState {
             faults,
             retry_after_unix: false,
+            only_next: None,
             rng,
         }
     }
 
     /// One draw: reset, then 429, then 5xx, by cumulative probability.
     pub fn draw(&mut self) -> Outcome {
+        match self.only_next {
+            Some(0) => return Outcome::Pass,
+            Some(n) => self.only_next = Some(n - 1),
+            None => {}
+        }
         let f = &self.faults;
         if f.reset_rate + f.rate_limit_rate + f.error_rate <= 0.0 {
             return Outcome::Pass;
@@ -360,6 +368,19 @@ mod tests {
             ..Faults::default()
         });
         assert!(mixed.contains(&Outcome::RateLimited) && mixed.contains(&Outcome::Pass));
+    }
+
+    #[test]
+    fn only_next_limits_the_faulted_requests() {
+        let mut f = FaultState::new(Faults {
+            error_rate: 1.0,
+            ..Faults::default()
+        });
+        f.only_next = Some(2);
+        let outcomes: Vec<Outcome> = (0..5).map(|_| f.draw()).collect();
+        assert!(matches!(outcomes[0], Outcome::ServerError(_)));
+        assert!(matches!(outcomes[1], Outcome::ServerError(_)));
+        assert_eq!(&outcomes[2..], [Outcome::Pass; 3]);
     }
 
     #[test]

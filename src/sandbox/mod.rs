@@ -75,6 +75,11 @@ pub struct FaultsJson {
     /// both). Not part of [`Faults`]: only settable through `PUT /_sandbox/faults`.
     #[serde(default)]
     pub retry_after_unix: bool,
+    /// Apply the faults to the next N API requests only, then none (deterministic retry tests:
+    /// `{"error_rate": 1.0, "only_next": 2}` fails two requests, then lets them through). Not part
+    /// of [`Faults`]: only settable through `PUT /_sandbox/faults`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub only_next: Option<u64>,
 }
 
 impl Faults {
@@ -104,6 +109,7 @@ impl Faults {
             reset_rate: self.reset_rate,
             seed: self.seed,
             retry_after_unix: false,
+            only_next: None,
         }
     }
 }

@@ -1774,6 +1774,29 @@ async fn fault_reset_drops_the_connection() {
 }
 
 #[tokio::test]
+async fn faults_can_hit_only_the_next_requests() {
+    let hub = Hub::start().await;
+    let a = hub
+        .set_faults(json!({"rate_limit_rate": 1.0, "retry_after_secs": 1, "only_next": 2}))
+        .await;
+    assert_eq!(a.body["only_next"], 2);
+    let mut statuses = Vec::new();
+    for _ in 0..4 {
+        statuses.push(
+            hub.raw("GET", "/v2/namespaces/acme/repositories", None, None)
+                .await
+                .status,
+        );
+    }
+    assert_eq!(statuses, [429, 429, 200, 200]);
+    assert_eq!(
+        hub.raw("GET", "/_sandbox/faults", None, None).await.body["only_next"],
+        0
+    );
+    hub.stop().await;
+}
+
+#[tokio::test]
 async fn fault_settings_are_validated_and_readable() {
     let hub = Hub::start().await;
     assert_eq!(hub.set_faults(json!({"error_rate": 1.5})).await.status, 400);
