@@ -1,1 +1,339 @@
-//! TODO
+//! Local Docker Hub stand-in (`vetted sandbox`), hub API part: serves on loopback the Docker Hub API
+//! subset vetted uses, with Docker Hub's paths, JSON shapes, status codes, pagination and error bodies,
+//! enforcing the rules Docker Hub enforces (see reference/hub-api.md). State lives in memory, is
+//! seeded from a TOML file ([`seed`]) and optionally persisted to a JSON state file ([`state`]).
+//! Fault knobs ([`faults`]) inject latency, 5xx, 429 and dropped connections for retry tests.
+//!
+//! Submodules: [`seed`] (seed file), [`state`] (org state and persistence), [`auth`] (credentials,
+//! access tokens, principals), [`api`] (router, errors, pagination), [`repos`], [`orgs`],
+//! [`org_settings`] (endpoint handlers), [`faults`] (fault injection, rate-limit headers, request log),
+//! [`control`] (`/_sandbox/*` endpoints for tests: state, faults, request log, clock), [`login`]
+//! (token endpoints).
+
+pub mod api;
+pub mod auth;
+pub mod control;
+pub mod faults;
+pub mod login;
+pub mod org_settings;
+pub mod orgs;
+pub mod repos;
+pub mod seed;
+pub mod state;
+
+use std::io::Write as _;
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+use tokio::sync::oneshot;
+use tokio::task::JoinHandle;
+
+/// Fault injection knobs, applied to every API request except `/_sandbox/*`. `Default` = no faults.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Faults {
+    /// Added to every API request before it is answered.
+    pub latency: Duration,
+    /// Probability (0..=1) of answering 500/502/503 (502/503 with an HTML body, like a CDN page).
+    pub error_rate: f64,
+    /// Probability (0..=1) of answering 429 `{"detail":"Rate limit exceeded"}` with `Retry-After`.
+    pub rate_limit_rate: f64,
+    /// The `Retry-After` sent with injected 429s (whole seconds).
+    pub retry_after: Duration,
+    /// Probability (0..=1) of dropping the connection without a complete response.
+    pub reset_rate: f64,
+    /// Seed of the random draws, so a fault sequence is reproducible.
+    pub seed: u64,
+}
+
+impl Default for Faults {
+    fn default() -> Self {
+        Faults {
+            latency: Duration::ZERO,
+            error_rate: 0.0,
+            rate_limit_rate: 0.0,
+            retry_after: Duration::from_secs(1),
+            reset_rate: 0.0,
+            seed: 0,
+        }
+    }
+}
+
+/// The JSON form of [`Faults`] used by `PUT /_sandbox/faults` (durations in milliseconds / seconds).
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct FaultsJson {
+    pub latency_ms: u64,
+    pub error_rate: f64,
+    pub rate_limit_rate: f64,
+    pub retry_after_secs: u64,
+    pub reset_rate: f64,
+    pub seed: u64,
+    /// Send `Retry-After` as a unix timestamp instead of seconds (Docker Hub has been seen doing
+    /// both). Not part of [`Faults`]: only settable through `PUT /_sandbox/faults`.
+    #[serde(default)]
+    pub retry_after_unix: bool,
+    /// Apply the faults to the next N API requests only, then none (deterministic retry tests:
+    /// `{"error_rate": 1.0, "only_next": 2}` fails two requests, then lets them through). Not part
+    /// of [`Faults`]: only settable through `PUT /_sandbox/faults`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub only_next: Option<u64>,
+}
+
+impl Faults {
+    /// Checks that every rate is a probability.
+    pub fn validate(&self) -> Result<(), String> {
+        for (name, rate) in [
+            ("error_rate", self.error_rate),
+            ("rate_limit_rate", self.rate_limit_rate),
+            ("reset_rate", self.reset_rate),
+        ] {
+            if !(0.0..=1.0).contains(&rate) {
+                return Err(format!("{name} must be between 0 and 1, got {rate}"));
+            }
+        }
+        if self.error_rate + self.rate_limit_rate + self.reset_rate > 1.0 {
+            return Err("error_rate + rate_limit_rate + reset_rate must not exceed 1".to_string());
+        }
+        Ok(())
+    }
+
+    pub fn to_json(&self) -> FaultsJson {
+        FaultsJson {
+            latency_ms: u64::try_from(self.latency.as_millis()).unwrap_or(u64::MAX),
+            error_rate: self.error_rate,
+            rate_limit_rate: self.rate_limit_rate,
+            retry_after_secs: self.retry_after.as_secs(),
+            reset_rate: self.reset_rate,
+            seed: self.seed,
+            retry_after_unix: false,
+            only_next: None,
+        }
+    }
+}
+
+impl From<FaultsJson> for Faults {
+    fn from(j: FaultsJson) -> Self {
+        Faults {
+            latency: Duration::from_millis(j.latency_ms),
+            error_rate: j.error_rate,
+            rate_limit_rate: j.rate_limit_rate,
+            retry_after: Duration::from_secs(j.retry_after_secs),
+            reset_rate: j.reset_rate,
+            seed: j.seed,
+        }
+    }
+}
+
+/// How to run a sandbox.
+#[derive(Debug, Clone)]
+pub struct SandboxConfig {
+    /// Address to bind; use port 0 for an ephemeral port. Loopback only.
+    pub bind: SocketAddr,
+    /// Seed file (TOML). `None`: the built-in demo seed (sandbox/demo-seed.toml).
+    pub seed: Option<PathBuf>,
+    /// JSON state file: loaded if present (instead of the seed's org data), saved after every write and
+    /// on shutdown. Credentials always come from the seed and are never written to it.
+    pub state_file: Option<PathBuf>,
+    pub faults: Faults,
+}
+
+impl Default for SandboxConfig {
+    fn default() -> Self {
+        SandboxConfig {
+            bind: SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), 0),
+            seed: None,
+            state_file: None,
+            faults: Faults::default(),
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum SandboxError {
+    #[error("sandbox seed {path}: {message}")]
+    Seed { path: String, message: String },
+    #[error("sandbox state file {path}: {message}")]
+    StateFile { path: String, message: String },
+    #[error("sandbox cannot bind {addr}: {source}")]
+    Bind {
+        addr: SocketAddr,
+        source: std::io::Error,
+    },
+    #[error("sandbox must bind a loopback address (127.0.0.0/8 or ::1), not {0}")]
+    NotLoopback(SocketAddr),
+    #[error("invalid fault settings: {0}")]
+    Faults(String),
+    #[error("sandbox server failed: {0}")]
+    Server(String),
+    #[error("sandbox I/O: {0}")]
+    Io(#[from] std::io::Error),
+}
+
+/// A running sandbox. Dropping it without [`Sandbox::shutdown`] aborts the server without saving.
+pub struct Sandbox {
+    url: url::Url,
+    app: Arc<api::App>,
+    stop: Option<oneshot::Sender<()>>,
+    task: Option<JoinHandle<std::io::Result<()>>>,
+}
+
+impl std::fmt::Debug for Sandbox {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Sandbox")
+            .field("url", &self.url.as_str())
+            .finish()
+    }
+}
+
+impl Sandbox {
+    /// Loads the seed (and the state file if present), binds and starts serving.
+    pub async fn start(config: SandboxConfig) -> Result<Sandbox, SandboxError> {
+        config.faults.validate().map_err(SandboxError::Faults)?;
+        if !config.bind.ip().is_loopback() {
+            return Err(SandboxError::NotLoopback(config.bind));
+        }
+        let loaded = seed::load(config.seed.as_deref())?;
+        let hub = match &config.state_file {
+            Some(path) => state::load_state_file(path)?.unwrap_or(loaded.state),
+            None => loaded.state,
+        };
+        let listener = tokio::net::TcpListener::bind(config.bind)
+            .await
+            .map_err(|source| SandboxError::Bind {
+                addr: config.bind,
+                source,
+            })?;
+        let local = listener.local_addr()?;
+        let url = base_url(local)?;
+        let app = Arc::new(api::App::new(
+            hub,
+            loaded.credentials,
+            config.faults.clone(),
+            config.state_file.clone(),
+            url.clone(),
+        ));
+        // Write the state file once at start so it exists (and is valid) from the beginning.
+        app.persist_now()
+            .map_err(|message| SandboxError::StateFile {
+                path: config
+                    .state_file
+                    .as_ref()
+                    .map(|p| p.display().to_string())
+                    .unwrap_or_default(),
+                message,
+            })?;
+        let router = api::router(app.clone());
+        let (stop_tx, stop_rx) = oneshot::channel::<()>();
+        let task = tokio::spawn(async move {
+            axum::serve(listener, router)
+                .with_graceful_shutdown(async move {
+                    let _ = stop_rx.await;
+                })
+                .await
+        });
+        Ok(Sandbox {
+            url,
+            app,
+            stop: Some(stop_tx),
+            task: Some(task),
+        })
+    }
+
+    /// `http://127.0.0.1:PORT/`
+    pub fn url(&self) -> url::Url {
+        self.url.clone()
+    }
+
+    /// The shared state, for other parts of the sandbox (token service, registry) that read the org
+    /// or authenticate its accounts.
+    pub fn app(&self) -> Arc<api::App> {
+        self.app.clone()
+    }
+
+    /// Stops serving (waiting at most 5 s for open connections) and saves the state file.
+    pub async fn shutdown(mut self) -> Result<(), SandboxError> {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        if let Some(mut task) = self.task.take() {
+            match tokio::time::timeout(Duration::from_secs(5), &mut task).await {
+                Ok(Ok(Ok(()))) => {}
+                Ok(Ok(Err(e))) => return Err(SandboxError::Server(e.to_string())),
+                Ok(Err(e)) => return Err(SandboxError::Server(e.to_string())),
+                Err(_) => task.abort(),
+            }
+        }
+        self.app
+            .persist_now()
+            .map_err(|message| SandboxError::StateFile {
+                path: self
+                    .app
+                    .state_file_display()
+                    .unwrap_or_else(|| "(none)".to_string()),
+                message,
+            })
+    }
+}
+
+impl Drop for Sandbox {
+    fn drop(&mut self) {
+        if let Some(task) = self.task.take() {
+            task.abort();
+        }
+    }
+}
+
+fn base_url(local: SocketAddr) -> Result<url::Url, SandboxError> {
+    let text = format!("http://{local}/");
+    url::Url::parse(&text).map_err(|e| SandboxError::Server(format!("bad base URL {text}: {e}")))
+}
+
+/// Runs a sandbox until SIGINT or SIGTERM: prints exactly one line, the base URL without a trailing
+/// slash, to stdout when ready; status goes to stderr; saves the state file on the way out.
+pub async fn serve_until_signal(config: SandboxConfig) -> Result<(), SandboxError> {
+    let seed = config.seed.as_ref().map_or_else(
+        || "built-in demo seed".to_string(),
+        |p| p.display().to_string(),
+    );
+    let state_file = config.state_file.clone();
+    let sandbox = Sandbox::start(config).await?;
+    let url = sandbox.url();
+    let org = sandbox.app.read(|hub| hub.org.clone());
+    {
+        let mut out = std::io::stdout().lock();
+        writeln!(out, "{}", url.as_str().trim_end_matches('/'))?;
+        out.flush()?;
+    }
+    eprintln!("sandbox: Docker Hub API for org {org:?} (seed: {seed}) listening on {url}");
+    if let Some(p) = &state_file {
+        eprintln!("sandbox: state file {}", p.display());
+    }
+    eprintln!("sandbox: Ctrl-C or SIGTERM stops it");
+    wait_for_signal().await?;
+    eprintln!("sandbox: stopping");
+    sandbox.shutdown().await?;
+    if let Some(p) = &state_file {
+        eprintln!("sandbox: state saved to {}", p.display());
+    }
+    Ok(())
+}
+
+#[cfg(unix)]
+async fn wait_for_signal() -> Result<(), SandboxError> {
+    use tokio::signal::unix::{SignalKind, signal};
+    let mut term = signal(SignalKind::terminate())?;
+    tokio::select! {
+        r = tokio::signal::ctrl_c() => r?,
+        _ = term.recv() => {}
+    }
+    Ok(())
+}
+
+#[cfg(not(unix))]
+async fn wait_for_signal() -> Result<(), SandboxError> {
+    tokio::signal::ctrl_c().await?;
+    Ok(())
+}

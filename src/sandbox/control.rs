@@ -1,0 +1,86 @@
+//! Control endpoints for tests and demos (`/_sandbox/*`, never faulted or logged): the full state
+//! (credentials listed without their secrets), the fault knobs, the request log, and the sandbox
+//! clock (advanced to test access-token expiry without waiting 10 minutes).
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::response::Response;
+use serde_json::json;
+
+use super::api::{ApiError, App, JsonBody, lock, reply};
+use super::faults::FaultState;
+use super::{Faults, FaultsJson};
+use serde::Deserialize;
+
+/// `GET /_sandbox/state`
+pub async fn state(State(app): State<Arc<App>>) -> Response {
+    let hub = app.snapshot();
+    let credentials = app.auth().describe();
+    let mut body = serde_json::to_value(&hub).unwrap_or_else(|e| json!({"error": e.to_string()}));
+    if let Some(obj) = body.as_object_mut() {
+        obj.insert("credentials".into(), json!(credentials));
+    }
+    reply(StatusCode::OK, body)
+}
+
+/// `GET /_sandbox/faults`
+pub async fn get_faults(State(app): State<Arc<App>>) -> Response {
+    let state = lock(&app.faults);
+    let mut f = state.faults.to_json();
+    f.retry_after_unix = state.retry_after_unix;
+    f.only_next = state.only_next;
+    reply(StatusCode::OK, json!(f))
+}
+
+/// `PUT /_sandbox/faults` with a JSON [`FaultsJson`]; missing fields mean "no fault". Reseeds the
+/// random source, so the same settings give the same sequence.
+pub async fn put_faults(State(app): State<Arc<App>>, body: JsonBody) -> Result<Response, ApiError> {
+    let j: FaultsJson = body.parse()?;
+    let retry_after_unix = j.retry_after_unix;
+    let only_next = j.only_next;
+    let faults = Faults::from(j);
+    faults.validate().map_err(ApiError::bad_request)?;
+    let mut out = faults.to_json();
+    out.retry_after_unix = retry_after_unix;
+    out.only_next = only_next;
+    let mut state = FaultState::new(faults);
+    state.retry_after_unix = retry_after_unix;
+    state.only_next = only_next;
+    *lock(&app.faults) = state;
+    Ok(reply(StatusCode::OK, json!(out)))
+}
+
+/// `GET /_sandbox/requests`
+pub async fn requests(State(app): State<Arc<App>>) -> Response {
+    let entries = lock(&app.log).entries();
+    reply(StatusCode::OK, json!(entries))
+}
+
+/// `DELETE /_sandbox/requests`
+pub async fn clear_requests(State(app): State<Arc<App>>) -> StatusCode {
+    lock(&app.log).clear();
+    StatusCode::NO_CONTENT
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ClockBody {
+    advance_secs: u64,
+}
+
+/// `POST /_sandbox/clock` {advance_secs}: moves the sandbox clock forward (tokens expire as if that
+/// much time had passed). Answers the total advance.
+pub async fn advance_clock(
+    State(app): State<Arc<App>>,
+    body: JsonBody,
+) -> Result<Response, ApiError> {
+    let req: ClockBody = body.parse()?;
+    let total = app.advance_clock(Duration::from_secs(req.advance_secs));
+    Ok(reply(
+        StatusCode::OK,
+        json!({ "offset_secs": total.as_secs() }),
+    ))
+}

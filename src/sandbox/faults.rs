@@ -1,0 +1,407 @@
+//! The middleware around every hub API request (not `/_sandbox/*`): fault injection (latency, 5xx with
+//! JSON or CDN-style HTML bodies, 429 with `Retry-After`, connections dropped without a complete
+//! response), Docker's `X-RateLimit-*` headers on every response, and the request log tests read
+//! through `GET /_sandbox/requests` (secrets redacted).
+
+use std::collections::VecDeque;
+use std::sync::Arc;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use axum::body::{Body, Bytes};
+use axum::extract::{Request, State};
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use rand::rngs::StdRng;
+use rand::{Rng, SeedableRng};
+use serde::Serialize;
+use serde_json::{Value, json};
+
+use super::Faults;
+use super::api::{App, lock};
+
+/// Largest request body read (Docker Hub's full_description is at most 25,000 characters).
+const MAX_BODY: usize = 1024 * 1024;
+/// Most log entries kept; the oldest are dropped first.
+const MAX_LOG: usize = 10_000;
+/// Requests per minute announced in `X-RateLimit-Limit` (informational).
+pub const RATE_LIMIT_PER_MINUTE: u64 = 600;
+
+/// The configured faults and the seeded random source that draws them.
+pub struct FaultState {
+    pub faults: Faults,
+    /// `Retry-After` as a unix timestamp rather than seconds.
+    pub retry_after_unix: bool,
+    /// `Some(n)`: only the next n requests draw faults.
+    pub only_next: Option<u64>,
+    rng: StdRng,
+}
+
+/// What happens to one request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outcome {
+    Pass,
+    Reset,
+    RateLimited,
+    ServerError(u16),
+}
+
+impl FaultState {
+    pub fn new(faults: Faults) -> Self {
+        let rng = StdRng::seed_from_u64(faults.seed);
+        FaultState {
+            faults,
+            retry_after_unix: false,
+            only_next: None,
+            rng,
+        }
+    }
+
+    /// One draw: reset, then 429, then 5xx, by cumulative probability.
+    pub fn draw(&mut self) -> Outcome {
+        match self.only_next {
+            Some(0) => return Outcome::Pass,
+            Some(n) => self.only_next = Some(n - 1),
+            None => {}
+        }
+        let f = &self.faults;
+        if f.reset_rate + f.rate_limit_rate + f.error_rate <= 0.0 {
+            return Outcome::Pass;
+        }
+        let x: f64 = self.rng.random();
+        if x < f.reset_rate {
+            Outcome::Reset
+        } else if x < f.reset_rate + f.rate_limit_rate {
+            Outcome::RateLimited
+        } else if x < f.reset_rate + f.rate_limit_rate + f.error_rate {
+            let codes = [500u16, 502, 503];
+            Outcome::ServerError(codes[self.rng.random_range(0..codes.len())])
+        } else {
+            Outcome::Pass
+        }
+    }
+}
+
+/// A fixed one-minute window counting requests, for the `X-RateLimit-*` headers.
+#[derive(Debug, Default)]
+pub struct RateWindow {
+    start: u64,
+    count: u64,
+}
+
+impl RateWindow {
+    /// Counts a request at unix time `now`; returns (limit, remaining, reset).
+    pub fn hit(&mut self, now: u64) -> (u64, u64, u64) {
+        if now >= self.start + 60 {
+            self.start = now;
+            self.count = 0;
+        }
+        self.count += 1;
+        (
+            RATE_LIMIT_PER_MINUTE,
+            RATE_LIMIT_PER_MINUTE.saturating_sub(self.count),
+            self.start + 60,
+        )
+    }
+}
+
+/// One logged API request.
+#[derive(Debug, Clone, Serialize)]
+pub struct LogEntry {
+    pub method: String,
+    pub path: String,
+    pub query: Option<String>,
+    /// 0 when the connection was dropped without a response.
+    pub status: u16,
+    pub request_body: Value,
+    pub response_body: Value,
+}
+
+#[derive(Debug, Default)]
+pub struct RequestLog {
+    entries: VecDeque<LogEntry>,
+}
+
+impl RequestLog {
+    pub fn push(&mut self, e: LogEntry) {
+        if self.entries.len() >= MAX_LOG {
+            self.entries.pop_front();
+        }
+        self.entries.push_back(e);
+    }
+    pub fn entries(&self) -> Vec<LogEntry> {
+        self.entries.iter().cloned().collect()
+    }
+    pub fn clear(&mut self) {
+        self.entries.clear();
+    }
+}
+
+/// Keys whose values are secrets, in request or response bodies.
+const SECRET_KEYS: [&str; 4] = ["secret", "password", "access_token", "token"];
+
+/// A body as logged: JSON (secrets replaced by `"<redacted>"`), text, or null when empty.
+pub fn log_body(bytes: &[u8]) -> Value {
+    if bytes.is_empty() {
+        return Value::Null;
+    }
+    match serde_json::from_slice::<Value>(bytes) {
+        Ok(mut v) => {
+            redact(&mut v);
+            v
+        }
+        Err(_) => Value::String(String::from_utf8_lossy(bytes).into_owned()),
+    }
+}
+
+fn redact(v: &mut Value) {
+    match v {
+        Value::Object(map) => {
+            for (k, val) in map.iter_mut() {
+                if SECRET_KEYS.contains(&k.as_str()) {
+                    *val = Value::String("<redacted>".into());
+                } else {
+                    redact(val);
+                }
+            }
+        }
+        Value::Array(items) => items.iter_mut().for_each(redact),
+        _ => {}
+    }
+}
+
+fn unix_now() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0)
+}
+
+fn html_error(code: u16) -> String {
+    let reason = StatusCode::from_u16(code)
+        .ok()
+        .and_then(|s| s.canonical_reason())
+        .unwrap_or("Error");
+    format!(
+        "<html>\r\n<head><title>{code} {reason}</title></head>\r\n<body>\r\n<center><h1>{code} {reason}</h1></center>\r\n<hr><center>cloudflare</center>\r\n</body>\r\n</html>\r\n"
+    )
+}
+
+/// A response whose body fails at once: hyper then closes the connection without completing the
+/// message, so the client sees a reset / incomplete message rather than an HTTP status.
+fn reset_response() -> Response {
+    let stream = futures::stream::once(async {
+        Err::<Bytes, std::io::Error>(std::io::Error::new(
+            std::io::ErrorKind::ConnectionReset,
+            "connection dropped by sandbox fault injection",
+        ))
+    });
+    let mut r = Response::new(Body::from_stream(stream));
+    r.headers_mut()
+        .insert(header::CONTENT_LENGTH, HeaderValue::from_static("4096"));
+    r
+}
+
+/// The middleware: `/_sandbox/*` passes straight through; API requests get faults, rate-limit
+/// headers and a log entry.
+pub async fn middleware(State(app): State<Arc<App>>, req: Request, next: Next) -> Response {
+    let path = req.uri().path().to_string();
+    if path == "/_sandbox" || path.starts_with("/_sandbox/") {
+        return next.run(req).await;
+    }
+    let method = req.method().to_string();
+    let query = req.uri().query().map(str::to_string);
+    let (parts, body) = req.into_parts();
+    let mut entry = LogEntry {
+        method,
+        path,
+        query,
+        status: 0,
+        request_body: Value::Null,
+        response_body: Value::Null,
+    };
+    let bytes = match axum::body::to_bytes(body, MAX_BODY).await {
+        Ok(b) => b,
+        Err(_) => {
+            let resp = (
+                StatusCode::PAYLOAD_TOO_LARGE,
+                axum::Json(json!({"detail": "Request body too large."})),
+            )
+                .into_response();
+            entry.status = 413;
+            lock(&app.log).push(entry);
+            return with_rate_headers(&app, resp);
+        }
+    };
+    entry.request_body = log_body(&bytes);
+
+    let (outcome, latency, retry_after, retry_after_unix) = {
+        let mut f = lock(&app.faults);
+        let outcome = f.draw();
+        (
+            outcome,
+            f.faults.latency,
+            f.faults.retry_after,
+            f.retry_after_unix,
+        )
+    };
+    if !latency.is_zero() {
+        tokio::time::sleep(latency).await;
+    }
+    let resp = match outcome {
+        Outcome::Reset => {
+            lock(&app.log).push(entry);
+            return reset_response();
+        }
+        Outcome::RateLimited => {
+            let mut r = (
+                StatusCode::TOO_MANY_REQUESTS,
+                axum::Json(json!({"detail": "Rate limit exceeded"})),
+            )
+                .into_response();
+            let value = if retry_after_unix {
+                unix_now() + retry_after.as_secs()
+            } else {
+                retry_after.as_secs()
+            };
+            if let Ok(v) = HeaderValue::from_str(&value.to_string()) {
+                r.headers_mut().insert(header::RETRY_AFTER, v);
+            }
+            r
+        }
+        Outcome::ServerError(code) => {
+            let status = StatusCode::from_u16(code).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+            if code == 500 {
+                (
+                    status,
+                    axum::Json(json!({"detail": "Internal Server Error"})),
+                )
+                    .into_response()
+            } else {
+                (
+                    status,
+                    [(header::CONTENT_TYPE, "text/html; charset=UTF-8")],
+                    html_error(code),
+                )
+                    .into_response()
+            }
+        }
+        Outcome::Pass => {
+            next.run(Request::from_parts(parts, Body::from(bytes)))
+                .await
+        }
+    };
+    let (rparts, rbody) = resp.into_parts();
+    let rbytes = axum::body::to_bytes(rbody, usize::MAX)
+        .await
+        .unwrap_or_default();
+    entry.status = rparts.status.as_u16();
+    entry.response_body = log_body(&rbytes);
+    lock(&app.log).push(entry);
+    let mut resp = Response::from_parts(rparts, Body::from(rbytes));
+    if outcome == Outcome::RateLimited {
+        resp = with_rate_headers(&app, resp);
+        if let Some(v) = resp.headers_mut().get_mut("x-ratelimit-remaining") {
+            *v = HeaderValue::from_static("0");
+        }
+        return resp;
+    }
+    with_rate_headers(&app, resp)
+}
+
+fn with_rate_headers(app: &App, mut resp: Response) -> Response {
+    let (limit, remaining, reset) = lock(&app.rate).hit(unix_now());
+    let h = resp.headers_mut();
+    for (name, value) in [
+        ("x-ratelimit-limit", limit),
+        ("x-ratelimit-remaining", remaining),
+        ("x-ratelimit-reset", reset),
+    ] {
+        if let Ok(v) = HeaderValue::from_str(&value.to_string()) {
+            h.insert(name, v);
+        }
+    }
+    resp
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+
+    #[test]
+    fn no_faults_always_pass() {
+        let mut f = FaultState::new(Faults::default());
+        assert!((0..1000).all(|_| f.draw() == Outcome::Pass));
+    }
+
+    #[test]
+    fn full_rates_always_fire_and_are_reproducible() {
+        let all = |faults: Faults| {
+            let mut f = FaultState::new(faults);
+            (0..200).map(|_| f.draw()).collect::<Vec<_>>()
+        };
+        let resets = all(Faults {
+            reset_rate: 1.0,
+            ..Faults::default()
+        });
+        assert!(resets.iter().all(|o| *o == Outcome::Reset));
+        let errors = all(Faults {
+            error_rate: 1.0,
+            seed: 7,
+            ..Faults::default()
+        });
+        for code in [500, 502, 503] {
+            assert!(errors.contains(&Outcome::ServerError(code)), "{code}");
+        }
+        assert_eq!(
+            errors,
+            all(Faults {
+                error_rate: 1.0,
+                seed: 7,
+                ..Faults::default()
+            })
+        );
+        let mixed = all(Faults {
+            rate_limit_rate: 0.5,
+            retry_after: Duration::from_secs(3),
+            ..Faults::default()
+        });
+        assert!(mixed.contains(&Outcome::RateLimited) && mixed.contains(&Outcome::Pass));
+    }
+
+    #[test]
+    fn only_next_limits_the_faulted_requests() {
+        let mut f = FaultState::new(Faults {
+            error_rate: 1.0,
+            ..Faults::default()
+        });
+        f.only_next = Some(2);
+        let outcomes: Vec<Outcome> = (0..5).map(|_| f.draw()).collect();
+        assert!(matches!(outcomes[0], Outcome::ServerError(_)));
+        assert!(matches!(outcomes[1], Outcome::ServerError(_)));
+        assert_eq!(&outcomes[2..], [Outcome::Pass; 3]);
+    }
+
+    #[test]
+    fn rate_window_counts_down_and_resets() {
+        let mut w = RateWindow::default();
+        assert_eq!(w.hit(1000), (600, 599, 1060));
+        assert_eq!(w.hit(1059), (600, 598, 1060));
+        assert_eq!(w.hit(1060), (600, 599, 1120));
+    }
+
+    #[test]
+    fn logged_bodies_hide_secrets() {
+        let v =
+            log_body(br#"{"identifier":"alice","secret":"s3cret","nested":[{"password":"p"}]}"#);
+        let text = v.to_string();
+        assert!(
+            !text.contains("s3cret") && !text.contains("\"p\""),
+            "{text}"
+        );
+        assert_eq!(v["identifier"], "alice");
+        assert_eq!(log_body(b"<html>"), Value::String("<html>".into()));
+        assert_eq!(log_body(b""), Value::Null);
+    }
+}
