@@ -15,26 +15,21 @@ use std::sync::OnceLock;
 
 use serde_json::{Map, Value, json};
 
-/// Where the spec may be: `$VETTED_HUB_OPENAPI`, or `shared/reference/` beside the repository (CI
-/// and the main checkout) or beside the worktree folder.
+/// The spec ships with the repository (reference/dockerhub-openapi.yaml, an unmodified copy of
+/// Docker's published file); `$VETTED_HUB_OPENAPI` points the tests at another copy.
 fn spec_path() -> Result<PathBuf, String> {
     if let Ok(p) = std::env::var("VETTED_HUB_OPENAPI") {
         return Ok(PathBuf::from(p));
     }
-    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
-    let candidates = [
-        root.join("../shared/reference/dockerhub-openapi.yaml"),
-        root.join("../../shared/reference/dockerhub-openapi.yaml"),
-    ];
-    candidates
-        .iter()
-        .find(|p| p.is_file())
-        .cloned()
-        .ok_or_else(|| {
-            format!(
-                "Docker Hub OpenAPI spec not found (looked at {candidates:?}); set VETTED_HUB_OPENAPI"
-            )
-        })
+    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("reference/dockerhub-openapi.yaml");
+    if path.is_file() {
+        Ok(path)
+    } else {
+        Err(format!(
+            "Docker Hub OpenAPI spec not found at {}; set VETTED_HUB_OPENAPI",
+            path.display()
+        ))
+    }
 }
 
 /// One correction of the published spec: a JSON pointer into it, why, and the replacement.
