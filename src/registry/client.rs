@@ -420,6 +420,45 @@ impl RegistryClient {
         }
     }
 
+    /// Sends one request without retries or a challenge round, using the auth already cached for
+    /// these scopes (for streamed uploads, whose body cannot be replayed; the caller retries the
+    /// whole transfer).
+    pub async fn send_once(
+        &self,
+        reference: &Reference,
+        scopes: &[Scope],
+        method: Method,
+        url: &str,
+        build: impl FnOnce(RequestBuilder) -> RequestBuilder,
+    ) -> Result<Response, RegistryError> {
+        let scopes = normalise_scopes(scopes);
+        let scope_key: String = scopes
+            .iter()
+            .map(Scope::param)
+            .collect::<Vec<_>>()
+            .join(" ");
+        let mut rb = build(self.http.request(method.clone(), url));
+        if let Some(h) = self.cached_auth(reference, &scope_key) {
+            rb = rb.header(reqwest::header::AUTHORIZATION, h);
+        }
+        let resp = rb.send().await.map_err(|e| RegistryError::Transport {
+            method: method.to_string(),
+            url: url.to_string(),
+            message: error_chain(&e),
+        })?;
+        if resp.status().is_success() {
+            return Ok(resp);
+        }
+        let status = resp.status().as_u16();
+        let body = resp.text().await.unwrap_or_default();
+        Err(RegistryError::Status {
+            method: method.to_string(),
+            url: url.to_string(),
+            status,
+            body: truncate(&body, 300),
+        })
+    }
+
     fn note_ratelimit(&self, headers: &HeaderMap) {
         if let Some(n) = headers
             .get("ratelimit-remaining")
