@@ -2,6 +2,7 @@
 //! byte: children before their index, the tag last, so a tag never points at incomplete content.
 //! Blobs already in the target are skipped, blobs on the same registry are cross-repository
 //! mounted, others are streamed GET -> monolithic PUT with the sha256 verified while streaming.
+use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
 use futures::{StreamExt, TryStreamExt};
@@ -109,6 +110,8 @@ struct Job<'a> {
     progress: &'a dyn Progress,
     image: String,
     report: Mutex<CopyReport>,
+    /// One lock per blob digest, so children of an index sharing a layer transfer it once.
+    blob_locks: Mutex<HashMap<String, Arc<tokio::sync::Mutex<bool>>>>,
 }
 
 /// Copies `source` (tag or digest) to `target` (which must carry a tag), by digest.
@@ -157,6 +160,7 @@ pub async fn copy_image(
         progress,
         image: image.clone(),
         report: Mutex::new(CopyReport::default()),
+        blob_locks: Mutex::new(HashMap::new()),
     };
     progress.image_started(&image, 0);
     let result = job.run(&tag).await;
@@ -315,6 +319,21 @@ impl Job<'_> {
     }
 
     async fn copy_blob(&self, blob: &Descriptor) -> Result<(), CopyError> {
+        let lock = match self.blob_locks.lock() {
+            Ok(mut m) => m.entry(blob.digest.clone()).or_default().clone(),
+            Err(_) => Arc::default(),
+        };
+        let mut done = lock.lock().await;
+        if *done {
+            self.tally(|r| r.blobs_skipped += 1);
+            return Ok(());
+        }
+        self.copy_blob_retrying(blob).await?;
+        *done = true;
+        Ok(())
+    }
+
+    async fn copy_blob_retrying(&self, blob: &Descriptor) -> Result<(), CopyError> {
         let mut attempt = 0;
         loop {
             attempt += 1;
@@ -404,6 +423,7 @@ impl Job<'_> {
         let verified = verify_stream(
             get.bytes_stream(),
             blob.digest.clone(),
+            length,
             mismatch.clone(),
             tx,
         );
@@ -449,47 +469,82 @@ impl Job<'_> {
 
 type ChunkStream = futures::stream::BoxStream<'static, Result<bytes::Bytes, std::io::Error>>;
 
-/// Passes chunks through while hashing them; at the end, a digest other than `expected` becomes an
-/// error (which aborts the upload) and is recorded in `mismatch`. Chunk sizes go to `tx`.
+/// Passes chunks through while hashing them. Once all bytes are in (at `expected_len` when known,
+/// else at the end of the stream), a digest other than `expected` becomes an error instead of the
+/// last chunk, which aborts the upload, and is recorded in `mismatch`. Chunk sizes go to `tx`.
 fn verify_stream(
     inner: impl futures::Stream<Item = reqwest::Result<bytes::Bytes>> + Send + 'static,
     expected: String,
+    expected_len: Option<u64>,
     mismatch: Arc<Mutex<Option<String>>>,
     tx: tokio::sync::mpsc::UnboundedSender<u64>,
 ) -> ChunkStream {
-    let inner = inner
-        .map_err(|e| std::io::Error::other(error_chain(&e)))
-        .boxed();
-    let state = (inner, Sha256::new(), false);
-    futures::stream::unfold(state, move |(mut inner, mut hasher, done)| {
-        let expected = expected.clone();
-        let mismatch = mismatch.clone();
+    struct State {
+        inner: ChunkStream,
+        hasher: Sha256,
+        seen: u64,
+        finished: bool,
+    }
+    let state = State {
+        inner: inner
+            .map_err(|e| std::io::Error::other(error_chain(&e)))
+            .boxed(),
+        hasher: Sha256::new(),
+        seen: 0,
+        finished: false,
+    };
+    let check = move |hasher: &mut Sha256| -> Result<(), std::io::Error> {
+        let actual = format!("sha256:{}", hex::encode(hasher.finalize_reset()));
+        if actual == expected {
+            return Ok(());
+        }
+        if let Ok(mut m) = mismatch.lock() {
+            *m = Some(actual);
+        }
+        Err(std::io::Error::other(
+            "blob content does not match its digest",
+        ))
+    };
+    futures::stream::unfold(state, move |mut st| {
+        let check = check.clone();
         let tx = tx.clone();
         async move {
-            if done {
+            if st.finished {
                 return None;
             }
-            match inner.next().await {
+            match st.inner.next().await {
                 Some(Ok(chunk)) => {
-                    hasher.update(&chunk);
+                    st.hasher.update(&chunk);
+                    st.seen += chunk.len() as u64;
                     let _ = tx.send(chunk.len() as u64);
-                    Some((Ok(chunk), (inner, hasher, false)))
-                }
-                Some(Err(e)) => Some((Err(e), (inner, hasher, true))),
-                None => {
-                    let actual = format!("sha256:{}", hex::encode(hasher.finalize_reset()));
-                    if actual == expected {
-                        None
-                    } else {
-                        if let Ok(mut m) = mismatch.lock() {
-                            *m = Some(actual);
+                    if let Some(len) = expected_len {
+                        if st.seen > len {
+                            st.finished = true;
+                            return Some((
+                                Err(std::io::Error::other("blob longer than its Content-Length")),
+                                st,
+                            ));
                         }
-                        Some((
-                            Err(std::io::Error::other(
-                                "blob content does not match its digest",
-                            )),
-                            (inner, hasher, true),
-                        ))
+                        if st.seen == len {
+                            st.finished = true;
+                            let item = check(&mut st.hasher).map(|()| chunk);
+                            return Some((item, st));
+                        }
+                    }
+                    Some((Ok(chunk), st))
+                }
+                Some(Err(e)) => {
+                    st.finished = true;
+                    Some((Err(e), st))
+                }
+                None => {
+                    st.finished = true;
+                    if expected_len.is_some_and(|len| st.seen < len) {
+                        return Some((Err(std::io::Error::other("blob body cut short")), st));
+                    }
+                    match check(&mut st.hasher) {
+                        Ok(()) => None,
+                        Err(e) => Some((Err(e), st)),
                     }
                 }
             }
@@ -506,14 +561,16 @@ mod tests {
     async fn verify_stream_passes_and_refuses() {
         let data = bytes::Bytes::from_static(b"hello world");
         let good = manifest::sha256_digest(&data);
-        let run = |expected: String| {
+        let run = |expected: String, len: Option<u64>| {
             let data = data.clone();
             async move {
                 let m = Arc::new(Mutex::new(None));
                 let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
                 let s = futures::stream::iter(vec![Ok(data.slice(..5)), Ok(data.slice(5..))]);
                 let out: Vec<Result<bytes::Bytes, std::io::Error>> =
-                    verify_stream(s, expected, m.clone(), tx).collect().await;
+                    verify_stream(s, expected, len, m.clone(), tx)
+                        .collect()
+                        .await;
                 let mut n = 0;
                 while let Ok(x) = rx.try_recv() {
                     n += x;
@@ -521,10 +578,15 @@ mod tests {
                 (out, m.lock().unwrap().clone(), n)
             }
         };
-        let (out, m, n) = run(good).await;
-        assert!(out.iter().all(Result::is_ok) && out.len() == 2 && m.is_none() && n == 11);
-        let (out, m, _) = run(format!("sha256:{}", "0".repeat(64))).await;
+        for len in [None, Some(11)] {
+            let (out, m, n) = run(good.clone(), len).await;
+            assert!(out.iter().all(Result::is_ok) && out.len() == 2 && m.is_none() && n == 11);
+            let (out, m, _) = run(format!("sha256:{}", "0".repeat(64)), len).await;
+            assert!(out.last().unwrap().is_err());
+            assert_eq!(m.as_deref(), Some(manifest::sha256_digest(&data).as_str()));
+        }
+        // A body shorter than announced never verifies.
+        let (out, _, _) = run(good.clone(), Some(20)).await;
         assert!(out.last().unwrap().is_err());
-        assert_eq!(m.as_deref(), Some(manifest::sha256_digest(&data).as_str()));
     }
 }

@@ -1,0 +1,195 @@
+//! The copy engine against real `docker-registry` processes, checked with skopeo.
+use vetted::registry::{
+    ClientConfig, CopyError, CopyOptions, NoProgress, Reference, RegistryClient, copy_image,
+};
+
+use crate::support::registry_proc::RegistryProc;
+
+fn client() -> RegistryClient {
+    RegistryClient::new(ClientConfig::default()).unwrap()
+}
+
+fn r(s: &str) -> Reference {
+    Reference::parse(s).unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn single_arch_copy_between_registries_then_recopy_skips() {
+    let src = RegistryProc::start().await;
+    let dst = RegistryProc::start().await;
+    let (digest, _, blobs) = src
+        .push_image("community/app", Some("1.0"), false, "amd64", &[], 2)
+        .await;
+    let c = client();
+    let source = r(&format!("{}/community/app:1.0", src.host()));
+    let resolved = c.resolve(&source).await.unwrap();
+    assert_eq!(resolved.digest, digest);
+    let source = source.with_digest(&digest);
+    let target = r(&format!("{}/org/app:1.0", dst.host()));
+    let rep = copy_image(&c, &source, &target, &CopyOptions::default(), &NoProgress)
+        .await
+        .unwrap();
+    assert_eq!(rep.digest, digest);
+    assert_eq!(rep.blobs_copied, blobs.len() as u64);
+    assert_eq!(rep.blobs_mounted, 0);
+    assert_eq!(rep.manifests_pushed, 1);
+    assert!(rep.tag_updated && rep.bytes_copied > 0);
+    assert_eq!(
+        dst.skopeo_digest("org/app", "1.0").as_deref(),
+        Some(digest.as_str())
+    );
+
+    let again = copy_image(&c, &source, &target, &CopyOptions::default(), &NoProgress)
+        .await
+        .unwrap();
+    assert_eq!(
+        (again.blobs_copied, again.blobs_mounted, again.bytes_copied),
+        (0, 0, 0)
+    );
+    assert_eq!(again.manifests_pushed, 0);
+    assert!(!again.tag_updated);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn multi_arch_index_copy_preserves_digest_and_updates_stale_tag() {
+    for oci in [false, true] {
+        let src = RegistryProc::start().await;
+        let dst = RegistryProc::start().await;
+        let (digest, children, unique) = src.push_index("lib/multi", "2", oci).await;
+        // A stale tag in the target pointing at some other image.
+        let (stale, _, _) = dst
+            .push_image("org/multi", Some("2"), oci, "amd64", &[], 1)
+            .await;
+        assert_eq!(
+            dst.skopeo_digest("org/multi", "2").as_deref(),
+            Some(stale.as_str())
+        );
+        let c = client();
+        let source = r(&format!("{}/lib/multi@{digest}", src.host()));
+        let target = r(&format!("{}/org/multi:2", dst.host()));
+        let rep = copy_image(&c, &source, &target, &CopyOptions::default(), &NoProgress)
+            .await
+            .unwrap();
+        assert_eq!(rep.digest, digest);
+        assert_eq!(
+            rep.blobs_copied, unique as u64,
+            "shared base layer copied once (oci={oci})"
+        );
+        assert_eq!(rep.manifests_pushed, 3);
+        assert!(rep.tag_updated);
+        assert_eq!(
+            dst.skopeo_digest("org/multi", "2").as_deref(),
+            Some(digest.as_str())
+        );
+        for child in &children {
+            assert!(dst.skopeo_digest("org/multi", "2").is_some());
+            c.resolve(&r(&format!("{}/org/multi@{child}", dst.host())))
+                .await
+                .unwrap();
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn platform_filter_builds_a_new_index() {
+    let src = RegistryProc::start().await;
+    let dst = RegistryProc::start().await;
+    let (digest, children, _) = src.push_index("lib/multi", "1", true).await;
+    let c = client();
+    let opts = CopyOptions {
+        platforms: Some(vec!["linux/arm64".into()]),
+        ..CopyOptions::default()
+    };
+    let source = r(&format!("{}/lib/multi:1", src.host()));
+    let target = r(&format!("{}/org/multi:1", dst.host()));
+    let rep = copy_image(&c, &source, &target, &opts, &NoProgress)
+        .await
+        .unwrap();
+    assert_ne!(rep.digest, digest);
+    assert_eq!(
+        dst.skopeo_digest("org/multi", "1").as_deref(),
+        Some(rep.digest.as_str())
+    );
+    let amd = c
+        .resolve(&r(&format!("{}/org/multi@{}", dst.host(), children[0])))
+        .await;
+    assert_eq!(
+        amd.unwrap_err().status(),
+        Some(404),
+        "amd64 child must not be copied"
+    );
+    c.resolve(&r(&format!("{}/org/multi@{}", dst.host(), children[1])))
+        .await
+        .unwrap();
+
+    let none = CopyOptions {
+        platforms: Some(vec!["windows/amd64".into()]),
+        ..CopyOptions::default()
+    };
+    let err = copy_image(&c, &source, &target.with_tag("w"), &none, &NoProgress)
+        .await
+        .unwrap_err();
+    assert!(matches!(err, CopyError::Invalid(_)), "{err}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn same_registry_copy_mounts_blobs() {
+    let reg = RegistryProc::start().await;
+    let (digest, _, blobs) = reg
+        .push_image("community/tool", Some("v1"), true, "amd64", &[], 3)
+        .await;
+    let c = client();
+    let source = r(&format!("{}/community/tool@{digest}", reg.host()));
+    let target = r(&format!("{}/myorg/tool:v1", reg.host()));
+    let rep = copy_image(&c, &source, &target, &CopyOptions::default(), &NoProgress)
+        .await
+        .unwrap();
+    assert_eq!(rep.blobs_mounted, blobs.len() as u64);
+    assert_eq!((rep.blobs_copied, rep.bytes_copied), (0, 0));
+    assert_eq!(
+        reg.skopeo_digest("myorg/tool", "v1").as_deref(),
+        Some(digest.as_str())
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn corrupt_source_blob_is_refused_and_nothing_tagged() {
+    let src = RegistryProc::start().await;
+    let dst = RegistryProc::start().await;
+    let (digest, _, blobs) = src
+        .push_image("lib/bad", Some("1"), false, "amd64", &[], 2)
+        .await;
+    // Replace the last layer's stored bytes with other bytes of the same length.
+    let path = src.blob_path(&blobs[2]);
+    let mut data = std::fs::read(&path).unwrap();
+    for b in data.iter_mut().take(64) {
+        *b = !*b;
+    }
+    std::fs::write(&path, &data).unwrap();
+    let c = client();
+    let source = r(&format!("{}/lib/bad@{digest}", src.host()));
+    let target = r(&format!("{}/org/bad:1", dst.host()));
+    let err = copy_image(&c, &source, &target, &CopyOptions::default(), &NoProgress)
+        .await
+        .unwrap_err();
+    match &err {
+        CopyError::DigestMismatch { expected, .. } => assert_eq!(expected, &blobs[2]),
+        other => panic!("expected a digest mismatch, got {other}"),
+    }
+    assert!(err.to_string().contains("nothing was tagged"));
+    assert_eq!(dst.skopeo_digest("org/bad", "1"), None);
+    let missing = c.resolve(&target).await.unwrap_err();
+    assert_eq!(missing.status(), Some(404));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn unknown_source_tag_is_a_clear_error() {
+    let src = RegistryProc::start().await;
+    let c = client();
+    let err = c
+        .resolve(&r(&format!("{}/lib/none:1", src.host())))
+        .await
+        .unwrap_err();
+    assert_eq!(err.status(), Some(404));
+    assert!(src.storage().exists());
+}
