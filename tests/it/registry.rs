@@ -3,7 +3,12 @@ use vetted::registry::{
     ClientConfig, CopyError, CopyOptions, NoProgress, Reference, RegistryClient, copy_image,
 };
 
-use crate::support::registry_proc::RegistryProc;
+use std::collections::BTreeMap;
+use std::sync::Mutex;
+
+use vetted::registry::{Progress, RegistryCredentials};
+
+use crate::support::registry_proc::{BASIC_PASSWORD, BASIC_USER, RegistryProc};
 
 fn client() -> RegistryClient {
     RegistryClient::new(ClientConfig::default()).unwrap()
@@ -192,4 +197,76 @@ async fn unknown_source_tag_is_a_clear_error() {
         .unwrap_err();
     assert_eq!(err.status(), Some(404));
     assert!(src.storage().exists());
+}
+
+#[derive(Default)]
+struct Recorder {
+    bytes: Mutex<BTreeMap<String, u64>>,
+}
+
+impl Progress for Recorder {
+    fn bytes(&self, image: &str, n: u64) {
+        *self
+            .bytes
+            .lock()
+            .unwrap()
+            .entry(image.to_string())
+            .or_default() += n;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn basic_auth_registries_need_credentials() {
+    let src = RegistryProc::start_basic_auth().await;
+    let dst = RegistryProc::start_basic_auth().await;
+    let (digest, _, _) = src
+        .push_image("lib/private", Some("1"), true, "amd64", &[], 2)
+        .await;
+    let source = r(&format!("{}/lib/private:1", src.host()));
+    let target = r(&format!("{}/org/private:1", dst.host()));
+
+    let anon = client();
+    let err = anon.resolve(&source).await.unwrap_err();
+    assert!(
+        matches!(err, vetted::registry::RegistryError::Auth { .. }),
+        "{err}"
+    );
+
+    let creds = RegistryCredentials {
+        username: BASIC_USER.into(),
+        password: BASIC_PASSWORD.into(),
+    };
+    let mut cfg = ClientConfig::default();
+    cfg.credentials.insert(src.host(), creds.clone());
+    cfg.credentials.insert(dst.host(), creds);
+    let c = RegistryClient::new(cfg).unwrap();
+    let progress = Recorder::default();
+    let rep = copy_image(&c, &source, &target, &CopyOptions::default(), &progress)
+        .await
+        .unwrap();
+    assert_eq!(rep.digest, digest);
+    assert_eq!(
+        progress.bytes.lock().unwrap()[&target.to_string()],
+        rep.bytes_copied
+    );
+    assert_eq!(
+        dst.skopeo_digest("org/private", "1").as_deref(),
+        Some(digest.as_str())
+    );
+
+    let mut wrong = ClientConfig::default();
+    wrong.credentials.insert(
+        src.host(),
+        RegistryCredentials {
+            username: BASIC_USER.into(),
+            password: "not-the-password".into(),
+        },
+    );
+    let err = RegistryClient::new(wrong)
+        .unwrap()
+        .resolve(&source)
+        .await
+        .unwrap_err();
+    assert_eq!(err.status(), Some(401));
+    assert!(!err.to_string().contains("not-the-password"));
 }

@@ -22,11 +22,29 @@ pub struct RegistryProc {
     child: Child,
     pub port: u16,
     dir: tempfile::TempDir,
+    /// Username and password when started with htpasswd basic auth.
+    pub basic: Option<(String, String)>,
 }
+
+/// The user of [`RegistryProc::start_basic_auth`] and its bcrypt hash (cost 5): a fixed test
+/// fixture, so no bcrypt implementation is needed at test time.
+pub const BASIC_USER: &str = "vetted-test";
+pub const BASIC_PASSWORD: &str = "fixture-pass";
+const BASIC_HTPASSWD: &str =
+    "vetted-test:$2b$05$L76pu1MZzmzy.KESf2PXp.qwXiKNiZgU8kEJMEWIgtuVSoJi6Hkt.";
 
 impl RegistryProc {
     /// Starts an anonymous registry and waits (bounded) until `/v2/` answers.
     pub async fn start() -> RegistryProc {
+        Self::start_with(false).await
+    }
+
+    /// Starts a registry that requires htpasswd basic auth ([`BASIC_USER`], [`BASIC_PASSWORD`]).
+    pub async fn start_basic_auth() -> RegistryProc {
+        Self::start_with(true).await
+    }
+
+    async fn start_with(basic: bool) -> RegistryProc {
         let dir = tempfile::tempdir().unwrap();
         let port = TcpListener::bind("127.0.0.1:0")
             .unwrap()
@@ -38,6 +56,16 @@ impl RegistryProc {
             "version: 0.1\nlog:\n  level: error\nstorage:\n  filesystem:\n    rootdirectory: {}\n  delete:\n    enabled: true\nhttp:\n  addr: 127.0.0.1:{port}\n",
             storage.display()
         );
+        let config = if basic {
+            let htpasswd = dir.path().join("htpasswd");
+            std::fs::write(&htpasswd, format!("{BASIC_HTPASSWD}\n")).unwrap();
+            format!(
+                "{config}auth:\n  htpasswd:\n    realm: vetted-test\n    path: {}\n",
+                htpasswd.display()
+            )
+        } else {
+            config
+        };
         let cfg_path = dir.path().join("config.yml");
         std::fs::write(&cfg_path, config).unwrap();
         let child = Command::new("/usr/bin/docker-registry")
@@ -47,14 +75,22 @@ impl RegistryProc {
             .stderr(Stdio::null())
             .spawn()
             .expect("start docker-registry");
-        let proc = RegistryProc { child, port, dir };
+        let proc = RegistryProc {
+            child,
+            port,
+            dir,
+            basic: basic.then(|| (BASIC_USER.to_string(), BASIC_PASSWORD.to_string())),
+        };
         let http = reqwest::Client::new();
         let deadline = Instant::now() + Duration::from_secs(20);
         for _ in 0..400 {
             if Instant::now() > deadline {
                 break;
             }
-            if let Ok(r) = http.get(format!("{}/v2/", proc.base())).send().await
+            if let Ok(r) = proc
+                .auth(http.get(format!("{}/v2/", proc.base())))
+                .send()
+                .await
                 && r.status().is_success()
             {
                 return proc;
@@ -62,6 +98,13 @@ impl RegistryProc {
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
         panic!("docker-registry on port {port} did not answer /v2/ in time");
+    }
+
+    fn auth(&self, rb: reqwest::RequestBuilder) -> reqwest::RequestBuilder {
+        match &self.basic {
+            Some((u, p)) => rb.basic_auth(u, Some(p)),
+            None => rb,
+        }
     }
 
     pub fn host(&self) -> String {
@@ -91,8 +134,8 @@ impl RegistryProc {
     pub async fn push_blob(&self, repo: &str, data: &[u8]) -> String {
         let http = reqwest::Client::new();
         let d = digest_of(data);
-        let r = http
-            .post(format!("{}/v2/{repo}/blobs/uploads/", self.base()))
+        let r = self
+            .auth(http.post(format!("{}/v2/{repo}/blobs/uploads/", self.base())))
             .send()
             .await
             .unwrap();
@@ -100,7 +143,11 @@ impl RegistryProc {
         let loc = r.headers()["location"].to_str().unwrap().to_string();
         let mut url = url::Url::parse(&self.base()).unwrap().join(&loc).unwrap();
         url.query_pairs_mut().append_pair("digest", &d);
-        let r = http.put(url).body(data.to_vec()).send().await.unwrap();
+        let r = self
+            .auth(http.put(url).body(data.to_vec()))
+            .send()
+            .await
+            .unwrap();
         assert_eq!(r.status().as_u16(), 201, "{}", r.text().await.unwrap());
         d
     }
@@ -113,10 +160,13 @@ impl RegistryProc {
         media: &str,
         body: &[u8],
     ) -> String {
-        let r = reqwest::Client::new()
-            .put(format!("{}/v2/{repo}/manifests/{reference}", self.base()))
-            .header("content-type", media)
-            .body(body.to_vec())
+        let r = self
+            .auth(
+                reqwest::Client::new()
+                    .put(format!("{}/v2/{repo}/manifests/{reference}", self.base()))
+                    .header("content-type", media)
+                    .body(body.to_vec()),
+            )
             .send()
             .await
             .unwrap();
@@ -208,8 +258,12 @@ impl RegistryProc {
 
     /// The sha256 of the manifest `skopeo inspect --raw` reads for `repo:tag` (an independent client).
     pub fn skopeo_digest(&self, repo: &str, tag: &str) -> Option<String> {
-        let out = Command::new("/usr/bin/skopeo")
-            .args(["inspect", "--raw", "--tls-verify=false"])
+        let mut cmd = Command::new("/usr/bin/skopeo");
+        cmd.args(["inspect", "--raw", "--tls-verify=false"]);
+        if let Some((u, p)) = &self.basic {
+            cmd.arg(format!("--creds={u}:{p}"));
+        }
+        let out = cmd
             .arg(format!("docker://{}/{repo}:{tag}", self.host()))
             .output()
             .expect("run skopeo");
