@@ -270,3 +270,31 @@ async fn basic_auth_registries_need_credentials() {
     assert_eq!(err.status(), Some(401));
     assert!(!err.to_string().contains("not-the-password"));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn copy_through_fault_injecting_proxies_retries_and_completes() {
+    use crate::support::registry_proc::FaultProxy;
+    let src = RegistryProc::start().await;
+    let dst = RegistryProc::start().await;
+    let (digest, _, _) = src.push_index("lib/flaky", "3", false).await;
+    let src_proxy = FaultProxy::start(&src).await;
+    let dst_proxy = FaultProxy::start(&dst).await;
+    let cfg = ClientConfig {
+        base_backoff: std::time::Duration::from_millis(5),
+        ..ClientConfig::default()
+    };
+    let c = RegistryClient::new(cfg).unwrap();
+    let source = r(&format!("{}/lib/flaky:3", src_proxy.host()));
+    let target = r(&format!("{}/org/flaky:3", dst_proxy.host()));
+    let rep = copy_image(&c, &source, &target, &CopyOptions::default(), &NoProgress)
+        .await
+        .unwrap();
+    assert_eq!(rep.digest, digest);
+    let injected = src_proxy.faults.load(std::sync::atomic::Ordering::Relaxed)
+        + dst_proxy.faults.load(std::sync::atomic::Ordering::Relaxed);
+    assert!(injected >= 10, "faults injected: {injected}");
+    assert_eq!(
+        dst.skopeo_digest("org/flaky", "3").as_deref(),
+        Some(digest.as_str())
+    );
+}

@@ -277,3 +277,114 @@ impl Drop for RegistryProc {
         let _ = self.child.wait();
     }
 }
+
+/// A fault-injecting HTTP proxy in front of a registry on 127.0.0.1: the first time each request
+/// kind (method + path, uploads keyed by digest) is seen it answers 503, the second time 429 with
+/// `Retry-After: 0`, then forwards. Counts the faults it injected.
+pub struct FaultProxy {
+    pub port: u16,
+    pub faults: std::sync::Arc<std::sync::atomic::AtomicU64>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl FaultProxy {
+    pub async fn start(upstream: &RegistryProc) -> FaultProxy {
+        use axum::body::Body;
+        use axum::extract::{Request, State};
+        use axum::response::Response;
+        use std::collections::HashMap;
+        use std::sync::atomic::{AtomicU64, Ordering};
+        use std::sync::{Arc, Mutex};
+
+        #[derive(Clone)]
+        struct S {
+            upstream: String,
+            own_host: Arc<Mutex<String>>,
+            seen: Arc<Mutex<HashMap<String, u32>>>,
+            faults: Arc<AtomicU64>,
+            http: reqwest::Client,
+        }
+        async fn handle(State(s): State<S>, req: Request) -> Response {
+            let uri = req.uri().clone();
+            let path = uri.path().to_string();
+            let query = uri.query().unwrap_or("").to_string();
+            let key = if path.contains("/blobs/uploads/") && req.method() == "PUT" {
+                format!("PUT upload {query}")
+                    .split("digest=")
+                    .last()
+                    .unwrap_or("")
+                    .to_string()
+            } else {
+                format!("{} {path}", req.method())
+            };
+            let n = {
+                let mut seen = s.seen.lock().unwrap();
+                let n = seen.entry(key).or_insert(0);
+                *n += 1;
+                *n
+            };
+            if n <= 2 && path != "/v2/" {
+                s.faults.fetch_add(1, Ordering::Relaxed);
+                let mut r = Response::builder().status(if n == 1 { 503 } else { 429 });
+                if n == 2 {
+                    r = r.header("retry-after", "0");
+                }
+                return r.body(Body::empty()).unwrap();
+            }
+            let url = format!(
+                "{}{}",
+                s.upstream,
+                uri.path_and_query().map(|p| p.as_str()).unwrap_or("/")
+            );
+            let own_host = s.own_host.lock().unwrap().clone();
+            let mut rb = s.http.request(req.method().clone(), url);
+            for (k, v) in req.headers() {
+                if k != "host" && k != "connection" && k != "transfer-encoding" {
+                    rb = rb.header(k, v);
+                }
+            }
+            rb = rb.header("host", own_host);
+            let body = reqwest::Body::wrap_stream(req.into_body().into_data_stream());
+            let resp = match rb.body(body).send().await {
+                Ok(r) => r,
+                Err(_) => return Response::builder().status(502).body(Body::empty()).unwrap(),
+            };
+            let mut out = Response::builder().status(resp.status().as_u16());
+            for (k, v) in resp.headers() {
+                if k != "connection" && k != "transfer-encoding" {
+                    out = out.header(k, v);
+                }
+            }
+            out.body(Body::from_stream(resp.bytes_stream())).unwrap()
+        }
+
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let faults = Arc::new(AtomicU64::new(0));
+        let state = S {
+            upstream: upstream.base(),
+            own_host: Arc::new(Mutex::new(format!("127.0.0.1:{port}"))),
+            seen: Arc::default(),
+            faults: faults.clone(),
+            http: reqwest::Client::builder()
+                .redirect(reqwest::redirect::Policy::none())
+                .build()
+                .unwrap(),
+        };
+        let app = axum::Router::new().fallback(handle).with_state(state);
+        let task = tokio::spawn(async move {
+            let _ = axum::serve(listener, app).await;
+        });
+        FaultProxy { port, faults, task }
+    }
+
+    pub fn host(&self) -> String {
+        format!("127.0.0.1:{}", self.port)
+    }
+}
+
+impl Drop for FaultProxy {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
