@@ -170,6 +170,27 @@ pub async fn copy_image(
     Ok(report)
 }
 
+/// Copies several images, at most `options.image_concurrency` at once. Results come back in the
+/// order of `pairs`; one failure does not stop the others.
+pub async fn copy_images(
+    client: &RegistryClient,
+    pairs: &[(Reference, Reference)],
+    options: &CopyOptions,
+    progress: &dyn Progress,
+) -> Vec<Result<CopyReport, CopyError>> {
+    let concurrency = options.image_concurrency.max(1);
+    let mut indexed: Vec<(usize, Result<CopyReport, CopyError>)> =
+        futures::stream::iter(pairs.iter().enumerate())
+            .map(|(i, (src, dst))| async move {
+                (i, copy_image(client, src, dst, options, progress).await)
+            })
+            .buffer_unordered(concurrency)
+            .collect()
+            .await;
+    indexed.sort_by_key(|(i, _)| *i);
+    indexed.into_iter().map(|(_, r)| r).collect()
+}
+
 impl Job<'_> {
     fn tally(&self, f: impl FnOnce(&mut CopyReport)) {
         if let Ok(mut r) = self.report.lock() {

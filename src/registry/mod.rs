@@ -8,5 +8,5 @@ pub mod reference;
 pub use client::{
     ClientConfig, RegistryClient, RegistryCredentials, RegistryError, Resolved, Scope,
 };
-pub use copy::{CopyError, CopyOptions, CopyReport, NoProgress, Progress, copy_image};
+pub use copy::{CopyError, CopyOptions, CopyReport, NoProgress, Progress, copy_image, copy_images};
 pub use reference::{Reference, ReferenceError};

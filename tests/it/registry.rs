@@ -1,6 +1,7 @@
 //! The copy engine against real `docker-registry` processes, checked with skopeo.
 use vetted::registry::{
     ClientConfig, CopyError, CopyOptions, NoProgress, Reference, RegistryClient, copy_image,
+    copy_images,
 };
 
 use std::collections::BTreeMap;
@@ -297,4 +298,37 @@ async fn copy_through_fault_injecting_proxies_retries_and_completes() {
         dst.skopeo_digest("org/flaky", "3").as_deref(),
         Some(digest.as_str())
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn several_images_in_one_call_report_in_order() {
+    let src = RegistryProc::start().await;
+    let dst = RegistryProc::start().await;
+    let (a, _, _) = src
+        .push_image("lib/a", Some("1"), false, "amd64", &[], 1)
+        .await;
+    let (b, _, _) = src
+        .push_image("lib/b", Some("1"), true, "amd64", &[], 1)
+        .await;
+    let pairs = vec![
+        (
+            r(&format!("{}/lib/a:1", src.host())),
+            r(&format!("{}/org/a:1", dst.host())),
+        ),
+        (
+            r(&format!("{}/lib/missing:1", src.host())),
+            r(&format!("{}/org/m:1", dst.host())),
+        ),
+        (
+            r(&format!("{}/lib/b:1", src.host())),
+            r(&format!("{}/org/b:1", dst.host())),
+        ),
+    ];
+    let results = copy_images(&client(), &pairs, &CopyOptions::default(), &NoProgress).await;
+    assert_eq!(results.len(), 3);
+    assert_eq!(results[0].as_ref().unwrap().digest, a);
+    assert!(results[1].is_err());
+    assert_eq!(results[2].as_ref().unwrap().digest, b);
+    assert_eq!(dst.skopeo_digest("org/b", "1").as_deref(), Some(b.as_str()));
+    assert_eq!(dst.skopeo_digest("org/m", "1"), None);
 }
