@@ -570,12 +570,21 @@ impl RegistryClient {
 
     /// HEADs a manifest: digest, media type and size, without counting as a Docker Hub pull.
     pub async fn resolve(&self, reference: &Reference) -> Result<Resolved, RegistryError> {
+        self.resolve_scoped(reference, &[Scope::pull(&reference.repository)])
+            .await
+    }
+
+    /// [`Self::resolve`] with an explicit scope set (to reuse a token that already covers it).
+    pub async fn resolve_scoped(
+        &self,
+        reference: &Reference,
+        scopes: &[Scope],
+    ) -> Result<Resolved, RegistryError> {
         let url = self.manifest_url(reference, reference.manifest_ref());
-        let scopes = [Scope::pull(&reference.repository)];
         let resp = self
             .send(
                 reference,
-                &scopes,
+                scopes,
                 Method::HEAD,
                 &url,
                 |rb| rb.header(reqwest::header::ACCEPT, MANIFEST_ACCEPT),
@@ -593,7 +602,7 @@ impl RegistryClient {
             Some(d) => d.to_string(),
             None => {
                 // Some registries omit the header on HEAD: read the manifest and hash it.
-                let (bytes, _) = self.get_manifest_raw(reference, &scopes).await?;
+                let (bytes, _) = self.get_manifest_raw(reference, scopes).await?;
                 return Ok(Resolved {
                     digest: super::manifest::sha256_digest(&bytes),
                     media_type,

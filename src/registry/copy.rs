@@ -230,7 +230,7 @@ impl Job<'_> {
 
         // Is the tag already there?
         let tag_ref = self.target.with_tag(tag);
-        let current = match self.client.resolve(&tag_ref).await {
+        let current = match self.client.resolve_scoped(&tag_ref, &self.dst_scopes).await {
             Ok(r) => Some(r.digest),
             Err(e) if e.status() == Some(404) => None,
             Err(e) => return Err(e.into()),
@@ -264,7 +264,11 @@ impl Job<'_> {
     }
 
     async fn target_has_manifest(&self, digest: &str) -> Result<bool, CopyError> {
-        match self.client.resolve(&self.target.with_digest(digest)).await {
+        match self
+            .client
+            .resolve_scoped(&self.target.with_digest(digest), &self.dst_scopes)
+            .await
+        {
             Ok(_) => Ok(true),
             Err(e) if e.status() == Some(404) => Ok(false),
             Err(e) => Err(e.into()),

@@ -332,3 +332,115 @@ async fn several_images_in_one_call_report_in_order() {
     assert_eq!(dst.skopeo_digest("org/b", "1").as_deref(), Some(b.as_str()));
     assert_eq!(dst.skopeo_digest("org/m", "1"), None);
 }
+
+/// A registry stand-in with Bearer token auth: records each token request's query.
+async fn bearer_registry() -> (
+    String,
+    std::sync::Arc<Mutex<Vec<String>>>,
+    tokio::task::JoinHandle<()>,
+) {
+    use axum::http::{HeaderMap, StatusCode, Uri};
+    use axum::response::IntoResponse;
+    use base64::Engine;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let host = format!("127.0.0.1:{}", listener.local_addr().unwrap().port());
+    let queries: std::sync::Arc<Mutex<Vec<String>>> = std::sync::Arc::default();
+    let q = queries.clone();
+    let realm = format!("http://{host}/token");
+    let expected_basic = format!(
+        "Basic {}",
+        base64::engine::general_purpose::STANDARD.encode("robot:tok-secret")
+    );
+    let app = axum::Router::new()
+        .route(
+            "/token",
+            axum::routing::get(move |uri: Uri, headers: HeaderMap| {
+                let q = q.clone();
+                let expected_basic = expected_basic.clone();
+                async move {
+                    if headers.get("authorization").and_then(|v| v.to_str().ok())
+                        != Some(expected_basic.as_str())
+                    {
+                        return StatusCode::UNAUTHORIZED.into_response();
+                    }
+                    q.lock()
+                        .unwrap()
+                        .push(uri.query().unwrap_or("").to_string());
+                    axum::Json(serde_json::json!({"token": "bearer-abc", "expires_in": 300}))
+                        .into_response()
+                }
+            }),
+        )
+        .fallback(move |headers: HeaderMap| {
+            let realm = realm.clone();
+            async move {
+                if headers.get("authorization").and_then(|v| v.to_str().ok())
+                    != Some("Bearer bearer-abc")
+                {
+                    return (
+                        StatusCode::UNAUTHORIZED,
+                        [(
+                            "www-authenticate",
+                            format!(r#"Bearer realm="{realm}",service="fake.test""#),
+                        )],
+                    )
+                        .into_response();
+                }
+                (
+                    StatusCode::OK,
+                    [
+                        (
+                            "docker-content-digest",
+                            format!("sha256:{}", "a".repeat(64)),
+                        ),
+                        (
+                            "content-type",
+                            "application/vnd.oci.image.index.v1+json".to_string(),
+                        ),
+                        ("ratelimit-remaining", "42;w=21600".to_string()),
+                    ],
+                )
+                    .into_response()
+            }
+        });
+    let task = tokio::spawn(async move {
+        let _ = axum::serve(listener, app).await;
+    });
+    (host, queries, task)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bearer_auth_requests_one_token_with_all_scopes_push_first() {
+    use vetted::registry::Scope;
+    let (host, queries, task) = bearer_registry().await;
+    let source = r(&format!("{host}/lib/src:1"));
+    let scopes = [Scope::pull("lib/src"), Scope::push("org/dst")];
+
+    let err = client().resolve_scoped(&source, &scopes).await.unwrap_err();
+    assert!(
+        matches!(err, vetted::registry::RegistryError::Auth { .. }),
+        "{err}"
+    );
+
+    let mut cfg = ClientConfig::default();
+    cfg.credentials.insert(
+        host.clone(),
+        RegistryCredentials {
+            username: "robot".into(),
+            password: "tok-secret".into(),
+        },
+    );
+    let c = RegistryClient::new(cfg).unwrap();
+    let res = c.resolve_scoped(&source, &scopes).await.unwrap();
+    assert_eq!(res.digest, format!("sha256:{}", "a".repeat(64)));
+    assert_eq!(c.ratelimit_remaining(), Some(42));
+    c.resolve_scoped(&source, &scopes).await.unwrap();
+    let q = queries.lock().unwrap().clone();
+    assert_eq!(q.len(), 1, "the token is cached per scope set: {q:?}");
+    assert_eq!(
+        q[0],
+        "service=fake.test&scope=repository%3Aorg%2Fdst%3Apull%2Cpush&scope=repository%3Alib%2Fsrc%3Apull"
+    );
+    assert!(!format!("{c:?}").contains("tok-secret"));
+    task.abort();
+}
