@@ -15,8 +15,11 @@ use super::reference::Reference;
 
 /// Receives progress per image (the CLI draws bars with it). Implementations must be cheap.
 pub trait Progress: Send + Sync {
-    /// An image (identified by its target reference) starts; `total_bytes` is known blob bytes.
-    fn image_started(&self, _image: &str, _total_bytes: u64) {}
+    /// An image (identified by its target reference) starts.
+    fn image_started(&self, _image: &str) {}
+    /// `n` more bytes of blobs were found to belong to the image (called per image manifest read,
+    /// so an index's total grows as its children are read).
+    fn add_total(&self, _image: &str, _n: u64) {}
     /// `n` more bytes were transferred for the image.
     fn bytes(&self, image: &str, n: u64);
     /// The image is done (`ok` false when it failed).
@@ -162,7 +165,7 @@ pub async fn copy_image(
         report: Mutex::new(CopyReport::default()),
         blob_locks: Mutex::new(HashMap::new()),
     };
-    progress.image_started(&image, 0);
+    progress.image_started(&image);
     let result = job.run(&tag).await;
     progress.image_finished(&image, result.is_ok());
     result?;
@@ -333,7 +336,7 @@ impl Job<'_> {
 
     async fn copy_blobs(&self, blobs: Vec<Descriptor>) -> Result<(), CopyError> {
         let total: u64 = blobs.iter().map(|b| b.size).sum();
-        self.progress.image_started(&self.image, total);
+        self.progress.add_total(&self.image, total);
         let results: Vec<Result<(), CopyError>> = futures::stream::iter(blobs)
             .map(|b| async move { self.copy_blob(&b).await })
             .buffer_unordered(self.options.blob_concurrency)

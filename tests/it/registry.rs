@@ -203,9 +203,19 @@ async fn unknown_source_tag_is_a_clear_error() {
 #[derive(Default)]
 struct Recorder {
     bytes: Mutex<BTreeMap<String, u64>>,
+    totals: Mutex<BTreeMap<String, u64>>,
 }
 
 impl Progress for Recorder {
+    fn add_total(&self, image: &str, n: u64) {
+        *self
+            .totals
+            .lock()
+            .unwrap()
+            .entry(image.to_string())
+            .or_default() += n;
+    }
+
     fn bytes(&self, image: &str, n: u64) {
         *self
             .bytes
@@ -443,4 +453,36 @@ async fn bearer_auth_requests_one_token_with_all_scopes_push_first() {
     );
     assert!(!format!("{c:?}").contains("tok-secret"));
     task.abort();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn partial_target_from_an_interrupted_run_converges() {
+    let src = RegistryProc::start().await;
+    let dst = RegistryProc::start().await;
+    let base: Vec<u8> = (0..30_000).map(|_| rand::random::<u8>()).collect();
+    let (digest, _, blobs) = src
+        .push_image(
+            "lib/part",
+            Some("1"),
+            false,
+            "amd64",
+            std::slice::from_ref(&base),
+            2,
+        )
+        .await;
+    // What a run killed after its first blob leaves behind: one blob, no manifest, no tag.
+    dst.push_blob("org/part", &base).await;
+    let target = r(&format!("{}/org/part:1", dst.host()));
+    let c = client();
+    assert_eq!(c.resolve(&target).await.unwrap_err().status(), Some(404));
+    let source = r(&format!("{}/lib/part:1", src.host()));
+    let rep = copy_image(&c, &source, &target, &CopyOptions::default(), &NoProgress)
+        .await
+        .unwrap();
+    assert_eq!(rep.blobs_skipped, 1);
+    assert_eq!(rep.blobs_copied, blobs.len() as u64 - 1);
+    assert_eq!(
+        dst.skopeo_digest("org/part", "1").as_deref(),
+        Some(digest.as_str())
+    );
 }
