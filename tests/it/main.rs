@@ -1,4 +1,10 @@
 //! The one integration-test binary: one module per area.
 
+mod cli;
+mod harness;
 mod openapi;
+mod registry;
 mod sandbox_api;
+mod support {
+    pub mod registry_proc;
+}

@@ -1,0 +1,821 @@
+//! The registry HTTP client: scheme choice (plain http for loopback and an explicit insecure list),
+//! anonymous / Basic / Bearer authentication from the `WWW-Authenticate` challenge, a token cache per
+//! scope set, bounded retries with jittered backoff, and Docker Hub pull-limit headers.
+//!
+//! Why not only `oci-client`: it asks for one scope per token, so Docker Hub refuses cross-repository
+//! mounts (a mount needs ONE token holding pull on the source and pull,push on the target), and it has
+//! no retries. This client requests one token with several scopes (the `scope` parameter repeated,
+//! push scope first, since some registries read only the first) and retries 5xx, 429 (honouring
+//! `Retry-After`) and connection errors.
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::fmt;
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use base64::Engine;
+use rand::Rng;
+use reqwest::header::{HeaderMap, HeaderValue};
+use reqwest::{Method, RequestBuilder, Response, StatusCode};
+
+use super::reference::{DOCKER_HUB, Reference};
+
+/// Manifest media types accepted when reading manifests.
+pub const MANIFEST_ACCEPT: &str = "application/vnd.oci.image.index.v1+json, application/vnd.docker.distribution.manifest.list.v2+json, application/vnd.oci.image.manifest.v1+json, application/vnd.docker.distribution.manifest.v2+json";
+
+/// A username and password (or access token) for one registry. Debug never shows the secret.
+#[derive(Clone, PartialEq, Eq)]
+pub struct RegistryCredentials {
+    pub username: String,
+    pub password: String,
+}
+
+impl fmt::Debug for RegistryCredentials {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("RegistryCredentials")
+            .field("username", &self.username)
+            .field("password", &"<redacted>")
+            .finish()
+    }
+}
+
+/// How the client behaves. Credentials are keyed by registry name as in references (`docker.io`).
+#[derive(Debug, Clone)]
+pub struct ClientConfig {
+    pub credentials: BTreeMap<String, RegistryCredentials>,
+    /// Registries (host or host:port) reached over plain http besides loopback ones.
+    pub insecure: Vec<String>,
+    pub request_timeout: Duration,
+    pub connect_timeout: Duration,
+    /// Attempts per request, including the first (at least 1).
+    pub max_attempts: u32,
+    pub base_backoff: Duration,
+    /// Upper bound of one wait, including a server's Retry-After.
+    pub max_backoff: Duration,
+}
+
+impl Default for ClientConfig {
+    fn default() -> Self {
+        ClientConfig {
+            credentials: BTreeMap::new(),
+            insecure: Vec::new(),
+            request_timeout: Duration::from_secs(600),
+            connect_timeout: Duration::from_secs(15),
+            max_attempts: 6,
+            base_backoff: Duration::from_millis(200),
+            max_backoff: Duration::from_secs(30),
+        }
+    }
+}
+
+/// A registry request that failed.
+#[derive(Debug, thiserror::Error)]
+pub enum RegistryError {
+    #[error("invalid client configuration: {0}")]
+    Config(String),
+    #[error("{method} {url}: {message}")]
+    Transport {
+        method: String,
+        url: String,
+        message: String,
+    },
+    #[error("{method} {url}: HTTP {status}: {body}")]
+    Status {
+        method: String,
+        url: String,
+        status: u16,
+        body: String,
+    },
+    #[error("authentication with {host} failed: {message}")]
+    Auth { host: String, message: String },
+    #[error("registry protocol error: {0}")]
+    Protocol(String),
+}
+
+impl RegistryError {
+    /// The HTTP status when the registry answered with one.
+    pub fn status(&self) -> Option<u16> {
+        match self {
+            RegistryError::Status { status, .. } => Some(*status),
+            _ => None,
+        }
+    }
+}
+
+/// A repository access scope for a token.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Scope {
+    pub repository: String,
+    pub push: bool,
+}
+
+impl Scope {
+    pub fn pull(repository: &str) -> Self {
+        Scope {
+            repository: repository.to_string(),
+            push: false,
+        }
+    }
+    pub fn push(repository: &str) -> Self {
+        Scope {
+            repository: repository.to_string(),
+            push: true,
+        }
+    }
+    fn param(&self) -> String {
+        let actions = if self.push { "pull,push" } else { "pull" };
+        format!("repository:{}:{actions}", self.repository)
+    }
+}
+
+/// Orders scopes push first, then by name, without duplicates (a push scope covers pull).
+pub fn normalise_scopes(scopes: &[Scope]) -> Vec<Scope> {
+    let mut by_repo: BTreeMap<&str, bool> = BTreeMap::new();
+    for s in scopes {
+        let e = by_repo.entry(&s.repository).or_insert(false);
+        *e |= s.push;
+    }
+    let mut out: Vec<Scope> = by_repo
+        .into_iter()
+        .map(|(r, push)| Scope {
+            repository: r.to_string(),
+            push,
+        })
+        .collect();
+    out.sort_by(|a, b| b.push.cmp(&a.push).then(a.repository.cmp(&b.repository)));
+    out
+}
+
+/// A parsed `WWW-Authenticate` challenge.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Challenge {
+    Basic,
+    Bearer {
+        realm: String,
+        service: Option<String>,
+    },
+}
+
+/// Parses `Bearer realm="...",service="...",scope="..."` or `Basic realm="..."`.
+pub fn parse_challenge(h: &str) -> Option<Challenge> {
+    let h = h.trim();
+    let (scheme, rest) = h.split_once(' ').unwrap_or((h, ""));
+    if scheme.eq_ignore_ascii_case("basic") {
+        return Some(Challenge::Basic);
+    }
+    if !scheme.eq_ignore_ascii_case("bearer") {
+        return None;
+    }
+    let mut params = HashMap::new();
+    let mut s = rest.trim();
+    // Bounded by the input length: every iteration consumes at least one character.
+    while !s.is_empty() {
+        let (key, after) = s.split_once('=')?;
+        let key = key
+            .trim()
+            .trim_start_matches(',')
+            .trim()
+            .to_ascii_lowercase();
+        let after = after.trim_start();
+        let (value, remaining) = if let Some(q) = after.strip_prefix('"') {
+            let end = q.find('"')?;
+            (&q[..end], &q[end + 1..])
+        } else {
+            let end = after.find(',').unwrap_or(after.len());
+            (&after[..end], &after[end..])
+        };
+        params.insert(key, value.to_string());
+        s = remaining.trim_start().trim_start_matches(',').trim_start();
+    }
+    Some(Challenge::Bearer {
+        realm: params.remove("realm")?,
+        service: params.remove("service"),
+    })
+}
+
+/// Parses `Retry-After` as delay seconds or an epoch timestamp (values above 10^9).
+pub fn parse_retry_after(v: &str, now_epoch: u64) -> Option<Duration> {
+    let n: u64 = v.trim().parse().ok()?;
+    if n > 1_000_000_000 {
+        Some(Duration::from_secs(n.saturating_sub(now_epoch)))
+    } else {
+        Some(Duration::from_secs(n))
+    }
+}
+
+/// Parses `ratelimit-remaining: 76;w=21600` to 76.
+pub fn parse_ratelimit(v: &str) -> Option<u64> {
+    v.split(';').next()?.trim().parse().ok()
+}
+
+fn is_loopback_host(registry: &str) -> bool {
+    let host = if let Some(rest) = registry.strip_prefix('[') {
+        rest.split(']').next().unwrap_or(rest)
+    } else {
+        registry
+            .rsplit_once(':')
+            .map(|(h, _)| h)
+            .unwrap_or(registry)
+    };
+    host == "localhost" || host == "::1" || host.starts_with("127.")
+}
+
+struct CachedToken {
+    token: String,
+    expires: Instant,
+}
+
+const NO_RATELIMIT: u64 = u64::MAX;
+
+/// An authenticated, retrying registry client. Cheap to share by reference across tasks.
+pub struct RegistryClient {
+    http: reqwest::Client,
+    config: ClientConfig,
+    tokens: Mutex<HashMap<(String, String), CachedToken>>,
+    basic_hosts: Mutex<HashSet<String>>,
+    ratelimit_remaining: AtomicU64,
+}
+
+impl fmt::Debug for RegistryClient {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("RegistryClient")
+            .field("config", &self.config)
+            .finish_non_exhaustive()
+    }
+}
+
+/// What a manifest HEAD tells: digest, media type and size.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Resolved {
+    pub digest: String,
+    pub media_type: String,
+    pub size: u64,
+}
+
+impl RegistryClient {
+    pub fn new(config: ClientConfig) -> Result<Self, RegistryError> {
+        if config.max_attempts == 0 {
+            return Err(RegistryError::Config(
+                "max_attempts must be at least 1".into(),
+            ));
+        }
+        let http = reqwest::Client::builder()
+            .connect_timeout(config.connect_timeout)
+            .read_timeout(config.request_timeout)
+            .user_agent(concat!("vetted/", env!("CARGO_PKG_VERSION")))
+            .redirect(reqwest::redirect::Policy::limited(5))
+            .build()
+            .map_err(|e| RegistryError::Config(e.to_string()))?;
+        Ok(RegistryClient {
+            http,
+            config,
+            tokens: Mutex::new(HashMap::new()),
+            basic_hosts: Mutex::new(HashSet::new()),
+            ratelimit_remaining: AtomicU64::new(NO_RATELIMIT),
+        })
+    }
+
+    pub fn config(&self) -> &ClientConfig {
+        &self.config
+    }
+
+    /// The last `ratelimit-remaining` value seen on a manifest response (Docker Hub only sends it).
+    pub fn ratelimit_remaining(&self) -> Option<u64> {
+        match self.ratelimit_remaining.load(Ordering::Relaxed) {
+            NO_RATELIMIT => None,
+            n => Some(n),
+        }
+    }
+
+    /// `http://host` for loopback and insecure registries, `https://host` otherwise.
+    pub fn base_url(&self, reference: &Reference) -> String {
+        let host = reference.api_host();
+        let plain = is_loopback_host(host)
+            || self
+                .config
+                .insecure
+                .iter()
+                .any(|h| h == host || h == &reference.registry);
+        format!("{}://{host}", if plain { "http" } else { "https" })
+    }
+
+    fn credentials_for(&self, reference: &Reference) -> Option<&RegistryCredentials> {
+        let c = &self.config.credentials;
+        c.get(&reference.registry).or_else(|| {
+            if reference.registry == DOCKER_HUB {
+                c.get("index.docker.io")
+                    .or_else(|| c.get("https://index.docker.io/v1/"))
+                    .or_else(|| c.get("registry-1.docker.io"))
+            } else {
+                None
+            }
+        })
+    }
+
+    fn backoff(&self, attempt: u32) -> Duration {
+        let exp = self
+            .config
+            .base_backoff
+            .saturating_mul(1u32 << attempt.min(10));
+        let capped = exp.min(self.config.max_backoff);
+        let jitter = rand::rng().random_range(0.5..1.0);
+        capped.mul_f64(jitter)
+    }
+
+    fn cached_auth(&self, reference: &Reference, scope_key: &str) -> Option<HeaderValue> {
+        let host = reference.api_host().to_string();
+        if let Ok(set) = self.basic_hosts.lock()
+            && set.contains(&host)
+        {
+            return self.credentials_for(reference).and_then(basic_header);
+        }
+        let tokens = self.tokens.lock().ok()?;
+        let t = tokens.get(&(host, scope_key.to_string()))?;
+        if t.expires > Instant::now() {
+            bearer_header(&t.token)
+        } else {
+            None
+        }
+    }
+
+    /// Sends a request built by `build` (called once per attempt), authenticating with the given
+    /// scopes when challenged and retrying transient failures. Non-success statuses are returned as
+    /// responses when `ok_status` accepts them, otherwise as [`RegistryError::Status`].
+    pub async fn send<F>(
+        &self,
+        reference: &Reference,
+        scopes: &[Scope],
+        method: Method,
+        url: &str,
+        build: F,
+        ok_status: impl Fn(StatusCode) -> bool,
+    ) -> Result<Response, RegistryError>
+    where
+        F: Fn(RequestBuilder) -> RequestBuilder,
+    {
+        let scopes = normalise_scopes(scopes);
+        let scope_key: String = scopes
+            .iter()
+            .map(Scope::param)
+            .collect::<Vec<_>>()
+            .join(" ");
+        let mut authed_once = false;
+        let mut attempt = 0u32;
+        loop {
+            attempt += 1;
+            let mut rb = build(self.http.request(method.clone(), url));
+            if let Some(h) = self.cached_auth(reference, &scope_key) {
+                rb = rb.header(reqwest::header::AUTHORIZATION, h);
+            }
+            let result = rb.send().await;
+            let retry_wait = match result {
+                Err(e) => {
+                    if attempt >= self.config.max_attempts || e.is_builder() {
+                        return Err(RegistryError::Transport {
+                            method: method.to_string(),
+                            url: url.to_string(),
+                            message: error_chain(&e),
+                        });
+                    }
+                    self.backoff(attempt)
+                }
+                Ok(resp) => {
+                    self.note_ratelimit(resp.headers());
+                    let status = resp.status();
+                    if status == StatusCode::UNAUTHORIZED && !authed_once {
+                        authed_once = true;
+                        self.authenticate(reference, &scopes, &scope_key, resp.headers())
+                            .await?;
+                        attempt -= 1; // the challenge round is not a failed attempt
+                        continue;
+                    }
+                    if ok_status(status) {
+                        return Ok(resp);
+                    }
+                    let transient =
+                        status.is_server_error() || status == StatusCode::TOO_MANY_REQUESTS;
+                    if !transient || attempt >= self.config.max_attempts {
+                        let body = resp.text().await.unwrap_or_default();
+                        return Err(RegistryError::Status {
+                            method: method.to_string(),
+                            url: url.to_string(),
+                            status: status.as_u16(),
+                            body: truncate(&body, 300),
+                        });
+                    }
+                    let now = SystemTime::now()
+                        .duration_since(UNIX_EPOCH)
+                        .map(|d| d.as_secs())
+                        .unwrap_or(0);
+                    resp.headers()
+                        .get(reqwest::header::RETRY_AFTER)
+                        .and_then(|v| v.to_str().ok())
+                        .and_then(|v| parse_retry_after(v, now))
+                        .map(|d| d.min(self.config.max_backoff))
+                        .unwrap_or_else(|| self.backoff(attempt))
+                }
+            };
+            tracing::debug!(%method, url, attempt, ?retry_wait, "retrying registry request");
+            tokio::time::sleep(retry_wait).await;
+        }
+    }
+
+    /// Sends one request without retries or a challenge round, using the auth already cached for
+    /// these scopes (for streamed uploads, whose body cannot be replayed; the caller retries the
+    /// whole transfer).
+    pub async fn send_once(
+        &self,
+        reference: &Reference,
+        scopes: &[Scope],
+        method: Method,
+        url: &str,
+        build: impl FnOnce(RequestBuilder) -> RequestBuilder,
+    ) -> Result<Response, RegistryError> {
+        let scopes = normalise_scopes(scopes);
+        let scope_key: String = scopes
+            .iter()
+            .map(Scope::param)
+            .collect::<Vec<_>>()
+            .join(" ");
+        let mut rb = build(self.http.request(method.clone(), url));
+        if let Some(h) = self.cached_auth(reference, &scope_key) {
+            rb = rb.header(reqwest::header::AUTHORIZATION, h);
+        }
+        let resp = rb.send().await.map_err(|e| RegistryError::Transport {
+            method: method.to_string(),
+            url: url.to_string(),
+            message: error_chain(&e),
+        })?;
+        if resp.status().is_success() {
+            return Ok(resp);
+        }
+        let status = resp.status().as_u16();
+        let body = resp.text().await.unwrap_or_default();
+        Err(RegistryError::Status {
+            method: method.to_string(),
+            url: url.to_string(),
+            status,
+            body: truncate(&body, 300),
+        })
+    }
+
+    fn note_ratelimit(&self, headers: &HeaderMap) {
+        if let Some(n) = headers
+            .get("ratelimit-remaining")
+            .and_then(|v| v.to_str().ok())
+            .and_then(parse_ratelimit)
+        {
+            self.ratelimit_remaining.store(n, Ordering::Relaxed);
+        }
+    }
+
+    async fn authenticate(
+        &self,
+        reference: &Reference,
+        scopes: &[Scope],
+        scope_key: &str,
+        headers: &HeaderMap,
+    ) -> Result<(), RegistryError> {
+        let host = reference.api_host().to_string();
+        let auth_err = |m: String| RegistryError::Auth {
+            host: host.clone(),
+            message: m,
+        };
+        let challenge = headers
+            .get(reqwest::header::WWW_AUTHENTICATE)
+            .and_then(|v| v.to_str().ok())
+            .and_then(parse_challenge)
+            .ok_or_else(|| auth_err("401 without a usable WWW-Authenticate challenge".into()))?;
+        let creds = self.credentials_for(reference);
+        match challenge {
+            Challenge::Basic => {
+                if creds.is_none() {
+                    return Err(auth_err(format!(
+                        "the registry requires a login and no credentials are configured for {}",
+                        reference.registry
+                    )));
+                }
+                if let Ok(mut set) = self.basic_hosts.lock() {
+                    set.insert(host.clone());
+                }
+                Ok(())
+            }
+            Challenge::Bearer { realm, service } => {
+                let mut url = url::Url::parse(&realm)
+                    .map_err(|e| auth_err(format!("invalid token realm {realm:?}: {e}")))?;
+                {
+                    let mut q = url.query_pairs_mut();
+                    if let Some(s) = &service {
+                        q.append_pair("service", s);
+                    }
+                    for s in scopes {
+                        q.append_pair("scope", &s.param());
+                    }
+                }
+                let mut rb = self.http.get(url.clone());
+                if let Some(c) = creds {
+                    rb = rb.basic_auth(&c.username, Some(&c.password));
+                }
+                let mut last = String::new();
+                for attempt in 1..=self.config.max_attempts {
+                    match rb.try_clone().map(|r| r.send()) {
+                        None => return Err(auth_err("token request cannot be built".into())),
+                        Some(fut) => match fut.await {
+                            Ok(resp) if resp.status().is_success() => {
+                                let body: TokenResponse = resp.json().await.map_err(|e| {
+                                    auth_err(format!("unreadable token response: {e}"))
+                                })?;
+                                let token = body
+                                    .token
+                                    .or(body.access_token)
+                                    .filter(|t| !t.is_empty())
+                                    .ok_or_else(|| {
+                                        auth_err("token response has no token".into())
+                                    })?;
+                                let ttl = body.expires_in.unwrap_or(60).max(30);
+                                // Refresh a little early so long copies do not hit expiry mid-request.
+                                let expires = Instant::now() + Duration::from_secs(ttl - 10);
+                                if let Ok(mut t) = self.tokens.lock() {
+                                    t.insert(
+                                        (host.clone(), scope_key.to_string()),
+                                        CachedToken { token, expires },
+                                    );
+                                }
+                                return Ok(());
+                            }
+                            Ok(resp) => {
+                                let status = resp.status();
+                                if !(status.is_server_error()
+                                    || status == StatusCode::TOO_MANY_REQUESTS)
+                                {
+                                    return Err(auth_err(format!(
+                                        "token service {} answered HTTP {}",
+                                        url.origin().ascii_serialization(),
+                                        status.as_u16()
+                                    )));
+                                }
+                                last = format!("HTTP {}", status.as_u16());
+                            }
+                            Err(e) => last = error_chain(&e),
+                        },
+                    }
+                    if attempt < self.config.max_attempts {
+                        tokio::time::sleep(self.backoff(attempt)).await;
+                    }
+                }
+                Err(auth_err(format!("token service unavailable: {last}")))
+            }
+        }
+    }
+
+    /// HEADs a manifest: digest, media type and size, without counting as a Docker Hub pull.
+    pub async fn resolve(&self, reference: &Reference) -> Result<Resolved, RegistryError> {
+        self.resolve_scoped(reference, &[Scope::pull(&reference.repository)])
+            .await
+    }
+
+    /// [`Self::resolve`] with an explicit scope set (to reuse a token that already covers it).
+    pub async fn resolve_scoped(
+        &self,
+        reference: &Reference,
+        scopes: &[Scope],
+    ) -> Result<Resolved, RegistryError> {
+        let url = self.manifest_url(reference, reference.manifest_ref());
+        let resp = self
+            .send(
+                reference,
+                scopes,
+                Method::HEAD,
+                &url,
+                |rb| rb.header(reqwest::header::ACCEPT, MANIFEST_ACCEPT),
+                |s| s.is_success(),
+            )
+            .await?;
+        let h = resp.headers();
+        let media_type = header_str(h, reqwest::header::CONTENT_TYPE.as_str())
+            .map(|s| s.split(';').next().unwrap_or(s).trim().to_string())
+            .unwrap_or_default();
+        let size = header_str(h, reqwest::header::CONTENT_LENGTH.as_str())
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(0);
+        let digest = match header_str(h, "docker-content-digest") {
+            Some(d) => d.to_string(),
+            None => {
+                // Some registries omit the header on HEAD: read the manifest and hash it.
+                let (bytes, _) = self.get_manifest_raw(reference, scopes).await?;
+                return Ok(Resolved {
+                    digest: super::manifest::sha256_digest(&bytes),
+                    media_type,
+                    size: bytes.len() as u64,
+                });
+            }
+        };
+        if let Some(want) = &reference.digest
+            && want != &digest
+        {
+            return Err(RegistryError::Protocol(format!(
+                "{reference}: registry answered digest {digest}"
+            )));
+        }
+        Ok(Resolved {
+            digest,
+            media_type,
+            size,
+        })
+    }
+
+    /// `<base>/v2/<repo>/manifests/<tag-or-digest>`.
+    pub fn manifest_url(&self, reference: &Reference, tag_or_digest: &str) -> String {
+        format!(
+            "{}/v2/{}/manifests/{tag_or_digest}",
+            self.base_url(reference),
+            reference.repository
+        )
+    }
+
+    /// `<base>/v2/<repo>/blobs/<digest>`.
+    pub fn blob_url(&self, reference: &Reference, digest: &str) -> String {
+        format!(
+            "{}/v2/{}/blobs/{digest}",
+            self.base_url(reference),
+            reference.repository
+        )
+    }
+
+    /// GETs a manifest's bytes and media type.
+    pub async fn get_manifest_raw(
+        &self,
+        reference: &Reference,
+        scopes: &[Scope],
+    ) -> Result<(Vec<u8>, String), RegistryError> {
+        let url = self.manifest_url(reference, reference.manifest_ref());
+        let resp = self
+            .send(
+                reference,
+                scopes,
+                Method::GET,
+                &url,
+                |rb| rb.header(reqwest::header::ACCEPT, MANIFEST_ACCEPT),
+                |s| s.is_success(),
+            )
+            .await?;
+        let media_type = header_str(resp.headers(), reqwest::header::CONTENT_TYPE.as_str())
+            .map(|s| s.split(';').next().unwrap_or(s).trim().to_string())
+            .unwrap_or_default();
+        let bytes = resp.bytes().await.map_err(|e| RegistryError::Transport {
+            method: "GET".into(),
+            url: url.clone(),
+            message: error_chain(&e),
+        })?;
+        Ok((bytes.to_vec(), media_type))
+    }
+}
+
+#[derive(serde::Deserialize)]
+struct TokenResponse {
+    token: Option<String>,
+    access_token: Option<String>,
+    expires_in: Option<u64>,
+}
+
+fn basic_header(c: &RegistryCredentials) -> Option<HeaderValue> {
+    let raw = format!("{}:{}", c.username, c.password);
+    let enc = base64::engine::general_purpose::STANDARD.encode(raw);
+    let mut v = HeaderValue::from_str(&format!("Basic {enc}")).ok()?;
+    v.set_sensitive(true);
+    Some(v)
+}
+
+fn bearer_header(token: &str) -> Option<HeaderValue> {
+    let mut v = HeaderValue::from_str(&format!("Bearer {token}")).ok()?;
+    v.set_sensitive(true);
+    Some(v)
+}
+
+pub(crate) fn header_str<'a>(h: &'a HeaderMap, name: &str) -> Option<&'a str> {
+    h.get(name).and_then(|v| v.to_str().ok())
+}
+
+/// The error and its sources, one line (reqwest hides the interesting part in the sources).
+pub(crate) fn error_chain(e: &dyn std::error::Error) -> String {
+    let mut s = e.to_string();
+    let mut src = e.source();
+    let mut depth = 0;
+    while let Some(inner) = src {
+        if depth >= 8 {
+            break;
+        }
+        s.push_str(": ");
+        s.push_str(&inner.to_string());
+        src = inner.source();
+        depth += 1;
+    }
+    s
+}
+
+pub(crate) fn truncate(s: &str, max: usize) -> String {
+    if s.len() <= max {
+        return s.trim().to_string();
+    }
+    let mut end = max;
+    while !s.is_char_boundary(end) {
+        end -= 1;
+    }
+    format!("{}...", s[..end].trim())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn credentials_debug_redacts() {
+        let c = RegistryCredentials {
+            username: "alice".into(),
+            password: "s3cret-pat".into(),
+        };
+        let d = format!("{c:?}");
+        assert!(d.contains("alice") && !d.contains("s3cret"), "{d}");
+        let mut cfg = ClientConfig::default();
+        cfg.credentials.insert("docker.io".into(), c);
+        let client = RegistryClient::new(cfg).unwrap();
+        assert!(!format!("{client:?}").contains("s3cret"));
+    }
+
+    #[test]
+    fn challenges() {
+        assert_eq!(
+            parse_challenge(
+                r#"Bearer realm="https://auth.docker.io/token",service="registry.docker.io",scope="repository:library/nginx:pull""#
+            ),
+            Some(Challenge::Bearer {
+                realm: "https://auth.docker.io/token".into(),
+                service: Some("registry.docker.io".into())
+            })
+        );
+        assert_eq!(
+            parse_challenge(r#"Basic realm="Registry Realm""#),
+            Some(Challenge::Basic)
+        );
+        assert_eq!(parse_challenge("Negotiate abc"), None);
+        assert_eq!(parse_challenge(r#"Bearer service="x""#), None);
+        assert_eq!(parse_challenge(r#"Bearer realm="unterminated"#), None);
+    }
+
+    #[test]
+    fn scopes_push_first_and_merged() {
+        let s = normalise_scopes(&[
+            Scope::pull("lib/src"),
+            Scope::pull("org/dst"),
+            Scope::push("org/dst"),
+            Scope::pull("a/first"),
+        ]);
+        let p: Vec<String> = s.iter().map(Scope::param).collect();
+        assert_eq!(
+            p,
+            [
+                "repository:org/dst:pull,push",
+                "repository:a/first:pull",
+                "repository:lib/src:pull"
+            ]
+        );
+    }
+
+    #[test]
+    fn retry_after_and_ratelimit() {
+        assert_eq!(parse_retry_after("3", 0), Some(Duration::from_secs(3)));
+        assert_eq!(
+            parse_retry_after("1700000010", 1_700_000_000),
+            Some(Duration::from_secs(10))
+        );
+        assert_eq!(
+            parse_retry_after("1700000000", 1_800_000_000),
+            Some(Duration::ZERO)
+        );
+        assert_eq!(parse_retry_after("soon", 0), None);
+        assert_eq!(parse_ratelimit("76;w=21600"), Some(76));
+        assert_eq!(parse_ratelimit("x;w=1"), None);
+    }
+
+    #[test]
+    fn schemes() {
+        let c = RegistryClient::new(ClientConfig {
+            insecure: vec!["reg.internal:5000".into()],
+            ..ClientConfig::default()
+        })
+        .unwrap();
+        let url = |s: &str| c.base_url(&Reference::parse(s).unwrap());
+        assert_eq!(url("127.0.0.1:5000/x"), "http://127.0.0.1:5000");
+        assert_eq!(url("localhost:5000/x"), "http://localhost:5000");
+        assert_eq!(url("reg.internal:5000/x"), "http://reg.internal:5000");
+        assert_eq!(url("ghcr.io/o/t"), "https://ghcr.io");
+        assert_eq!(url("nginx"), "https://registry-1.docker.io");
+        assert!(
+            RegistryClient::new(ClientConfig {
+                max_attempts: 0,
+                ..ClientConfig::default()
+            })
+            .is_err()
+        );
+    }
+}

@@ -1,0 +1,620 @@
+//! Copying one image (a tag or digest) from a source to a target repository by digest, byte for
+//! byte: children before their index, the tag last, so a tag never points at incomplete content.
+//! Blobs already in the target are skipped, blobs on the same registry are cross-repository
+//! mounted, others are streamed GET -> monolithic PUT with the sha256 verified while streaming.
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+use futures::{StreamExt, TryStreamExt};
+use reqwest::{Method, StatusCode};
+use sha2::{Digest, Sha256};
+
+use super::client::{RegistryClient, RegistryError, Scope, error_chain, header_str};
+use super::manifest::{self, Descriptor, Parsed};
+use super::reference::Reference;
+
+/// Receives progress per image (the CLI draws bars with it). Implementations must be cheap.
+pub trait Progress: Send + Sync {
+    /// An image (identified by its target reference) starts.
+    fn image_started(&self, _image: &str) {}
+    /// `n` more bytes of blobs were found to belong to the image (called per image manifest read,
+    /// so an index's total grows as its children are read).
+    fn add_total(&self, _image: &str, _n: u64) {}
+    /// `n` more bytes were transferred for the image.
+    fn bytes(&self, image: &str, n: u64);
+    /// The image is done (`ok` false when it failed).
+    fn image_finished(&self, _image: &str, _ok: bool) {}
+}
+
+/// A [`Progress`] that ignores everything.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct NoProgress;
+
+impl Progress for NoProgress {
+    fn bytes(&self, _image: &str, _n: u64) {}
+}
+
+/// Copy options.
+#[derive(Debug, Clone)]
+pub struct CopyOptions {
+    /// Only these platforms (`os/arch[/variant]`) of an index: builds a new index, so the target
+    /// digest then differs from the source's. `None` copies the index as-is.
+    pub platforms: Option<Vec<String>>,
+    /// Blobs transferred at once.
+    pub blob_concurrency: usize,
+    /// Child manifests of an index copied at once.
+    pub image_concurrency: usize,
+    /// Attempts per blob transfer (the whole GET -> PUT is retried on transient failures).
+    pub blob_attempts: u32,
+}
+
+impl Default for CopyOptions {
+    fn default() -> Self {
+        CopyOptions {
+            platforms: None,
+            blob_concurrency: 8,
+            image_concurrency: 2,
+            blob_attempts: 3,
+        }
+    }
+}
+
+/// What a copy did.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
+pub struct CopyReport {
+    /// The digest the target tag now points at.
+    pub digest: String,
+    pub blobs_copied: u64,
+    pub blobs_mounted: u64,
+    pub blobs_skipped: u64,
+    /// Blob bytes streamed through this process.
+    pub bytes_copied: u64,
+    pub manifests_pushed: u64,
+    pub manifests_skipped: u64,
+    /// False when the tag already pointed at the digest.
+    pub tag_updated: bool,
+}
+
+/// Why a copy failed. When it fails, the target tag was not touched.
+#[derive(Debug, thiserror::Error)]
+pub enum CopyError {
+    #[error(transparent)]
+    Registry(#[from] RegistryError),
+    #[error(
+        "{source_repo}: blob {expected} has content with digest {actual}; the image was not copied and nothing was tagged"
+    )]
+    DigestMismatch {
+        source_repo: String,
+        expected: String,
+        actual: String,
+    },
+    #[error("{0}")]
+    Invalid(String),
+}
+
+impl CopyError {
+    fn is_transient(&self) -> bool {
+        match self {
+            CopyError::Registry(RegistryError::Transport { .. }) => true,
+            CopyError::Registry(e) => e.status().is_some_and(|s| s >= 500 || s == 429 || s == 408),
+            _ => false,
+        }
+    }
+}
+
+struct Job<'a> {
+    client: &'a RegistryClient,
+    source: &'a Reference,
+    target: &'a Reference,
+    src_scopes: Vec<Scope>,
+    dst_scopes: Vec<Scope>,
+    same_registry: bool,
+    options: &'a CopyOptions,
+    progress: &'a dyn Progress,
+    image: String,
+    report: Mutex<CopyReport>,
+    /// One lock per blob digest, so children of an index sharing a layer transfer it once.
+    blob_locks: Mutex<HashMap<String, Arc<tokio::sync::Mutex<bool>>>>,
+}
+
+/// Copies `source` (tag or digest) to `target` (which must carry a tag), by digest.
+pub async fn copy_image(
+    client: &RegistryClient,
+    source: &Reference,
+    target: &Reference,
+    options: &CopyOptions,
+    progress: &dyn Progress,
+) -> Result<CopyReport, CopyError> {
+    let Some(tag) = target.tag.clone() else {
+        return Err(CopyError::Invalid(format!(
+            "target {target} needs a tag to copy to"
+        )));
+    };
+    if options.blob_concurrency == 0 || options.image_concurrency == 0 || options.blob_attempts == 0
+    {
+        return Err(CopyError::Invalid(
+            "copy concurrency and attempts must be at least 1".into(),
+        ));
+    }
+    let same_registry = client.base_url(source) == client.base_url(target);
+    // On one registry, ONE token must hold pull on the source and pull,push on the target for a
+    // cross-repository mount to be allowed: every request then uses that scope set.
+    let (src_scopes, dst_scopes) = if same_registry {
+        let both = vec![
+            Scope::push(&target.repository),
+            Scope::pull(&source.repository),
+        ];
+        (both.clone(), both)
+    } else {
+        (
+            vec![Scope::pull(&source.repository)],
+            vec![Scope::push(&target.repository)],
+        )
+    };
+    let image = target.to_string();
+    let job = Job {
+        client,
+        source,
+        target,
+        src_scopes,
+        dst_scopes,
+        same_registry,
+        options,
+        progress,
+        image: image.clone(),
+        report: Mutex::new(CopyReport::default()),
+        blob_locks: Mutex::new(HashMap::new()),
+    };
+    progress.image_started(&image);
+    let result = job.run(&tag).await;
+    progress.image_finished(&image, result.is_ok());
+    result?;
+    let report = job.report.lock().map(|r| r.clone()).unwrap_or_default();
+    Ok(report)
+}
+
+/// Copies several images, at most `options.image_concurrency` at once. Results come back in the
+/// order of `pairs`; one failure does not stop the others.
+pub async fn copy_images(
+    client: &RegistryClient,
+    pairs: &[(Reference, Reference)],
+    options: &CopyOptions,
+    progress: &dyn Progress,
+) -> Vec<Result<CopyReport, CopyError>> {
+    let concurrency = options.image_concurrency.max(1);
+    let mut indexed: Vec<(usize, Result<CopyReport, CopyError>)> =
+        futures::stream::iter(pairs.iter().enumerate())
+            .map(|(i, (src, dst))| async move {
+                (i, copy_image(client, src, dst, options, progress).await)
+            })
+            .buffer_unordered(concurrency)
+            .collect()
+            .await;
+    indexed.sort_by_key(|(i, _)| *i);
+    indexed.into_iter().map(|(_, r)| r).collect()
+}
+
+impl Job<'_> {
+    fn tally(&self, f: impl FnOnce(&mut CopyReport)) {
+        if let Ok(mut r) = self.report.lock() {
+            f(&mut r);
+        }
+    }
+
+    async fn run(&self, tag: &str) -> Result<(), CopyError> {
+        let (bytes, header_type) = self
+            .client
+            .get_manifest_raw(self.source, &self.src_scopes)
+            .await?;
+        let source_digest = manifest::sha256_digest(&bytes);
+        if let Some(want) = &self.source.digest
+            && want != &source_digest
+        {
+            return Err(CopyError::DigestMismatch {
+                source_repo: self.source.to_string(),
+                expected: want.clone(),
+                actual: source_digest,
+            });
+        }
+        let (parsed, media_type) = manifest::parse(&bytes, &header_type)
+            .map_err(|e| CopyError::Invalid(format!("{}: {e}", self.source)))?;
+        let (bytes, parsed) = match (&self.options.platforms, parsed) {
+            (Some(platforms), Parsed::Index { .. }) => {
+                let filtered = manifest::filter_index(&bytes, platforms)
+                    .map_err(|e| CopyError::Invalid(format!("{}: {e}", self.source)))?;
+                let (p, _) = manifest::parse(&filtered, &media_type)
+                    .map_err(|e| CopyError::Invalid(e.to_string()))?;
+                (filtered, p)
+            }
+            (_, p) => (bytes, p),
+        };
+        let digest = manifest::sha256_digest(&bytes);
+        self.tally(|r| r.digest = digest.clone());
+
+        // Is the tag already there?
+        let tag_ref = self.target.with_tag(tag);
+        let current = match self.client.resolve_scoped(&tag_ref, &self.dst_scopes).await {
+            Ok(r) => Some(r.digest),
+            Err(e) if e.status() == Some(404) => None,
+            Err(e) => return Err(e.into()),
+        };
+        if current.as_deref() == Some(digest.as_str()) {
+            self.tally(|r| r.manifests_skipped += 1);
+            return Ok(());
+        }
+
+        if !self.target_has_manifest(&digest).await? {
+            match parsed {
+                Parsed::Index { children } => {
+                    let results: Vec<Result<(), CopyError>> = futures::stream::iter(children)
+                        .map(|child| async move { self.copy_child(&child).await })
+                        .buffer_unordered(self.options.image_concurrency)
+                        .collect()
+                        .await;
+                    results.into_iter().collect::<Result<Vec<()>, _>>()?;
+                }
+                Parsed::Image { blobs } => self.copy_blobs(blobs).await?,
+            }
+            self.put_manifest(&digest, &bytes, &media_type, true)
+                .await?;
+        } else {
+            self.tally(|r| r.manifests_skipped += 1);
+        }
+        // The tag last: it only ever points at complete content.
+        self.put_manifest(tag, &bytes, &media_type, false).await?;
+        self.tally(|r| r.tag_updated = true);
+        Ok(())
+    }
+
+    async fn target_has_manifest(&self, digest: &str) -> Result<bool, CopyError> {
+        match self
+            .client
+            .resolve_scoped(&self.target.with_digest(digest), &self.dst_scopes)
+            .await
+        {
+            Ok(_) => Ok(true),
+            Err(e) if e.status() == Some(404) => Ok(false),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    async fn copy_child(&self, child: &Descriptor) -> Result<(), CopyError> {
+        if self.target_has_manifest(&child.digest).await? {
+            self.tally(|r| r.manifests_skipped += 1);
+            return Ok(());
+        }
+        let src = self.source.with_digest(&child.digest);
+        let (bytes, header_type) = self.client.get_manifest_raw(&src, &self.src_scopes).await?;
+        let actual = manifest::sha256_digest(&bytes);
+        if actual != child.digest {
+            return Err(CopyError::DigestMismatch {
+                source_repo: self.source.to_string(),
+                expected: child.digest.clone(),
+                actual,
+            });
+        }
+        let (parsed, media_type) = manifest::parse(&bytes, &header_type)
+            .map_err(|e| CopyError::Invalid(format!("{src}: {e}")))?;
+        match parsed {
+            Parsed::Image { blobs } => self.copy_blobs(blobs).await?,
+            Parsed::Index { .. } => {
+                return Err(CopyError::Invalid(format!(
+                    "{src}: nested indexes are not supported"
+                )));
+            }
+        }
+        self.put_manifest(&child.digest, &bytes, &media_type, true)
+            .await
+    }
+
+    async fn put_manifest(
+        &self,
+        tag_or_digest: &str,
+        bytes: &[u8],
+        media_type: &str,
+        new_manifest: bool,
+    ) -> Result<(), CopyError> {
+        let url = self.client.manifest_url(self.target, tag_or_digest);
+        self.client
+            .send(
+                self.target,
+                &self.dst_scopes,
+                Method::PUT,
+                &url,
+                |rb| {
+                    rb.header(reqwest::header::CONTENT_TYPE, media_type)
+                        .body(bytes.to_vec())
+                },
+                |s| s.is_success(),
+            )
+            .await?;
+        if new_manifest {
+            self.tally(|r| r.manifests_pushed += 1);
+        }
+        Ok(())
+    }
+
+    async fn copy_blobs(&self, blobs: Vec<Descriptor>) -> Result<(), CopyError> {
+        let total: u64 = blobs.iter().map(|b| b.size).sum();
+        self.progress.add_total(&self.image, total);
+        let results: Vec<Result<(), CopyError>> = futures::stream::iter(blobs)
+            .map(|b| async move { self.copy_blob(&b).await })
+            .buffer_unordered(self.options.blob_concurrency)
+            .collect()
+            .await;
+        results.into_iter().collect::<Result<Vec<()>, _>>()?;
+        Ok(())
+    }
+
+    async fn copy_blob(&self, blob: &Descriptor) -> Result<(), CopyError> {
+        let lock = match self.blob_locks.lock() {
+            Ok(mut m) => m.entry(blob.digest.clone()).or_default().clone(),
+            Err(_) => Arc::default(),
+        };
+        let mut done = lock.lock().await;
+        if *done {
+            self.tally(|r| r.blobs_skipped += 1);
+            return Ok(());
+        }
+        self.copy_blob_retrying(blob).await?;
+        *done = true;
+        Ok(())
+    }
+
+    async fn copy_blob_retrying(&self, blob: &Descriptor) -> Result<(), CopyError> {
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            match self.copy_blob_once(blob).await {
+                Err(e) if e.is_transient() && attempt < self.options.blob_attempts => {
+                    tracing::debug!(digest = %blob.digest, error = %e, "retrying blob");
+                    tokio::time::sleep(std::time::Duration::from_millis(200 * u64::from(attempt)))
+                        .await;
+                }
+                other => return other,
+            }
+        }
+    }
+
+    async fn copy_blob_once(&self, blob: &Descriptor) -> Result<(), CopyError> {
+        let head_url = self.client.blob_url(self.target, &blob.digest);
+        let head = self
+            .client
+            .send(
+                self.target,
+                &self.dst_scopes,
+                Method::HEAD,
+                &head_url,
+                |rb| rb,
+                |s| s.is_success() || s == StatusCode::NOT_FOUND,
+            )
+            .await?;
+        if head.status().is_success() {
+            self.tally(|r| r.blobs_skipped += 1);
+            self.progress.bytes(&self.image, blob.size);
+            return Ok(());
+        }
+        let base = self.client.base_url(self.target);
+        let uploads = format!("{base}/v2/{}/blobs/uploads/", self.target.repository);
+        let mount = self.same_registry && self.source.repository != self.target.repository;
+        let post_url = if mount {
+            let mut u = url::Url::parse(&uploads)
+                .map_err(|e| CopyError::Invalid(format!("bad upload url: {e}")))?;
+            u.query_pairs_mut()
+                .append_pair("mount", &blob.digest)
+                .append_pair("from", &self.source.repository);
+            u.to_string()
+        } else {
+            uploads.clone()
+        };
+        let started = self
+            .client
+            .send(
+                self.target,
+                &self.dst_scopes,
+                Method::POST,
+                &post_url,
+                |rb| rb.header(reqwest::header::CONTENT_LENGTH, "0"),
+                |s| s == StatusCode::CREATED || s == StatusCode::ACCEPTED,
+            )
+            .await?;
+        if mount && started.status() == StatusCode::CREATED {
+            self.tally(|r| r.blobs_mounted += 1);
+            self.progress.bytes(&self.image, blob.size);
+            return Ok(());
+        }
+        // 202: an upload session (also what a refused mount falls back to).
+        let location = header_str(started.headers(), "location")
+            .ok_or_else(|| RegistryError::Protocol("upload started without a Location".into()))?;
+        let mut put_url = url::Url::parse(&base)
+            .and_then(|b| b.join(location))
+            .map_err(|e| RegistryError::Protocol(format!("bad upload Location: {e}")))?;
+        put_url
+            .query_pairs_mut()
+            .append_pair("digest", &blob.digest);
+
+        let src_url = self.client.blob_url(self.source, &blob.digest);
+        let get = self
+            .client
+            .send(
+                self.source,
+                &self.src_scopes,
+                Method::GET,
+                &src_url,
+                |rb| rb,
+                |s| s.is_success(),
+            )
+            .await?;
+        let length = get.content_length();
+        let mismatch: Arc<Mutex<Option<String>>> = Arc::new(Mutex::new(None));
+        let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<u64>();
+        let verified = verify_stream(
+            get.bytes_stream(),
+            blob.digest.clone(),
+            length,
+            mismatch.clone(),
+            tx,
+        );
+        let put = self.client.send_once(
+            self.target,
+            &self.dst_scopes,
+            Method::PUT,
+            put_url.as_str(),
+            |rb| {
+                let rb = rb
+                    .header(reqwest::header::CONTENT_TYPE, "application/octet-stream")
+                    .body(reqwest::Body::wrap_stream(verified));
+                match length {
+                    Some(n) => rb.header(reqwest::header::CONTENT_LENGTH, n),
+                    None => rb,
+                }
+            },
+        );
+        let drain = async {
+            let mut total = 0u64;
+            while let Some(n) = rx.recv().await {
+                total += n;
+                self.progress.bytes(&self.image, n);
+            }
+            total
+        };
+        let (put_result, moved) = tokio::join!(put, drain);
+        if let Some(actual) = mismatch.lock().ok().and_then(|m| m.clone()) {
+            return Err(CopyError::DigestMismatch {
+                source_repo: self.source.to_string(),
+                expected: blob.digest.clone(),
+                actual,
+            });
+        }
+        put_result?;
+        self.tally(|r| {
+            r.blobs_copied += 1;
+            r.bytes_copied += moved;
+        });
+        Ok(())
+    }
+}
+
+type ChunkStream = futures::stream::BoxStream<'static, Result<bytes::Bytes, std::io::Error>>;
+
+/// Passes chunks through while hashing them. Once all bytes are in (at `expected_len` when known,
+/// else at the end of the stream), a digest other than `expected` becomes an error instead of the
+/// last chunk, which aborts the upload, and is recorded in `mismatch`. Chunk sizes go to `tx`.
+fn verify_stream(
+    inner: impl futures::Stream<Item = reqwest::Result<bytes::Bytes>> + Send + 'static,
+    expected: String,
+    expected_len: Option<u64>,
+    mismatch: Arc<Mutex<Option<String>>>,
+    tx: tokio::sync::mpsc::UnboundedSender<u64>,
+) -> ChunkStream {
+    struct State {
+        inner: ChunkStream,
+        hasher: Sha256,
+        seen: u64,
+        finished: bool,
+    }
+    let state = State {
+        inner: inner
+            .map_err(|e| std::io::Error::other(error_chain(&e)))
+            .boxed(),
+        hasher: Sha256::new(),
+        seen: 0,
+        finished: false,
+    };
+    let check = move |hasher: &mut Sha256| -> Result<(), std::io::Error> {
+        let actual = format!("sha256:{}", hex::encode(hasher.finalize_reset()));
+        if actual == expected {
+            return Ok(());
+        }
+        if let Ok(mut m) = mismatch.lock() {
+            *m = Some(actual);
+        }
+        Err(std::io::Error::other(
+            "blob content does not match its digest",
+        ))
+    };
+    futures::stream::unfold(state, move |mut st| {
+        let check = check.clone();
+        let tx = tx.clone();
+        async move {
+            if st.finished {
+                return None;
+            }
+            match st.inner.next().await {
+                Some(Ok(chunk)) => {
+                    st.hasher.update(&chunk);
+                    st.seen += chunk.len() as u64;
+                    let _ = tx.send(chunk.len() as u64);
+                    if let Some(len) = expected_len {
+                        if st.seen > len {
+                            st.finished = true;
+                            return Some((
+                                Err(std::io::Error::other("blob longer than its Content-Length")),
+                                st,
+                            ));
+                        }
+                        if st.seen == len {
+                            st.finished = true;
+                            let item = check(&mut st.hasher).map(|()| chunk);
+                            return Some((item, st));
+                        }
+                    }
+                    Some((Ok(chunk), st))
+                }
+                Some(Err(e)) => {
+                    st.finished = true;
+                    Some((Err(e), st))
+                }
+                None => {
+                    st.finished = true;
+                    if expected_len.is_some_and(|len| st.seen < len) {
+                        return Some((Err(std::io::Error::other("blob body cut short")), st));
+                    }
+                    match check(&mut st.hasher) {
+                        Ok(()) => None,
+                        Err(e) => Some((Err(e), st)),
+                    }
+                }
+            }
+        }
+    })
+    .boxed()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn verify_stream_passes_and_refuses() {
+        let data = bytes::Bytes::from_static(b"hello world");
+        let good = manifest::sha256_digest(&data);
+        let run = |expected: String, len: Option<u64>| {
+            let data = data.clone();
+            async move {
+                let m = Arc::new(Mutex::new(None));
+                let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+                let s = futures::stream::iter(vec![Ok(data.slice(..5)), Ok(data.slice(5..))]);
+                let out: Vec<Result<bytes::Bytes, std::io::Error>> =
+                    verify_stream(s, expected, len, m.clone(), tx)
+                        .collect()
+                        .await;
+                let mut n = 0;
+                while let Ok(x) = rx.try_recv() {
+                    n += x;
+                }
+                (out, m.lock().unwrap().clone(), n)
+            }
+        };
+        for len in [None, Some(11)] {
+            let (out, m, n) = run(good.clone(), len).await;
+            assert!(out.iter().all(Result::is_ok) && out.len() == 2 && m.is_none() && n == 11);
+            let (out, m, _) = run(format!("sha256:{}", "0".repeat(64)), len).await;
+            assert!(out.last().unwrap().is_err());
+            assert_eq!(m.as_deref(), Some(manifest::sha256_digest(&data).as_str()));
+        }
+        // A body shorter than announced never verifies.
+        let (out, _, _) = run(good.clone(), Some(20)).await;
+        assert!(out.last().unwrap().is_err());
+    }
+}

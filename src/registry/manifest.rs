@@ -1,0 +1,196 @@
+//! Manifest media types and the few manifest fields the copy engine reads (children of an index,
+//! config and layer blobs of an image manifest, platforms), plus sha256 digests of bytes.
+use serde::Deserialize;
+use sha2::{Digest, Sha256};
+
+pub const DOCKER_MANIFEST: &str = "application/vnd.docker.distribution.manifest.v2+json";
+pub const DOCKER_LIST: &str = "application/vnd.docker.distribution.manifest.list.v2+json";
+pub const OCI_MANIFEST: &str = "application/vnd.oci.image.manifest.v1+json";
+pub const OCI_INDEX: &str = "application/vnd.oci.image.index.v1+json";
+
+/// `sha256:<hex>` of some bytes.
+pub fn sha256_digest(bytes: &[u8]) -> String {
+    format!("sha256:{}", hex::encode(Sha256::digest(bytes)))
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+pub struct Platform {
+    #[serde(default)]
+    pub os: String,
+    #[serde(default)]
+    pub architecture: String,
+    #[serde(default)]
+    pub variant: Option<String>,
+}
+
+impl Platform {
+    /// `os/arch[/variant]`.
+    pub fn key(&self) -> String {
+        match &self.variant {
+            Some(v) if !v.is_empty() => format!("{}/{}/{v}", self.os, self.architecture),
+            _ => format!("{}/{}", self.os, self.architecture),
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+pub struct Descriptor {
+    #[serde(rename = "mediaType", default)]
+    pub media_type: String,
+    pub digest: String,
+    #[serde(default)]
+    pub size: u64,
+    #[serde(default)]
+    pub platform: Option<Platform>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+struct Raw {
+    #[serde(rename = "mediaType", default)]
+    media_type: Option<String>,
+    #[serde(default)]
+    manifests: Option<Vec<Descriptor>>,
+    #[serde(default)]
+    config: Option<Descriptor>,
+    #[serde(default)]
+    layers: Option<Vec<Descriptor>>,
+}
+
+/// A manifest reduced to what the copy needs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Parsed {
+    /// A manifest list / image index and its children.
+    Index { children: Vec<Descriptor> },
+    /// An image manifest and the blobs it references (config first).
+    Image { blobs: Vec<Descriptor> },
+}
+
+/// Parses manifest bytes; `header_type` is the Content-Type the registry sent.
+pub fn parse(bytes: &[u8], header_type: &str) -> Result<(Parsed, String), String> {
+    let raw: Raw =
+        serde_json::from_slice(bytes).map_err(|e| format!("manifest is not valid JSON: {e}"))?;
+    let media_type = raw
+        .media_type
+        .clone()
+        .filter(|m| !m.is_empty())
+        .unwrap_or_else(|| header_type.to_string());
+    let check = |d: &Descriptor| super::reference::validate_digest(&d.digest);
+    match (raw.manifests, raw.config) {
+        (Some(children), None) => {
+            children.iter().try_for_each(check)?;
+            let media_type = if media_type.is_empty() {
+                OCI_INDEX.to_string()
+            } else {
+                media_type
+            };
+            Ok((Parsed::Index { children }, media_type))
+        }
+        (None, Some(config)) => {
+            let mut blobs = vec![config];
+            blobs.extend(raw.layers.unwrap_or_default());
+            blobs.iter().try_for_each(check)?;
+            let media_type = if media_type.is_empty() {
+                OCI_MANIFEST.to_string()
+            } else {
+                media_type
+            };
+            Ok((Parsed::Image { blobs }, media_type))
+        }
+        _ => Err(format!(
+            "unsupported manifest (media type {media_type:?}): neither an index nor an image manifest"
+        )),
+    }
+}
+
+/// Keeps only the listed platforms (`os/arch[/variant]`, `os/arch` matching any variant) of an index,
+/// returning the new index bytes. Other fields are kept as they were.
+pub fn filter_index(bytes: &[u8], platforms: &[String]) -> Result<Vec<u8>, String> {
+    let mut v: serde_json::Value =
+        serde_json::from_slice(bytes).map_err(|e| format!("index is not valid JSON: {e}"))?;
+    let list = v
+        .get_mut("manifests")
+        .and_then(|m| m.as_array_mut())
+        .ok_or("index has no manifests array")?;
+    list.retain(|child| {
+        let Ok(p) =
+            serde_json::from_value::<Platform>(child.get("platform").cloned().unwrap_or_default())
+        else {
+            return false;
+        };
+        let full = p.key();
+        let short = format!("{}/{}", p.os, p.architecture);
+        platforms.iter().any(|w| w == &full || w == &short)
+    });
+    if list.is_empty() {
+        return Err(format!(
+            "none of the platforms {} is in the index",
+            platforms.join(", ")
+        ));
+    }
+    serde_json::to_vec(&v).map_err(|e| e.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn d(n: u8) -> String {
+        format!("sha256:{}", hex::encode([n; 32]))
+    }
+
+    #[test]
+    fn parses_index_and_image() {
+        let idx = serde_json::json!({"schemaVersion":2,"mediaType":DOCKER_LIST,"manifests":[
+            {"mediaType":DOCKER_MANIFEST,"digest":d(1),"size":10,"platform":{"os":"linux","architecture":"amd64"}},
+            {"mediaType":DOCKER_MANIFEST,"digest":d(2),"size":10,"platform":{"os":"linux","architecture":"arm64","variant":"v8"}}]});
+        let bytes = serde_json::to_vec(&idx).unwrap();
+        let (p, mt) = parse(&bytes, "").unwrap();
+        assert_eq!(mt, DOCKER_LIST);
+        let Parsed::Index { children } = p else {
+            panic!()
+        };
+        assert_eq!(
+            children[1].platform.as_ref().unwrap().key(),
+            "linux/arm64/v8"
+        );
+        let only = filter_index(&bytes, &["linux/arm64".into()]).unwrap();
+        let (Parsed::Index { children }, _) = parse(&only, "").unwrap() else {
+            panic!()
+        };
+        assert_eq!(children.len(), 1);
+        assert_eq!(children[0].digest, d(2));
+        assert!(filter_index(&bytes, &["windows/amd64".into()]).is_err());
+
+        let img = serde_json::json!({"schemaVersion":2,"config":{"mediaType":"x","digest":d(3),"size":1},
+            "layers":[{"mediaType":"y","digest":d(4),"size":2}]});
+        let (p, mt) = parse(&serde_json::to_vec(&img).unwrap(), OCI_MANIFEST).unwrap();
+        assert_eq!(mt, OCI_MANIFEST);
+        assert_eq!(
+            p,
+            Parsed::Image {
+                blobs: vec![
+                    Descriptor {
+                        media_type: "x".into(),
+                        digest: d(3),
+                        size: 1,
+                        platform: None
+                    },
+                    Descriptor {
+                        media_type: "y".into(),
+                        digest: d(4),
+                        size: 2,
+                        platform: None
+                    },
+                ]
+            }
+        );
+    }
+
+    #[test]
+    fn rejects_bad_manifests() {
+        assert!(parse(b"not json", "").is_err());
+        assert!(parse(b"{}", "").is_err());
+        let bad = serde_json::json!({"config":{"digest":"sha256:zz"}});
+        assert!(parse(&serde_json::to_vec(&bad).unwrap(), "").is_err());
+    }
+}
