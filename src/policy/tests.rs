@@ -476,18 +476,18 @@ fn mirror_platform_rules() {
 fn mirror_requires_from_and_tags() {
     insta::assert_snapshot!(errors(&format!("{HEAD}[repositories.redis.mirror]\nsignatures = true\n")), @r#"
     error: missing `from` in `repositories.redis.mirror`
-     --> policy.toml:3:1
+     --> policy.toml:2:1
       |
-    3 | signatures = true
-      | ^^^^^^^^^^ this mirror has no source
+    2 | [repositories.redis.mirror]
+      | ^^^^^^^^^^^^^^^^^^^^^^^^^^^ this mirror has no source
       |
       = help: add `from = "<image>"`, e.g. `from = "bitnami/redis"`
 
     error: missing `tags` in `repositories.redis.mirror`
-     --> policy.toml:3:1
+     --> policy.toml:2:1
       |
-    3 | signatures = true
-      | ^^^^^^^^^^ this mirror lists no tags
+    2 | [repositories.redis.mirror]
+      | ^^^^^^^^^^^^^^^^^^^^^^^^^^^ this mirror lists no tags
       |
       = help: add `tags = ["1.27"]`: a mirror copies exact tags only
 
@@ -644,4 +644,52 @@ fn color_rendering_differs() {
     assert_eq!(d.len(), 1);
     assert!(d.render(true).contains('\u{1b}'));
     assert!(!d.render(false).contains('\u{1b}'));
+}
+
+#[test]
+fn hostile_input_never_panics() {
+    let cases = [
+        "",
+        "org = \"acme\"\n[[repositories]]\nname = \"x\"\n",
+        "org = \"acme\"\nteams = 5\nmembers = \"alice\"\n",
+        "org = \"acme\"\n[repositories.api]\nmirror = {}\n",
+        "org = \"acme\"\n[repositories.api]\nteams = { dev = 3 }\nmirror = 7\n",
+        "org = \"acme\"\n[repositories.api]\ndescription = \"\u{e9}\u{1f600}\u{0301}\"\nteams.\"\u{1f600}\" = \"read\"\n",
+        "org = [\"acme\"]\n[teams.dev]\nmembers = [1, true, \"\"]\n",
+        "\u{feff}org = \"acme\"\n[settings]\ndelete_threshold = nan\n",
+        "org = \"acme\"\n[repositories.x1.mirror]\nfrom = \"ghcr.io:99999999/x\"\ntags = [\"a\"]\nplatforms = \"linux/amd64\"\n",
+    ];
+    for src in cases {
+        if let Err(PolicyError::Invalid(d)) = parse(Path::new("p.toml"), src) {
+            assert!(!d.is_empty());
+            let text = d.render(false);
+            assert!(text.contains("p.toml"), "{text}");
+            let _ = d.render(true);
+        } else if !src.is_empty() {
+            panic!("expected errors for {src:?}");
+        }
+    }
+}
+
+#[test]
+fn empty_mirror_points_at_mirror() {
+    insta::assert_snapshot!(errors(&format!("{HEAD}[repositories.api]\nmirror = {{}}\n")), @r#"
+    error: missing `from` in `repositories.api.mirror`
+     --> policy.toml:3:10
+      |
+    3 | mirror = {}
+      |          ^^ this mirror has no source
+      |
+      = help: add `from = "<image>"`, e.g. `from = "bitnami/redis"`
+
+    error: missing `tags` in `repositories.api.mirror`
+     --> policy.toml:3:10
+      |
+    3 | mirror = {}
+      |          ^^ this mirror lists no tags
+      |
+      = help: add `tags = ["1.27"]`: a mirror copies exact tags only
+
+    error: policy `policy.toml` has 2 errors
+    "#);
 }

@@ -324,23 +324,27 @@ impl Walker<'_> {
         out
     }
 
+    fn team_name_error(&mut self, span: Span, name: &str) {
+        let (rule, len) = rules::TEAM_NAME_RULE;
+        self.err(
+            span,
+            format!("invalid team name `{name}`"),
+            "not a valid team name",
+            Some(format!(
+                "team names are {rule}, {} to {} characters",
+                len.start(),
+                len.end()
+            )),
+        );
+    }
+
     fn teams(&mut self, root: &dyn TableLike) -> Option<BTreeMap<String, Team>> {
         let teams = self.table(root, "teams", "teams")?;
         let mut out = BTreeMap::new();
         for (name, _) in teams.iter() {
             let what = format!("teams.{name}");
             if !rules::is_team_name(name) {
-                let (rule, len) = rules::TEAM_NAME_RULE;
-                self.err(
-                    Self::key_span(teams, name),
-                    format!("invalid team name `{name}`"),
-                    "not a valid team name",
-                    Some(format!(
-                        "team names are {rule}, {} to {} characters",
-                        len.start(),
-                        len.end()
-                    )),
-                );
+                self.team_name_error(Self::key_span(teams, name), name);
             }
             let Some(team) = self.table(teams, name, &what) else {
                 continue;
@@ -460,7 +464,10 @@ impl Walker<'_> {
         let full_description = self.full_description(repo, what);
         let grants = self.grants(repo, what, teams_managed, team_names);
         let mirror = match self.table(repo, "mirror", &format!("{what}.mirror")) {
-            Some(m) => Some(self.mirror(m, &format!("{what}.mirror"))?),
+            Some(m) => {
+                let span = self.item_span(repo, "mirror");
+                Some(self.mirror(m, span, &format!("{what}.mirror"))?)
+            }
             None => None,
         };
         Some(Repository {
@@ -582,7 +589,9 @@ impl Walker<'_> {
                     None
                 }
             };
-            if teams_managed && !team_names.iter().any(|t| t == team) {
+            if !rules::is_team_name(team) {
+                self.team_name_error(Self::key_span(grants, team), team);
+            } else if teams_managed && !team_names.iter().any(|t| t == team) {
                 let help = match suggest(team, team_names.iter().map(String::as_str)) {
                     Some(s) => format!("did you mean `{s}`?"),
                     None if team_names.is_empty() => "no team is defined under [teams]".to_string(),
@@ -605,7 +614,7 @@ impl Walker<'_> {
         Some(out)
     }
 
-    fn mirror(&mut self, m: &dyn TableLike, what: &str) -> Option<Mirror> {
+    fn mirror(&mut self, m: &dyn TableLike, span: Span, what: &str) -> Option<Mirror> {
         self.check_keys(m, &format!("`{what}`"), MIRROR_KEYS);
         let from = self.string(m, "from", &format!("{what}.from"));
         if let Some(f) = &from
@@ -619,15 +628,14 @@ impl Walker<'_> {
             );
         }
         if from.is_none() && m.get("from").is_none() {
-            let span = Self::key_span_parent(m);
             self.err(
-                span,
+                span.clone(),
                 format!("missing `from` in `{what}`"),
                 "this mirror has no source",
                 Some("add `from = \"<image>\"`, e.g. `from = \"bitnami/redis\"`".to_string()),
             );
         }
-        let tags = self.mirror_tags(m, what);
+        let tags = self.mirror_tags(m, span, what);
         let platforms = self.platforms(m, what);
         let signatures = self
             .bool(m, "signatures", &format!("{what}.signatures"))
@@ -640,20 +648,15 @@ impl Walker<'_> {
         })
     }
 
-    /// The span of the first key of a table, for errors about the table as a whole.
-    fn key_span_parent(m: &dyn TableLike) -> Span {
-        m.iter().next().and_then(|(k, _)| Self::key_span(m, k))
-    }
-
     fn mirror_tags(
         &mut self,
         m: &dyn TableLike,
+        span: Span,
         what: &str,
     ) -> Option<BTreeMap<String, Option<String>>> {
         let key_what = format!("{what}.tags");
         let Some(list) = self.strings(m, "tags", &key_what) else {
             if m.get("tags").is_none() {
-                let span = Self::key_span_parent(m);
                 self.err(
                     span,
                     format!("missing `tags` in `{what}`"),
