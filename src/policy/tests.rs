@@ -693,3 +693,18 @@ fn empty_mirror_points_at_mirror() {
     error: policy `policy.toml` has 2 errors
     "#);
 }
+
+#[test]
+fn members_need_an_owner() {
+    insta::assert_snapshot!(errors(&format!("{HEAD}[members]\neditors = [\"bob\"]\n")), @r#"
+    error: `[members]` lists no owner
+     --> policy.toml:2:1
+      |
+    2 | [members]
+      | ^^^^^^^^^ organization roles are managed here
+      |
+      = help: an organization needs at least one owner: add `owners = ["<Docker ID>"]`, or remove [members] to leave roles unmanaged
+
+    error: policy `policy.toml` has 1 error
+    "#);
+}

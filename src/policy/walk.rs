@@ -399,6 +399,22 @@ impl Walker<'_> {
                 roles.insert(user, (role, key.to_string()));
             }
         }
+        // Only when no owner is written at all: an invalid entry is reported on its own.
+        let owners_written = members
+            .get("owners")
+            .is_some_and(|o| o.as_array().is_none_or(|a| !a.is_empty()));
+        if !owners_written {
+            let span = self.item_span(root, "members");
+            self.err(
+                span,
+                "`[members]` lists no owner".to_string(),
+                "organization roles are managed here",
+                Some(
+                    "an organization needs at least one owner: add `owners = [\"<Docker ID>\"]`, or remove [members] to leave roles unmanaged"
+                        .to_string(),
+                ),
+            );
+        }
         let mut roles: BTreeMap<Username, Role> =
             roles.into_iter().map(|(u, (r, _))| (u, r)).collect();
         // Team members not given a role are plain members of the organization.
