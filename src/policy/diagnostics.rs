@@ -76,13 +76,13 @@ impl Diagnostics {
             out.push(renderer.render(&[group]));
         }
         let n = self.items.len();
+        let style = if color {
+            annotate_snippets::renderer::DEFAULT_ERROR_STYLE
+        } else {
+            anstyle::Style::new()
+        };
         out.push(format!(
-            "{}: policy `{}` has {n} error{}",
-            if color {
-                "\u{1b}[1;91merror\u{1b}[0m"
-            } else {
-                "error"
-            },
+            "{style}error{style:#}: policy `{}` has {n} error{}",
             self.path,
             if n == 1 { "" } else { "s" }
         ));
