@@ -1,1 +1,85 @@
-//! TODO
+//! The policy: loads the TOML policy file, validates it offline (every error of one load, each with
+//! file:line:col and the offending line), and builds the desired [`OrgState`] plus the run settings.
+//!
+//! Submodules: `diagnostics` (error collection and rendering), `rules` (name and reference syntax),
+//! `walk` (the hand-written walk over the span-carrying `toml_edit` document).
+
+mod diagnostics;
+mod rules;
+mod walk;
+
+#[cfg(test)]
+mod tests;
+
+use std::path::{Path, PathBuf};
+
+pub use diagnostics::{Diagnostic, Diagnostics};
+
+use crate::model::OrgState;
+
+/// A loaded, valid policy.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Policy {
+    /// The policy file, as given.
+    pub path: PathBuf,
+    /// The organization as the policy wants it; `None` fields are unmanaged.
+    pub desired: OrgState,
+    pub settings: PolicySettings,
+}
+
+/// `[settings]`: how plan and apply treat what the policy does not list.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct PolicySettings {
+    /// Delete teams, repositories, grants and members the policy does not list. Default false.
+    pub prune: bool,
+    /// Refuse a plan deleting more than this fraction of the managed items of a kind. Default 0.25.
+    pub delete_threshold: f64,
+}
+
+impl Default for PolicySettings {
+    fn default() -> Self {
+        PolicySettings {
+            prune: false,
+            delete_threshold: 0.25,
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum PolicyError {
+    #[error("cannot read policy `{}`: {source}", path.display())]
+    Io {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("{}", .0.render(false))]
+    Invalid(Diagnostics),
+}
+
+/// Reads and validates the policy at `path`, including README files it references.
+pub fn load(path: &Path) -> Result<Policy, PolicyError> {
+    let source = std::fs::read_to_string(path).map_err(|source| PolicyError::Io {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    parse(path, &source)
+}
+
+/// Validates `source` as the policy at `path`. `path` names the file in messages and anchors relative
+/// `full_description_file` paths (which are read).
+pub fn parse(path: &Path, source: &str) -> Result<Policy, PolicyError> {
+    let base = path.parent().unwrap_or_else(|| Path::new(""));
+    match walk::walk(source, base) {
+        Ok((desired, settings)) => Ok(Policy {
+            path: path.to_path_buf(),
+            desired,
+            settings,
+        }),
+        Err(items) => Err(PolicyError::Invalid(Diagnostics::new(
+            path.display().to_string(),
+            source.to_string(),
+            items,
+        ))),
+    }
+}
