@@ -446,3 +446,399 @@ fn diff_repositories(desired: &OrgState, live: &OrgState, opts: &DiffOptions, b:
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::{ImageAccess, Invite, Permission, Repository};
+
+    fn u(s: &str) -> Username {
+        Username::new(s)
+    }
+    fn members(roles: &[(&str, Role)], invites: Vec<Invite>) -> Members {
+        Members {
+            roles: roles.iter().map(|(n, r)| (u(n), *r)).collect(),
+            invites,
+        }
+    }
+    fn invite(who: &str, role: Role, team: Option<&str>) -> Invite {
+        Invite {
+            id: Some(format!("id-{who}")),
+            invitee: who.into(),
+            role,
+            team: team.map(Into::into),
+        }
+    }
+    fn team(desc: Option<&str>, users: &[&str]) -> Team {
+        Team {
+            description: desc.map(Into::into),
+            members: users.iter().map(|n| u(n)).collect(),
+        }
+    }
+    fn repo(
+        private: bool,
+        desc: Option<&str>,
+        grants: Option<&[(&str, Permission)]>,
+    ) -> Repository {
+        Repository {
+            private,
+            description: desc.map(Into::into),
+            full_description: None,
+            grants: grants.map(|g| g.iter().map(|(t, p)| (t.to_string(), *p)).collect()),
+            mirror: None,
+        }
+    }
+    fn prune() -> DiffOptions {
+        DiffOptions {
+            prune: true,
+            identity: None,
+        }
+    }
+    fn addrs(p: &Plan) -> Vec<String> {
+        p.changes.iter().map(|c| c.address(&p.org)).collect()
+    }
+
+    #[test]
+    fn unmanaged_nones_produce_nothing() {
+        let desired = OrgState::empty("acme");
+        let mut live = OrgState::empty("acme");
+        live.image_access = Some(ImageAccess {
+            enabled: true,
+            allow_official_images: true,
+            allow_verified_publishers: false,
+        });
+        live.members = Some(members(&[("a", Role::Owner)], vec![]));
+        live.teams = Some([("t".to_string(), team(Some("x"), &["a"]))].into());
+        let p = diff(&desired, &live, &prune());
+        assert!(p.changes.is_empty(), "{:?}", p.changes);
+        assert!(p.notes.is_empty());
+        assert_eq!(p.format_version, FORMAT_VERSION);
+    }
+
+    #[test]
+    fn image_access_set_when_different() {
+        let ia = ImageAccess {
+            enabled: true,
+            allow_official_images: true,
+            allow_verified_publishers: true,
+        };
+        let mut desired = OrgState::empty("acme");
+        desired.image_access = Some(ia);
+        let live = OrgState::empty("acme");
+        let p = diff(&desired, &live, &DiffOptions::default());
+        assert_eq!(
+            p.changes,
+            vec![Change::SetImageAccess { old: None, new: ia }]
+        );
+        let mut live2 = OrgState::empty("acme");
+        live2.image_access = Some(ia);
+        assert!(
+            diff(&desired, &live2, &DiffOptions::default())
+                .changes
+                .is_empty()
+        );
+    }
+
+    #[test]
+    fn members_roles_invites_and_prune() {
+        let mut desired = OrgState::empty("acme");
+        desired.members = Some(members(
+            &[
+                ("boss", Role::Owner),
+                ("ed", Role::Editor),
+                ("new", Role::Member),
+                ("pend", Role::Editor),
+            ],
+            vec![],
+        ));
+        let mut live = OrgState::empty("acme");
+        live.members = Some(members(
+            &[
+                ("boss", Role::Owner),
+                ("ed", Role::Member),
+                ("old", Role::Member),
+            ],
+            vec![
+                invite("pend", Role::Member, None),
+                invite("stale", Role::Member, None),
+            ],
+        ));
+        let p = diff(&desired, &live, &DiffOptions::default());
+        assert_eq!(
+            p.changes,
+            vec![
+                Change::SetRole {
+                    user: u("ed"),
+                    old: Role::Member,
+                    new: Role::Editor
+                },
+                Change::Invite {
+                    invitee: u("new"),
+                    role: Role::Member,
+                    team: None
+                },
+            ]
+        );
+        let notes: Vec<_> = p.notes.iter().map(|n| n.address.as_str()).collect();
+        assert_eq!(
+            notes,
+            vec!["member old", "invite pend", "invite stale"],
+            "sorted by kind, address"
+        );
+        assert!(p.notes[1].message.contains("after the invite is accepted"));
+
+        let p = diff(&desired, &live, &prune());
+        assert_eq!(
+            addrs(&p),
+            vec!["invite stale", "member old", "member ed", "invite new"],
+            "deletions first (invite before member), then creates"
+        );
+        assert!(matches!(&p.changes[0], Change::CancelInvite { id, .. } if id == "id-stale"));
+    }
+
+    #[test]
+    fn never_removes_last_owner_or_identity() {
+        let mut desired = OrgState::empty("acme");
+        desired.members = Some(members(&[("ed", Role::Editor)], vec![]));
+        let mut live = OrgState::empty("acme");
+        live.members = Some(members(
+            &[
+                ("ed", Role::Editor),
+                ("o1", Role::Owner),
+                ("o2", Role::Owner),
+                ("me", Role::Member),
+            ],
+            vec![],
+        ));
+        let opts = DiffOptions {
+            prune: true,
+            identity: Some(u("me")),
+        };
+        let p = diff(&desired, &live, &opts);
+        assert_eq!(
+            p.changes,
+            vec![Change::RemoveMember {
+                user: u("o1"),
+                role: Role::Owner
+            }]
+        );
+        let msgs: Vec<_> = p
+            .notes
+            .iter()
+            .map(|n| (n.address.as_str(), n.message.as_str()))
+            .collect();
+        assert_eq!(msgs.len(), 2);
+        assert!(msgs[0].0 == "member me" && msgs[0].1.contains("identity"));
+        assert!(msgs[1].0 == "member o2" && msgs[1].1.contains("last owner"));
+    }
+
+    #[test]
+    fn teams_create_update_delete_and_membership() {
+        let mut desired = OrgState::empty("acme");
+        desired.members = Some(members(&[("a", Role::Member), ("b", Role::Editor)], vec![]));
+        desired.teams = Some(
+            [
+                (
+                    "devs".to_string(),
+                    team(Some("Developers"), &["a", "b", "c", "d"]),
+                ),
+                ("ops".to_string(), team(None, &[])),
+                ("new".to_string(), team(None, &["a"])),
+            ]
+            .into(),
+        );
+        let mut live = OrgState::empty("acme");
+        live.members = Some(members(
+            &[("a", Role::Member), ("x", Role::Member)],
+            vec![invite("d", Role::Member, Some("devs"))],
+        ));
+        live.teams = Some(
+            [
+                ("devs".to_string(), team(Some("old"), &["x"])),
+                ("ops".to_string(), team(Some("keep"), &[])),
+                ("gone".to_string(), team(None, &[])),
+            ]
+            .into(),
+        );
+        let p = diff(&desired, &live, &DiffOptions::default());
+        assert_eq!(
+            p.changes,
+            vec![
+                Change::Invite {
+                    invitee: u("b"),
+                    role: Role::Editor,
+                    team: Some("devs".into())
+                },
+                Change::Invite {
+                    invitee: u("c"),
+                    role: Role::Member,
+                    team: Some("devs".into())
+                },
+                Change::UpdateTeam {
+                    team: "devs".into(),
+                    description: Delta {
+                        old: "old".into(),
+                        new: "Developers".into()
+                    }
+                },
+                Change::CreateTeam {
+                    team: "new".into(),
+                    description: String::new()
+                },
+                Change::AddTeamMember {
+                    team: "devs".into(),
+                    user: u("a")
+                },
+                Change::AddTeamMember {
+                    team: "new".into(),
+                    user: u("a")
+                },
+            ]
+        );
+        let notes: Vec<_> = p.notes.iter().map(|n| n.address.as_str()).collect();
+        assert_eq!(notes, vec!["member x", "team gone", "team_member devs/x"]);
+
+        let p = diff(&desired, &live, &prune());
+        assert_eq!(
+            &addrs(&p)[..3],
+            ["team_member devs/x", "team gone", "member x"]
+        );
+    }
+
+    #[test]
+    fn teams_managed_without_members_uses_live_members() {
+        let mut desired = OrgState::empty("acme");
+        desired.teams = Some([("t".to_string(), team(None, &["in", "out"]))].into());
+        let mut live = OrgState::empty("acme");
+        live.members = Some(members(
+            &[("in", Role::Member)],
+            vec![invite("old", Role::Member, Some("t"))],
+        ));
+        live.teams = Some([("t".to_string(), team(None, &[]))].into());
+        let p = diff(&desired, &live, &prune());
+        assert_eq!(
+            p.changes,
+            vec![
+                Change::CancelInvite {
+                    id: "id-old".into(),
+                    invitee: "old".into(),
+                    team: Some("t".into())
+                },
+                Change::Invite {
+                    invitee: u("out"),
+                    role: Role::Member,
+                    team: Some("t".into())
+                },
+                Change::AddTeamMember {
+                    team: "t".into(),
+                    user: u("in")
+                },
+            ]
+        );
+    }
+
+    #[test]
+    fn repositories_and_grants() {
+        let mut desired = OrgState::empty("acme");
+        desired.repositories.insert(
+            "fresh".into(),
+            repo(true, None, Some(&[("devs", Permission::Read)])),
+        );
+        desired.repositories.insert(
+            "redis".into(),
+            repo(
+                false,
+                Some("Redis"),
+                Some(&[("devs", Permission::Write), ("ops", Permission::Admin)]),
+            ),
+        );
+        desired
+            .repositories
+            .insert("same".into(), repo(false, None, None));
+        let mut live = OrgState::empty("acme");
+        live.repositories.insert(
+            "redis".into(),
+            repo(
+                true,
+                Some("old"),
+                Some(&[("devs", Permission::Read), ("qa", Permission::Read)]),
+            ),
+        );
+        let mut same = repo(false, Some("whatever"), Some(&[("x", Permission::Read)]));
+        same.full_description = Some("long".into());
+        live.repositories.insert("same".into(), same);
+        live.repositories
+            .insert("legacy".into(), repo(false, None, Some(&[])));
+
+        let p = diff(&desired, &live, &DiffOptions::default());
+        assert_eq!(
+            p.changes,
+            vec![
+                Change::CreateRepository {
+                    repository: "fresh".into(),
+                    fields: RepoFields {
+                        private: true,
+                        description: String::new(),
+                        full_description: String::new()
+                    }
+                },
+                Change::UpdateRepository {
+                    repository: "redis".into(),
+                    private: Some(Delta {
+                        old: true,
+                        new: false
+                    }),
+                    description: Some(Delta {
+                        old: "old".into(),
+                        new: "Redis".into()
+                    }),
+                    full_description: None,
+                },
+                Change::Grant {
+                    repository: "fresh".into(),
+                    team: "devs".into(),
+                    permission: Permission::Read
+                },
+                Change::UpdateGrant {
+                    repository: "redis".into(),
+                    team: "devs".into(),
+                    permission: Delta {
+                        old: Permission::Read,
+                        new: Permission::Write
+                    }
+                },
+                Change::Grant {
+                    repository: "redis".into(),
+                    team: "ops".into(),
+                    permission: Permission::Admin
+                },
+            ]
+        );
+        let notes: Vec<_> = p
+            .notes
+            .iter()
+            .map(|n| (n.address.as_str(), n.message.as_str()))
+            .collect();
+        assert_eq!(
+            notes[1],
+            (
+                "grant acme/redis:qa",
+                "read grant not in the policy (left alone; use --prune to revoke)"
+            )
+        );
+        assert_eq!(
+            notes[0],
+            (
+                "repository acme/legacy",
+                "unmanaged repository (left alone)"
+            )
+        );
+
+        let p = diff(&desired, &live, &prune());
+        assert_eq!(
+            &addrs(&p)[..2],
+            ["grant acme/redis:qa", "repository acme/legacy"]
+        );
+        assert_eq!(p.summary().destroy, 2);
+    }
+}
