@@ -143,3 +143,107 @@ pub fn check_identity(plan: &Plan, identity: &crate::model::Username) -> Option<
         _ => None,
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::{Members, Repository, Username};
+    use crate::plan::FORMAT_VERSION;
+
+    fn plan(changes: Vec<Change>) -> Plan {
+        Plan {
+            format_version: FORMAT_VERSION.into(),
+            org: "acme".into(),
+            changes,
+            notes: vec![],
+            api_calls: 0,
+        }
+    }
+    fn live_repos(n: usize) -> OrgState {
+        let mut live = OrgState::empty("acme");
+        for i in 0..n {
+            live.repositories.insert(
+                format!("r{i}"),
+                Repository {
+                    private: false,
+                    description: None,
+                    full_description: None,
+                    grants: None,
+                    mirror: None,
+                },
+            );
+        }
+        live
+    }
+    fn deletes(n: usize) -> Vec<Change> {
+        (0..n)
+            .map(|i| Change::DeleteRepository {
+                repository: format!("r{i}"),
+            })
+            .collect()
+    }
+
+    #[test]
+    fn mass_deletion_over_threshold_is_refused() {
+        let live = live_repos(10);
+        assert!(check(&plan(deletes(3)), &live, 0.3).is_empty());
+        let v = check(&plan(deletes(4)), &live, 0.3);
+        assert_eq!(
+            v,
+            vec![Violation::MassDeletion {
+                kind: ResourceKind::Repository,
+                deleting: 4,
+                live: 10,
+                threshold: 0.3
+            }]
+        );
+        let msg = v[0].to_string();
+        assert!(
+            msg.contains("--force") && msg.contains("delete_threshold"),
+            "{msg}"
+        );
+    }
+
+    #[test]
+    fn small_kinds_are_not_guarded() {
+        let live = live_repos(4);
+        assert!(check(&plan(deletes(4)), &live, 0.1).is_empty());
+    }
+
+    #[test]
+    fn last_owner_and_identity_are_refused() {
+        let mut live = OrgState::empty("acme");
+        live.members = Some(Members {
+            roles: [
+                (Username::new("o1"), Role::Owner),
+                (Username::new("m"), Role::Member),
+            ]
+            .into(),
+            invites: vec![],
+        });
+        let remove = Change::RemoveMember {
+            user: Username::new("o1"),
+            role: Role::Owner,
+        };
+        let v = check(&plan(vec![remove.clone()]), &live, 1.0);
+        assert_eq!(v, vec![Violation::LastOwner { user: "o1".into() }]);
+        let demote = Change::SetRole {
+            user: Username::new("o1"),
+            old: Role::Owner,
+            new: Role::Member,
+        };
+        assert_eq!(check(&plan(vec![demote]), &live, 1.0).len(), 1);
+        let other = Change::RemoveMember {
+            user: Username::new("m"),
+            role: Role::Member,
+        };
+        assert!(check(&plan(vec![other.clone()]), &live, 1.0).is_empty());
+
+        let id = Username::new("m");
+        assert_eq!(
+            check_identity(&plan(vec![other]), &id),
+            Some(Violation::Identity { user: "m".into() })
+        );
+        assert_eq!(check_identity(&plan(vec![remove]), &id), None);
+    }
+}
