@@ -51,6 +51,14 @@ fn opt_text(s: &Option<String>) -> String {
     s.clone().unwrap_or_else(|| "-".to_string())
 }
 
+/// Heading of a group: the kind, marked when the group holds deletions.
+fn heading(action: Action, kind: ResourceKind) -> String {
+    match action {
+        Action::Delete => format!("{} (destroy)", kind.as_str()),
+        _ => kind.as_str().to_string(),
+    }
+}
+
 /// One-line description of what a change does (without long texts).
 fn detail(c: &Change) -> String {
     use Change::*;
@@ -173,8 +181,8 @@ fn action_color(a: Action) -> Color {
 pub fn text(plan: &Plan, opts: &RenderOptions) -> String {
     let mut out = String::new();
     let _ = writeln!(out, "Organization: {}", plan.org);
-    for ((_, kind), changes) in groups(plan) {
-        let _ = writeln!(out, "\n{}", kind.as_str());
+    for ((action, kind), changes) in groups(plan) {
+        let _ = writeln!(out, "\n{}", heading(action, kind));
         let mut table = Table::new();
         table
             .load_preset(UTF8_FULL)
@@ -272,8 +280,8 @@ pub fn markdown(plan: &Plan) -> String {
             s.destroy
         );
     }
-    for ((_, kind), changes) in groups(plan) {
-        let _ = writeln!(out, "\n### {}\n", kind.as_str());
+    for ((action, kind), changes) in groups(plan) {
+        let _ = writeln!(out, "\n### {}\n", heading(action, kind));
         let _ = writeln!(out, "| | address | change |\n|---|---|---|");
         for c in changes {
             let marker = match c.action() {
@@ -301,4 +309,316 @@ pub fn markdown(plan: &Plan) -> String {
         }
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::{Permission, Role, Username};
+    use crate::plan::{Delta, FORMAT_VERSION, Note, RepoFields};
+
+    fn sample() -> Plan {
+        let mut changes = vec![
+            Change::DeleteRepository {
+                repository: "legacy".into(),
+            },
+            Change::Revoke {
+                repository: "redis".into(),
+                team: "qa".into(),
+                permission: Permission::Read,
+            },
+            Change::SetRole {
+                user: Username::new("ed"),
+                old: Role::Member,
+                new: Role::Editor,
+            },
+            Change::CreateRepository {
+                repository: "nginx".into(),
+                fields: RepoFields {
+                    private: false,
+                    description: "Vetted nginx".into(),
+                    full_description: String::new(),
+                },
+            },
+            Change::UpdateRepository {
+                repository: "redis".into(),
+                private: None,
+                description: None,
+                full_description: Some(Delta {
+                    old: "# Redis\nMirrored.\nOld line".into(),
+                    new: "# Redis\nMirrored.\nNew line".into(),
+                }),
+            },
+            Change::Grant {
+                repository: "nginx".into(),
+                team: "devs".into(),
+                permission: Permission::Write,
+            },
+        ];
+        crate::plan::diff::sort_changes(&mut changes, "acme");
+        Plan {
+            format_version: FORMAT_VERSION.into(),
+            org: "acme".into(),
+            changes,
+            notes: vec![Note {
+                kind: ResourceKind::Member,
+                address: "member old".into(),
+                message: "member not in the policy (left alone; use --prune to remove)".into(),
+            }],
+            api_calls: 7,
+        }
+    }
+
+    fn empty() -> Plan {
+        Plan {
+            format_version: FORMAT_VERSION.into(),
+            org: "acme".into(),
+            changes: vec![],
+            notes: vec![],
+            api_calls: 3,
+        }
+    }
+
+    #[test]
+    fn text_without_color() {
+        let out = text(
+            &sample(),
+            &RenderOptions {
+                color: false,
+                verbose: true,
+            },
+        );
+        assert!(!out.contains('\x1b'));
+        insta::assert_snapshot!(out, @"
+        Organization: acme
+
+        grant (destroy)
+        ┌───┬─────────────────────┬─────────────┐
+        │   ┆ address             ┆ change      │
+        ╞═══╪═════════════════════╪═════════════╡
+        │ - ┆ grant acme/redis:qa ┆ revoke read │
+        └───┴─────────────────────┴─────────────┘
+
+        repository (destroy)
+        ┌───┬────────────────────────┬────────────────────────────────────┐
+        │   ┆ address                ┆ change                             │
+        ╞═══╪════════════════════════╪════════════════════════════════════╡
+        │ - ┆ repository acme/legacy ┆ delete repository and all its tags │
+        └───┴────────────────────────┴────────────────────────────────────┘
+
+        member
+        ┌───┬───────────┬───────────────────────┐
+        │   ┆ address   ┆ change                │
+        ╞═══╪═══════════╪═══════════════════════╡
+        │ ~ ┆ member ed ┆ role member -> editor │
+        └───┴───────────┴───────────────────────┘
+
+        repository
+        ┌───┬───────────────────────┬─────────────────────────┐
+        │   ┆ address               ┆ change                  │
+        ╞═══╪═══════════════════════╪═════════════════════════╡
+        │ + ┆ repository acme/nginx ┆ create, public          │
+        ├╌╌╌┼╌╌╌╌╌╌╌╌╌╌╌╌╌╌╌╌╌╌╌╌╌╌╌┼╌╌╌╌╌╌╌╌╌╌╌╌╌╌╌╌╌╌╌╌╌╌╌╌╌┤
+        │ ~ ┆ repository acme/redis ┆ update full_description │
+        └───┴───────────────────────┴─────────────────────────┘
+        repository acme/nginx description:
+          --- live
+          +++ policy
+          @@ -0,0 +1 @@
+          +Vetted nginx
+        repository acme/redis full_description:
+          --- live
+          +++ policy
+          @@ -1,3 +1,3 @@
+           # Redis
+           Mirrored.
+          -Old line
+          +New line
+
+        grant
+        ┌───┬───────────────────────┬─────────────┐
+        │   ┆ address               ┆ change      │
+        ╞═══╪═══════════════════════╪═════════════╡
+        │ + ┆ grant acme/nginx:devs ┆ grant write │
+        └───┴───────────────────────┴─────────────┘
+
+        Unmanaged / drift:
+          ! member old: member not in the policy (left alone; use --prune to remove)
+
+        Plan: 2 to add, 2 to change, 2 to destroy.
+        Docker Hub API calls: 7
+        ");
+    }
+
+    #[test]
+    fn text_with_color_marks_actions() {
+        let out = text(
+            &sample(),
+            &RenderOptions {
+                color: true,
+                verbose: false,
+            },
+        );
+        assert!(out.contains('\x1b'));
+        assert!(!out.contains("Docker Hub API calls"));
+    }
+
+    #[test]
+    fn text_empty_plan() {
+        let out = text(&empty(), &RenderOptions::default());
+        insta::assert_snapshot!(out, @"
+        Organization: acme
+
+        No changes. The organization matches the policy.
+        ");
+    }
+
+    #[test]
+    fn json_document() {
+        insta::assert_snapshot!(json(&sample()), @r##"
+        {
+          "api_calls": 7,
+          "changes": [
+            {
+              "action": "delete",
+              "address": "grant acme/redis:qa",
+              "kind": "grant",
+              "permission": "read",
+              "repository": "redis",
+              "team": "qa",
+              "type": "revoke"
+            },
+            {
+              "action": "delete",
+              "address": "repository acme/legacy",
+              "kind": "repository",
+              "repository": "legacy",
+              "type": "delete_repository"
+            },
+            {
+              "action": "update",
+              "address": "member ed",
+              "kind": "member",
+              "new": "editor",
+              "old": "member",
+              "type": "set_role",
+              "user": "ed"
+            },
+            {
+              "action": "create",
+              "address": "repository acme/nginx",
+              "fields": {
+                "description": "Vetted nginx",
+                "full_description": "",
+                "private": false
+              },
+              "kind": "repository",
+              "repository": "nginx",
+              "type": "create_repository"
+            },
+            {
+              "action": "update",
+              "address": "repository acme/redis",
+              "description": null,
+              "full_description": {
+                "new": "# Redis\nMirrored.\nNew line",
+                "old": "# Redis\nMirrored.\nOld line"
+              },
+              "kind": "repository",
+              "private": null,
+              "repository": "redis",
+              "type": "update_repository"
+            },
+            {
+              "action": "create",
+              "address": "grant acme/nginx:devs",
+              "kind": "grant",
+              "permission": "write",
+              "repository": "nginx",
+              "team": "devs",
+              "type": "grant"
+            }
+          ],
+          "format_version": "1",
+          "notes": [
+            {
+              "address": "member old",
+              "kind": "member",
+              "message": "member not in the policy (left alone; use --prune to remove)"
+            }
+          ],
+          "org": "acme",
+          "summary": {
+            "add": 2,
+            "change": 2,
+            "destroy": 2
+          }
+        }
+        "##);
+    }
+
+    #[test]
+    fn json_is_parseable_and_counts_match() {
+        let v: serde_json::Value = serde_json::from_str(&json(&sample())).unwrap();
+        assert_eq!(v["summary"]["destroy"], 2);
+        assert_eq!(v["changes"].as_array().map(Vec::len), Some(6));
+        assert_eq!(v["changes"][0]["action"], "delete");
+    }
+
+    #[test]
+    fn markdown_document() {
+        insta::assert_snapshot!(markdown(&sample()), @"
+        **Plan: 2 to add, 2 to change, 2 to destroy.**
+
+        > :warning: This plan destroys 2 resource(s).
+
+        ### grant (destroy)
+
+        | | address | change |
+        |---|---|---|
+        | `-` | `grant acme/redis:qa` | revoke read |
+
+        ### repository (destroy)
+
+        | | address | change |
+        |---|---|---|
+        | `-` | `repository acme/legacy` | delete repository and all its tags |
+
+        ### member
+
+        | | address | change |
+        |---|---|---|
+        | `~` | `member ed` | role member -> editor |
+
+        ### repository
+
+        | | address | change |
+        |---|---|---|
+        | `+` | `repository acme/nginx` | create, public |
+        | `~` | `repository acme/redis` | update full_description |
+
+        ### grant
+
+        | | address | change |
+        |---|---|---|
+        | `+` | `grant acme/nginx:devs` | grant write |
+
+        ### Unmanaged / drift
+
+        - `member old`: member not in the policy (left alone; use --prune to remove)
+        ");
+    }
+
+    #[test]
+    fn markdown_escapes_pipes() {
+        let mut p = empty();
+        p.notes.push(Note {
+            kind: ResourceKind::Team,
+            address: "team a|b".into(),
+            message: "x | y".into(),
+        });
+        let md = markdown(&p);
+        assert!(md.starts_with("**No changes."));
+        assert!(md.contains("team a\\|b") && md.contains("x \\| y"), "{md}");
+    }
 }
