@@ -126,20 +126,26 @@ fn diff_members(desired: &OrgState, live: &OrgState, opts: &DiffOptions, b: &mut
             });
         }
     }
-    // Extra accepted members.
-    let owners: Vec<&Username> = have
+    // Extra accepted members. Owners that stay: desired owners who are live members, plus the
+    // identity (never removed); extra owners are removed only while another owner remains.
+    let is_identity = |u: &Username| opts.identity.as_ref() == Some(u);
+    let extra = |u: &Username| !want.roles.contains_key(u);
+    let kept_owners = have
         .roles
         .iter()
-        .filter(|(_, r)| **r == Role::Owner)
-        .map(|(u, _)| u)
-        .collect();
-    let owners_kept = owners
+        .filter(|(u, r)| match want.roles.get(*u) {
+            Some(w) => *w == Role::Owner,
+            None => **r == Role::Owner && is_identity(u),
+        })
+        .count();
+    let extra_owners = have
+        .roles
         .iter()
-        .filter(|u| want.roles.contains_key(**u))
+        .filter(|(u, r)| **r == Role::Owner && extra(u) && !is_identity(u))
         .count();
     let mut owners_removed = 0usize;
     for (user, &role) in &have.roles {
-        if want.roles.contains_key(user) {
+        if !extra(user) {
             continue;
         }
         let addr = format!("member {user}");
@@ -151,7 +157,7 @@ fn diff_members(desired: &OrgState, live: &OrgState, opts: &DiffOptions, b: &mut
             );
             continue;
         }
-        if opts.identity.as_ref() == Some(user) {
+        if is_identity(user) {
             b.note(
                 ResourceKind::Member,
                 addr,
@@ -159,15 +165,16 @@ fn diff_members(desired: &OrgState, live: &OrgState, opts: &DiffOptions, b: &mut
             );
             continue;
         }
-        if role == Role::Owner && owners_kept + owners_removed + 1 >= owners.len() {
-            b.note(
-                ResourceKind::Member,
-                addr,
-                "not in the policy, but it is the last owner of the organization: not removed",
-            );
-            continue;
-        }
         if role == Role::Owner {
+            let others_left = (kept_owners + extra_owners).saturating_sub(owners_removed + 1);
+            if others_left == 0 {
+                b.note(
+                    ResourceKind::Member,
+                    addr,
+                    "not in the policy, but it is the last owner of the organization: not removed",
+                );
+                continue;
+            }
             owners_removed += 1;
         }
         b.changes.push(Change::RemoveMember {
@@ -630,6 +637,24 @@ mod tests {
         assert_eq!(msgs.len(), 2);
         assert!(msgs[0].0 == "member me" && msgs[0].1.contains("identity"));
         assert!(msgs[1].0 == "member o2" && msgs[1].1.contains("last owner"));
+
+        // With an owner kept by the policy, every extra owner can go.
+        desired.members = Some(members(&[("ed", Role::Owner)], vec![]));
+        let p = diff(&desired, &live, &opts);
+        assert_eq!(
+            addrs(&p),
+            vec!["member o1", "member o2", "member ed"],
+            "{:?}",
+            p.notes
+        );
+        // The identity, if an owner, counts as the remaining owner.
+        desired.members = Some(members(&[("ed", Role::Editor)], vec![]));
+        let opts = DiffOptions {
+            prune: true,
+            identity: Some(u("o2")),
+        };
+        let p = diff(&desired, &live, &opts);
+        assert_eq!(addrs(&p), vec!["member me", "member o1"]);
     }
 
     #[test]
