@@ -763,6 +763,29 @@ mod tests {
     }
 
     #[test]
+    fn new_user_in_a_team_gets_one_team_invite_with_the_org_role() {
+        let mut desired = OrgState::empty("acme");
+        desired.members = Some(members(&[("c", Role::Editor)], vec![]));
+        desired.teams = Some([("t".to_string(), team(None, &["c"]))].into());
+        let mut live = OrgState::empty("acme");
+        live.members = Some(members(&[], vec![]));
+        live.teams = Some([("t".to_string(), team(None, &[]))].into());
+        let p = diff(&desired, &live, &DiffOptions::default());
+        assert_eq!(
+            p.changes,
+            vec![Change::Invite {
+                invitee: u("c"),
+                role: Role::Editor,
+                team: Some("t".into())
+            }]
+        );
+        // Already invited to the team: nothing to do, and the invite is not drift.
+        live.members = Some(members(&[], vec![invite("c", Role::Editor, Some("t"))]));
+        let p = diff(&desired, &live, &prune());
+        assert!(p.changes.is_empty() && p.notes.is_empty(), "{p:?}");
+    }
+
+    #[test]
     fn repositories_and_grants() {
         let mut desired = OrgState::empty("acme");
         desired.repositories.insert(
