@@ -1,7 +1,892 @@
-//! Pure diff of desired vs live state.
-use crate::model::OrgState;
-use crate::plan::Plan;
+//! Pure diff of desired vs live [`OrgState`]: owns the rules that turn drift into [`Change`]s and
+//! [`Note`]s, and the ordering of the resulting [`Plan`]. No I/O.
 
-pub fn diff(_desired: &OrgState, _live: &OrgState) -> Plan {
-    unimplemented!()
+use std::collections::{BTreeMap, BTreeSet};
+
+use crate::model::{Members, OrgState, Role, Team, Username};
+use crate::plan::{Action, Change, Delta, FORMAT_VERSION, Note, Plan, RepoFields, ResourceKind};
+
+/// Options that change what the diff is allowed to emit.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct DiffOptions {
+    /// Emit deletions for live resources the policy does not mention (otherwise they become notes).
+    pub prune: bool,
+    /// The user running apply: never removed from the organization.
+    pub identity: Option<Username>,
+}
+
+struct Builder<'a> {
+    org: &'a str,
+    changes: Vec<Change>,
+    notes: Vec<Note>,
+}
+
+impl Builder<'_> {
+    fn note(&mut self, kind: ResourceKind, address: String, message: impl Into<String>) {
+        self.notes.push(Note {
+            kind,
+            address,
+            message: message.into(),
+        });
+    }
+    fn addr(&self, c: &Change) -> String {
+        c.address(self.org)
+    }
+}
+
+/// Computes the plan that turns `live` into `desired`. `desired` fields that are `None` are unmanaged
+/// and ignored. The returned plan has `api_calls` 0; the caller fills it in.
+pub fn diff(desired: &OrgState, live: &OrgState, opts: &DiffOptions) -> Plan {
+    let mut b = Builder {
+        org: &desired.org,
+        changes: Vec::new(),
+        notes: Vec::new(),
+    };
+    diff_image_access(desired, live, &mut b);
+    diff_members(desired, live, opts, &mut b);
+    diff_teams(desired, live, opts, &mut b);
+    diff_repositories(desired, live, opts, &mut b);
+    let org = desired.org.clone();
+    let mut changes = b.changes;
+    sort_changes(&mut changes, &org);
+    let mut notes = b.notes;
+    notes.sort();
+    notes.dedup();
+    Plan {
+        format_version: FORMAT_VERSION.to_string(),
+        org,
+        changes,
+        notes,
+        api_calls: 0,
+    }
+}
+
+/// Deletions first in reverse dependency order, then creates/updates in dependency order; ties by
+/// address.
+pub(crate) fn sort_changes(changes: &mut [Change], org: &str) {
+    changes.sort_by_cached_key(|c| {
+        let kind = c.kind() as u8;
+        let (phase, rank) = match c.action() {
+            Action::Delete => (0u8, u8::MAX - kind),
+            _ => (1u8, kind),
+        };
+        (phase, rank, c.address(org))
+    });
+}
+
+fn diff_image_access(desired: &OrgState, live: &OrgState, b: &mut Builder<'_>) {
+    if let Some(new) = desired.image_access {
+        if live.image_access != Some(new) {
+            b.changes.push(Change::SetImageAccess {
+                old: live.image_access,
+                new,
+            });
+        }
+    }
+}
+
+fn invitee_key(s: &str) -> String {
+    s.trim().to_lowercase()
+}
+
+fn diff_members(desired: &OrgState, live: &OrgState, opts: &DiffOptions, b: &mut Builder<'_>) {
+    let Some(want) = &desired.members else { return };
+    let empty = Members::default();
+    let have = live.members.as_ref().unwrap_or(&empty);
+    // Pending org-level invites by invitee (the first one wins for role comparison).
+    let mut invited: BTreeMap<String, Role> = BTreeMap::new();
+    for inv in &have.invites {
+        invited.entry(invitee_key(&inv.invitee)).or_insert(inv.role);
+    }
+    for (user, &role) in &want.roles {
+        if let Some(&cur) = have.roles.get(user) {
+            if cur != role {
+                b.changes.push(Change::SetRole {
+                    user: user.clone(),
+                    old: cur,
+                    new: role,
+                });
+            }
+        } else if let Some(&inv_role) = invited.get(user.as_str()) {
+            if inv_role != role {
+                b.note(
+                    ResourceKind::Invite,
+                    format!("invite {user}"),
+                    format!(
+                        "pending invite has role {inv_role}, policy wants {role}; the role can only \
+                         change after the invite is accepted"
+                    ),
+                );
+            }
+        } else {
+            b.changes.push(Change::Invite {
+                invitee: user.clone(),
+                role,
+                team: None,
+            });
+        }
+    }
+    // Extra accepted members. Owners that stay: desired owners who are live members, plus the
+    // identity (never removed); extra owners are removed only while another owner remains.
+    let is_identity = |u: &Username| opts.identity.as_ref() == Some(u);
+    let extra = |u: &Username| !want.roles.contains_key(u);
+    let kept_owners = have
+        .roles
+        .iter()
+        .filter(|(u, r)| match want.roles.get(*u) {
+            Some(w) => *w == Role::Owner,
+            None => **r == Role::Owner && is_identity(u),
+        })
+        .count();
+    let extra_owners = have
+        .roles
+        .iter()
+        .filter(|(u, r)| **r == Role::Owner && extra(u) && !is_identity(u))
+        .count();
+    let mut owners_removed = 0usize;
+    for (user, &role) in &have.roles {
+        if !extra(user) {
+            continue;
+        }
+        let addr = format!("member {user}");
+        if !opts.prune {
+            b.note(
+                ResourceKind::Member,
+                addr,
+                format!("{role} not in the policy (left alone; use --prune to remove)"),
+            );
+            continue;
+        }
+        if is_identity(user) {
+            b.note(
+                ResourceKind::Member,
+                addr,
+                "not in the policy, but it is the identity running apply: not removed",
+            );
+            continue;
+        }
+        if role == Role::Owner {
+            let others_left = (kept_owners + extra_owners).saturating_sub(owners_removed + 1);
+            if others_left == 0 {
+                b.note(
+                    ResourceKind::Member,
+                    addr,
+                    "not in the policy, but it is the last owner of the organization: not removed",
+                );
+                continue;
+            }
+            owners_removed += 1;
+        }
+        b.changes.push(Change::RemoveMember {
+            user: user.clone(),
+            role,
+        });
+    }
+    // Extra pending invites (org-level and team invites alike).
+    for inv in &have.invites {
+        let key = invitee_key(&inv.invitee);
+        let team_wanted = match (&inv.team, &desired.teams) {
+            (Some(t), Some(teams)) => teams
+                .get(t)
+                .is_some_and(|team| team.members.contains(&Username::new(&key))),
+            _ => false,
+        };
+        if want.roles.contains_key(&Username::new(&key)) || team_wanted {
+            continue;
+        }
+        cancel_or_note(inv, opts, b);
+    }
+}
+
+fn cancel_or_note(inv: &crate::model::Invite, opts: &DiffOptions, b: &mut Builder<'_>) {
+    let address = match &inv.team {
+        Some(t) => format!("invite {} (team {t})", inv.invitee),
+        None => format!("invite {}", inv.invitee),
+    };
+    match (&inv.id, opts.prune) {
+        (Some(id), true) => b.changes.push(Change::CancelInvite {
+            id: id.clone(),
+            invitee: inv.invitee.clone(),
+            team: inv.team.clone(),
+        }),
+        (None, true) => b.note(
+            ResourceKind::Invite,
+            address,
+            "pending invite not in the policy, but its id is unknown: cannot cancel",
+        ),
+        (_, false) => b.note(
+            ResourceKind::Invite,
+            address,
+            "pending invite not in the policy (left alone; use --prune to cancel)",
+        ),
+    }
+}
+
+fn diff_teams(desired: &OrgState, live: &OrgState, opts: &DiffOptions, b: &mut Builder<'_>) {
+    let Some(want) = &desired.teams else { return };
+    let empty_teams = BTreeMap::new();
+    let have = live.teams.as_ref().unwrap_or(&empty_teams);
+    let org_roles = live.members.as_ref().map(|m| &m.roles);
+    let invites = live
+        .members
+        .as_ref()
+        .map(|m| m.invites.as_slice())
+        .unwrap_or(&[]);
+    let desired_roles = desired.members.as_ref().map(|m| &m.roles);
+    // Invites planned by diff_members (org-level), so a team invite replaces nothing.
+    let mut planned: BTreeSet<(Username, Option<String>)> = BTreeSet::new();
+    let empty_team = Team::default();
+    for (name, team) in want {
+        let cur = have.get(name);
+        match cur {
+            None => b.changes.push(Change::CreateTeam {
+                team: name.clone(),
+                description: team.description.clone().unwrap_or_default(),
+            }),
+            Some(cur) => {
+                if let Some(d) = &team.description {
+                    let old = cur.description.clone().unwrap_or_default();
+                    if &old != d {
+                        b.changes.push(Change::UpdateTeam {
+                            team: name.clone(),
+                            description: Delta {
+                                old,
+                                new: d.clone(),
+                            },
+                        });
+                    }
+                }
+            }
+        }
+        let cur = cur.unwrap_or(&empty_team);
+        for user in &team.members {
+            if cur.members.contains(user) {
+                continue;
+            }
+            let in_org = org_roles.is_some_and(|r| r.contains_key(user));
+            if in_org {
+                b.changes.push(Change::AddTeamMember {
+                    team: name.clone(),
+                    user: user.clone(),
+                });
+                continue;
+            }
+            let invited_to_team = invites.iter().any(|i| {
+                invitee_key(&i.invitee) == user.as_str() && i.team.as_deref() == Some(name)
+            });
+            if invited_to_team || !planned.insert((user.clone(), Some(name.clone()))) {
+                continue;
+            }
+            let role = desired_roles
+                .and_then(|r| r.get(user).copied())
+                .unwrap_or(Role::Member);
+            b.changes.push(Change::Invite {
+                invitee: user.clone(),
+                role,
+                team: Some(name.clone()),
+            });
+        }
+        // Extra members: accepted members only (pending team invites are handled with members).
+        for user in &cur.members {
+            if team.members.contains(user) {
+                continue;
+            }
+            let c = Change::RemoveTeamMember {
+                team: name.clone(),
+                user: user.clone(),
+            };
+            if opts.prune {
+                b.changes.push(c);
+            } else {
+                let addr = b.addr(&c);
+                b.note(
+                    ResourceKind::TeamMember,
+                    addr,
+                    "team member not in the policy (left alone; use --prune to remove)",
+                );
+            }
+        }
+    }
+    for name in have.keys() {
+        if want.contains_key(name) {
+            continue;
+        }
+        if opts.prune {
+            b.changes.push(Change::DeleteTeam { team: name.clone() });
+        } else {
+            b.note(
+                ResourceKind::Team,
+                format!("team {name}"),
+                "unmanaged team (left alone; use --prune to delete)",
+            );
+        }
+    }
+    // When org members are unmanaged, pending team invites no longer wanted are still drift.
+    if desired.members.is_none() {
+        for inv in invites {
+            let Some(t) = &inv.team else { continue };
+            let wanted = want
+                .get(t)
+                .is_some_and(|team| team.members.contains(&Username::new(&inv.invitee)));
+            if !wanted && want.contains_key(t) {
+                cancel_or_note(inv, opts, b);
+            }
+        }
+    }
+    // An org-level Invite for a user already invited to a team here is redundant: drop it, the
+    // team invite carries the role.
+    let team_invited: BTreeSet<Username> = b
+        .changes
+        .iter()
+        .filter_map(|c| match c {
+            Change::Invite {
+                invitee,
+                team: Some(_),
+                ..
+            } => Some(invitee.clone()),
+            _ => None,
+        })
+        .collect();
+    b.changes.retain(|c| {
+        !matches!(c, Change::Invite { invitee, team: None, .. } if team_invited.contains(invitee))
+    });
+}
+
+fn diff_repositories(desired: &OrgState, live: &OrgState, opts: &DiffOptions, b: &mut Builder<'_>) {
+    for (name, repo) in &desired.repositories {
+        let cur = live.repositories.get(name);
+        match cur {
+            None => b.changes.push(Change::CreateRepository {
+                repository: name.clone(),
+                fields: RepoFields {
+                    private: repo.private,
+                    description: repo.description.clone().unwrap_or_default(),
+                    full_description: repo.full_description.clone().unwrap_or_default(),
+                },
+            }),
+            Some(cur) => {
+                let private = (cur.private != repo.private).then_some(Delta {
+                    old: cur.private,
+                    new: repo.private,
+                });
+                let text = |want: &Option<String>, have: &Option<String>| {
+                    want.as_ref().and_then(|w| {
+                        let h = have.clone().unwrap_or_default();
+                        (&h != w).then(|| Delta {
+                            old: h,
+                            new: w.clone(),
+                        })
+                    })
+                };
+                let description = text(&repo.description, &cur.description);
+                let full_description = text(&repo.full_description, &cur.full_description);
+                if private.is_some() || description.is_some() || full_description.is_some() {
+                    b.changes.push(Change::UpdateRepository {
+                        repository: name.clone(),
+                        private,
+                        description,
+                        full_description,
+                    });
+                }
+            }
+        }
+        let Some(want) = &repo.grants else { continue };
+        let empty = BTreeMap::new();
+        let have = cur.and_then(|c| c.grants.as_ref()).unwrap_or(&empty);
+        for (team, &permission) in want {
+            match have.get(team) {
+                None => b.changes.push(Change::Grant {
+                    repository: name.clone(),
+                    team: team.clone(),
+                    permission,
+                }),
+                Some(&old) if old != permission => b.changes.push(Change::UpdateGrant {
+                    repository: name.clone(),
+                    team: team.clone(),
+                    permission: Delta {
+                        old,
+                        new: permission,
+                    },
+                }),
+                Some(_) => {}
+            }
+        }
+        for (team, &permission) in have {
+            if want.contains_key(team) {
+                continue;
+            }
+            let c = Change::Revoke {
+                repository: name.clone(),
+                team: team.clone(),
+                permission,
+            };
+            if opts.prune {
+                b.changes.push(c);
+            } else {
+                let addr = b.addr(&c);
+                b.note(
+                    ResourceKind::Grant,
+                    addr,
+                    format!(
+                        "{permission} grant not in the policy (left alone; use --prune to revoke)"
+                    ),
+                );
+            }
+        }
+    }
+    for name in live.repositories.keys() {
+        if desired.repositories.contains_key(name) {
+            continue;
+        }
+        let c = Change::DeleteRepository {
+            repository: name.clone(),
+        };
+        if opts.prune {
+            b.changes.push(c);
+        } else {
+            let addr = b.addr(&c);
+            b.note(
+                ResourceKind::Repository,
+                addr,
+                "unmanaged repository (left alone)",
+            );
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::{ImageAccess, Invite, Permission, Repository};
+
+    fn u(s: &str) -> Username {
+        Username::new(s)
+    }
+    fn members(roles: &[(&str, Role)], invites: Vec<Invite>) -> Members {
+        Members {
+            roles: roles.iter().map(|(n, r)| (u(n), *r)).collect(),
+            invites,
+        }
+    }
+    fn invite(who: &str, role: Role, team: Option<&str>) -> Invite {
+        Invite {
+            id: Some(format!("id-{who}")),
+            invitee: who.into(),
+            role,
+            team: team.map(Into::into),
+        }
+    }
+    fn team(desc: Option<&str>, users: &[&str]) -> Team {
+        Team {
+            description: desc.map(Into::into),
+            members: users.iter().map(|n| u(n)).collect(),
+        }
+    }
+    fn repo(
+        private: bool,
+        desc: Option<&str>,
+        grants: Option<&[(&str, Permission)]>,
+    ) -> Repository {
+        Repository {
+            private,
+            description: desc.map(Into::into),
+            full_description: None,
+            grants: grants.map(|g| g.iter().map(|(t, p)| (t.to_string(), *p)).collect()),
+            mirror: None,
+        }
+    }
+    fn prune() -> DiffOptions {
+        DiffOptions {
+            prune: true,
+            identity: None,
+        }
+    }
+    fn addrs(p: &Plan) -> Vec<String> {
+        p.changes.iter().map(|c| c.address(&p.org)).collect()
+    }
+
+    #[test]
+    fn unmanaged_nones_produce_nothing() {
+        let desired = OrgState::empty("acme");
+        let mut live = OrgState::empty("acme");
+        live.image_access = Some(ImageAccess {
+            enabled: true,
+            allow_official_images: true,
+            allow_verified_publishers: false,
+        });
+        live.members = Some(members(&[("a", Role::Owner)], vec![]));
+        live.teams = Some([("t".to_string(), team(Some("x"), &["a"]))].into());
+        let p = diff(&desired, &live, &prune());
+        assert!(p.changes.is_empty(), "{:?}", p.changes);
+        assert!(p.notes.is_empty());
+        assert_eq!(p.format_version, FORMAT_VERSION);
+    }
+
+    #[test]
+    fn image_access_set_when_different() {
+        let ia = ImageAccess {
+            enabled: true,
+            allow_official_images: true,
+            allow_verified_publishers: true,
+        };
+        let mut desired = OrgState::empty("acme");
+        desired.image_access = Some(ia);
+        let live = OrgState::empty("acme");
+        let p = diff(&desired, &live, &DiffOptions::default());
+        assert_eq!(
+            p.changes,
+            vec![Change::SetImageAccess { old: None, new: ia }]
+        );
+        let mut live2 = OrgState::empty("acme");
+        live2.image_access = Some(ia);
+        assert!(
+            diff(&desired, &live2, &DiffOptions::default())
+                .changes
+                .is_empty()
+        );
+    }
+
+    #[test]
+    fn members_roles_invites_and_prune() {
+        let mut desired = OrgState::empty("acme");
+        desired.members = Some(members(
+            &[
+                ("boss", Role::Owner),
+                ("ed", Role::Editor),
+                ("new", Role::Member),
+                ("pend", Role::Editor),
+            ],
+            vec![],
+        ));
+        let mut live = OrgState::empty("acme");
+        live.members = Some(members(
+            &[
+                ("boss", Role::Owner),
+                ("ed", Role::Member),
+                ("old", Role::Member),
+            ],
+            vec![
+                invite("pend", Role::Member, None),
+                invite("stale", Role::Member, None),
+            ],
+        ));
+        let p = diff(&desired, &live, &DiffOptions::default());
+        assert_eq!(
+            p.changes,
+            vec![
+                Change::SetRole {
+                    user: u("ed"),
+                    old: Role::Member,
+                    new: Role::Editor
+                },
+                Change::Invite {
+                    invitee: u("new"),
+                    role: Role::Member,
+                    team: None
+                },
+            ]
+        );
+        let notes: Vec<_> = p.notes.iter().map(|n| n.address.as_str()).collect();
+        assert_eq!(
+            notes,
+            vec!["member old", "invite pend", "invite stale"],
+            "sorted by kind, address"
+        );
+        assert!(p.notes[1].message.contains("after the invite is accepted"));
+
+        let p = diff(&desired, &live, &prune());
+        assert_eq!(
+            addrs(&p),
+            vec!["invite stale", "member old", "member ed", "invite new"],
+            "deletions first (invite before member), then creates"
+        );
+        assert!(matches!(&p.changes[0], Change::CancelInvite { id, .. } if id == "id-stale"));
+    }
+
+    #[test]
+    fn never_removes_last_owner_or_identity() {
+        let mut desired = OrgState::empty("acme");
+        desired.members = Some(members(&[("ed", Role::Editor)], vec![]));
+        let mut live = OrgState::empty("acme");
+        live.members = Some(members(
+            &[
+                ("ed", Role::Editor),
+                ("o1", Role::Owner),
+                ("o2", Role::Owner),
+                ("me", Role::Member),
+            ],
+            vec![],
+        ));
+        let opts = DiffOptions {
+            prune: true,
+            identity: Some(u("me")),
+        };
+        let p = diff(&desired, &live, &opts);
+        assert_eq!(
+            p.changes,
+            vec![Change::RemoveMember {
+                user: u("o1"),
+                role: Role::Owner
+            }]
+        );
+        let msgs: Vec<_> = p
+            .notes
+            .iter()
+            .map(|n| (n.address.as_str(), n.message.as_str()))
+            .collect();
+        assert_eq!(msgs.len(), 2);
+        assert!(msgs[0].0 == "member me" && msgs[0].1.contains("identity"));
+        assert!(msgs[1].0 == "member o2" && msgs[1].1.contains("last owner"));
+
+        // With an owner kept by the policy, every extra owner can go.
+        desired.members = Some(members(&[("ed", Role::Owner)], vec![]));
+        let p = diff(&desired, &live, &opts);
+        assert_eq!(
+            addrs(&p),
+            vec!["member o1", "member o2", "member ed"],
+            "{:?}",
+            p.notes
+        );
+        // The identity, if an owner, counts as the remaining owner.
+        desired.members = Some(members(&[("ed", Role::Editor)], vec![]));
+        let opts = DiffOptions {
+            prune: true,
+            identity: Some(u("o2")),
+        };
+        let p = diff(&desired, &live, &opts);
+        assert_eq!(addrs(&p), vec!["member me", "member o1"]);
+    }
+
+    #[test]
+    fn teams_create_update_delete_and_membership() {
+        let mut desired = OrgState::empty("acme");
+        desired.members = Some(members(&[("a", Role::Member), ("b", Role::Editor)], vec![]));
+        desired.teams = Some(
+            [
+                (
+                    "devs".to_string(),
+                    team(Some("Developers"), &["a", "b", "c", "d"]),
+                ),
+                ("ops".to_string(), team(None, &[])),
+                ("new".to_string(), team(None, &["a"])),
+            ]
+            .into(),
+        );
+        let mut live = OrgState::empty("acme");
+        live.members = Some(members(
+            &[("a", Role::Member), ("x", Role::Member)],
+            vec![invite("d", Role::Member, Some("devs"))],
+        ));
+        live.teams = Some(
+            [
+                ("devs".to_string(), team(Some("old"), &["x"])),
+                ("ops".to_string(), team(Some("keep"), &[])),
+                ("gone".to_string(), team(None, &[])),
+            ]
+            .into(),
+        );
+        let p = diff(&desired, &live, &DiffOptions::default());
+        assert_eq!(
+            p.changes,
+            vec![
+                Change::Invite {
+                    invitee: u("b"),
+                    role: Role::Editor,
+                    team: Some("devs".into())
+                },
+                Change::Invite {
+                    invitee: u("c"),
+                    role: Role::Member,
+                    team: Some("devs".into())
+                },
+                Change::UpdateTeam {
+                    team: "devs".into(),
+                    description: Delta {
+                        old: "old".into(),
+                        new: "Developers".into()
+                    }
+                },
+                Change::CreateTeam {
+                    team: "new".into(),
+                    description: String::new()
+                },
+                Change::AddTeamMember {
+                    team: "devs".into(),
+                    user: u("a")
+                },
+                Change::AddTeamMember {
+                    team: "new".into(),
+                    user: u("a")
+                },
+            ]
+        );
+        let notes: Vec<_> = p.notes.iter().map(|n| n.address.as_str()).collect();
+        assert_eq!(notes, vec!["member x", "team gone", "team_member devs/x"]);
+
+        let p = diff(&desired, &live, &prune());
+        assert_eq!(
+            &addrs(&p)[..3],
+            ["team_member devs/x", "team gone", "member x"]
+        );
+    }
+
+    #[test]
+    fn teams_managed_without_members_uses_live_members() {
+        let mut desired = OrgState::empty("acme");
+        desired.teams = Some([("t".to_string(), team(None, &["in", "out"]))].into());
+        let mut live = OrgState::empty("acme");
+        live.members = Some(members(
+            &[("in", Role::Member)],
+            vec![invite("old", Role::Member, Some("t"))],
+        ));
+        live.teams = Some([("t".to_string(), team(None, &[]))].into());
+        let p = diff(&desired, &live, &prune());
+        assert_eq!(
+            p.changes,
+            vec![
+                Change::CancelInvite {
+                    id: "id-old".into(),
+                    invitee: "old".into(),
+                    team: Some("t".into())
+                },
+                Change::Invite {
+                    invitee: u("out"),
+                    role: Role::Member,
+                    team: Some("t".into())
+                },
+                Change::AddTeamMember {
+                    team: "t".into(),
+                    user: u("in")
+                },
+            ]
+        );
+    }
+
+    #[test]
+    fn new_user_in_a_team_gets_one_team_invite_with_the_org_role() {
+        let mut desired = OrgState::empty("acme");
+        desired.members = Some(members(&[("c", Role::Editor)], vec![]));
+        desired.teams = Some([("t".to_string(), team(None, &["c"]))].into());
+        let mut live = OrgState::empty("acme");
+        live.members = Some(members(&[], vec![]));
+        live.teams = Some([("t".to_string(), team(None, &[]))].into());
+        let p = diff(&desired, &live, &DiffOptions::default());
+        assert_eq!(
+            p.changes,
+            vec![Change::Invite {
+                invitee: u("c"),
+                role: Role::Editor,
+                team: Some("t".into())
+            }]
+        );
+        // Already invited to the team: nothing to do, and the invite is not drift.
+        live.members = Some(members(&[], vec![invite("c", Role::Editor, Some("t"))]));
+        let p = diff(&desired, &live, &prune());
+        assert!(p.changes.is_empty() && p.notes.is_empty(), "{p:?}");
+    }
+
+    #[test]
+    fn repositories_and_grants() {
+        let mut desired = OrgState::empty("acme");
+        desired.repositories.insert(
+            "fresh".into(),
+            repo(true, None, Some(&[("devs", Permission::Read)])),
+        );
+        desired.repositories.insert(
+            "redis".into(),
+            repo(
+                false,
+                Some("Redis"),
+                Some(&[("devs", Permission::Write), ("ops", Permission::Admin)]),
+            ),
+        );
+        desired
+            .repositories
+            .insert("same".into(), repo(false, None, None));
+        let mut live = OrgState::empty("acme");
+        live.repositories.insert(
+            "redis".into(),
+            repo(
+                true,
+                Some("old"),
+                Some(&[("devs", Permission::Read), ("qa", Permission::Read)]),
+            ),
+        );
+        let mut same = repo(false, Some("whatever"), Some(&[("x", Permission::Read)]));
+        same.full_description = Some("long".into());
+        live.repositories.insert("same".into(), same);
+        live.repositories
+            .insert("legacy".into(), repo(false, None, Some(&[])));
+
+        let p = diff(&desired, &live, &DiffOptions::default());
+        assert_eq!(
+            p.changes,
+            vec![
+                Change::CreateRepository {
+                    repository: "fresh".into(),
+                    fields: RepoFields {
+                        private: true,
+                        description: String::new(),
+                        full_description: String::new()
+                    }
+                },
+                Change::UpdateRepository {
+                    repository: "redis".into(),
+                    private: Some(Delta {
+                        old: true,
+                        new: false
+                    }),
+                    description: Some(Delta {
+                        old: "old".into(),
+                        new: "Redis".into()
+                    }),
+                    full_description: None,
+                },
+                Change::Grant {
+                    repository: "fresh".into(),
+                    team: "devs".into(),
+                    permission: Permission::Read
+                },
+                Change::UpdateGrant {
+                    repository: "redis".into(),
+                    team: "devs".into(),
+                    permission: Delta {
+                        old: Permission::Read,
+                        new: Permission::Write
+                    }
+                },
+                Change::Grant {
+                    repository: "redis".into(),
+                    team: "ops".into(),
+                    permission: Permission::Admin
+                },
+            ]
+        );
+        let notes: Vec<_> = p
+            .notes
+            .iter()
+            .map(|n| (n.address.as_str(), n.message.as_str()))
+            .collect();
+        assert_eq!(
+            notes[1],
+            (
+                "grant acme/redis:qa",
+                "read grant not in the policy (left alone; use --prune to revoke)"
+            )
+        );
+        assert_eq!(
+            notes[0],
+            (
+                "repository acme/legacy",
+                "unmanaged repository (left alone)"
+            )
+        );
+
+        let p = diff(&desired, &live, &prune());
+        assert_eq!(
+            &addrs(&p)[..2],
+            ["grant acme/redis:qa", "repository acme/legacy"]
+        );
+        assert_eq!(p.summary().destroy, 2);
+    }
 }

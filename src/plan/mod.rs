@@ -10,7 +10,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::model::{ImageAccess, Permission, Role, Username};
 
-pub use diff::diff;
+pub use diff::{DiffOptions, diff};
 
 /// Version of the JSON plan schema (`--format json`, `plan --out`). Bump on incompatible changes.
 pub const FORMAT_VERSION: &str = "1";

@@ -1,1 +1,624 @@
-//! TODO
+//! Renders a [`Plan`] for people and machines: a terminal text view (comfy-table per resource kind,
+//! unified diffs for long texts), the versioned JSON document (docs/plan-json.md) and markdown.
+
+use std::fmt::Write as _;
+
+use comfy_table::{Cell, Color, ContentArrangement, Table, presets::UTF8_FULL};
+use serde_json::{Map, Value, json};
+
+use crate::plan::{Action, Change, Plan, ResourceKind};
+
+/// How the text view looks.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct RenderOptions {
+    pub color: bool,
+    pub verbose: bool,
+}
+
+/// The summary line, e.g. `Plan: 3 to add, 1 to change, 0 to destroy.`
+pub fn summary_line(plan: &Plan) -> String {
+    if plan.is_empty() {
+        return "No changes. The organization matches the policy.".to_string();
+    }
+    let s = plan.summary();
+    format!(
+        "Plan: {} to add, {} to change, {} to destroy.",
+        s.add, s.change, s.destroy
+    )
+}
+
+/// Changes grouped by kind, in plan order of first appearance (deletion groups first).
+fn groups(plan: &Plan) -> Vec<((Action, ResourceKind), Vec<&Change>)> {
+    let mut out: Vec<((Action, ResourceKind), Vec<&Change>)> = Vec::new();
+    for c in &plan.changes {
+        let key = (
+            if c.action() == Action::Delete {
+                Action::Delete
+            } else {
+                Action::Create
+            },
+            c.kind(),
+        );
+        match out.iter_mut().find(|(k, _)| *k == key) {
+            Some((_, v)) => v.push(c),
+            None => out.push((key, vec![c])),
+        }
+    }
+    out
+}
+
+fn opt_text(s: &Option<String>) -> String {
+    s.clone().unwrap_or_else(|| "-".to_string())
+}
+
+/// Heading of a group: the kind, marked when the group holds deletions.
+fn heading(action: Action, kind: ResourceKind) -> String {
+    match action {
+        Action::Delete => format!("{} (destroy)", kind.as_str()),
+        _ => kind.as_str().to_string(),
+    }
+}
+
+/// One-line description of what a change does (without long texts).
+fn detail(c: &Change) -> String {
+    use Change::*;
+    match c {
+        SetImageAccess { old, new } => {
+            let f = |i: &crate::model::ImageAccess| {
+                format!(
+                    "enabled={} official={} verified={}",
+                    i.enabled, i.allow_official_images, i.allow_verified_publishers
+                )
+            };
+            match old {
+                Some(o) => format!("{} -> {}", f(o), f(new)),
+                None => f(new),
+            }
+        }
+        SetRole { old, new, .. } => format!("role {old} -> {new}"),
+        RemoveMember { role, .. } => format!("remove {role}"),
+        Invite { role, team, .. } => format!("invite as {role}, team {}", opt_text(team)),
+        CancelInvite { id, .. } => format!("cancel invite {id}"),
+        CreateTeam { .. } => "create team".to_string(),
+        UpdateTeam { .. } => "update description".to_string(),
+        DeleteTeam { .. } => "delete team".to_string(),
+        AddTeamMember { .. } => "add to team".to_string(),
+        RemoveTeamMember { .. } => "remove from team".to_string(),
+        CreateRepository { fields, .. } => {
+            format!(
+                "create, {}",
+                if fields.private { "private" } else { "public" }
+            )
+        }
+        UpdateRepository {
+            private,
+            description,
+            full_description,
+            ..
+        } => {
+            let mut parts = Vec::new();
+            if let Some(p) = private {
+                let v = |b: bool| if b { "private" } else { "public" };
+                parts.push(format!("{} -> {}", v(p.old), v(p.new)));
+            }
+            if description.is_some() {
+                parts.push("description".to_string());
+            }
+            if full_description.is_some() {
+                parts.push("full_description".to_string());
+            }
+            format!("update {}", parts.join(", "))
+        }
+        DeleteRepository { .. } => "delete repository and all its tags".to_string(),
+        Grant { permission, .. } => format!("grant {permission}"),
+        UpdateGrant { permission, .. } => format!("{} -> {}", permission.old, permission.new),
+        Revoke { permission, .. } => format!("revoke {permission}"),
+    }
+}
+
+/// Long text changes of a change: (field name, old, new).
+fn text_changes(c: &Change) -> Vec<(&'static str, &str, &str)> {
+    let mut out = Vec::new();
+    match c {
+        Change::UpdateTeam { description, .. } => out.push((
+            "description",
+            description.old.as_str(),
+            description.new.as_str(),
+        )),
+        Change::UpdateRepository {
+            description,
+            full_description,
+            ..
+        } => {
+            if let Some(d) = description {
+                out.push(("description", d.old.as_str(), d.new.as_str()));
+            }
+            if let Some(d) = full_description {
+                out.push(("full_description", d.old.as_str(), d.new.as_str()));
+            }
+        }
+        Change::CreateTeam { description, .. } if !description.is_empty() => {
+            out.push(("description", "", description.as_str()))
+        }
+        Change::CreateRepository { fields, .. } => {
+            if !fields.description.is_empty() {
+                out.push(("description", "", fields.description.as_str()));
+            }
+            if !fields.full_description.is_empty() {
+                out.push(("full_description", "", fields.full_description.as_str()));
+            }
+        }
+        _ => {}
+    }
+    out
+}
+
+fn unified(old: &str, new: &str) -> String {
+    let mut old = old.to_string();
+    let mut new = new.to_string();
+    if !old.is_empty() && !old.ends_with('\n') {
+        old.push('\n');
+    }
+    if !new.is_empty() && !new.ends_with('\n') {
+        new.push('\n');
+    }
+    similar::TextDiff::from_lines(&old, &new)
+        .unified_diff()
+        .context_radius(2)
+        .header("live", "policy")
+        .to_string()
+}
+
+fn action_color(a: Action) -> Color {
+    match a {
+        Action::Create => Color::Green,
+        Action::Update => Color::Yellow,
+        Action::Delete => Color::Red,
+    }
+}
+
+/// The terminal view. Deterministic and independent of the terminal width.
+pub fn text(plan: &Plan, opts: &RenderOptions) -> String {
+    let mut out = String::new();
+    let _ = writeln!(out, "Organization: {}", plan.org);
+    for ((action, kind), changes) in groups(plan) {
+        let _ = writeln!(out, "\n{}", heading(action, kind));
+        let mut table = Table::new();
+        table
+            .load_preset(UTF8_FULL)
+            .set_content_arrangement(ContentArrangement::Disabled)
+            .set_header(vec!["", "address", "change"]);
+        if !opts.color {
+            table.force_no_tty();
+        } else {
+            table.enforce_styling();
+        }
+        let mut diffs = String::new();
+        for c in &changes {
+            let a = c.action();
+            let mut marker = Cell::new(a.marker());
+            if opts.color {
+                marker = marker.fg(action_color(a));
+            }
+            let address = c.address(&plan.org);
+            table.add_row(vec![marker, Cell::new(&address), Cell::new(detail(c))]);
+            for (field, old, new) in text_changes(c) {
+                let _ = writeln!(diffs, "{address} {field}:");
+                for line in unified(old, new).lines() {
+                    let styled = match (opts.color, line.chars().next()) {
+                        (true, Some('+')) if !line.starts_with("+++") => {
+                            format!("\x1b[32m{line}\x1b[0m")
+                        }
+                        (true, Some('-')) if !line.starts_with("---") => {
+                            format!("\x1b[31m{line}\x1b[0m")
+                        }
+                        _ => line.to_string(),
+                    };
+                    let _ = writeln!(diffs, "  {styled}");
+                }
+            }
+        }
+        let _ = writeln!(out, "{table}");
+        out.push_str(&diffs);
+    }
+    if !plan.notes.is_empty() {
+        let _ = writeln!(out, "\nUnmanaged / drift:");
+        for n in &plan.notes {
+            let _ = writeln!(out, "  ! {}: {}", n.address, n.message);
+        }
+    }
+    let _ = writeln!(out, "\n{}", summary_line(plan));
+    if opts.verbose {
+        let _ = writeln!(out, "Docker Hub API calls: {}", plan.api_calls);
+    }
+    out
+}
+
+/// The JSON document described in docs/plan-json.md.
+pub fn json(plan: &Plan) -> String {
+    let s = plan.summary();
+    let changes: Vec<Value> = plan
+        .changes
+        .iter()
+        .map(|c| {
+            let mut obj = Map::new();
+            obj.insert("action".into(), json!(c.action()));
+            obj.insert("kind".into(), json!(c.kind()));
+            obj.insert("address".into(), json!(c.address(&plan.org)));
+            if let Ok(Value::Object(payload)) = serde_json::to_value(c) {
+                for (k, v) in payload {
+                    obj.insert(k, v);
+                }
+            }
+            Value::Object(obj)
+        })
+        .collect();
+    let doc = json!({
+        "format_version": plan.format_version,
+        "org": plan.org,
+        "summary": {"add": s.add, "change": s.change, "destroy": s.destroy},
+        "changes": changes,
+        "notes": plan.notes,
+        "api_calls": plan.api_calls,
+    });
+    serde_json::to_string_pretty(&doc).unwrap_or_default()
+}
+
+fn md_escape(s: &str) -> String {
+    s.replace('|', "\\|").replace('\n', " ")
+}
+
+/// Markdown: summary line first, then one table per kind (deletions first), then notes.
+pub fn markdown(plan: &Plan) -> String {
+    let mut out = String::new();
+    let _ = writeln!(out, "**{}**", summary_line(plan));
+    let s = plan.summary();
+    if s.destroy > 0 {
+        let _ = writeln!(
+            out,
+            "\n> :warning: This plan destroys {} resource(s).",
+            s.destroy
+        );
+    }
+    for ((action, kind), changes) in groups(plan) {
+        let _ = writeln!(out, "\n### {}\n", heading(action, kind));
+        let _ = writeln!(out, "| | address | change |\n|---|---|---|");
+        for c in changes {
+            let marker = match c.action() {
+                Action::Create => "`+`",
+                Action::Update => "`~`",
+                Action::Delete => "`-`",
+            };
+            let _ = writeln!(
+                out,
+                "| {marker} | `{}` | {} |",
+                md_escape(&c.address(&plan.org)),
+                md_escape(&detail(c))
+            );
+        }
+    }
+    if !plan.notes.is_empty() {
+        let _ = writeln!(out, "\n### Unmanaged / drift\n");
+        for n in &plan.notes {
+            let _ = writeln!(
+                out,
+                "- `{}`: {}",
+                md_escape(&n.address),
+                md_escape(&n.message)
+            );
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::{Permission, Role, Username};
+    use crate::plan::{Delta, FORMAT_VERSION, Note, RepoFields};
+
+    fn sample() -> Plan {
+        let mut changes = vec![
+            Change::DeleteRepository {
+                repository: "legacy".into(),
+            },
+            Change::Revoke {
+                repository: "redis".into(),
+                team: "qa".into(),
+                permission: Permission::Read,
+            },
+            Change::SetRole {
+                user: Username::new("ed"),
+                old: Role::Member,
+                new: Role::Editor,
+            },
+            Change::CreateRepository {
+                repository: "nginx".into(),
+                fields: RepoFields {
+                    private: false,
+                    description: "Vetted nginx".into(),
+                    full_description: String::new(),
+                },
+            },
+            Change::UpdateRepository {
+                repository: "redis".into(),
+                private: None,
+                description: None,
+                full_description: Some(Delta {
+                    old: "# Redis\nMirrored.\nOld line".into(),
+                    new: "# Redis\nMirrored.\nNew line".into(),
+                }),
+            },
+            Change::Grant {
+                repository: "nginx".into(),
+                team: "devs".into(),
+                permission: Permission::Write,
+            },
+        ];
+        crate::plan::diff::sort_changes(&mut changes, "acme");
+        Plan {
+            format_version: FORMAT_VERSION.into(),
+            org: "acme".into(),
+            changes,
+            notes: vec![Note {
+                kind: ResourceKind::Member,
+                address: "member old".into(),
+                message: "member not in the policy (left alone; use --prune to remove)".into(),
+            }],
+            api_calls: 7,
+        }
+    }
+
+    fn empty() -> Plan {
+        Plan {
+            format_version: FORMAT_VERSION.into(),
+            org: "acme".into(),
+            changes: vec![],
+            notes: vec![],
+            api_calls: 3,
+        }
+    }
+
+    #[test]
+    fn text_without_color() {
+        let out = text(
+            &sample(),
+            &RenderOptions {
+                color: false,
+                verbose: true,
+            },
+        );
+        assert!(!out.contains('\x1b'));
+        insta::assert_snapshot!(out, @"
+        Organization: acme
+
+        grant (destroy)
+        ┌───┬─────────────────────┬─────────────┐
+        │   ┆ address             ┆ change      │
+        ╞═══╪═════════════════════╪═════════════╡
+        │ - ┆ grant acme/redis:qa ┆ revoke read │
+        └───┴─────────────────────┴─────────────┘
+
+        repository (destroy)
+        ┌───┬────────────────────────┬────────────────────────────────────┐
+        │   ┆ address                ┆ change                             │
+        ╞═══╪════════════════════════╪════════════════════════════════════╡
+        │ - ┆ repository acme/legacy ┆ delete repository and all its tags │
+        └───┴────────────────────────┴────────────────────────────────────┘
+
+        member
+        ┌───┬───────────┬───────────────────────┐
+        │   ┆ address   ┆ change                │
+        ╞═══╪═══════════╪═══════════════════════╡
+        │ ~ ┆ member ed ┆ role member -> editor │
+        └───┴───────────┴───────────────────────┘
+
+        repository
+        ┌───┬───────────────────────┬─────────────────────────┐
+        │   ┆ address               ┆ change                  │
+        ╞═══╪═══════════════════════╪═════════════════════════╡
+        │ + ┆ repository acme/nginx ┆ create, public          │
+        ├╌╌╌┼╌╌╌╌╌╌╌╌╌╌╌╌╌╌╌╌╌╌╌╌╌╌╌┼╌╌╌╌╌╌╌╌╌╌╌╌╌╌╌╌╌╌╌╌╌╌╌╌╌┤
+        │ ~ ┆ repository acme/redis ┆ update full_description │
+        └───┴───────────────────────┴─────────────────────────┘
+        repository acme/nginx description:
+          --- live
+          +++ policy
+          @@ -0,0 +1 @@
+          +Vetted nginx
+        repository acme/redis full_description:
+          --- live
+          +++ policy
+          @@ -1,3 +1,3 @@
+           # Redis
+           Mirrored.
+          -Old line
+          +New line
+
+        grant
+        ┌───┬───────────────────────┬─────────────┐
+        │   ┆ address               ┆ change      │
+        ╞═══╪═══════════════════════╪═════════════╡
+        │ + ┆ grant acme/nginx:devs ┆ grant write │
+        └───┴───────────────────────┴─────────────┘
+
+        Unmanaged / drift:
+          ! member old: member not in the policy (left alone; use --prune to remove)
+
+        Plan: 2 to add, 2 to change, 2 to destroy.
+        Docker Hub API calls: 7
+        ");
+    }
+
+    #[test]
+    fn text_with_color_marks_actions() {
+        let out = text(
+            &sample(),
+            &RenderOptions {
+                color: true,
+                verbose: false,
+            },
+        );
+        assert!(out.contains('\x1b'));
+        assert!(!out.contains("Docker Hub API calls"));
+    }
+
+    #[test]
+    fn text_empty_plan() {
+        let out = text(&empty(), &RenderOptions::default());
+        insta::assert_snapshot!(out, @"
+        Organization: acme
+
+        No changes. The organization matches the policy.
+        ");
+    }
+
+    #[test]
+    fn json_document() {
+        insta::assert_snapshot!(json(&sample()), @r##"
+        {
+          "api_calls": 7,
+          "changes": [
+            {
+              "action": "delete",
+              "address": "grant acme/redis:qa",
+              "kind": "grant",
+              "permission": "read",
+              "repository": "redis",
+              "team": "qa",
+              "type": "revoke"
+            },
+            {
+              "action": "delete",
+              "address": "repository acme/legacy",
+              "kind": "repository",
+              "repository": "legacy",
+              "type": "delete_repository"
+            },
+            {
+              "action": "update",
+              "address": "member ed",
+              "kind": "member",
+              "new": "editor",
+              "old": "member",
+              "type": "set_role",
+              "user": "ed"
+            },
+            {
+              "action": "create",
+              "address": "repository acme/nginx",
+              "fields": {
+                "description": "Vetted nginx",
+                "full_description": "",
+                "private": false
+              },
+              "kind": "repository",
+              "repository": "nginx",
+              "type": "create_repository"
+            },
+            {
+              "action": "update",
+              "address": "repository acme/redis",
+              "description": null,
+              "full_description": {
+                "new": "# Redis\nMirrored.\nNew line",
+                "old": "# Redis\nMirrored.\nOld line"
+              },
+              "kind": "repository",
+              "private": null,
+              "repository": "redis",
+              "type": "update_repository"
+            },
+            {
+              "action": "create",
+              "address": "grant acme/nginx:devs",
+              "kind": "grant",
+              "permission": "write",
+              "repository": "nginx",
+              "team": "devs",
+              "type": "grant"
+            }
+          ],
+          "format_version": "1",
+          "notes": [
+            {
+              "address": "member old",
+              "kind": "member",
+              "message": "member not in the policy (left alone; use --prune to remove)"
+            }
+          ],
+          "org": "acme",
+          "summary": {
+            "add": 2,
+            "change": 2,
+            "destroy": 2
+          }
+        }
+        "##);
+    }
+
+    #[test]
+    fn json_is_parseable_and_counts_match() {
+        let v: serde_json::Value = serde_json::from_str(&json(&sample())).unwrap();
+        assert_eq!(v["summary"]["destroy"], 2);
+        assert_eq!(v["changes"].as_array().map(Vec::len), Some(6));
+        assert_eq!(v["changes"][0]["action"], "delete");
+    }
+
+    #[test]
+    fn markdown_document() {
+        insta::assert_snapshot!(markdown(&sample()), @"
+        **Plan: 2 to add, 2 to change, 2 to destroy.**
+
+        > :warning: This plan destroys 2 resource(s).
+
+        ### grant (destroy)
+
+        | | address | change |
+        |---|---|---|
+        | `-` | `grant acme/redis:qa` | revoke read |
+
+        ### repository (destroy)
+
+        | | address | change |
+        |---|---|---|
+        | `-` | `repository acme/legacy` | delete repository and all its tags |
+
+        ### member
+
+        | | address | change |
+        |---|---|---|
+        | `~` | `member ed` | role member -> editor |
+
+        ### repository
+
+        | | address | change |
+        |---|---|---|
+        | `+` | `repository acme/nginx` | create, public |
+        | `~` | `repository acme/redis` | update full_description |
+
+        ### grant
+
+        | | address | change |
+        |---|---|---|
+        | `+` | `grant acme/nginx:devs` | grant write |
+
+        ### Unmanaged / drift
+
+        - `member old`: member not in the policy (left alone; use --prune to remove)
+        ");
+    }
+
+    #[test]
+    fn markdown_escapes_pipes() {
+        let mut p = empty();
+        p.notes.push(Note {
+            kind: ResourceKind::Team,
+            address: "team a|b".into(),
+            message: "x | y".into(),
+        });
+        let md = markdown(&p);
+        assert!(md.starts_with("**No changes."));
+        assert!(md.contains("team a\\|b") && md.contains("x \\| y"), "{md}");
+    }
+}
