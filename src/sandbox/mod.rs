@@ -1,1 +1,4 @@
 //! TODO
+pub mod images;
+pub mod registry;
+pub mod token;
