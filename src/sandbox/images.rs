@@ -807,6 +807,39 @@ mod tests {
             );
             assert_eq!(digest_of(&out.stdout), digest, "{reference}");
         }
+        // Scopes come from the authorizer end to end: anonymous pull of a community repository
+        // works, anonymous pull of an org repository does not.
+        let org = ImageSet::build(
+            42,
+            &[ImageSpec {
+                repository: "acme/app".into(),
+                tag: "1".into(),
+                ..default_specs()[4].clone()
+            }],
+        )
+        .unwrap();
+        push_community_images(registry.url(), Some(&creds), &org)
+            .await
+            .unwrap();
+        for (reference, readable) in [("bitnami/redis:7.2", true), ("acme/app:1", false)] {
+            let out = tokio::time::timeout(
+                Duration::from_secs(60),
+                tokio::process::Command::new("skopeo")
+                    .args(["inspect", "--raw", "--tls-verify=false", "--no-creds"])
+                    .arg(format!("docker://{host}/{reference}"))
+                    .kill_on_drop(true)
+                    .output(),
+            )
+            .await
+            .unwrap()
+            .unwrap();
+            assert_eq!(
+                out.status.success(),
+                readable,
+                "{reference}: {}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+        }
         registry.stop().await.unwrap();
         server.abort();
     }
