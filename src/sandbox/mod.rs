@@ -14,12 +14,15 @@ pub mod api;
 pub mod auth;
 pub mod control;
 pub mod faults;
+pub mod images;
 pub mod login;
 pub mod org_settings;
 pub mod orgs;
+pub mod registry;
 pub mod repos;
 pub mod seed;
 pub mod state;
+pub mod token;
 
 use std::io::Write as _;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};

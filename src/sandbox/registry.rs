@@ -1,0 +1,219 @@
+//! The sandbox's real registry: a CNCF distribution 2.8 (`docker-registry`) child process with
+//! filesystem storage, token authentication against the sandbox token service, deletes enabled,
+//! listening on a free 127.0.0.1 port. Killed on drop.
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+use std::time::Duration;
+
+use anyhow::{Context, Result, bail};
+use url::Url;
+
+/// Default location of the Debian package's binary.
+pub const DEFAULT_BINARY: &str = "/usr/bin/docker-registry";
+
+/// How the registry trusts the token service.
+#[derive(Debug, Clone)]
+pub struct RegistryOptions {
+    /// The token endpoint, e.g. `http://127.0.0.1:PORT/token`.
+    pub realm: Url,
+    pub service: String,
+    pub issuer: String,
+    /// PEM certificate(s) the registry verifies token `x5c` chains against.
+    pub cert_pem_path: PathBuf,
+}
+
+/// A running registry; the process is killed when this is dropped.
+#[derive(Debug)]
+pub struct RegistryProcess {
+    child: tokio::process::Child,
+    url: Url,
+    log_path: PathBuf,
+}
+
+const STARTUP_ATTEMPTS: u32 = 150;
+const STARTUP_INTERVAL: Duration = Duration::from_millis(100);
+
+fn free_port() -> Result<u16> {
+    let listener =
+        std::net::TcpListener::bind("127.0.0.1:0").context("finding a free port on 127.0.0.1")?;
+    Ok(listener.local_addr()?.port())
+}
+
+/// A double-quoted YAML scalar (JSON strings are valid YAML).
+fn yaml_str(s: &str) -> String {
+    serde_json::Value::String(s.to_string()).to_string()
+}
+
+fn config_yaml(storage: &Path, port: u16, secret: &str, opts: &RegistryOptions) -> String {
+    format!(
+        "version: 0.1\n\
+         log:\n  level: warn\n\
+         storage:\n  filesystem:\n    rootdirectory: {storage}\n  delete:\n    enabled: true\n\
+         http:\n  addr: {addr}\n  secret: {secret}\n\
+         auth:\n  token:\n    realm: {realm}\n    service: {service}\n    issuer: {issuer}\n    rootcertbundle: {bundle}\n",
+        storage = yaml_str(&storage.display().to_string()),
+        addr = yaml_str(&format!("127.0.0.1:{port}")),
+        secret = yaml_str(secret),
+        realm = yaml_str(opts.realm.as_str()),
+        service = yaml_str(&opts.service),
+        issuer = yaml_str(&opts.issuer),
+        bundle = yaml_str(&opts.cert_pem_path.display().to_string()),
+    )
+}
+
+impl RegistryProcess {
+    /// Starts `/usr/bin/docker-registry` with its config, storage and log under `dir`.
+    pub async fn start(dir: &Path, opts: RegistryOptions) -> Result<Self> {
+        Self::start_with_binary(Path::new(DEFAULT_BINARY), dir, opts).await
+    }
+
+    /// Like [`RegistryProcess::start`] with an explicit binary path.
+    pub async fn start_with_binary(
+        binary: &Path,
+        dir: &Path,
+        opts: RegistryOptions,
+    ) -> Result<Self> {
+        if !binary.is_file() {
+            bail!(
+                "the registry binary {} was not found: install the Debian package docker-registry",
+                binary.display()
+            );
+        }
+        let storage = dir.join("storage");
+        std::fs::create_dir_all(&storage)
+            .with_context(|| format!("creating {}", storage.display()))?;
+        let port = free_port()?;
+        let secret = hex::encode(rand::random::<[u8; 16]>());
+        let config_path = dir.join("config.yml");
+        std::fs::write(&config_path, config_yaml(&storage, port, &secret, &opts))
+            .with_context(|| format!("writing {}", config_path.display()))?;
+        let log_path = dir.join("registry.log");
+        let log = std::fs::File::create(&log_path)
+            .with_context(|| format!("creating {}", log_path.display()))?;
+        let log_err = log.try_clone().context("opening the registry log")?;
+        let child = tokio::process::Command::new(binary)
+            .arg("serve")
+            .arg(&config_path)
+            .stdin(Stdio::null())
+            .stdout(log)
+            .stderr(log_err)
+            .kill_on_drop(true)
+            .spawn()
+            .with_context(|| format!("starting {}", binary.display()))?;
+        let url = Url::parse(&format!("http://127.0.0.1:{port}/"))?;
+        let mut process = Self {
+            child,
+            url,
+            log_path,
+        };
+        process.wait_ready().await?;
+        Ok(process)
+    }
+
+    async fn wait_ready(&mut self) -> Result<()> {
+        let client = reqwest::Client::builder()
+            .timeout(Duration::from_secs(2))
+            .build()?;
+        let probe = self.url.join("v2/")?;
+        for _ in 0..STARTUP_ATTEMPTS {
+            if let Some(status) = self.child.try_wait()? {
+                bail!(
+                    "the registry exited during startup ({status}); log:\n{}",
+                    self.log_tail()
+                );
+            }
+            if let Ok(resp) = client.get(probe.clone()).send().await {
+                if resp.status() == reqwest::StatusCode::UNAUTHORIZED {
+                    return Ok(());
+                }
+                bail!(
+                    "the registry answered /v2/ with {} instead of 401: is token auth configured?",
+                    resp.status()
+                );
+            }
+            tokio::time::sleep(STARTUP_INTERVAL).await;
+        }
+        bail!(
+            "the registry did not answer on {} within {:?}; log:\n{}",
+            self.url,
+            STARTUP_INTERVAL * STARTUP_ATTEMPTS,
+            self.log_tail()
+        )
+    }
+
+    fn log_tail(&self) -> String {
+        let text = std::fs::read_to_string(&self.log_path).unwrap_or_default();
+        let lines: Vec<&str> = text.lines().collect();
+        lines[lines.len().saturating_sub(20)..].join("\n")
+    }
+
+    /// Base URL, e.g. `http://127.0.0.1:PORT/`.
+    pub fn url(&self) -> &Url {
+        &self.url
+    }
+
+    /// `127.0.0.1:PORT`, the form image references use.
+    pub fn host(&self) -> String {
+        format!(
+            "{}:{}",
+            self.url.host_str().unwrap_or("127.0.0.1"),
+            self.url.port().unwrap_or(80)
+        )
+    }
+
+    pub fn log_path(&self) -> &Path {
+        &self.log_path
+    }
+
+    /// Kills the registry and waits (bounded) for it to exit.
+    pub async fn stop(mut self) -> Result<()> {
+        self.child.start_kill().ok();
+        tokio::time::timeout(Duration::from_secs(10), self.child.wait())
+            .await
+            .context("the registry did not exit within 10 s")?
+            .context("waiting for the registry to exit")?;
+        Ok(())
+    }
+}
+
+impl Drop for RegistryProcess {
+    fn drop(&mut self) {
+        let _ = self.child.start_kill();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn missing_binary_is_a_clear_error() {
+        let dir = tempfile::tempdir().unwrap();
+        let opts = RegistryOptions {
+            realm: Url::parse("http://127.0.0.1:1/token").unwrap(),
+            service: "s".into(),
+            issuer: "i".into(),
+            cert_pem_path: dir.path().join("c.pem"),
+        };
+        let err = RegistryProcess::start_with_binary(&dir.path().join("nope"), dir.path(), opts)
+            .await
+            .unwrap_err();
+        assert!(format!("{err}").contains("install the Debian package docker-registry"));
+    }
+
+    #[test]
+    fn config_quotes_values() {
+        let opts = RegistryOptions {
+            realm: Url::parse("http://127.0.0.1:9/token").unwrap(),
+            service: "svc \"x\"".into(),
+            issuer: "iss".into(),
+            cert_pem_path: PathBuf::from("/tmp/c.pem"),
+        };
+        let yaml = config_yaml(Path::new("/tmp/s"), 5000, "sec", &opts);
+        let v: serde_yaml::Value = serde_yaml::from_str(&yaml).unwrap();
+        assert_eq!(v["auth"]["token"]["service"].as_str(), Some("svc \"x\""));
+        assert_eq!(v["http"]["addr"].as_str(), Some("127.0.0.1:5000"));
+        assert_eq!(v["storage"]["delete"]["enabled"].as_bool(), Some(true));
+        assert_eq!(v["log"]["level"].as_str(), Some("warn"));
+    }
+}
