@@ -81,21 +81,56 @@ pub struct Delta<T> {
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum Change {
     /// PUT /v2/orgs/{org}/settings (all three fields).
-    SetImageAccess { old: Option<ImageAccess>, new: ImageAccess },
+    SetImageAccess {
+        old: Option<ImageAccess>,
+        new: ImageAccess,
+    },
     /// PUT /v2/orgs/{org}/members/{username}.
-    SetRole { user: Username, old: Role, new: Role },
+    SetRole {
+        user: Username,
+        old: Role,
+        new: Role,
+    },
     /// DELETE /v2/orgs/{org}/members/{username} (prune only).
-    RemoveMember { user: Username, role: Role },
+    RemoveMember {
+        user: Username,
+        role: Role,
+    },
     /// POST /v2/invites/bulk for one invitee (and optionally one team).
-    Invite { invitee: Username, role: Role, team: Option<String> },
+    Invite {
+        invitee: Username,
+        role: Role,
+        team: Option<String>,
+    },
     /// DELETE /v2/invites/{id} (prune only).
-    CancelInvite { id: String, invitee: String, team: Option<String> },
-    CreateTeam { team: String, description: String },
-    UpdateTeam { team: String, description: Delta<String> },
-    DeleteTeam { team: String },
-    AddTeamMember { team: String, user: Username },
-    RemoveTeamMember { team: String, user: Username },
-    CreateRepository { repository: String, fields: RepoFields },
+    CancelInvite {
+        id: String,
+        invitee: String,
+        team: Option<String>,
+    },
+    CreateTeam {
+        team: String,
+        description: String,
+    },
+    UpdateTeam {
+        team: String,
+        description: Delta<String>,
+    },
+    DeleteTeam {
+        team: String,
+    },
+    AddTeamMember {
+        team: String,
+        user: Username,
+    },
+    RemoveTeamMember {
+        team: String,
+        user: Username,
+    },
+    CreateRepository {
+        repository: String,
+        fields: RepoFields,
+    },
     /// Only the fields that differ are `Some`.
     UpdateRepository {
         repository: String,
@@ -103,10 +138,24 @@ pub enum Change {
         description: Option<Delta<String>>,
         full_description: Option<Delta<String>>,
     },
-    DeleteRepository { repository: String },
-    Grant { repository: String, team: String, permission: Permission },
-    UpdateGrant { repository: String, team: String, permission: Delta<Permission> },
-    Revoke { repository: String, team: String, permission: Permission },
+    DeleteRepository {
+        repository: String,
+    },
+    Grant {
+        repository: String,
+        team: String,
+        permission: Permission,
+    },
+    UpdateGrant {
+        repository: String,
+        team: String,
+        permission: Delta<Permission>,
+    },
+    Revoke {
+        repository: String,
+        team: String,
+        permission: Permission,
+    },
 }
 
 impl Change {
@@ -161,9 +210,15 @@ impl Change {
             CreateRepository { repository, .. }
             | UpdateRepository { repository, .. }
             | DeleteRepository { repository } => format!("repository {org}/{repository}"),
-            Grant { repository, team, .. }
-            | UpdateGrant { repository, team, .. }
-            | Revoke { repository, team, .. } => format!("grant {org}/{repository}:{team}"),
+            Grant {
+                repository, team, ..
+            }
+            | UpdateGrant {
+                repository, team, ..
+            }
+            | Revoke {
+                repository, team, ..
+            } => format!("grant {org}/{repository}:{team}"),
         }
     }
 }
