@@ -157,7 +157,7 @@ pub(crate) async fn forget_groups(client: &HubClient, org: &str) {
 async fn read_teams(client: &HubClient, org: &str) -> Result<BTreeMap<String, Team>, HubError> {
     let groups = list_groups(client, org).await?;
     let conc = client.inner().config.concurrency.max(1);
-    let teams: Vec<(String, Team)> = stream::iter(groups.into_iter())
+    let teams: Vec<(String, Team)> = stream::iter(groups)
         .map(|(name, (_, description))| async move {
             let url = client.url(&["v2", "orgs", org, "groups", &name, "members"], false)?;
             let members: BTreeSet<Username> = client
@@ -216,7 +216,7 @@ async fn read_repositories(
     };
     let group_ids = &group_ids;
     let conc = client.inner().config.concurrency.max(1);
-    let repos: Vec<(String, Repository)> = stream::iter(listed.into_iter())
+    let repos: Vec<(String, Repository)> = stream::iter(listed)
         .map(|(name, private, description)| async move {
             let url = client.url(&["v2", "namespaces", org, "repositories", &name], false)?;
             let detail = client.call(Method::GET, &url, None).await?;
