@@ -265,18 +265,27 @@ impl HubClient {
     }
 
     /// Follows `next` over every page of a `{count, next, results}` listing.
-    pub(crate) async fn list_all(&self, mut url: Url) -> Result<Vec<Value>, HubError> {
+    pub(crate) async fn list_all(&self, url: Url) -> Result<Vec<Value>, HubError> {
+        self.list_bounded(url, MAX_PAGES).await
+    }
+
+    /// [`list_all`](Self::list_all) with an explicit page bound.
+    pub(crate) async fn list_bounded(
+        &self,
+        mut url: Url,
+        max_pages: usize,
+    ) -> Result<Vec<Value>, HubError> {
         url.query_pairs_mut().append_pair("page_size", "100");
         let mut out = Vec::new();
         let mut next = Some(url.clone());
         let mut pages = 0usize;
         while let Some(page) = next.take() {
-            if pages >= MAX_PAGES {
+            if pages >= max_pages {
                 return Err(HubError::new(
                     "GET",
                     url.path(),
                     None,
-                    format!("listing exceeds {MAX_PAGES} pages"),
+                    format!("listing exceeds {max_pages} pages"),
                 ));
             }
             let reply = self.send(Method::GET, &page, None).await?;

@@ -935,3 +935,36 @@ async fn invite_rejected_and_unknown_team_are_errors() {
         "{err}"
     );
 }
+
+#[tokio::test]
+async fn endless_pagination_is_bounded() {
+    let (base, fake) = serve(|s, nth| {
+        page(
+            &[r#"{"name":"x"}"#],
+            Some(format!("{}?page={}&page_size=100", s.path, nth + 1)),
+        )
+    })
+    .await;
+    let client = HubClient::login(config(base.clone())).await.unwrap();
+    let url = client
+        .url(&["v2", "orgs", "acme", "groups"], false)
+        .unwrap();
+    let err = client.list_bounded(url, 3).await.unwrap_err();
+    assert!(err.to_string().contains("listing exceeds 3 pages"), "{err}");
+    assert_eq!(requests(&fake).len(), 3);
+}
+
+#[tokio::test]
+async fn first_page_404_is_an_error_not_an_empty_list() {
+    let (base, _fake) =
+        serve(|_, _| (404, vec![], r#"{"detail":"object not found"}"#.into())).await;
+    let client = HubClient::login(config(base)).await.unwrap();
+    let err = client
+        .read_state("acme", &Scope::default())
+        .await
+        .unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "GET /v2/namespaces/acme/repositories: 404 Not Found: object not found"
+    );
+}
