@@ -118,7 +118,15 @@ impl HubClient {
         });
         let reply = Self::send_raw(inner, &Method::POST, &url, Some(&body), None).await?;
         if !reply.status.is_success() {
-            return Err(error_of(&Method::POST, &url, &reply));
+            // A login error body that echoes the request must not leak the secret.
+            let message = describe_body(&reply.content_type, &reply.body)
+                .replace(cfg.credentials.secret.expose(), "***");
+            return Err(HubError::new(
+                "POST",
+                url.path(),
+                Some(reply.status.as_u16()),
+                message,
+            ));
         }
         match reply.json().get("access_token").and_then(Value::as_str) {
             Some(t) if !t.is_empty() => Ok(t.to_string()),

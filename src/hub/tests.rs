@@ -968,3 +968,77 @@ async fn first_page_404_is_an_error_not_an_empty_list() {
         "GET /v2/namespaces/acme/repositories: 404 Not Found: object not found"
     );
 }
+
+#[tokio::test]
+async fn login_error_echoing_the_secret_is_redacted() {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(raw_server(listener, |_, _| {
+        (400, format!(r#"{{"detail":"bad secret {SECRET}"}}"#))
+    }));
+    let err = HubClient::login(config(url::Url::parse(&format!("http://{addr}")).unwrap()))
+        .await
+        .unwrap_err();
+    assert!(err.to_string().contains("bad secret ***"), "{err}");
+    assert!(!err.to_string().contains(SECRET) && !format!("{err:?}").contains(SECRET));
+}
+
+// Two workers: the scripted handler blocks one while the client times out on the other.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn request_timeout_is_retried() {
+    let (base, fake) = serve(|s, nth| {
+        if let Some(r) = empty_repos(s) {
+            return r;
+        }
+        if nth == 1 {
+            // Longer than the client's timeout: the first attempt times out.
+            std::thread::sleep(Duration::from_millis(600));
+        }
+        ok(settings_body())
+    })
+    .await;
+    let mut cfg = config(base);
+    cfg.timeout = Duration::from_millis(200);
+    let client = HubClient::login(cfg).await.unwrap();
+    let state = client.read_state("acme", &only_settings()).await.unwrap();
+    assert!(state.image_access.is_some());
+    assert_eq!(
+        requests(&fake)
+            .iter()
+            .filter(|s| s.path.ends_with("/settings"))
+            .count(),
+        2
+    );
+}
+
+#[tokio::test]
+async fn grant_listing_405_falls_back_to_pairs() {
+    let (base, fake) = serve(|s, _| match s.path.as_str() {
+        "/v2/namespaces/acme/repositories" => {
+            page(&[r#"{"name":"redis","is_private":false}"#], None)
+        }
+        "/v2/namespaces/acme/repositories/redis" => ok("{}"),
+        "/v2/orgs/acme/groups" => page(&[r#"{"id":5,"name":"dev"}"#], None),
+        "/v2/repositories/acme/redis/groups" => (405, vec![], "{}".into()),
+        "/v2/repositories/acme/redis/groups/5/" => ok(r#"{"permission":"read"}"#),
+        _ => (418, vec![], "{}".into()),
+    })
+    .await;
+    let client = HubClient::login(config(base)).await.unwrap();
+    let scope = Scope {
+        grant_repositories: ["redis".to_string()].into(),
+        grant_teams: ["dev".to_string(), "missing".to_string()].into(),
+        ..Scope::default()
+    };
+    let state = client.read_state("acme", &scope).await.unwrap();
+    assert_eq!(
+        state.repositories["redis"].grants,
+        Some(BTreeMap::from([("dev".to_string(), Permission::Read)]))
+    );
+    assert!(state.teams.is_none() && state.members.is_none());
+    assert!(
+        requests(&fake)
+            .iter()
+            .any(|s| s.path == "/v2/repositories/acme/redis/groups/5/")
+    );
+}
