@@ -1,6 +1,6 @@
 //! Docker Hub API client: authentication, transport policy (timeouts, retries, rate limits,
 //! pagination), reading the live [`OrgState`](crate::model::OrgState) and performing one plan
-//! [`Change`](crate::plan::Change) at a time. Endpoints and shapes: docs in reference/hub-api.md.
+//! [`Change`](crate::plan::Change) at a time, using the Docker Hub v2 API paths and JSON shapes.
 
 mod error;
 mod http;
