@@ -1,0 +1,351 @@
+//! Transport: login and token renewal, timeouts, retries with jittered backoff, 429 handling,
+//! pagination and the call counter.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use rand::Rng;
+use reqwest::{Method, StatusCode, header::HeaderMap};
+use serde_json::Value;
+use tokio::sync::Mutex;
+use url::Url;
+
+use super::error::{HubError, describe_body};
+use super::{HubClient, HubConfig};
+
+/// Renew the 10-minute token after this long.
+const TOKEN_RENEW_AFTER: Duration = Duration::from_secs(8 * 60);
+/// Upper bound of pages followed in one listing.
+pub(crate) const MAX_PAGES: usize = 10_000;
+const BASE_BACKOFF_MS: u64 = 200;
+
+pub(crate) struct Inner {
+    pub(crate) config: HubConfig,
+    pub(crate) http: reqwest::Client,
+    pub(crate) token: Mutex<Option<(String, Instant)>>,
+    pub(crate) calls: AtomicU64,
+    /// Team name -> numeric group id, per organization.
+    pub(crate) groups:
+        Mutex<std::collections::BTreeMap<String, std::collections::BTreeMap<String, i64>>>,
+}
+
+/// A response that was received (any status).
+pub(crate) struct Reply {
+    pub status: StatusCode,
+    pub content_type: String,
+    pub body: Vec<u8>,
+    /// The request was sent more than once.
+    pub retried: bool,
+}
+
+impl Reply {
+    pub fn json(&self) -> Value {
+        serde_json::from_slice(&self.body).unwrap_or(Value::Null)
+    }
+}
+
+fn is_idempotent(m: &Method) -> bool {
+    *m != Method::POST
+}
+
+fn backoff(attempt: u32, cap: Duration) -> Duration {
+    let exp = BASE_BACKOFF_MS.saturating_mul(1u64 << attempt.min(16));
+    let jitter = rand::rng().random_range(0..=exp / 2 + 1);
+    Duration::from_millis(exp / 2 + jitter).min(cap)
+}
+
+/// Wait requested by a 429: Retry-After as seconds or as an epoch time (> 1e9), else
+/// X-RateLimit-Reset (epoch), capped.
+pub(crate) fn rate_limit_wait(headers: &HeaderMap, cap: Duration) -> Option<Duration> {
+    let num = |name: &str| -> Option<f64> {
+        headers
+            .get(name)?
+            .to_str()
+            .ok()?
+            .trim()
+            .parse::<f64>()
+            .ok()
+            .filter(|n| n.is_finite() && *n >= 0.0)
+    };
+    let now = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs_f64())
+        .unwrap_or(0.0);
+    let secs = if let Some(n) = num("retry-after") {
+        if n > 1e9 { (n - now).max(0.0) } else { n }
+    } else if let Some(reset) = num("x-ratelimit-reset") {
+        (reset - now).max(0.0)
+    } else {
+        return None;
+    };
+    Some(Duration::from_secs_f64(secs.min(cap.as_secs_f64())))
+}
+
+impl HubClient {
+    pub(crate) fn inner(&self) -> &Arc<Inner> {
+        &self.inner
+    }
+
+    /// URL under the base for the given path segments (escaped); `slash` adds a trailing `/`.
+    pub(crate) fn url(&self, segments: &[&str], slash: bool) -> Result<Url, HubError> {
+        let mut url = self.inner.config.base_url.clone();
+        {
+            let mut segs = url.path_segments_mut().map_err(|_| {
+                HubError::new(
+                    "",
+                    self.inner.config.base_url.as_str(),
+                    None,
+                    "base URL cannot hold a path".into(),
+                )
+            })?;
+            segs.pop_if_empty();
+            segs.extend(segments);
+            if slash {
+                segs.push("");
+            }
+        }
+        Ok(url)
+    }
+
+    pub(crate) async fn fetch_token(inner: &Inner) -> Result<String, HubError> {
+        let cfg = &inner.config;
+        let mut url = cfg.base_url.clone();
+        url.set_path("/v2/auth/token");
+        let body = serde_json::json!({
+            "identifier": cfg.credentials.username,
+            "secret": cfg.credentials.secret.expose(),
+        });
+        let reply = Self::send_raw(inner, &Method::POST, &url, Some(&body), None).await?;
+        if !reply.status.is_success() {
+            // A login error body that echoes the request must not leak the secret.
+            let message = describe_body(&reply.content_type, &reply.body)
+                .replace(cfg.credentials.secret.expose(), "***");
+            return Err(HubError::new(
+                "POST",
+                url.path(),
+                Some(reply.status.as_u16()),
+                message,
+            ));
+        }
+        match reply.json().get("access_token").and_then(Value::as_str) {
+            Some(t) if !t.is_empty() => Ok(t.to_string()),
+            _ => Err(HubError::new(
+                "POST",
+                url.path(),
+                Some(reply.status.as_u16()),
+                "response has no access_token".into(),
+            )),
+        }
+    }
+
+    async fn bearer(&self, force: bool) -> Result<String, HubError> {
+        let mut guard = self.inner.token.lock().await;
+        if !force {
+            if let Some((tok, at)) = guard.as_ref() {
+                if at.elapsed() < TOKEN_RENEW_AFTER {
+                    return Ok(tok.clone());
+                }
+            }
+        }
+        let tok = Self::fetch_token(&self.inner).await?;
+        *guard = Some((tok.clone(), Instant::now()));
+        Ok(tok)
+    }
+
+    /// One request with the retry policy. `bearer` None = unauthenticated (login).
+    async fn send_raw(
+        inner: &Inner,
+        method: &Method,
+        url: &Url,
+        body: Option<&Value>,
+        bearer: Option<&str>,
+    ) -> Result<Reply, HubError> {
+        let cfg = &inner.config;
+        let mut attempt: u32 = 0;
+        loop {
+            inner.calls.fetch_add(1, Ordering::Relaxed);
+            let mut req = inner
+                .http
+                .request(method.clone(), url.clone())
+                .timeout(cfg.timeout);
+            if let Some(t) = bearer {
+                req = req.bearer_auth(t);
+            }
+            if let Some(b) = body {
+                req = req.json(b);
+            }
+            let can_retry = attempt < cfg.max_retries;
+            let outcome = match req.send().await {
+                Ok(resp) => {
+                    let status = resp.status();
+                    let headers = resp.headers().clone();
+                    let content_type = headers
+                        .get(reqwest::header::CONTENT_TYPE)
+                        .and_then(|v| v.to_str().ok())
+                        .unwrap_or("")
+                        .to_string();
+                    match resp.bytes().await {
+                        Ok(b) => Ok((status, headers, content_type, b.to_vec())),
+                        Err(e) => Err(e),
+                    }
+                }
+                Err(e) => Err(e),
+            };
+            match outcome {
+                Err(e) => {
+                    let retryable = is_idempotent(method) || e.is_connect();
+                    if retryable && can_retry {
+                        tokio::time::sleep(backoff(attempt, cfg.max_retry_wait)).await;
+                        attempt += 1;
+                        continue;
+                    }
+                    let what = if e.is_timeout() {
+                        format!("timed out after {:?}", cfg.timeout)
+                    } else if e.is_connect() {
+                        "connection failed".to_string()
+                    } else {
+                        "connection error (reset or closed)".to_string()
+                    };
+                    let tries = attempt + 1;
+                    return Err(HubError::new(
+                        method.as_str(),
+                        url.path(),
+                        None,
+                        format!("{what} ({tries} attempt(s))"),
+                    ));
+                }
+                Ok((status, headers, content_type, body_bytes)) => {
+                    if status == StatusCode::TOO_MANY_REQUESTS && can_retry {
+                        let wait = rate_limit_wait(&headers, cfg.max_retry_wait)
+                            .unwrap_or_else(|| backoff(attempt, cfg.max_retry_wait));
+                        tokio::time::sleep(wait).await;
+                        attempt += 1;
+                        continue;
+                    }
+                    let retry_5xx = status.is_server_error()
+                        && (is_idempotent(method) || status == StatusCode::SERVICE_UNAVAILABLE);
+                    if retry_5xx && can_retry {
+                        tokio::time::sleep(backoff(attempt, cfg.max_retry_wait)).await;
+                        attempt += 1;
+                        continue;
+                    }
+                    return Ok(Reply {
+                        status,
+                        content_type,
+                        body: body_bytes,
+                        retried: attempt > 0,
+                    });
+                }
+            }
+        }
+    }
+
+    /// An authenticated request; renews the token once on 401.
+    pub(crate) async fn send(
+        &self,
+        method: Method,
+        url: &Url,
+        body: Option<&Value>,
+    ) -> Result<Reply, HubError> {
+        let token = self.bearer(false).await?;
+        let reply = Self::send_raw(&self.inner, &method, url, body, Some(&token)).await?;
+        if reply.status == StatusCode::UNAUTHORIZED {
+            let token = self.bearer(true).await?;
+            return Self::send_raw(&self.inner, &method, url, body, Some(&token)).await;
+        }
+        Ok(reply)
+    }
+
+    /// A request that must succeed; returns the JSON body (Null when empty).
+    pub(crate) async fn call(
+        &self,
+        method: Method,
+        url: &Url,
+        body: Option<&Value>,
+    ) -> Result<Value, HubError> {
+        let reply = self.send(method.clone(), url, body).await?;
+        if reply.status.is_success() {
+            Ok(reply.json())
+        } else {
+            Err(error_of(&method, url, &reply))
+        }
+    }
+
+    /// Follows `next` over every page of a `{count, next, results}` listing.
+    pub(crate) async fn list_all(&self, url: Url) -> Result<Vec<Value>, HubError> {
+        self.list_bounded(url, MAX_PAGES).await
+    }
+
+    /// [`list_all`](Self::list_all) with an explicit page bound.
+    pub(crate) async fn list_bounded(
+        &self,
+        mut url: Url,
+        max_pages: usize,
+    ) -> Result<Vec<Value>, HubError> {
+        url.query_pairs_mut().append_pair("page_size", "100");
+        let mut out = Vec::new();
+        let mut next = Some(url.clone());
+        let mut pages = 0usize;
+        while let Some(page) = next.take() {
+            if pages >= max_pages {
+                return Err(HubError::new(
+                    "GET",
+                    url.path(),
+                    None,
+                    format!("listing exceeds {max_pages} pages"),
+                ));
+            }
+            let reply = self.send(Method::GET, &page, None).await?;
+            if reply.status == StatusCode::NOT_FOUND && pages > 0 {
+                break;
+            }
+            if !reply.status.is_success() {
+                return Err(error_of(&Method::GET, &page, &reply));
+            }
+            pages += 1;
+            let v = reply.json();
+            match v.get("results").and_then(Value::as_array) {
+                Some(items) => out.extend(items.iter().cloned()),
+                None => {
+                    return Err(HubError::new(
+                        "GET",
+                        page.path(),
+                        Some(reply.status.as_u16()),
+                        "response has no results list".into(),
+                    ));
+                }
+            }
+            next = match v.get("next").and_then(Value::as_str) {
+                Some(n) if !n.is_empty() => Some(self.same_origin(n, &page)?),
+                _ => None,
+            };
+        }
+        Ok(out)
+    }
+
+    /// Resolves a `next` link against the base URL, keeping requests (and the token) on its origin.
+    fn same_origin(&self, next: &str, current: &Url) -> Result<Url, HubError> {
+        let parsed = current.join(next).map_err(|e| {
+            HubError::new(
+                "GET",
+                current.path(),
+                None,
+                format!("invalid next link: {e}"),
+            )
+        })?;
+        let mut url = self.inner.config.base_url.clone();
+        url.set_path(parsed.path());
+        url.set_query(parsed.query());
+        Ok(url)
+    }
+}
+
+pub(crate) fn error_of(method: &Method, url: &Url, reply: &Reply) -> HubError {
+    HubError::new(
+        method.as_str(),
+        url.path(),
+        Some(reply.status.as_u16()),
+        describe_body(&reply.content_type, &reply.body),
+    )
+}

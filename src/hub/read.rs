@@ -1,0 +1,332 @@
+//! Reading the live organization into an [`OrgState`], and the team name -> group id cache.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use futures::{StreamExt, TryStreamExt, stream};
+use reqwest::{Method, StatusCode};
+use serde_json::Value;
+
+use super::HubClient;
+use super::error::HubError;
+use super::http::error_of;
+use crate::model::{
+    ImageAccess, Invite, Members, OrgState, Permission, Repository, Role, Scope, Team, Username,
+};
+
+fn str_field<'a>(v: &'a Value, key: &str) -> Option<&'a str> {
+    v.get(key).and_then(Value::as_str)
+}
+
+fn shape_error(path: &str, what: &str) -> HubError {
+    HubError::new(
+        "GET",
+        path,
+        None,
+        format!("unexpected response shape: {what}"),
+    )
+}
+
+pub(crate) async fn read_state(
+    client: &HubClient,
+    org: &str,
+    scope: &Scope,
+) -> Result<OrgState, HubError> {
+    let mut state = OrgState::empty(org);
+    if scope.image_access {
+        state.image_access = Some(read_settings(client, org).await?);
+    }
+    if scope.members || scope.teams {
+        state.members = Some(read_members(client, org).await?);
+    }
+    if scope.teams {
+        state.teams = Some(read_teams(client, org).await?);
+    }
+    state.repositories = read_repositories(client, org, scope).await?;
+    Ok(state)
+}
+
+async fn read_settings(client: &HubClient, org: &str) -> Result<ImageAccess, HubError> {
+    let url = client.url(&["v2", "orgs", org, "settings"], false)?;
+    let v = client.call(Method::GET, &url, None).await?;
+    let ri = v
+        .get("restricted_images")
+        .ok_or_else(|| shape_error(url.path(), "no restricted_images"))?;
+    let flag = |k: &str| ri.get(k).and_then(Value::as_bool).unwrap_or(false);
+    Ok(ImageAccess {
+        enabled: flag("enabled"),
+        allow_official_images: flag("allow_official_images"),
+        allow_verified_publishers: flag("allow_verified_publishers"),
+    })
+}
+
+async fn read_members(client: &HubClient, org: &str) -> Result<Members, HubError> {
+    let mut url = client.url(&["v2", "orgs", org, "members"], false)?;
+    url.query_pairs_mut().append_pair("type", "all");
+    let mut members = Members::default();
+    for m in client.list_all(url.clone()).await? {
+        // Pending invitees have no username; invites are read below.
+        let Some(name) = str_field(&m, "username").filter(|s| !s.is_empty()) else {
+            continue;
+        };
+        let role = str_field(&m, "role")
+            .and_then(Role::parse)
+            .unwrap_or(Role::Member);
+        members.roles.insert(Username::new(name), role);
+    }
+    let url = client.url(&["v2", "orgs", org, "invites"], false)?;
+    let v = client.call(Method::GET, &url, None).await?;
+    let data = v
+        .get("data")
+        .and_then(Value::as_array)
+        .cloned()
+        .unwrap_or_default();
+    for i in data {
+        let Some(invitee) = str_field(&i, "invitee") else {
+            continue;
+        };
+        members.invites.push(Invite {
+            id: i.get("id").map(|id| {
+                id.as_str()
+                    .map(str::to_string)
+                    .unwrap_or_else(|| id.to_string())
+            }),
+            invitee: invitee.to_string(),
+            role: str_field(&i, "role")
+                .and_then(Role::parse)
+                .unwrap_or(Role::Member),
+            team: str_field(&i, "team")
+                .filter(|t| !t.is_empty())
+                .map(str::to_string),
+        });
+    }
+    members.invites.sort();
+    Ok(members)
+}
+
+/// Lists the org's groups: name -> (id, description). Refreshes the id cache.
+async fn list_groups(
+    client: &HubClient,
+    org: &str,
+) -> Result<BTreeMap<String, (i64, String)>, HubError> {
+    let url = client.url(&["v2", "orgs", org, "groups"], false)?;
+    let mut out = BTreeMap::new();
+    for g in client.list_all(url.clone()).await? {
+        let (Some(name), Some(id)) = (str_field(&g, "name"), g.get("id").and_then(Value::as_i64))
+        else {
+            return Err(shape_error(url.path(), "group without name or numeric id"));
+        };
+        out.insert(
+            name.to_string(),
+            (id, str_field(&g, "description").unwrap_or("").to_string()),
+        );
+    }
+    let ids = out.iter().map(|(n, (id, _))| (n.clone(), *id)).collect();
+    client
+        .inner()
+        .groups
+        .lock()
+        .await
+        .insert(org.to_string(), ids);
+    Ok(out)
+}
+
+/// The numeric id of team `team`; re-reads the team list once on a cache miss (teams created during
+/// apply). `Ok(None)` when the team does not exist.
+pub(crate) async fn group_id(
+    client: &HubClient,
+    org: &str,
+    team: &str,
+) -> Result<Option<i64>, HubError> {
+    if let Some(id) = client
+        .inner()
+        .groups
+        .lock()
+        .await
+        .get(org)
+        .and_then(|m| m.get(team))
+    {
+        return Ok(Some(*id));
+    }
+    Ok(list_groups(client, org).await?.get(team).map(|(id, _)| *id))
+}
+
+pub(crate) async fn forget_groups(client: &HubClient, org: &str) {
+    client.inner().groups.lock().await.remove(org);
+}
+
+async fn read_teams(client: &HubClient, org: &str) -> Result<BTreeMap<String, Team>, HubError> {
+    let groups = list_groups(client, org).await?;
+    let conc = client.inner().config.concurrency.max(1);
+    let teams: Vec<(String, Team)> = stream::iter(groups)
+        .map(|(name, (_, description))| async move {
+            let url = client.url(&["v2", "orgs", org, "groups", &name, "members"], false)?;
+            let members: BTreeSet<Username> = client
+                .list_all(url)
+                .await?
+                .iter()
+                .filter_map(|m| str_field(m, "username"))
+                .map(Username::new)
+                .collect();
+            Ok::<_, HubError>((
+                name,
+                Team {
+                    description: Some(description),
+                    members,
+                },
+            ))
+        })
+        .buffer_unordered(conc)
+        .try_collect()
+        .await?;
+    Ok(teams.into_iter().collect())
+}
+
+async fn read_repositories(
+    client: &HubClient,
+    org: &str,
+    scope: &Scope,
+) -> Result<BTreeMap<String, Repository>, HubError> {
+    let mut url = client.url(&["v2", "namespaces", org, "repositories"], false)?;
+    url.query_pairs_mut().append_pair("ordering", "name");
+    let mut listed = Vec::new();
+    for r in client.list_all(url.clone()).await? {
+        let Some(name) = str_field(&r, "name") else {
+            return Err(shape_error(url.path(), "repository without name"));
+        };
+        listed.push((
+            name.to_string(),
+            r.get("is_private")
+                .and_then(Value::as_bool)
+                .unwrap_or(false),
+            str_field(&r, "description").unwrap_or("").to_string(),
+        ));
+    }
+    let group_ids = if scope
+        .grant_repositories
+        .iter()
+        .any(|r| listed.iter().any(|(n, _, _)| n == r))
+    {
+        list_groups(client, org)
+            .await?
+            .into_iter()
+            .map(|(n, (id, _))| (n, id))
+            .collect()
+    } else {
+        BTreeMap::new()
+    };
+    let group_ids = &group_ids;
+    let conc = client.inner().config.concurrency.max(1);
+    let repos: Vec<(String, Repository)> = stream::iter(listed)
+        .map(|(name, private, description)| async move {
+            let url = client.url(&["v2", "namespaces", org, "repositories", &name], false)?;
+            let detail = client.call(Method::GET, &url, None).await?;
+            let full_description = str_field(&detail, "full_description")
+                .unwrap_or("")
+                .to_string();
+            let grants = if scope.grant_repositories.contains(&name) {
+                Some(read_grants(client, org, &name, group_ids, &scope.grant_teams).await?)
+            } else {
+                None
+            };
+            Ok::<_, HubError>((
+                name,
+                Repository {
+                    private,
+                    description: Some(description),
+                    full_description: Some(full_description),
+                    grants,
+                    mirror: None,
+                },
+            ))
+        })
+        .buffer_unordered(conc)
+        .try_collect()
+        .await?;
+    Ok(repos.into_iter().collect())
+}
+
+/// Lists every team grant on a repository in one call. The path is not documented by Docker (it is
+/// the natural guess from Docker's token-scope documentation); `Ok(None)` when the server does not
+/// offer it (404/405), so the caller falls back to one call per (repository, team) pair.
+async fn list_repo_grants(
+    client: &HubClient,
+    org: &str,
+    repo: &str,
+) -> Result<Option<Vec<Value>>, HubError> {
+    let url = client.url(&["v2", "repositories", org, repo, "groups"], false)?;
+    let mut first = url.clone();
+    first.query_pairs_mut().append_pair("page_size", "100");
+    let probe = client.send(Method::GET, &first, None).await?;
+    if matches!(
+        probe.status,
+        StatusCode::NOT_FOUND | StatusCode::METHOD_NOT_ALLOWED
+    ) {
+        return Ok(None);
+    }
+    if !probe.status.is_success() {
+        return Err(error_of(&Method::GET, &first, &probe));
+    }
+    let v = probe.json();
+    if v.get("next")
+        .and_then(Value::as_str)
+        .is_some_and(|n| !n.is_empty())
+    {
+        return client.list_all(url).await.map(Some);
+    }
+    match v {
+        Value::Array(items) => Ok(Some(items)),
+        other => match other.get("results").and_then(Value::as_array) {
+            Some(items) => Ok(Some(items.clone())),
+            None => Err(shape_error(url.path(), "grant listing without results")),
+        },
+    }
+}
+
+async fn read_grants(
+    client: &HubClient,
+    org: &str,
+    repo: &str,
+    group_ids: &BTreeMap<String, i64>,
+    teams: &BTreeSet<String>,
+) -> Result<BTreeMap<String, Permission>, HubError> {
+    let mut grants = BTreeMap::new();
+    if let Some(items) = list_repo_grants(client, org, repo).await? {
+        for g in items {
+            let id = g.get("group_id").and_then(Value::as_i64);
+            let name = str_field(&g, "group_name").map(str::to_string).or_else(|| {
+                id.and_then(|id| {
+                    group_ids
+                        .iter()
+                        .find(|(_, v)| **v == id)
+                        .map(|(n, _)| n.clone())
+                })
+            });
+            let perm = str_field(&g, "permission").and_then(Permission::parse);
+            if let (Some(name), Some(perm)) = (name, perm) {
+                grants.insert(name, perm);
+            }
+        }
+        return Ok(grants);
+    }
+    for team in teams {
+        let Some(id) = group_ids.get(team) else {
+            continue;
+        };
+        let url = client.url(
+            &["v2", "repositories", org, repo, "groups", &id.to_string()],
+            true,
+        )?;
+        let reply = client.send(Method::GET, &url, None).await?;
+        if reply.status == StatusCode::NOT_FOUND {
+            continue;
+        }
+        if !reply.status.is_success() {
+            return Err(error_of(&Method::GET, &url, &reply));
+        }
+        let perm = str_field(&reply.json(), "permission")
+            .and_then(Permission::parse)
+            .ok_or_else(|| shape_error(url.path(), "grant without a known permission"))?;
+        grants.insert(team.clone(), perm);
+    }
+    Ok(grants)
+}

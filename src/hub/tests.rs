@@ -1,0 +1,1044 @@
+//! Unit tests against minimal scripted HTTP servers on 127.0.0.1.
+
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use axum::Router;
+use axum::body::{Body, to_bytes};
+use axum::extract::{Request, State};
+use axum::http::StatusCode;
+use axum::response::Response;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+use super::*;
+use crate::model::{ImageAccess, Permission, Role, Username};
+use crate::plan::{Delta, RepoFields};
+
+const SECRET: &str = "s3cr3t-do-not-print";
+
+#[derive(Clone, Debug)]
+struct Seen {
+    method: String,
+    path: String,
+    query: String,
+    body: String,
+    auth: String,
+}
+
+/// Method, path and JSON body of one expected request.
+type Expected = (&'static str, &'static str, serde_json::Value);
+type Reply = (u16, Vec<(&'static str, String)>, String);
+type Script = dyn Fn(&Seen, usize) -> Reply + Send + Sync;
+
+struct Fake {
+    log: Mutex<Vec<Seen>>,
+    script: Box<Script>,
+}
+
+async fn handle(State(fake): State<Arc<Fake>>, req: Request) -> Response {
+    let (parts, body) = req.into_parts();
+    let body = to_bytes(body, 1 << 20).await.unwrap_or_default();
+    let seen = Seen {
+        method: parts.method.to_string(),
+        path: parts.uri.path().to_string(),
+        query: parts.uri.query().unwrap_or("").to_string(),
+        body: String::from_utf8_lossy(&body).to_string(),
+        auth: parts
+            .headers
+            .get("authorization")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("")
+            .to_string(),
+    };
+    let nth = {
+        let mut log = fake.log.lock().unwrap();
+        log.push(seen.clone());
+        log.iter()
+            .filter(|s| s.path == seen.path && s.method == seen.method)
+            .count()
+    };
+    let (status, headers, body) = if seen.path == "/v2/auth/token" {
+        (200, vec![], format!(r#"{{"access_token":"tok-{nth}"}}"#))
+    } else {
+        (fake.script)(&seen, nth)
+    };
+    let mut resp = Response::builder().status(StatusCode::from_u16(status).unwrap());
+    let mut has_ct = false;
+    for (k, v) in headers {
+        has_ct |= k.eq_ignore_ascii_case("content-type");
+        resp = resp.header(k, v);
+    }
+    if !has_ct {
+        resp = resp.header("content-type", "application/json");
+    }
+    resp.body(Body::from(body)).unwrap()
+}
+
+async fn serve(
+    script: impl Fn(&Seen, usize) -> Reply + Send + Sync + 'static,
+) -> (url::Url, Arc<Fake>) {
+    let fake = Arc::new(Fake {
+        log: Mutex::new(Vec::new()),
+        script: Box::new(script),
+    });
+    let app = Router::new().fallback(handle).with_state(fake.clone());
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move {
+        let _ = axum::serve(listener, app).await;
+    });
+    (url::Url::parse(&format!("http://{addr}")).unwrap(), fake)
+}
+
+fn config(base: url::Url) -> HubConfig {
+    let mut c = HubConfig::new(
+        base,
+        Credentials {
+            username: "acme".into(),
+            secret: Secret::new(SECRET),
+        },
+    );
+    c.timeout = Duration::from_secs(5);
+    c.max_retries = 3;
+    c.max_retry_wait = Duration::from_secs(1);
+    c
+}
+
+fn ok(body: &str) -> Reply {
+    (200, vec![], body.to_string())
+}
+
+fn requests(fake: &Fake) -> Vec<Seen> {
+    fake.log
+        .lock()
+        .unwrap()
+        .iter()
+        .filter(|s| s.path != "/v2/auth/token")
+        .cloned()
+        .collect()
+}
+
+fn settings_body() -> &'static str {
+    r#"{"restricted_images":{"enabled":true,"allow_official_images":true,"allow_verified_publishers":false}}"#
+}
+
+fn only_settings() -> Scope {
+    Scope {
+        image_access: true,
+        ..Scope::default()
+    }
+}
+
+fn empty_repos(s: &Seen) -> Option<Reply> {
+    (s.path == "/v2/namespaces/acme/repositories")
+        .then(|| ok(r#"{"count":0,"next":null,"results":[]}"#))
+}
+
+#[tokio::test]
+async fn login_sends_identifier_and_secret_and_uses_bearer() {
+    let (base, fake) = serve(|s, _| empty_repos(s).unwrap_or_else(|| ok(settings_body()))).await;
+    let client = HubClient::login(config(base)).await.unwrap();
+    assert_eq!(client.identity(), "acme");
+    let state = client.read_state("acme", &only_settings()).await.unwrap();
+    assert_eq!(
+        state.image_access,
+        Some(ImageAccess {
+            enabled: true,
+            allow_official_images: true,
+            allow_verified_publishers: false
+        })
+    );
+    let log = fake.log.lock().unwrap().clone();
+    assert_eq!(log[0].path, "/v2/auth/token");
+    let login: serde_json::Value = serde_json::from_str(&log[0].body).unwrap();
+    assert_eq!(login["identifier"], "acme");
+    assert_eq!(login["secret"], SECRET);
+    assert!(log[1..].iter().all(|s| s.auth == "Bearer tok-1"));
+    assert_eq!(client.api_calls(), log.len() as u64);
+}
+
+#[tokio::test]
+async fn token_renewed_on_401_and_request_retried() {
+    let (base, fake) = serve(|s, _| {
+        if s.auth == "Bearer tok-1" {
+            (401, vec![], r#"{"detail":"token expired"}"#.into())
+        } else {
+            empty_repos(s).unwrap_or_else(|| ok(settings_body()))
+        }
+    })
+    .await;
+    let client = HubClient::login(config(base)).await.unwrap();
+    client.read_state("acme", &only_settings()).await.unwrap();
+    let log = fake.log.lock().unwrap().clone();
+    assert_eq!(log.iter().filter(|s| s.path == "/v2/auth/token").count(), 2);
+    assert_eq!(log.last().unwrap().auth, "Bearer tok-2");
+}
+
+#[tokio::test]
+async fn token_renewed_before_expiry() {
+    let (base, fake) = serve(|s, _| empty_repos(s).unwrap_or_else(|| ok(settings_body()))).await;
+    let client = HubClient::login(config(base)).await.unwrap();
+    // Age the token past the renewal point.
+    {
+        let mut tok = client.inner.token.lock().await;
+        let aged = std::time::Instant::now().checked_sub(Duration::from_secs(9 * 60));
+        if let (Some((_, at)), Some(aged)) = (tok.as_mut(), aged) {
+            *at = aged;
+        }
+    }
+    client.read_state("acme", &only_settings()).await.unwrap();
+    let log = fake.log.lock().unwrap().clone();
+    assert_eq!(log.iter().filter(|s| s.path == "/v2/auth/token").count(), 2);
+    assert!(
+        log.iter()
+            .filter(|s| s.path != "/v2/auth/token")
+            .all(|s| s.auth == "Bearer tok-2")
+    );
+}
+
+#[tokio::test]
+async fn login_401_hint_and_secret_never_printed() {
+    // Point at a server where every path 401s, including login (handled by raw server below).
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(raw_server(listener, |_, _| {
+        (
+            401,
+            r#"{"detail":"incorrect username or password"}"#.to_string(),
+        )
+    }));
+    let err = HubClient::login(config(url::Url::parse(&format!("http://{addr}")).unwrap()))
+        .await
+        .unwrap_err();
+    let text = err.to_string();
+    assert!(err.is_auth());
+    assert!(
+        text.starts_with("POST /v2/auth/token: 401 Unauthorized: incorrect username or password"),
+        "{text}"
+    );
+    assert!(
+        text.contains("hint: check DOCKERHUB_USERNAME and DOCKERHUB_TOKEN"),
+        "{text}"
+    );
+    assert!(!text.contains(SECRET) && !format!("{err:?}").contains(SECRET));
+    let creds = Credentials {
+        username: "acme".into(),
+        secret: Secret::new(SECRET),
+    };
+    assert!(!format!("{creds:?}").contains(SECRET));
+    assert_eq!(format!("{}", creds.secret), "***");
+    let cfg = config(url::Url::parse("http://127.0.0.1:9").unwrap());
+    assert!(!format!("{cfg:?}").contains(SECRET));
+}
+
+/// A raw HTTP/1.1 server: `respond(connection_index, path)` -> Some((status, body)), or None to close
+/// the connection without answering. Every response closes the connection.
+async fn raw_server(
+    listener: tokio::net::TcpListener,
+    respond: impl Fn(usize, &str) -> (u16, String) + Send + Sync + 'static,
+) {
+    raw_server_opt(listener, move |i, p| Some(respond(i, p))).await
+}
+
+async fn raw_server_opt(
+    listener: tokio::net::TcpListener,
+    respond: impl Fn(usize, &str) -> Option<(u16, String)> + Send + Sync + 'static,
+) {
+    for i in 0..50usize {
+        let Ok((mut sock, _)) = listener.accept().await else {
+            return;
+        };
+        let mut buf = Vec::new();
+        let mut chunk = [0u8; 4096];
+        // Read the head and the body (by Content-Length).
+        loop {
+            let n = match sock.read(&mut chunk).await {
+                Ok(0) | Err(_) => break,
+                Ok(n) => n,
+            };
+            buf.extend_from_slice(&chunk[..n]);
+            let text = String::from_utf8_lossy(&buf).to_string();
+            if let Some(end) = text.find("\r\n\r\n") {
+                let len = text
+                    .lines()
+                    .find_map(|l| {
+                        l.to_ascii_lowercase()
+                            .strip_prefix("content-length:")
+                            .map(|v| v.trim().parse::<usize>().unwrap_or(0))
+                    })
+                    .unwrap_or(0);
+                if buf.len() >= end + 4 + len {
+                    break;
+                }
+            }
+        }
+        let text = String::from_utf8_lossy(&buf).to_string();
+        let path = text.split_whitespace().nth(1).unwrap_or("").to_string();
+        if let Some((status, body)) = respond(i, &path) {
+            let resp = format!(
+                "HTTP/1.1 {status} X\r\ncontent-type: application/json\r\nconnection: close\r\ncontent-length: {}\r\n\r\n{body}",
+                body.len()
+            );
+            let _ = sock.write_all(resp.as_bytes()).await;
+        }
+        drop(sock);
+    }
+}
+
+#[tokio::test]
+async fn retries_through_dropped_connection() {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(raw_server_opt(listener, |i, path| {
+        if path == "/v2/auth/token" {
+            Some((200, r#"{"access_token":"t"}"#.into()))
+        } else if i == 1 {
+            None
+        } else if path.starts_with("/v2/namespaces/") {
+            Some((200, r#"{"count":0,"next":null,"results":[]}"#.into()))
+        } else {
+            Some((200, settings_body().into()))
+        }
+    }));
+    let client = HubClient::login(config(url::Url::parse(&format!("http://{addr}")).unwrap()))
+        .await
+        .unwrap();
+    let state = client.read_state("acme", &only_settings()).await.unwrap();
+    assert!(state.image_access.is_some());
+    // login + dropped attempt + retried settings + repository listing
+    assert_eq!(client.api_calls(), 4);
+}
+
+#[tokio::test]
+async fn retries_through_500s_then_gives_up() {
+    let (base, fake) = serve(|s, nth| {
+        if let Some(r) = empty_repos(s) {
+            return r;
+        }
+        if nth <= 2 {
+            (500, vec![], "{}".into())
+        } else {
+            ok(settings_body())
+        }
+    })
+    .await;
+    let client = HubClient::login(config(base)).await.unwrap();
+    client.read_state("acme", &only_settings()).await.unwrap();
+    assert_eq!(
+        requests(&fake)
+            .iter()
+            .filter(|s| s.path.ends_with("/settings"))
+            .count(),
+        3
+    );
+
+    let (base, fake) = serve(|_, _| (500, vec![], "{}".into())).await;
+    let client = HubClient::login(config(base)).await.unwrap();
+    let err = client
+        .read_state("acme", &only_settings())
+        .await
+        .unwrap_err();
+    assert_eq!(err.status(), Some(500));
+    // max_retries = 3: one try plus three retries.
+    assert_eq!(requests(&fake).len(), 4);
+}
+
+#[tokio::test]
+async fn post_not_retried_on_500_but_on_503_and_conflict_after_retry_is_success() {
+    let (base, fake) = serve(|_, _| (500, vec![], r#"{"message":"boom"}"#.into())).await;
+    let client = HubClient::login(config(base)).await.unwrap();
+    let change = Change::CreateTeam {
+        team: "dev".into(),
+        description: "d".into(),
+    };
+    let err = client.execute("acme", &change).await.unwrap_err();
+    assert_eq!(requests(&fake).len(), 1);
+    assert!(
+        err.to_string().contains("500 Internal Server Error: boom"),
+        "{err}"
+    );
+
+    let (base, fake) = serve(|_, nth| {
+        if nth == 1 {
+            (503, vec![], "{}".into())
+        } else {
+            (409, vec![], r#"{"detail":"group already exists"}"#.into())
+        }
+    })
+    .await;
+    let client = HubClient::login(config(base)).await.unwrap();
+    client.execute("acme", &change).await.unwrap();
+    assert_eq!(requests(&fake).len(), 2);
+
+    // A 409 on the first attempt is a real conflict.
+    let (base, _fake) =
+        serve(|_, _| (409, vec![], r#"{"detail":"group already exists"}"#.into())).await;
+    let client = HubClient::login(config(base)).await.unwrap();
+    assert!(client.execute("acme", &change).await.is_err());
+}
+
+#[tokio::test]
+async fn rate_limit_retry_after_seconds_and_epoch() {
+    for header in ["retry-after", "retry-after-epoch", "x-ratelimit-reset"] {
+        let (base, fake) = serve(move |s, nth| {
+            if let Some(r) = empty_repos(s) {
+                return r;
+            }
+            if nth == 1 {
+                let now = SystemTime::now()
+                    .duration_since(UNIX_EPOCH)
+                    .unwrap()
+                    .as_secs();
+                let h = match header {
+                    "retry-after" => vec![("retry-after", "1".to_string())],
+                    "retry-after-epoch" => vec![("retry-after", (now + 1).to_string())],
+                    _ => vec![("x-ratelimit-reset", (now + 1).to_string())],
+                };
+                (429, h, r#"{"detail":"slow down"}"#.into())
+            } else {
+                ok(settings_body())
+            }
+        })
+        .await;
+        let client = HubClient::login(config(base)).await.unwrap();
+        client.read_state("acme", &only_settings()).await.unwrap();
+        assert_eq!(
+            requests(&fake)
+                .iter()
+                .filter(|s| s.path.ends_with("/settings"))
+                .count(),
+            2,
+            "{header}"
+        );
+    }
+}
+
+#[test]
+fn rate_limit_wait_parsing() {
+    let cap = Duration::from_secs(60);
+    let mut h = reqwest::header::HeaderMap::new();
+    assert_eq!(http::rate_limit_wait(&h, cap), None);
+    h.insert("retry-after", "7".parse().unwrap());
+    assert_eq!(http::rate_limit_wait(&h, cap), Some(Duration::from_secs(7)));
+    h.insert("retry-after", "3600".parse().unwrap());
+    assert_eq!(http::rate_limit_wait(&h, cap), Some(cap));
+    let now = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .as_secs();
+    h.insert("retry-after", (now + 30).to_string().parse().unwrap());
+    let w = http::rate_limit_wait(&h, cap).unwrap();
+    assert!(
+        w <= Duration::from_secs(31) && w >= Duration::from_secs(28),
+        "{w:?}"
+    );
+    h.insert("retry-after", (now - 30).to_string().parse().unwrap());
+    assert_eq!(http::rate_limit_wait(&h, cap), Some(Duration::ZERO));
+    h.insert("retry-after", "soon".parse().unwrap());
+    h.insert("x-ratelimit-reset", (now + 10).to_string().parse().unwrap());
+    let w = http::rate_limit_wait(&h, cap).unwrap();
+    assert!(
+        w <= Duration::from_secs(11) && w >= Duration::from_secs(8),
+        "{w:?}"
+    );
+}
+
+#[tokio::test]
+async fn html_502_gives_clean_error() {
+    let (base, _fake) = serve(|_, _| {
+        (
+            502,
+            vec![("content-type", "text/html".to_string())],
+            "<html><head><title>502 Bad Gateway</title></head><body><h1>Bad Gateway</h1></body></html>".into(),
+        )
+    })
+    .await;
+    let client = HubClient::login(config(base)).await.unwrap();
+    let err = client
+        .read_state("acme", &only_settings())
+        .await
+        .unwrap_err();
+    let text = err.to_string();
+    assert!(text.starts_with("GET /v2/orgs/acme/settings: 502 Bad Gateway: non-JSON body (text/html): 502 Bad Gateway"), "{text}");
+    assert!(!text.contains('<'), "{text}");
+}
+
+#[tokio::test]
+async fn pat_trap_and_settings_trap_hints() {
+    let (base, _fake) = serve(|_, _| {
+        (
+            403,
+            vec![],
+            r#"{"detail":"token issued from personal access token is not allowed"}"#.into(),
+        )
+    })
+    .await;
+    let client = HubClient::login(config(base)).await.unwrap();
+    let err = client
+        .execute(
+            "acme",
+            &Change::CreateTeam {
+                team: "dev".into(),
+                description: String::new(),
+            },
+        )
+        .await
+        .unwrap_err();
+    let text = err.to_string();
+    assert!(err.is_auth());
+    assert!(
+        text.starts_with("POST /v2/orgs/acme/groups: 403 Forbidden: token issued"),
+        "{text}"
+    );
+    assert!(
+        text.contains("hint: a personal access token cannot manage organizations or teams"),
+        "{text}"
+    );
+    assert!(!text.contains(SECRET));
+
+    let (base, _fake) = serve(|_, _| (403, vec![], r#"{"detail":"forbidden"}"#.into())).await;
+    let client = HubClient::login(config(base)).await.unwrap();
+    let ia = ImageAccess {
+        enabled: true,
+        allow_official_images: true,
+        allow_verified_publishers: true,
+    };
+    let err = client
+        .execute("acme", &Change::SetImageAccess { old: None, new: ia })
+        .await
+        .unwrap_err();
+    assert!(
+        err.to_string()
+            .contains("hint: Image Access Management can only be changed with an owner"),
+        "{err}"
+    );
+}
+
+fn page(items: &[&str], next: Option<String>) -> Reply {
+    let next = next
+        .map(|n| format!("\"{n}\""))
+        .unwrap_or_else(|| "null".into());
+    ok(&format!(
+        r#"{{"count":0,"next":{next},"results":[{}]}}"#,
+        items.join(",")
+    ))
+}
+
+#[tokio::test]
+async fn read_state_paginates_and_reads_everything_in_scope() {
+    let (base, fake) = serve(|s, _| {
+        let q = s.query.as_str();
+        let p2 = q.contains("page=2");
+        match s.path.as_str() {
+            "/v2/orgs/acme/members" if !p2 => page(
+                &[r#"{"username":"Alice","role":"Owner"}"#],
+                Some(
+                    "http://elsewhere.invalid/v2/orgs/acme/members?type=all&page=2&page_size=100"
+                        .into(),
+                ),
+            ),
+            "/v2/orgs/acme/members" => page(&[r#"{"username":"bob","role":"Editor"}"#], None),
+            "/v2/orgs/acme/invites" => {
+                ok(r#"{"data":[{"id":"inv1","invitee":"carol@example.com","team":"dev"}]}"#)
+            }
+            "/v2/orgs/acme/groups" => page(
+                &[
+                    r#"{"id":7,"name":"dev","description":"Developers"}"#,
+                    r#"{"id":8,"name":"ops","description":""}"#,
+                ],
+                None,
+            ),
+            "/v2/orgs/acme/groups/dev/members" => page(&[r#"{"username":"Bob"}"#], None),
+            "/v2/orgs/acme/groups/ops/members" => page(&[], None),
+            // Page 2 of the repositories is past the end: 404 ends the listing.
+            "/v2/namespaces/acme/repositories" if !p2 => page(
+                &[
+                    r#"{"name":"redis","is_private":true,"description":"Redis"}"#,
+                    r#"{"name":"nginx","is_private":false,"description":""}"#,
+                ],
+                Some("/v2/namespaces/acme/repositories?page=2&page_size=100".into()),
+            ),
+            "/v2/namespaces/acme/repositories" => {
+                (404, vec![], r#"{"detail":"page not found"}"#.into())
+            }
+            "/v2/namespaces/acme/repositories/redis" => ok(r##"{"full_description":"# Redis"}"##),
+            "/v2/namespaces/acme/repositories/nginx" => ok(r#"{"full_description":null}"#),
+            "/v2/repositories/acme/redis/groups" => {
+                (404, vec![], r#"{"detail":"not found"}"#.into())
+            }
+            "/v2/repositories/acme/redis/groups/7/" => {
+                ok(r#"{"group_id":7,"group_name":"dev","permission":"write"}"#)
+            }
+            "/v2/repositories/acme/redis/groups/8/" => (404, vec![], "{}".into()),
+            "/v2/repositories/acme/nginx/groups" => page(
+                &[r#"{"group_id":8,"group_name":"ops","permission":"admin"}"#],
+                None,
+            ),
+            _ => (
+                418,
+                vec![],
+                format!(r#"{{"detail":"unexpected {}"}}"#, s.path),
+            ),
+        }
+    })
+    .await;
+    let client = HubClient::login(config(base)).await.unwrap();
+    let scope = Scope {
+        image_access: false,
+        members: true,
+        teams: true,
+        grant_repositories: [
+            "redis".to_string(),
+            "nginx".to_string(),
+            "absent".to_string(),
+        ]
+        .into(),
+        grant_teams: ["dev".to_string(), "ops".to_string(), "qa".to_string()].into(),
+    };
+    let state = client.read_state("acme", &scope).await.unwrap();
+    let members = state.members.unwrap();
+    assert_eq!(
+        members.roles.get(&Username::new("alice")),
+        Some(&Role::Owner)
+    );
+    assert_eq!(
+        members.roles.get(&Username::new("bob")),
+        Some(&Role::Editor)
+    );
+    assert_eq!(members.invites[0].id.as_deref(), Some("inv1"));
+    assert_eq!(members.invites[0].team.as_deref(), Some("dev"));
+    let teams = state.teams.unwrap();
+    assert_eq!(teams["dev"].description.as_deref(), Some("Developers"));
+    assert!(teams["dev"].members.contains(&Username::new("bob")));
+    assert_eq!(state.repositories.len(), 2);
+    let redis = &state.repositories["redis"];
+    assert!(redis.private);
+    assert_eq!(redis.full_description.as_deref(), Some("# Redis"));
+    assert_eq!(
+        redis.grants,
+        Some(BTreeMap::from([("dev".to_string(), Permission::Write)]))
+    );
+    assert_eq!(
+        state.repositories["nginx"].grants,
+        Some(BTreeMap::from([("ops".to_string(), Permission::Admin)]))
+    );
+    assert!(state.image_access.is_none());
+    let log = requests(&fake);
+    assert!(log.iter().all(|s| !s.path.ends_with("/settings")));
+    assert!(
+        log.iter()
+            .filter(|s| s.path.ends_with("/members") || s.path.ends_with("/repositories"))
+            .all(|s| s.query.contains("page_size=100"))
+    );
+    assert!(
+        log.iter()
+            .any(|s| s.path == "/v2/orgs/acme/members" && s.query.contains("page=2"))
+    );
+}
+
+#[tokio::test]
+async fn execute_sends_the_right_request_for_every_change() {
+    let (base, fake) = serve(|s, _| match s.path.as_str() {
+        "/v2/orgs/acme/groups" if s.method == "GET" => {
+            page(&[r#"{"id":42,"name":"dev","description":""}"#], None)
+        }
+        "/v2/invites/bulk" => (
+            202,
+            vec![],
+            r#"{"invitees":[{"invitee":"zed","status":"invited"}]}"#.into(),
+        ),
+        _ => ok("{}"),
+    })
+    .await;
+    let client = HubClient::login(config(base)).await.unwrap();
+    let u = Username::new;
+    let fields = RepoFields {
+        private: true,
+        description: "d".into(),
+        full_description: "f".into(),
+    };
+    let d = |a: &str, b: &str| Delta {
+        old: a.to_string(),
+        new: b.to_string(),
+    };
+    let ia = ImageAccess {
+        enabled: true,
+        allow_official_images: false,
+        allow_verified_publishers: true,
+    };
+    let cases: Vec<(Change, Vec<Expected>)> = vec![
+        (
+            Change::SetImageAccess { old: None, new: ia },
+            vec![(
+                "PUT",
+                "/v2/orgs/acme/settings",
+                serde_json::json!({"restricted_images":{"enabled":true,"allow_official_images":false,"allow_verified_publishers":true}}),
+            )],
+        ),
+        (
+            Change::SetRole {
+                user: u("bob"),
+                old: Role::Member,
+                new: Role::Editor,
+            },
+            vec![(
+                "PUT",
+                "/v2/orgs/acme/members/bob",
+                serde_json::json!({"role":"editor"}),
+            )],
+        ),
+        (
+            Change::RemoveMember {
+                user: u("bob"),
+                role: Role::Member,
+            },
+            vec![(
+                "DELETE",
+                "/v2/orgs/acme/members/bob",
+                serde_json::Value::Null,
+            )],
+        ),
+        (
+            Change::Invite {
+                invitee: u("zed"),
+                role: Role::Member,
+                team: Some("dev".into()),
+            },
+            vec![(
+                "POST",
+                "/v2/invites/bulk",
+                serde_json::json!({"org":"acme","team":"dev","role":"member","invitees":["zed"]}),
+            )],
+        ),
+        (
+            Change::CancelInvite {
+                id: "i-1".into(),
+                invitee: "zed".into(),
+                team: None,
+            },
+            vec![("DELETE", "/v2/invites/i-1", serde_json::Value::Null)],
+        ),
+        (
+            Change::CreateTeam {
+                team: "dev".into(),
+                description: "Devs".into(),
+            },
+            vec![(
+                "POST",
+                "/v2/orgs/acme/groups",
+                serde_json::json!({"name":"dev","description":"Devs"}),
+            )],
+        ),
+        (
+            Change::UpdateTeam {
+                team: "dev".into(),
+                description: d("a", "b"),
+            },
+            vec![(
+                "PATCH",
+                "/v2/orgs/acme/groups/dev",
+                serde_json::json!({"description":"b"}),
+            )],
+        ),
+        (
+            Change::AddTeamMember {
+                team: "dev".into(),
+                user: u("bob"),
+            },
+            vec![(
+                "POST",
+                "/v2/orgs/acme/groups/dev/members",
+                serde_json::json!({"member":"bob"}),
+            )],
+        ),
+        (
+            Change::RemoveTeamMember {
+                team: "dev".into(),
+                user: u("bob"),
+            },
+            vec![(
+                "DELETE",
+                "/v2/orgs/acme/groups/dev/members/bob",
+                serde_json::Value::Null,
+            )],
+        ),
+        (
+            Change::CreateRepository {
+                repository: "redis".into(),
+                fields,
+            },
+            vec![(
+                "POST",
+                "/v2/namespaces/acme/repositories",
+                serde_json::json!({"name":"redis","namespace":"acme","description":"d","full_description":"f","registry":"docker.io","is_private":true}),
+            )],
+        ),
+        (
+            Change::UpdateRepository {
+                repository: "redis".into(),
+                private: Some(Delta {
+                    old: true,
+                    new: false,
+                }),
+                description: Some(d("a", "b")),
+                full_description: None,
+            },
+            vec![
+                (
+                    "PATCH",
+                    "/v2/repositories/acme/redis/",
+                    serde_json::json!({"description":"b"}),
+                ),
+                (
+                    "POST",
+                    "/v2/repositories/acme/redis/privacy",
+                    serde_json::json!({"is_private":false}),
+                ),
+            ],
+        ),
+        (
+            Change::UpdateRepository {
+                repository: "redis".into(),
+                private: None,
+                description: None,
+                full_description: Some(d("a", "c")),
+            },
+            vec![(
+                "PATCH",
+                "/v2/repositories/acme/redis/",
+                serde_json::json!({"full_description":"c"}),
+            )],
+        ),
+        (
+            Change::Grant {
+                repository: "redis".into(),
+                team: "dev".into(),
+                permission: Permission::Read,
+            },
+            vec![
+                ("GET", "/v2/orgs/acme/groups", serde_json::Value::Null),
+                (
+                    "POST",
+                    "/v2/repositories/acme/redis/groups",
+                    serde_json::json!({"group_id":42,"permission":"read"}),
+                ),
+            ],
+        ),
+        (
+            Change::UpdateGrant {
+                repository: "redis".into(),
+                team: "dev".into(),
+                permission: Delta {
+                    old: Permission::Read,
+                    new: Permission::Admin,
+                },
+            },
+            vec![(
+                "PATCH",
+                "/v2/repositories/acme/redis/groups/42/",
+                serde_json::json!({"permission":"admin"}),
+            )],
+        ),
+        (
+            Change::Revoke {
+                repository: "redis".into(),
+                team: "dev".into(),
+                permission: Permission::Admin,
+            },
+            vec![(
+                "DELETE",
+                "/v2/repositories/acme/redis/groups/42/",
+                serde_json::Value::Null,
+            )],
+        ),
+        (
+            Change::DeleteTeam { team: "dev".into() },
+            vec![(
+                "DELETE",
+                "/v2/orgs/acme/groups/dev",
+                serde_json::Value::Null,
+            )],
+        ),
+        (
+            Change::DeleteRepository {
+                repository: "redis".into(),
+            },
+            vec![(
+                "DELETE",
+                "/v2/repositories/acme/redis/",
+                serde_json::Value::Null,
+            )],
+        ),
+    ];
+    for (change, expected) in cases {
+        let before = requests(&fake).len();
+        client.execute("acme", &change).await.unwrap();
+        let got = requests(&fake)[before..].to_vec();
+        assert_eq!(got.len(), expected.len(), "{change:?}: {got:?}");
+        for (seen, (method, path, body)) in got.iter().zip(expected) {
+            assert_eq!(
+                (seen.method.as_str(), seen.path.as_str()),
+                (method, path),
+                "{change:?}"
+            );
+            let sent: serde_json::Value = if seen.body.is_empty() {
+                serde_json::Value::Null
+            } else {
+                serde_json::from_str(&seen.body).unwrap()
+            };
+            assert_eq!(sent, body, "{change:?}");
+        }
+    }
+}
+
+#[tokio::test]
+async fn invite_rejected_and_unknown_team_are_errors() {
+    let (base, _fake) = serve(|s, _| match s.path.as_str() {
+        "/v2/invites/bulk" => (
+            202,
+            vec![],
+            r#"{"invitees":[{"invitee":"x","status":"invalid_email_or_docker_id"}]}"#.into(),
+        ),
+        _ => page(&[], None),
+    })
+    .await;
+    let client = HubClient::login(config(base)).await.unwrap();
+    let err = client
+        .execute(
+            "acme",
+            &Change::Invite {
+                invitee: Username::new("x"),
+                role: Role::Member,
+                team: None,
+            },
+        )
+        .await
+        .unwrap_err();
+    assert!(
+        err.to_string().contains("invalid_email_or_docker_id"),
+        "{err}"
+    );
+    let err = client
+        .execute(
+            "acme",
+            &Change::Grant {
+                repository: "r".into(),
+                team: "ghost".into(),
+                permission: Permission::Read,
+            },
+        )
+        .await
+        .unwrap_err();
+    assert!(
+        err.to_string().contains("team \"ghost\" does not exist"),
+        "{err}"
+    );
+}
+
+#[tokio::test]
+async fn endless_pagination_is_bounded() {
+    let (base, fake) = serve(|s, nth| {
+        page(
+            &[r#"{"name":"x"}"#],
+            Some(format!("{}?page={}&page_size=100", s.path, nth + 1)),
+        )
+    })
+    .await;
+    let client = HubClient::login(config(base.clone())).await.unwrap();
+    let url = client
+        .url(&["v2", "orgs", "acme", "groups"], false)
+        .unwrap();
+    let err = client.list_bounded(url, 3).await.unwrap_err();
+    assert!(err.to_string().contains("listing exceeds 3 pages"), "{err}");
+    assert_eq!(requests(&fake).len(), 3);
+}
+
+#[tokio::test]
+async fn first_page_404_is_an_error_not_an_empty_list() {
+    let (base, _fake) =
+        serve(|_, _| (404, vec![], r#"{"detail":"object not found"}"#.into())).await;
+    let client = HubClient::login(config(base)).await.unwrap();
+    let err = client
+        .read_state("acme", &Scope::default())
+        .await
+        .unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "GET /v2/namespaces/acme/repositories: 404 Not Found: object not found"
+    );
+}
+
+#[tokio::test]
+async fn login_error_echoing_the_secret_is_redacted() {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(raw_server(listener, |_, _| {
+        (400, format!(r#"{{"detail":"bad secret {SECRET}"}}"#))
+    }));
+    let err = HubClient::login(config(url::Url::parse(&format!("http://{addr}")).unwrap()))
+        .await
+        .unwrap_err();
+    assert!(err.to_string().contains("bad secret ***"), "{err}");
+    assert!(!err.to_string().contains(SECRET) && !format!("{err:?}").contains(SECRET));
+}
+
+// Two workers: the scripted handler blocks one while the client times out on the other.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn request_timeout_is_retried() {
+    let (base, fake) = serve(|s, nth| {
+        if let Some(r) = empty_repos(s) {
+            return r;
+        }
+        if nth == 1 {
+            // Longer than the client's timeout: the first attempt times out.
+            std::thread::sleep(Duration::from_millis(600));
+        }
+        ok(settings_body())
+    })
+    .await;
+    let mut cfg = config(base);
+    cfg.timeout = Duration::from_millis(200);
+    let client = HubClient::login(cfg).await.unwrap();
+    let state = client.read_state("acme", &only_settings()).await.unwrap();
+    assert!(state.image_access.is_some());
+    assert_eq!(
+        requests(&fake)
+            .iter()
+            .filter(|s| s.path.ends_with("/settings"))
+            .count(),
+        2
+    );
+}
+
+#[tokio::test]
+async fn grant_listing_405_falls_back_to_pairs() {
+    let (base, fake) = serve(|s, _| match s.path.as_str() {
+        "/v2/namespaces/acme/repositories" => {
+            page(&[r#"{"name":"redis","is_private":false}"#], None)
+        }
+        "/v2/namespaces/acme/repositories/redis" => ok("{}"),
+        "/v2/orgs/acme/groups" => page(&[r#"{"id":5,"name":"dev"}"#], None),
+        "/v2/repositories/acme/redis/groups" => (405, vec![], "{}".into()),
+        "/v2/repositories/acme/redis/groups/5/" => ok(r#"{"permission":"read"}"#),
+        _ => (418, vec![], "{}".into()),
+    })
+    .await;
+    let client = HubClient::login(config(base)).await.unwrap();
+    let scope = Scope {
+        grant_repositories: ["redis".to_string()].into(),
+        grant_teams: ["dev".to_string(), "missing".to_string()].into(),
+        ..Scope::default()
+    };
+    let state = client.read_state("acme", &scope).await.unwrap();
+    assert_eq!(
+        state.repositories["redis"].grants,
+        Some(BTreeMap::from([("dev".to_string(), Permission::Read)]))
+    );
+    assert!(state.teams.is_none() && state.members.is_none());
+    assert!(
+        requests(&fake)
+            .iter()
+            .any(|s| s.path == "/v2/repositories/acme/redis/groups/5/")
+    );
+}
