@@ -279,7 +279,13 @@ mod tests {
             fail: fail.iter().map(|s| s.to_string()).collect(),
             calls: Mutex::new(vec![]),
         };
-        let report = apply(&rec, &plan(changes), ApplyOptions { parallelism: 1 }, |_| {}).await;
+        let report = apply(
+            &rec,
+            &plan(changes),
+            ApplyOptions { parallelism: 1 },
+            |_| {},
+        )
+        .await;
         let calls = rec.calls.into_inner().unwrap();
         (report, calls)
     }
@@ -352,7 +358,10 @@ mod tests {
                     "repository acme/redis",
                     Status::Failed("500 Internal Server Error".into())
                 ),
-                ("grant acme/redis:dev", Status::Skipped("repository redis was not created".into())),
+                (
+                    "grant acme/redis:dev",
+                    Status::Skipped("repository redis was not created".into())
+                ),
                 ("grant acme/nginx:dev", Status::Done),
             ]
         );

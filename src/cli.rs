@@ -59,16 +59,24 @@ pub enum Format {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Check the policy offline: syntax, unknown keys, Docker Hub's naming rules, references.
-    #[command(after_help = "Example:\n  vetted validate --policy vetted.toml\n\nMakes no network call. Exit status 1 when the policy has errors; all errors are listed.")]
+    #[command(
+        after_help = "Example:\n  vetted validate --policy vetted.toml\n\nMakes no network call. Exit status 1 when the policy has errors; all errors are listed."
+    )]
     Validate(PolicyArgs),
     /// Read the live organization and show what apply would change.
-    #[command(after_help = "Examples:\n  vetted plan\n  vetted plan --format markdown > plan.md\n  vetted plan --detailed-exitcode   # exit 2 when changes are pending")]
+    #[command(
+        after_help = "Examples:\n  vetted plan\n  vetted plan --format markdown > plan.md\n  vetted plan --detailed-exitcode   # exit 2 when changes are pending"
+    )]
     Plan(PlanArgs),
     /// Make the organization match the policy.
-    #[command(after_help = "Examples:\n  vetted apply              # shows the plan and asks on a terminal\n  vetted apply --yes        # non-interactive (CI)\n  vetted apply --yes --force   # past the mass-deletion guard")]
+    #[command(
+        after_help = "Examples:\n  vetted apply              # shows the plan and asks on a terminal\n  vetted apply --yes        # non-interactive (CI)\n  vetted apply --yes --force   # past the mass-deletion guard"
+    )]
     Apply(ApplyArgs),
     /// Run a local Docker Hub stand-in (hub API on loopback) to try a policy safely.
-    #[command(after_help = "Example:\n  vetted sandbox --seed sandbox/demo-seed.toml --port 5080\n\nPrints its URL on stdout when ready; point vetted at it with --hub-url or VETTED_HUB_URL.\nStops on Ctrl-C (state saved to --state when given).")]
+    #[command(
+        after_help = "Example:\n  vetted sandbox --seed sandbox/demo-seed.toml --port 5080\n\nPrints its URL on stdout when ready; point vetted at it with --hub-url or VETTED_HUB_URL.\nStops on Ctrl-C (state saved to --state when given)."
+    )]
     Sandbox(SandboxArgs),
 }
 

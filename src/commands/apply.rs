@@ -16,14 +16,20 @@ pub async fn run(args: &ApplyArgs, output: Output) -> Result<Outcome, Error> {
     if plan.is_empty() {
         return Ok(Outcome::Ok);
     }
-    let violations =
-        crate::plan::safety::check(plan, &planned.live, planned.policy.settings.delete_threshold);
+    let violations = crate::plan::safety::check(
+        plan,
+        &planned.live,
+        planned.policy.settings.delete_threshold,
+    );
     if !violations.is_empty() {
         let list: Vec<String> = violations.iter().map(|v| format!("  - {v}")).collect();
         if args.force {
             super::status(
                 output,
-                &format!("warning: --force overrides the safety checks:\n{}", list.join("\n")),
+                &format!(
+                    "warning: --force overrides the safety checks:\n{}",
+                    list.join("\n")
+                ),
             );
         } else {
             return Err(Error::Refused(format!(
@@ -37,7 +43,10 @@ pub async fn run(args: &ApplyArgs, output: Output) -> Result<Outcome, Error> {
     }
 
     let total = plan.changes.len();
-    super::status(output, &format!("Applying {total} change(s) to {} ...", plan.org));
+    super::status(
+        output,
+        &format!("Applying {total} change(s) to {} ...", plan.org),
+    );
     let options = ApplyOptions {
         parallelism: usize::try_from(args.hub.parallelism).unwrap_or(8),
     };
@@ -102,6 +111,8 @@ fn confirm(org: &str) -> Result<(), Error> {
     if answer.trim() == "yes" {
         Ok(())
     } else {
-        Err(Error::Refused("apply cancelled; nothing was changed".into()))
+        Err(Error::Refused(
+            "apply cancelled; nothing was changed".into(),
+        ))
     }
 }

@@ -57,7 +57,10 @@ pub(crate) async fn load_and_plan(
 ) -> Result<Planned, Error> {
     let policy = crate::policy::load(&policy_args.policy)?;
     let config = settings::hub_config(hub_args)?;
-    status(output, &format!("Reading organization {} ...", policy.desired.org));
+    status(
+        output,
+        &format!("Reading organization {} ...", policy.desired.org),
+    );
     let client = HubClient::login(config).await?;
     let scope = Scope::of(&policy.desired);
     let live = client.read_state(&policy.desired.org, &scope).await?;

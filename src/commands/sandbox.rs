@@ -21,7 +21,9 @@ pub async fn run(args: &SandboxArgs, _output: Output) -> Result<Outcome, Error> 
         ("--reset-rate", args.reset_rate),
     ] {
         if !(0.0..=1.0).contains(&rate) {
-            return Err(Error::Usage(format!("{flag} {rate}: must be between 0.0 and 1.0")));
+            return Err(Error::Usage(format!(
+                "{flag} {rate}: must be between 0.0 and 1.0"
+            )));
         }
     }
     let config = SandboxConfig {

@@ -8,7 +8,11 @@ pub fn run(args: &PolicyArgs, output: Output) -> Result<Outcome, Error> {
     let policy = crate::policy::load(&args.policy)?;
     let d = &policy.desired;
     let teams = d.teams.as_ref().map_or(0, |t| t.len());
-    let mirrors = d.repositories.values().filter(|r| r.mirror.is_some()).count();
+    let mirrors = d
+        .repositories
+        .values()
+        .filter(|r| r.mirror.is_some())
+        .count();
     super::status(
         output,
         &format!(
@@ -17,7 +21,11 @@ pub fn run(args: &PolicyArgs, output: Output) -> Result<Outcome, Error> {
             d.org,
             teams,
             d.repositories.len(),
-            if d.repositories.len() == 1 { "y" } else { "ies" },
+            if d.repositories.len() == 1 {
+                "y"
+            } else {
+                "ies"
+            },
             mirrors
         ),
     );

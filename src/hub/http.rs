@@ -45,8 +45,12 @@ impl Reply {
     }
 }
 
-fn is_idempotent(m: &Method) -> bool {
-    *m != Method::POST
+/// Whether a request may be repeated after it may have reached the server. Every POST vetted sends
+/// converges when repeated: the token exchange and privacy are idempotent, and a create that landed
+/// the first time answers "already exists" on the retry, which `write` counts as done. So all of
+/// them are retried on resets, timeouts and 5xx, like the idempotent methods.
+fn is_retry_safe(_m: &Method) -> bool {
+    true
 }
 
 fn backoff(attempt: u32, cap: Duration) -> Duration {
@@ -194,7 +198,7 @@ impl HubClient {
             };
             match outcome {
                 Err(e) => {
-                    let retryable = is_idempotent(method) || e.is_connect();
+                    let retryable = is_retry_safe(method) || e.is_connect();
                     if retryable && can_retry {
                         tokio::time::sleep(backoff(attempt, cfg.max_retry_wait)).await;
                         attempt += 1;
@@ -224,7 +228,7 @@ impl HubClient {
                         continue;
                     }
                     let retry_5xx = status.is_server_error()
-                        && (is_idempotent(method) || status == StatusCode::SERVICE_UNAVAILABLE);
+                        && (is_retry_safe(method) || status == StatusCode::SERVICE_UNAVAILABLE);
                     if retry_5xx && can_retry {
                         tokio::time::sleep(backoff(attempt, cfg.max_retry_wait)).await;
                         attempt += 1;

@@ -61,16 +61,20 @@ async fn read_settings(client: &HubClient, org: &str) -> Result<ImageAccess, Hub
 
 async fn read_members(client: &HubClient, org: &str) -> Result<Members, HubError> {
     let mut url = client.url(&["v2", "orgs", org, "members"], false)?;
-    url.query_pairs_mut().append_pair("type", "all");
+    // Accepted members only: invitees also appear under type=all (role "Invitee"), and are read with
+    // their team from the invites listing below.
+    url.query_pairs_mut().append_pair("type", "member");
     let mut members = Members::default();
     for m in client.list_all(url.clone()).await? {
         // Pending invitees have no username; invites are read below.
         let Some(name) = str_field(&m, "username").filter(|s| !s.is_empty()) else {
             continue;
         };
-        let role = str_field(&m, "role")
-            .and_then(Role::parse)
-            .unwrap_or(Role::Member);
+        let role = match str_field(&m, "role") {
+            Some(r) if r.eq_ignore_ascii_case("invitee") => continue,
+            Some(r) => Role::parse(r).unwrap_or(Role::Member),
+            None => Role::Member,
+        };
         members.roles.insert(Username::new(name), role);
     }
     let url = client.url(&["v2", "orgs", org, "invites"], false)?;

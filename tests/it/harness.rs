@@ -122,22 +122,6 @@ impl Sandbox {
         }
     }
 
-    pub fn clear_requests(&self) {
-        reqwest::blocking::Client::new()
-            .delete(self.control("requests"))
-            .send()
-            .unwrap();
-    }
-
-    pub fn set_faults(&self, faults: Value) {
-        let resp = reqwest::blocking::Client::new()
-            .put(self.control("faults"))
-            .json(&faults)
-            .send()
-            .unwrap();
-        assert!(resp.status().is_success(), "{}", resp.status());
-    }
-
     pub fn path(&self) -> &Path {
         self.dir.path()
     }
