@@ -16,11 +16,7 @@ pub async fn run(args: &ApplyArgs, output: Output) -> Result<Outcome, Error> {
     if plan.is_empty() {
         return Ok(Outcome::Ok);
     }
-    let violations = crate::plan::safety::check(
-        plan,
-        &planned.live,
-        planned.policy.settings.delete_threshold,
-    );
+    let violations = planned.violations();
     if !violations.is_empty() {
         let list: Vec<String> = violations.iter().map(|v| format!("  - {v}")).collect();
         if args.force {

@@ -78,6 +78,22 @@ pub(crate) async fn load_and_plan(
     })
 }
 
+impl Planned {
+    /// Every safety check: the mass-deletion guard, the last owner, and the identity running apply.
+    pub fn violations(&self) -> Vec<crate::plan::safety::Violation> {
+        let mut v = crate::plan::safety::check(
+            &self.plan,
+            &self.live,
+            self.policy.settings.delete_threshold,
+        );
+        v.extend(crate::plan::safety::check_identity(
+            &self.plan,
+            &Username::new(self.client.identity()),
+        ));
+        v
+    }
+}
+
 /// Renders a plan in the requested format for stdout.
 pub(crate) fn render_plan(plan: &Plan, format: Format, output: Output) -> String {
     match format {

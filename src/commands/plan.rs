@@ -8,11 +8,7 @@ pub async fn run(args: &PlanArgs, output: Output) -> Result<Outcome, Error> {
     let planned = super::load_and_plan(&args.policy, &args.hub, output).await?;
     let plan = &planned.plan;
     print!("{}", super::render_plan(plan, args.format, output));
-    let violations = crate::plan::safety::check(
-        plan,
-        &planned.live,
-        planned.policy.settings.delete_threshold,
-    );
+    let violations = planned.violations();
     for v in &violations {
         super::status(
             output,

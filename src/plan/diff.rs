@@ -153,7 +153,7 @@ fn diff_members(desired: &OrgState, live: &OrgState, opts: &DiffOptions, b: &mut
             b.note(
                 ResourceKind::Member,
                 addr,
-                format!("{role} not in the policy (left alone; use --prune to remove)"),
+                format!("{role} not in the policy (left alone; set prune = true in [settings] to remove)"),
             );
             continue;
         }
@@ -217,7 +217,7 @@ fn cancel_or_note(inv: &crate::model::Invite, opts: &DiffOptions, b: &mut Builde
         (_, false) => b.note(
             ResourceKind::Invite,
             address,
-            "pending invite not in the policy (left alone; use --prune to cancel)",
+            "pending invite not in the policy (left alone; set prune = true in [settings] to cancel)",
         ),
     }
 }
@@ -302,7 +302,7 @@ fn diff_teams(desired: &OrgState, live: &OrgState, opts: &DiffOptions, b: &mut B
                 b.note(
                     ResourceKind::TeamMember,
                     addr,
-                    "team member not in the policy (left alone; use --prune to remove)",
+                    "team member not in the policy (left alone; set prune = true in [settings] to remove)",
                 );
             }
         }
@@ -317,7 +317,7 @@ fn diff_teams(desired: &OrgState, live: &OrgState, opts: &DiffOptions, b: &mut B
             b.note(
                 ResourceKind::Team,
                 format!("team {name}"),
-                "unmanaged team (left alone; use --prune to delete)",
+                "unmanaged team (left alone; set prune = true in [settings] to delete)",
             );
         }
     }
@@ -428,7 +428,7 @@ fn diff_repositories(desired: &OrgState, live: &OrgState, opts: &DiffOptions, b:
                     ResourceKind::Grant,
                     addr,
                     format!(
-                        "{permission} grant not in the policy (left alone; use --prune to revoke)"
+                        "{permission} grant not in the policy (left alone; set prune = true in [settings] to revoke)"
                     ),
                 );
             }
@@ -448,7 +448,7 @@ fn diff_repositories(desired: &OrgState, live: &OrgState, opts: &DiffOptions, b:
             b.note(
                 ResourceKind::Repository,
                 addr,
-                "unmanaged repository (left alone)",
+                "unmanaged repository (left alone; set prune = true in [settings] to delete)",
             );
         }
     }
@@ -871,14 +871,14 @@ mod tests {
             notes[1],
             (
                 "grant acme/redis:qa",
-                "read grant not in the policy (left alone; use --prune to revoke)"
+                "read grant not in the policy (left alone; set prune = true in [settings] to revoke)"
             )
         );
         assert_eq!(
             notes[0],
             (
                 "repository acme/legacy",
-                "unmanaged repository (left alone)"
+                "unmanaged repository (left alone; set prune = true in [settings] to delete)"
             )
         );
 

@@ -363,7 +363,7 @@ mod tests {
             notes: vec![Note {
                 kind: ResourceKind::Member,
                 address: "member old".into(),
-                message: "member not in the policy (left alone; use --prune to remove)".into(),
+                message: "member not in the policy (left alone; set prune = true in [settings] to remove)".into(),
             }],
             api_calls: 7,
         }
@@ -443,7 +443,7 @@ mod tests {
         └───┴───────────────────────┴─────────────┘
 
         Unmanaged / drift:
-          ! member old: member not in the policy (left alone; use --prune to remove)
+          ! member old: member not in the policy (left alone; set prune = true in [settings] to remove)
 
         Plan: 2 to add, 2 to change, 2 to destroy.
         Docker Hub API calls: 7
@@ -544,7 +544,7 @@ mod tests {
             {
               "address": "member old",
               "kind": "member",
-              "message": "member not in the policy (left alone; use --prune to remove)"
+              "message": "member not in the policy (left alone; set prune = true in [settings] to remove)"
             }
           ],
           "org": "acme",
@@ -605,7 +605,7 @@ mod tests {
 
         ### Unmanaged / drift
 
-        - `member old`: member not in the policy (left alone; use --prune to remove)
+        - `member old`: member not in the policy (left alone; set prune = true in [settings] to remove)
         ");
     }
 

@@ -447,3 +447,43 @@ fn credentials_problems_are_explained() {
     );
     assert!(!err.contains("bob-personal-access-token"), "{err}");
 }
+
+#[test]
+fn prune_removes_members_and_cancels_invites_but_never_the_identity() {
+    let sb = Sandbox::start(
+        &seed("\n[[invites]]\ninvitee = \"erin\"\nrole = \"member\"\n"),
+        &[],
+    );
+    let policy = "org = \"acme\"\n[members]\nowners = [\"alice\"]\n[settings]\nprune = true\ndelete_threshold = 1.0\n";
+    sb.write_policy("vetted.toml", policy);
+    let (c, out) = plan(&sb, "vetted.toml");
+    assert_eq!(c, 2, "{out}");
+    assert!(out.contains("member bob"), "{out}");
+    assert!(out.contains("invite erin"), "{out}");
+    assert!(out.contains("3 to destroy"), "{out}"); // bob, erin's invite, old-tool
+    apply_ok(&sb, "vetted.toml");
+    let (c, out) = plan(&sb, "vetted.toml");
+    assert_eq!(c, 0, "{out}");
+    let state = sb.state().to_string();
+    assert!(
+        !state.contains("erin\",\"role"),
+        "invite still pending: {state}"
+    );
+
+    // A policy without the identity running apply never removes it, prune or not.
+    sb.write_policy(
+        "vetted.toml",
+        "org = \"acme\"\n[members]\nowners = [\"carol\"]\n[settings]\nprune = true\ndelete_threshold = 1.0\n",
+    );
+    let out = sb
+        .vetted()
+        .args(["plan", "--policy", "vetted.toml"])
+        .output()
+        .unwrap();
+    assert!(
+        !stdout(&out).contains("- ┆ member alice"),
+        "{}",
+        stdout(&out)
+    );
+    assert!(stdout(&out).contains("alice"), "{}", stdout(&out));
+}
