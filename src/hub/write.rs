@@ -188,18 +188,7 @@ pub(crate) async fn execute(
             team,
             permission,
         } => {
-            let id = team_id(c, org, team).await?;
-            let url = c.url(
-                &[
-                    "v2",
-                    "repositories",
-                    org,
-                    repository,
-                    "groups",
-                    &id.to_string(),
-                ],
-                true,
-            )?;
+            let url = grant_url(c, org, repository, team).await?;
             c.call(
                 Method::PATCH,
                 &url,
@@ -210,20 +199,30 @@ pub(crate) async fn execute(
         Revoke {
             repository, team, ..
         } => {
-            let id = team_id(c, org, team).await?;
-            let url = c.url(
-                &[
-                    "v2",
-                    "repositories",
-                    org,
-                    repository,
-                    "groups",
-                    &id.to_string(),
-                ],
-                true,
-            )?;
+            let url = grant_url(c, org, repository, team).await?;
             c.call(Method::DELETE, &url, None).await?;
         }
     }
     Ok(())
+}
+
+/// `/v2/repositories/{ns}/{repo}/groups/{group_id}/` for a team named in the policy.
+async fn grant_url(
+    c: &HubClient,
+    org: &str,
+    repository: &str,
+    team: &str,
+) -> Result<Url, HubError> {
+    let id = team_id(c, org, team).await?;
+    c.url(
+        &[
+            "v2",
+            "repositories",
+            org,
+            repository,
+            "groups",
+            &id.to_string(),
+        ],
+        true,
+    )
 }
