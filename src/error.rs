@@ -59,7 +59,14 @@ impl Outcome {
 
 /// Runs the CLI and maps the result to an exit code. Errors are printed here, once.
 pub fn main_exit() -> ExitCode {
-    let cli = <crate::cli::Cli as clap::Parser>::parse();
+    // Usage errors exit 1, not clap's 2: with `plan --detailed-exitcode`, 2 means "changes pending".
+    let cli = match <crate::cli::Cli as clap::Parser>::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => {
+            let _ = e.print();
+            return ExitCode::from(if e.use_stderr() { 1 } else { 0 });
+        }
+    };
     let output = crate::settings::Output::resolve(&cli.global);
     match crate::commands::run(cli, output) {
         Ok(outcome) => ExitCode::from(outcome.exit_code()),

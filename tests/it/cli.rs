@@ -487,3 +487,53 @@ fn prune_removes_members_and_cancels_invites_but_never_the_identity() {
     );
     assert!(stdout(&out).contains("alice"), "{}", stdout(&out));
 }
+
+#[test]
+fn colour_follows_the_flag_and_no_color() {
+    let sb = Sandbox::start(&seed(""), &[]);
+    sb.write_policy("vetted.toml", POLICY);
+    let run = |args: &[&str], no_color: bool| {
+        let mut cmd = sb.vetted();
+        if !no_color {
+            cmd.env_remove("NO_COLOR");
+        }
+        let out = cmd.args(args).output().unwrap();
+        assert_eq!(code(&out), 0, "{}", stderr(&out));
+        stdout(&out)
+    };
+    let always = run(
+        &["plan", "--policy", "vetted.toml", "--color", "always"],
+        true,
+    );
+    assert!(
+        always.contains('\u{1b}'),
+        "--color always printed no escape codes"
+    );
+    // NO_COLOR (set by the harness) and a pipe: auto means no colour.
+    let auto = run(&["plan", "--policy", "vetted.toml"], true);
+    assert!(!auto.contains('\u{1b}'), "{auto}");
+    let never = run(
+        &["plan", "--policy", "vetted.toml", "--color", "never"],
+        false,
+    );
+    assert!(!never.contains('\u{1b}'), "{never}");
+}
+
+#[test]
+fn help_shows_examples_and_exit_codes_are_documented() {
+    let out = vetted().arg("--help").output().unwrap();
+    assert_eq!(code(&out), 0);
+    assert!(stdout(&out).contains("Examples:"), "{}", stdout(&out));
+    for sub in ["plan", "apply", "validate", "sandbox"] {
+        let out = vetted().args([sub, "--help"]).output().unwrap();
+        assert_eq!(code(&out), 0);
+        assert!(
+            stdout(&out).contains("Example"),
+            "{sub} --help has no example"
+        );
+    }
+    let out = vetted().args(["plan", "--bogus"]).output().unwrap();
+    // Usage errors exit 1: 2 is reserved for "changes pending".
+    assert_eq!(code(&out), 1);
+    assert!(stderr(&out).contains("--bogus"), "{}", stderr(&out));
+}
