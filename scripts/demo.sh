@@ -5,6 +5,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
+bash scripts/install-deps.sh
 cargo build --locked --quiet
 VETTED=target/debug/vetted
 
