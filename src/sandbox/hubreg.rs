@@ -345,3 +345,115 @@ impl RegistryLink {
         Ok(deleted)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const SEED: &str = r#"
+org = "acme"
+[users.alice]
+full_name = "A"
+email = "a@x.example"
+[users.bob]
+full_name = "B"
+email = "b@x.example"
+[users.carol]
+full_name = "C"
+email = "c@x.example"
+[users.dave]
+full_name = "D"
+email = "d@x.example"
+[[credentials]]
+identifier = "alice"
+secret = "pw-a"
+kind = "password"
+[[credentials]]
+identifier = "acme"
+secret = "oat"
+kind = "org_token"
+[members]
+alice = "owner"
+bob = "member"
+carol = "member"
+[teams.readers]
+description = ""
+members = ["bob"]
+[teams.writers]
+description = ""
+members = ["carol"]
+[repositories.secret]
+private = true
+grants = { readers = "read", writers = "write" }
+[repositories.open]
+private = false
+"#;
+
+    fn hub() -> HubState {
+        super::super::seed::parse(SEED).unwrap().state
+    }
+
+    fn acts(hub: &HubState, who: Option<&str>, repo: &str) -> Vec<String> {
+        registry_actions(hub, who, repo)
+    }
+
+    #[test]
+    fn grants_follow_the_org_state() {
+        let h = hub();
+        let pp = vec!["pull".to_string(), "push".to_string()];
+        let p = vec!["pull".to_string()];
+        let none: Vec<String> = Vec::new();
+        // Owners and the org token: every org repository, even one the hub does not list.
+        assert_eq!(acts(&h, Some("alice"), "acme/secret"), pp);
+        assert_eq!(acts(&h, Some("alice"), "acme/new"), pp);
+        assert_eq!(acts(&h, Some("acme"), "acme/secret"), pp);
+        // Team grants.
+        assert_eq!(acts(&h, Some("bob"), "acme/secret"), p);
+        assert_eq!(acts(&h, Some("carol"), "acme/secret"), pp);
+        // Members without a grant and outsiders: public only.
+        assert_eq!(acts(&h, Some("bob"), "acme/open"), p);
+        assert_eq!(acts(&h, Some("dave"), "acme/secret"), none);
+        assert_eq!(acts(&h, None, "acme/secret"), none);
+        assert_eq!(acts(&h, None, "acme/open"), p);
+        assert_eq!(acts(&h, Some("bob"), "acme/new"), none);
+        // Community namespaces: pull for anyone, push only for the internal identity.
+        assert_eq!(acts(&h, None, "bitnami/redis"), p);
+        assert_eq!(acts(&h, Some("alice"), "library/nginx"), p);
+        assert_eq!(acts(&h, None, "alpine"), p);
+        assert_eq!(acts(&h, Some(INTERNAL_SUBJECT), "bitnami/redis"), pp);
+    }
+
+    #[test]
+    fn authorizer_checks_seed_and_internal_credentials() {
+        let loaded = super::super::seed::parse(SEED).unwrap();
+        let app = Arc::new(App::new(
+            loaded.state,
+            loaded.credentials,
+            super::super::Faults::default(),
+            None,
+            Url::parse("http://127.0.0.1:1/").unwrap(),
+        ));
+        let internal = internal_credentials();
+        let authz = HubAuthorizer::new(app, internal.clone());
+        assert_eq!(
+            authz.authenticate("alice", "pw-a").as_deref(),
+            Some("alice")
+        );
+        assert_eq!(authz.authenticate("acme", "oat").as_deref(), Some("acme"));
+        assert_eq!(authz.authenticate("alice", "nope"), None);
+        assert_eq!(
+            authz
+                .authenticate(INTERNAL_SUBJECT, &internal.secret)
+                .as_deref(),
+            Some(INTERNAL_SUBJECT)
+        );
+        assert_eq!(authz.authenticate(INTERNAL_SUBJECT, "pw-a"), None);
+        let req = vec!["pull".to_string(), "push".to_string(), "delete".to_string()];
+        assert_eq!(
+            authz.allowed(Some("alice"), "acme/x", &req),
+            vec!["pull", "push"]
+        );
+        assert_eq!(authz.allowed(None, "bitnami/redis", &req), vec!["pull"]);
+        assert!(!format!("{authz:?}").contains(&internal.secret));
+    }
+}
