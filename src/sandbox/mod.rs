@@ -419,11 +419,15 @@ pub async fn serve_until_signal(config: SandboxConfig) -> Result<(), SandboxErro
     let url = sandbox.url();
     let org = sandbox.app.read(|hub| hub.org.clone());
     {
-        let mut out = std::io::stdout().lock();
-        writeln!(out, "{}", url.as_str().trim_end_matches('/'))?;
+        // One write for both lines: a reader that stops after the first line (and closes the pipe)
+        // must not make a second write fail.
+        let mut lines = format!("{}\n", url.as_str().trim_end_matches('/'));
         if let Some(reg) = sandbox.registry_url() {
-            writeln!(out, "{}", reg.as_str().trim_end_matches('/'))?;
+            lines.push_str(reg.as_str().trim_end_matches('/'));
+            lines.push('\n');
         }
+        let mut out = std::io::stdout().lock();
+        out.write_all(lines.as_bytes())?;
         out.flush()?;
     }
     eprintln!("sandbox: Docker Hub API for org {org:?} (seed: {seed}) listening on {url}");
