@@ -268,3 +268,89 @@ fn team_grants_and_non_members_on_a_private_repository() {
         .collect();
     assert_eq!(names, vec!["1"]);
 }
+
+#[tokio::test]
+async fn in_process_sandbox_seeds_the_registry_and_shutdown_stops_it() {
+    use vetted::sandbox::{Sandbox, SandboxConfig};
+    let dir = tempfile::tempdir().unwrap();
+    let seed = dir.path().join("seed.toml");
+    std::fs::write(&seed, SEED).unwrap();
+    let state = dir.path().join("state.json");
+    let sandbox = Sandbox::start(SandboxConfig {
+        seed: Some(seed),
+        state_file: Some(state.clone()),
+        registry: true,
+        ..SandboxConfig::default()
+    })
+    .await
+    .unwrap();
+    let registry = sandbox.registry_url().unwrap();
+    assert_eq!(registry.host_str(), Some("127.0.0.1"));
+    let seeded: Vec<String> = sandbox
+        .seeded_images()
+        .iter()
+        .map(|i| format!("{}:{}", i.repository, i.tag))
+        .collect();
+    assert!(
+        seeded.contains(&"bitnami/redis:7.2".to_string()),
+        "{seeded:?}"
+    );
+    let client = reqwest::Client::new();
+    let probe = registry.join("v2/").unwrap();
+    assert_eq!(
+        client.get(probe.clone()).send().await.unwrap().status(),
+        401
+    );
+    sandbox.shutdown().await.unwrap();
+    assert!(
+        client.get(probe).send().await.is_err(),
+        "registry still answers"
+    );
+    // The state file holds org data only: no seed secret, no internal identity.
+    let text = std::fs::read_to_string(&state).unwrap();
+    assert!(!text.contains("alice-registry-secret-1"));
+    assert!(!text.contains("vetted-sandbox-internal"));
+}
+
+#[test]
+fn no_registry_prints_only_the_hub_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let seed = dir.path().join("seed.toml");
+    std::fs::write(&seed, SEED).unwrap();
+    let mut child = Command::new(assert_cmd::cargo::cargo_bin("vetted"))
+        .args(["sandbox", "--port", "0", "--no-registry", "--seed"])
+        .arg(&seed)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let stderr = child.stderr.take().unwrap();
+    let (tx, rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        // The last startup status line comes after stdout is written.
+        for line in BufReader::new(stderr).lines().take(10) {
+            let Ok(line) = line else { break };
+            let done = line.contains("Ctrl-C");
+            let _ = tx.send(line);
+            if done {
+                break;
+            }
+        }
+    });
+    let mut status = Vec::new();
+    while let Ok(line) = rx.recv_timeout(Duration::from_secs(30)) {
+        let done = line.contains("Ctrl-C");
+        status.push(line);
+        if done {
+            break;
+        }
+    }
+    let _ = child.kill();
+    let out = child.wait_with_output().unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let lines: Vec<&str> = stdout.lines().collect();
+    assert_eq!(lines.len(), 1, "{stdout}");
+    assert!(lines[0].starts_with("http://127.0.0.1:"));
+    assert!(!status.iter().any(|l| l.contains("registry")), "{status:?}");
+}
