@@ -9,6 +9,11 @@
 //! [`org_settings`] (endpoint handlers), [`faults`] (fault injection, rate-limit headers, request log),
 //! [`control`] (`/_sandbox/*` endpoints for tests: state, faults, request log, clock), [`login`]
 //! (token endpoints).
+//!
+//! Registry part (when [`SandboxConfig::registry`] is set): [`token`] (registry token service, served
+//! on the hub's port at `/token`), [`hubreg`] (grants from the org state, the hub's handle on the
+//! registry), [`registry`] (the `docker-registry` child process), [`images`] (synthetic community
+//! images pushed at start with an internal credential that is never printed or persisted).
 
 pub mod api;
 pub mod auth;
