@@ -204,15 +204,24 @@ struct RunningRegistry {
     seeded: Vec<images::PushedImage>,
 }
 
-/// A private temporary directory, removed on drop.
+/// A private work directory, removed on drop: beside the state file when there is one (so it
+/// lives with the rest of the sandbox's files), else in the system temp dir.
 struct WorkDir(PathBuf);
 
 impl WorkDir {
-    fn create() -> Result<WorkDir, SandboxError> {
-        let path = std::env::temp_dir().join(format!(
-            "vetted-sandbox-{}",
+    fn create(state_file: Option<&std::path::Path>) -> Result<WorkDir, SandboxError> {
+        let name = format!(
+            ".vetted-sandbox-registry-{}",
             hex::encode(rand::random::<[u8; 8]>())
-        ));
+        );
+        let parent = state_file
+            .and_then(|p| p.parent())
+            .filter(|p| !p.as_os_str().is_empty())
+            .map(std::path::Path::to_path_buf);
+        let path = match parent {
+            Some(dir) => dir.join(name),
+            None => std::env::temp_dir().join(name.trim_start_matches('.')),
+        };
         std::fs::create_dir(&path)?;
         Ok(WorkDir(path))
     }
@@ -287,7 +296,7 @@ impl Sandbox {
         let mut router = api::router(app.clone());
         let mut prepared = None;
         if config.registry {
-            let work_dir = WorkDir::create()?;
+            let work_dir = WorkDir::create(config.state_file.as_deref())?;
             let issuer = Arc::new(
                 token::TokenIssuer::new(&work_dir.0, TOKEN_ISSUER, TOKEN_SERVICE)
                     .map_err(registry_err)?,

@@ -71,6 +71,8 @@ fn start() -> Running {
     let mut child = Command::new(assert_cmd::cargo::cargo_bin("vetted"))
         .args(["sandbox", "--port", "0", "--seed"])
         .arg(&seed)
+        .arg("--state")
+        .arg(dir.path().join("state.json"))
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
@@ -301,7 +303,21 @@ async fn in_process_sandbox_seeds_the_registry_and_shutdown_stops_it() {
         client.get(probe.clone()).send().await.unwrap().status(),
         401
     );
+    let work_dirs = || {
+        std::fs::read_dir(dir.path())
+            .unwrap()
+            .filter(|e| {
+                e.as_ref()
+                    .unwrap()
+                    .file_name()
+                    .to_string_lossy()
+                    .starts_with(".vetted-sandbox-registry-")
+            })
+            .count()
+    };
+    assert_eq!(work_dirs(), 1, "work dir beside the state file");
     sandbox.shutdown().await.unwrap();
+    assert_eq!(work_dirs(), 0, "work dir removed at shutdown");
     assert!(
         client.get(probe).send().await.is_err(),
         "registry still answers"
