@@ -169,4 +169,7 @@ pub struct SandboxArgs {
     /// Seed for the fault injector's random choices (reproducible runs).
     #[arg(long, default_value_t = 1)]
     pub fault_seed: u64,
+    /// Do not start the registry (/usr/bin/docker-registry): serve the hub API only.
+    #[arg(long)]
+    pub no_registry: bool,
 }

@@ -38,6 +38,7 @@ pub async fn run(args: &SandboxArgs, _output: Output) -> Result<Outcome, Error> 
             reset_rate: args.reset_rate,
             seed: args.fault_seed,
         },
+        registry: !args.no_registry,
     };
     crate::sandbox::serve_until_signal(config)
         .await

@@ -38,6 +38,8 @@ pub struct App {
     clock_offset: Mutex<Duration>,
     /// Base URL of this sandbox (`http://127.0.0.1:PORT/`), for absolute `next`/`previous` links.
     pub base: url::Url,
+    /// The running registry, when the sandbox has one (tags are then read from it).
+    registry: std::sync::OnceLock<Arc<super::hubreg::RegistryLink>>,
 }
 
 /// Locks a mutex, recovering the data if a handler panicked while holding it.
@@ -62,7 +64,18 @@ impl App {
             state_file,
             clock_offset: Mutex::new(Duration::ZERO),
             base,
+            registry: std::sync::OnceLock::new(),
         }
+    }
+
+    /// Connects the running registry (once; later calls are ignored).
+    pub fn set_registry(&self, link: Arc<super::hubreg::RegistryLink>) {
+        let _ = self.registry.set(link);
+    }
+
+    /// The running registry, if any.
+    pub fn registry(&self) -> Option<Arc<super::hubreg::RegistryLink>> {
+        self.registry.get().cloned()
     }
 
     pub(crate) fn state_file_display(&self) -> Option<String> {

@@ -9,11 +9,17 @@
 //! [`org_settings`] (endpoint handlers), [`faults`] (fault injection, rate-limit headers, request log),
 //! [`control`] (`/_sandbox/*` endpoints for tests: state, faults, request log, clock), [`login`]
 //! (token endpoints).
+//!
+//! Registry part (when [`SandboxConfig::registry`] is set): [`token`] (registry token service, served
+//! on the hub's port at `/token`), [`hubreg`] (grants from the org state, the hub's handle on the
+//! registry), [`registry`] (the `docker-registry` child process), [`images`] (synthetic community
+//! images pushed at start with an internal credential that is never printed or persisted).
 
 pub mod api;
 pub mod auth;
 pub mod control;
 pub mod faults;
+pub mod hubreg;
 pub mod images;
 pub mod login;
 pub mod org_settings;
@@ -141,6 +147,9 @@ pub struct SandboxConfig {
     /// on shutdown. Credentials always come from the seed and are never written to it.
     pub state_file: Option<PathBuf>,
     pub faults: Faults,
+    /// Also run a real registry (`/usr/bin/docker-registry`) with token auth from the org state,
+    /// seeded with the default community images. Off by default (hub API only).
+    pub registry: bool,
 }
 
 impl Default for SandboxConfig {
@@ -150,6 +159,7 @@ impl Default for SandboxConfig {
             seed: None,
             state_file: None,
             faults: Faults::default(),
+            registry: false,
         }
     }
 }
@@ -171,6 +181,8 @@ pub enum SandboxError {
     Faults(String),
     #[error("sandbox server failed: {0}")]
     Server(String),
+    #[error("sandbox registry: {0}")]
+    Registry(String),
     #[error("sandbox I/O: {0}")]
     Io(#[from] std::io::Error),
 }
@@ -181,12 +193,64 @@ pub struct Sandbox {
     app: Arc<api::App>,
     stop: Option<oneshot::Sender<()>>,
     task: Option<JoinHandle<std::io::Result<()>>>,
+    registry: Option<RunningRegistry>,
+}
+
+/// The registry half of a sandbox: the child process, its work dir (removed at shutdown) and what
+/// was seeded into it.
+struct RunningRegistry {
+    process: registry::RegistryProcess,
+    work_dir: WorkDir,
+    seeded: Vec<images::PushedImage>,
+}
+
+/// A private work directory, removed on drop: beside the state file when there is one (so it
+/// lives with the rest of the sandbox's files), else in the system temp dir.
+struct WorkDir(PathBuf);
+
+impl WorkDir {
+    fn create(state_file: Option<&std::path::Path>) -> Result<WorkDir, SandboxError> {
+        let name = format!(
+            ".vetted-sandbox-registry-{}",
+            hex::encode(rand::random::<[u8; 8]>())
+        );
+        let parent = state_file
+            .and_then(|p| p.parent())
+            .filter(|p| !p.as_os_str().is_empty())
+            .map(std::path::Path::to_path_buf);
+        let path = match parent {
+            Some(dir) => dir.join(name),
+            None => std::env::temp_dir().join(name.trim_start_matches('.')),
+        };
+        std::fs::create_dir(&path)?;
+        Ok(WorkDir(path))
+    }
+}
+
+impl Drop for WorkDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+/// Token service issuer and service names (the registry's `auth.token` settings).
+const TOKEN_ISSUER: &str = "vetted-sandbox";
+const TOKEN_SERVICE: &str = "vetted-sandbox-registry";
+/// Seed of the synthetic community images: fixed, so their digests are the same on every start.
+const IMAGE_SEED: u64 = 0;
+
+fn registry_err(e: anyhow::Error) -> SandboxError {
+    SandboxError::Registry(format!("{e:#}"))
 }
 
 impl std::fmt::Debug for Sandbox {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Sandbox")
             .field("url", &self.url.as_str())
+            .field(
+                "registry",
+                &self.registry.as_ref().map(|r| r.process.url().as_str()),
+            )
             .finish()
     }
 }
@@ -228,7 +292,19 @@ impl Sandbox {
                     .unwrap_or_default(),
                 message,
             })?;
-        let router = api::router(app.clone());
+        let internal = hubreg::internal_credentials();
+        let mut router = api::router(app.clone());
+        let mut prepared = None;
+        if config.registry {
+            let work_dir = WorkDir::create(config.state_file.as_deref())?;
+            let issuer = Arc::new(
+                token::TokenIssuer::new(&work_dir.0, TOKEN_ISSUER, TOKEN_SERVICE)
+                    .map_err(registry_err)?,
+            );
+            let authz = Arc::new(hubreg::HubAuthorizer::new(app.clone(), internal.clone()));
+            router = router.merge(token::router(issuer.clone(), authz));
+            prepared = Some((work_dir, issuer));
+        }
         let (stop_tx, stop_rx) = oneshot::channel::<()>();
         let task = tokio::spawn(async move {
             axum::serve(listener, router)
@@ -237,12 +313,53 @@ impl Sandbox {
                 })
                 .await
         });
-        Ok(Sandbox {
+        let mut sandbox = Sandbox {
             url,
             app,
             stop: Some(stop_tx),
             task: Some(task),
-        })
+            registry: None,
+        };
+        if let Some((work_dir, issuer)) = prepared {
+            let realm = sandbox
+                .url
+                .join("token")
+                .map_err(|e| SandboxError::Server(e.to_string()))?;
+            let process = registry::RegistryProcess::start(
+                &work_dir.0,
+                registry::RegistryOptions {
+                    realm,
+                    service: TOKEN_SERVICE.to_string(),
+                    issuer: TOKEN_ISSUER.to_string(),
+                    cert_pem_path: issuer.cert_pem_path().to_path_buf(),
+                },
+            )
+            .await
+            .map_err(registry_err)?;
+            let set = images::ImageSet::default_set(IMAGE_SEED).map_err(registry_err)?;
+            let seeded = images::push_community_images(process.url(), Some(&internal), &set)
+                .await
+                .map_err(|e| SandboxError::Registry(format!("seeding community images: {e:#}")))?;
+            let link =
+                hubreg::RegistryLink::new(process.url().clone(), issuer).map_err(registry_err)?;
+            sandbox.app.set_registry(Arc::new(link));
+            sandbox.registry = Some(RunningRegistry {
+                process,
+                work_dir,
+                seeded,
+            });
+        }
+        Ok(sandbox)
+    }
+
+    /// The registry's base URL (`http://127.0.0.1:PORT/`) when the sandbox runs one.
+    pub fn registry_url(&self) -> Option<url::Url> {
+        self.registry.as_ref().map(|r| r.process.url().clone())
+    }
+
+    /// The community images seeded into the registry (empty without one).
+    pub fn seeded_images(&self) -> &[images::PushedImage] {
+        self.registry.as_ref().map_or(&[], |r| r.seeded.as_slice())
     }
 
     /// `http://127.0.0.1:PORT/`
@@ -256,8 +373,17 @@ impl Sandbox {
         self.app.clone()
     }
 
-    /// Stops serving (waiting at most 5 s for open connections) and saves the state file.
+    /// Stops the registry (if any), stops serving (waiting at most 5 s for open connections) and
+    /// saves the state file.
     pub async fn shutdown(mut self) -> Result<(), SandboxError> {
+        if let Some(reg) = self.registry.take() {
+            let RunningRegistry {
+                process, work_dir, ..
+            } = reg;
+            let stopped = process.stop().await;
+            drop(work_dir);
+            stopped.map_err(registry_err)?;
+        }
         if let Some(stop) = self.stop.take() {
             let _ = stop.send(());
         }
@@ -294,8 +420,9 @@ fn base_url(local: SocketAddr) -> Result<url::Url, SandboxError> {
     url::Url::parse(&text).map_err(|e| SandboxError::Server(format!("bad base URL {text}: {e}")))
 }
 
-/// Runs a sandbox until SIGINT or SIGTERM: prints exactly one line, the base URL without a trailing
-/// slash, to stdout when ready; status goes to stderr; saves the state file on the way out.
+/// Runs a sandbox until SIGINT or SIGTERM. When ready it prints to stdout the hub's base URL without
+/// a trailing slash and, when it runs a registry, a second line with the registry address
+/// (`http://127.0.0.1:PORT`); status goes to stderr; saves the state file on the way out.
 pub async fn serve_until_signal(config: SandboxConfig) -> Result<(), SandboxError> {
     let seed = config.seed.as_ref().map_or_else(
         || "built-in demo seed".to_string(),
@@ -306,11 +433,27 @@ pub async fn serve_until_signal(config: SandboxConfig) -> Result<(), SandboxErro
     let url = sandbox.url();
     let org = sandbox.app.read(|hub| hub.org.clone());
     {
+        // One write for both lines: a reader that stops after the first line (and closes the pipe)
+        // must not make a second write fail.
+        let mut lines = format!("{}\n", url.as_str().trim_end_matches('/'));
+        if let Some(reg) = sandbox.registry_url() {
+            lines.push_str(reg.as_str().trim_end_matches('/'));
+            lines.push('\n');
+        }
         let mut out = std::io::stdout().lock();
-        writeln!(out, "{}", url.as_str().trim_end_matches('/'))?;
+        out.write_all(lines.as_bytes())?;
         out.flush()?;
     }
     eprintln!("sandbox: Docker Hub API for org {org:?} (seed: {seed}) listening on {url}");
+    if let Some(reg) = sandbox.registry_url() {
+        eprintln!("sandbox: registry listening on {reg} (token service {url}token)");
+        for img in sandbox.seeded_images() {
+            eprintln!(
+                "sandbox: community image {}:{} {}",
+                img.repository, img.tag, img.digest
+            );
+        }
+    }
     if let Some(p) = &state_file {
         eprintln!("sandbox: state file {}", p.display());
     }

@@ -61,6 +61,25 @@ fn config_yaml(storage: &Path, port: u16, secret: &str, opts: &RegistryOptions) 
     )
 }
 
+/// Linux: the registry gets SIGKILL when the thread that started it exits, so a sandbox that is
+/// itself killed (SIGKILL skips `kill_on_drop`) does not leave the registry running.
+#[cfg(target_os = "linux")]
+fn die_with_parent(command: &mut tokio::process::Command) {
+    // SAFETY: the closure runs between fork and exec and only calls prctl, which is
+    // async-signal-safe; it allocates nothing and touches no lock.
+    unsafe {
+        command.pre_exec(|| {
+            if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL) == -1 {
+                return Err(std::io::Error::last_os_error());
+            }
+            Ok(())
+        });
+    }
+}
+
+#[cfg(not(target_os = "linux"))]
+fn die_with_parent(_command: &mut tokio::process::Command) {}
+
 impl RegistryProcess {
     /// Starts `/usr/bin/docker-registry` with its config, storage and log under `dir`.
     pub async fn start(dir: &Path, opts: RegistryOptions) -> Result<Self> {
@@ -91,13 +110,16 @@ impl RegistryProcess {
         let log = std::fs::File::create(&log_path)
             .with_context(|| format!("creating {}", log_path.display()))?;
         let log_err = log.try_clone().context("opening the registry log")?;
-        let child = tokio::process::Command::new(binary)
+        let mut command = tokio::process::Command::new(binary);
+        command
             .arg("serve")
             .arg(&config_path)
             .stdin(Stdio::null())
             .stdout(log)
             .stderr(log_err)
-            .kill_on_drop(true)
+            .kill_on_drop(true);
+        die_with_parent(&mut command);
+        let child = command
             .spawn()
             .with_context(|| format!("starting {}", binary.display()))?;
         let url = Url::parse(&format!("http://127.0.0.1:{port}/"))?;

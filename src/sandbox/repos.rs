@@ -17,7 +17,7 @@ use super::api::{
     query_param, reply, require_org, require_scope, role_of, scope,
 };
 use super::auth::Principal;
-use super::state::{self, HubState, RepoState, TagState};
+use super::state::{self, HubState, RepoState, TagImage, TagState};
 use crate::model::{Permission, Role};
 
 /// The caller's effective permission on a repository (`None`: cannot see it).
@@ -276,22 +276,71 @@ fn tag_json(hub: &HubState, name: &str, t: &TagState) -> Value {
     })
 }
 
-/// `GET|HEAD /v2/namespaces/{ns}/repositories/{repo}/tags`
+/// A registry tag in the hub's tag shape (platform sizes are manifest sizes as the registry reports
+/// them; the id is the seed's for a seeded tag, else derived from the digest).
+fn registry_tag_json(hub: &HubState, r: &RepoState, t: &super::hubreg::RegistryTag) -> Value {
+    let id = r.tags.get(&t.name).map(|s| s.id).unwrap_or_else(|| {
+        let hex = t.digest.trim_start_matches("sha256:");
+        u64::from_str_radix(hex.get(..12).unwrap_or("0"), 16).unwrap_or(0)
+    });
+    let state = TagState {
+        id,
+        digest: t.digest.clone(),
+        images: t
+            .children
+            .iter()
+            .map(|(os, arch, variant, digest, size)| TagImage {
+                os: os.clone(),
+                architecture: arch.clone(),
+                variant: variant.clone(),
+                digest: digest.clone(),
+                size: *size,
+            })
+            .collect(),
+        last_updated: r.last_updated.clone(),
+    };
+    let mut v = tag_json(hub, &t.name, &state);
+    if let Some(obj) = v.as_object_mut() {
+        obj.insert("media_type".into(), json!(t.media_type));
+    }
+    v
+}
+
+fn registry_error(e: anyhow::Error) -> ApiError {
+    ApiError::internal(format!("the sandbox registry could not be read: {e:#}"))
+}
+
+/// `GET|HEAD /v2/namespaces/{ns}/repositories/{repo}/tags`: from the registry when one runs, else
+/// the seed's tags.
 pub async fn tags(
     State(app): State<Arc<App>>,
     Path((ns, repo)): Path<(String, String)>,
     caller: Caller,
     uri: Uri,
 ) -> Result<Response, ApiError> {
-    let items = app.read(|hub| {
+    let (items, snapshot) = app.read(|hub| {
         let (r, _) = visible(hub, &ns, &repo, caller.0.as_ref())?;
-        Ok::<_, ApiError>(
+        Ok::<_, ApiError>((
             r.tags
                 .iter()
                 .map(|(name, t)| tag_json(hub, name, t))
                 .collect::<Vec<_>>(),
-        )
+            (hub.clone(), r.clone()),
+        ))
     })?;
+    let items = match app.registry() {
+        Some(link) => {
+            let (hub, r) = snapshot;
+            let name = format!("{}/{}", hub.org.to_lowercase(), repo);
+            link.tags(&name)
+                .await
+                .map_err(registry_error)?
+                .iter()
+                .map(|t| registry_tag_json(&hub, &r, t))
+                .collect()
+        }
+        None => items,
+    };
     Ok(reply(StatusCode::OK, paginate(&app, &uri, items, 10)?))
 }
 
@@ -301,11 +350,25 @@ pub async fn tag(
     Path((ns, repo, tag)): Path<(String, String, String)>,
     caller: Caller,
 ) -> Result<Response, ApiError> {
-    let v = app.read(|hub| {
+    let (hub, r) = app.read(|hub| {
         let (r, _) = visible(hub, &ns, &repo, caller.0.as_ref())?;
-        let t = r.tags.get(&tag).ok_or_else(ApiError::not_found)?;
-        Ok::<_, ApiError>(tag_json(hub, &tag, t))
+        Ok::<_, ApiError>((hub.clone(), r.clone()))
     })?;
+    let v = match app.registry() {
+        Some(link) => {
+            let name = format!("{}/{}", hub.org.to_lowercase(), repo);
+            let t = link
+                .tag(&name, &tag)
+                .await
+                .map_err(registry_error)?
+                .ok_or_else(ApiError::not_found)?;
+            registry_tag_json(&hub, &r, &t)
+        }
+        None => {
+            let t = r.tags.get(&tag).ok_or_else(ApiError::not_found)?;
+            tag_json(&hub, &tag, t)
+        }
+    };
     Ok(reply(StatusCode::OK, v))
 }
 
@@ -390,12 +453,19 @@ pub async fn delete(
     caller: Caller,
 ) -> Result<Response, ApiError> {
     let p = caller.required()?;
-    app.write(|hub| {
+    let org = app.write(|hub| {
         visible(hub, &ns, &repo, Some(&p))?;
         can_edit_repos(hub, &p)?;
         hub.repositories.remove(&repo);
-        Ok(())
+        Ok(hub.org.to_lowercase())
     })?;
+    // Best effort: the hub's answer does not depend on the registry cleanup.
+    if let Some(link) = app.registry() {
+        let name = format!("{org}/{repo}");
+        if let Err(e) = link.delete_repository(&name).await {
+            tracing::warn!("deleting {name} in the sandbox registry failed: {e:#}");
+        }
+    }
     Ok(StatusCode::ACCEPTED.into_response())
 }
 

@@ -5,6 +5,7 @@ mod harness;
 mod openapi;
 mod registry;
 mod sandbox_api;
+mod sandbox_registry;
 mod support {
     pub mod registry_proc;
 }

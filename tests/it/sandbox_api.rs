@@ -93,6 +93,7 @@ impl Hub {
             seed: Some(seed_path),
             state_file: state_file.then(|| dir.path().join("state.json")),
             faults,
+            registry: false,
         };
         let sandbox = Sandbox::start(config).await.unwrap();
         let base = sandbox.url();
@@ -1969,6 +1970,7 @@ async fn state_file_round_trip() {
         seed: Some(seed2),
         state_file: Some(path2.clone()),
         faults: Faults::default(),
+        registry: false,
     })
     .await
     .unwrap();
