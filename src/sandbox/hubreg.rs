@@ -102,15 +102,7 @@ pub fn registry_actions(hub: &HubState, subject: Option<&str>, repository: &str)
         return Vec::new();
     };
     let granted = match (&role, &principal) {
-        (Some(_), Some(Principal::User { username, .. })) => repo
-            .grants
-            .iter()
-            .filter(|(id, _)| {
-                hub.team_by_id(**id)
-                    .is_some_and(|(_, t)| t.members.contains(username))
-            })
-            .map(|(_, p)| *p)
-            .max(),
+        (Some(_), Some(Principal::User { username, .. })) => hub.team_grant(repo, username),
         _ => None,
     };
     match granted {

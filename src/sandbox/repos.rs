@@ -27,15 +27,7 @@ fn access(hub: &HubState, repo: &RepoState, caller: Option<&Principal>) -> Optio
         return Some(Permission::Admin);
     }
     let granted = match (role, caller) {
-        (Some(_), Some(Principal::User { username, .. })) => repo
-            .grants
-            .iter()
-            .filter(|(id, _)| {
-                hub.team_by_id(**id)
-                    .is_some_and(|(_, t)| t.members.contains(username))
-            })
-            .map(|(_, p)| *p)
-            .max(),
+        (Some(_), Some(Principal::User { username, .. })) => hub.team_grant(repo, username),
         _ => None,
     };
     match (granted, repo.is_private) {

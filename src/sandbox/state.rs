@@ -161,6 +161,18 @@ impl HubState {
         self.teams.iter().find(|(_, t)| t.id == id)
     }
 
+    /// The strongest permission any of `username`'s teams holds on `repo`.
+    pub fn team_grant(&self, repo: &RepoState, username: &str) -> Option<Permission> {
+        repo.grants
+            .iter()
+            .filter(|(id, _)| {
+                self.team_by_id(**id)
+                    .is_some_and(|(_, t)| t.members.contains(username))
+            })
+            .map(|(_, p)| *p)
+            .max()
+    }
+
     pub fn owner_count(&self) -> usize {
         self.members.values().filter(|r| **r == Role::Owner).count()
     }
