@@ -8,7 +8,7 @@ use crate::error::{Error, Outcome};
 use crate::settings::Output;
 
 pub async fn run(args: &ApplyArgs, output: Output) -> Result<Outcome, Error> {
-    let planned = super::load_and_plan(&args.policy, &args.hub, output).await?;
+    let planned = super::load_and_plan(&args.policy, &args.hub).await?;
     let plan = &planned.plan;
     print!("{}", super::render_plan(plan, args.format, output));
     let _ = std::io::stdout().flush();
@@ -20,13 +20,10 @@ pub async fn run(args: &ApplyArgs, output: Output) -> Result<Outcome, Error> {
     if !violations.is_empty() {
         let list: Vec<String> = violations.iter().map(|v| format!("  - {v}")).collect();
         if args.force {
-            super::status(
-                output,
-                &format!(
-                    "warning: --force overrides the safety checks:\n{}",
-                    list.join("\n")
-                ),
-            );
+            super::status(&format!(
+                "warning: --force overrides the safety checks:\n{}",
+                list.join("\n")
+            ));
         } else {
             return Err(Error::Refused(format!(
                 "the plan was refused; nothing was changed:\n{}\nReview the plan; pass --force to apply it anyway.",
@@ -39,38 +36,29 @@ pub async fn run(args: &ApplyArgs, output: Output) -> Result<Outcome, Error> {
     }
 
     let total = plan.changes.len();
-    super::status(
-        output,
-        &format!("Applying {total} change(s) to {} ...", plan.org),
-    );
+    super::status(&format!("Applying {total} change(s) to {} ...", plan.org));
     let options = ApplyOptions {
         parallelism: usize::try_from(args.hub.parallelism).unwrap_or(8),
     };
     let report = crate::apply::apply(&planned.client, plan, options, |r| {
-        super::status(output, &progress_line(r));
+        super::status(&progress_line(r));
     })
     .await;
     let done = report.done();
     let failed = report.failed();
     if failed == 0 {
-        super::status(
-            output,
-            &format!(
-                "Apply complete! {} added, {} changed, {} destroyed.",
-                done.add, done.change, done.destroy
-            ),
-        );
+        super::status(&format!(
+            "Apply complete! {} added, {} changed, {} destroyed.",
+            done.add, done.change, done.destroy
+        ));
         Ok(Outcome::Ok)
     } else {
-        super::status(
-            output,
-            &format!(
-                "Apply incomplete: {} added, {} changed, {} destroyed; {failed} failed or skipped:",
-                done.add, done.change, done.destroy
-            ),
-        );
+        super::status(&format!(
+            "Apply incomplete: {} added, {} changed, {} destroyed; {failed} failed or skipped:",
+            done.add, done.change, done.destroy
+        ));
         for r in report.results.iter().filter(|r| r.status != Status::Done) {
-            super::status(output, &format!("  {}", progress_line(r)));
+            super::status(&format!("  {}", progress_line(r)));
         }
         Err(Error::ApplyFailed { failed, total })
     }

@@ -19,25 +19,23 @@ use crate::settings::{self, Output};
 pub fn run(cli: Cli, output: Output) -> Result<Outcome, Error> {
     match cli.command {
         // Offline: no runtime needed.
-        Command::Validate(args) => validate::run(&args, output),
-        command => {
-            let runtime = tokio::runtime::Builder::new_multi_thread()
-                .enable_all()
-                .build()
-                .map_err(|source| Error::Io {
-                    context: "starting the async runtime".into(),
-                    source,
-                })?;
-            runtime.block_on(async move {
-                match command {
-                    Command::Plan(args) => plan::run(&args, output).await,
-                    Command::Apply(args) => apply::run(&args, output).await,
-                    Command::Sandbox(args) => sandbox::run(&args, output).await,
-                    Command::Validate(_) => unreachable!("handled above"),
-                }
-            })
-        }
+        Command::Validate(args) => validate::run(&args),
+        Command::Plan(args) => block_on(plan::run(&args, output)),
+        Command::Apply(args) => block_on(apply::run(&args, output)),
+        Command::Sandbox(args) => block_on(sandbox::run(&args)),
     }
+}
+
+/// Runs one command's future on a fresh multi-threaded runtime.
+fn block_on(command: impl Future<Output = Result<Outcome, Error>>) -> Result<Outcome, Error> {
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(|source| Error::Io {
+            context: "starting the async runtime".into(),
+            source,
+        })?
+        .block_on(command)
 }
 
 /// Everything `plan` and `apply` compute before they diverge.
@@ -53,14 +51,10 @@ pub(crate) struct Planned {
 pub(crate) async fn load_and_plan(
     policy_args: &PolicyArgs,
     hub_args: &HubArgs,
-    output: Output,
 ) -> Result<Planned, Error> {
     let policy = crate::policy::load(&policy_args.policy)?;
     let config = settings::hub_config(hub_args)?;
-    status(
-        output,
-        &format!("Reading organization {} ...", policy.desired.org),
-    );
+    status(&format!("Reading organization {} ...", policy.desired.org));
     let client = HubClient::login(config).await?;
     let scope = Scope::of(&policy.desired);
     let live = client.read_state(&policy.desired.org, &scope).await?;
@@ -110,6 +104,6 @@ pub(crate) fn render_plan(plan: &Plan, format: Format, output: Output) -> String
 }
 
 /// A status line on stderr (data goes to stdout).
-pub(crate) fn status(_output: Output, message: &str) {
+pub(crate) fn status(message: &str) {
     eprintln!("{message}");
 }

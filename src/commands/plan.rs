@@ -5,15 +5,12 @@ use crate::error::{Error, Outcome};
 use crate::settings::Output;
 
 pub async fn run(args: &PlanArgs, output: Output) -> Result<Outcome, Error> {
-    let planned = super::load_and_plan(&args.policy, &args.hub, output).await?;
+    let planned = super::load_and_plan(&args.policy, &args.hub).await?;
     let plan = &planned.plan;
     print!("{}", super::render_plan(plan, args.format, output));
     let violations = planned.violations();
     for v in &violations {
-        super::status(
-            output,
-            &format!("warning: apply would refuse this plan: {v}"),
-        );
+        super::status(&format!("warning: apply would refuse this plan: {v}"));
     }
     if args.detailed_exitcode && !plan.is_empty() {
         Ok(Outcome::ChangesPending)

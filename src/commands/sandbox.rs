@@ -6,9 +6,8 @@ use std::time::Duration;
 use crate::cli::SandboxArgs;
 use crate::error::{Error, Outcome};
 use crate::sandbox::{Faults, SandboxConfig};
-use crate::settings::Output;
 
-pub async fn run(args: &SandboxArgs, _output: Output) -> Result<Outcome, Error> {
+pub async fn run(args: &SandboxArgs) -> Result<Outcome, Error> {
     if !args.bind.is_loopback() {
         return Err(Error::Usage(format!(
             "--bind {}: the sandbox only listens on loopback (127.0.0.0/8 or ::1)",

@@ -2,9 +2,8 @@
 
 use crate::cli::PolicyArgs;
 use crate::error::{Error, Outcome};
-use crate::settings::Output;
 
-pub fn run(args: &PolicyArgs, output: Output) -> Result<Outcome, Error> {
+pub fn run(args: &PolicyArgs) -> Result<Outcome, Error> {
     let policy = crate::policy::load(&args.policy)?;
     let d = &policy.desired;
     let teams = d.teams.as_ref().map_or(0, |t| t.len());
@@ -13,21 +12,18 @@ pub fn run(args: &PolicyArgs, output: Output) -> Result<Outcome, Error> {
         .values()
         .filter(|r| r.mirror.is_some())
         .count();
-    super::status(
-        output,
-        &format!(
-            "{}: valid (organization {}: {} team(s), {} repositor{} of which {} mirrored)",
-            args.policy.display(),
-            d.org,
-            teams,
-            d.repositories.len(),
-            if d.repositories.len() == 1 {
-                "y"
-            } else {
-                "ies"
-            },
-            mirrors
-        ),
-    );
+    super::status(&format!(
+        "{}: valid (organization {}: {} team(s), {} repositor{} of which {} mirrored)",
+        args.policy.display(),
+        d.org,
+        teams,
+        d.repositories.len(),
+        if d.repositories.len() == 1 {
+            "y"
+        } else {
+            "ies"
+        },
+        mirrors
+    ));
     Ok(Outcome::Ok)
 }

@@ -45,14 +45,6 @@ impl Reply {
     }
 }
 
-/// Whether a request may be repeated after it may have reached the server. Every POST vetted sends
-/// converges when repeated: the token exchange and privacy are idempotent, and a create that landed
-/// the first time answers "already exists" on the retry, which `write` counts as done. So all of
-/// them are retried on resets, timeouts and 5xx, like the idempotent methods.
-fn is_retry_safe(_m: &Method) -> bool {
-    true
-}
-
 fn backoff(attempt: u32, cap: Duration) -> Duration {
     let exp = BASE_BACKOFF_MS.saturating_mul(1u64 << attempt.min(16));
     let jitter = rand::rng().random_range(0..=exp / 2 + 1);
@@ -198,8 +190,10 @@ impl HubClient {
             };
             match outcome {
                 Err(e) => {
-                    let retryable = is_retry_safe(method) || e.is_connect();
-                    if retryable && can_retry {
+                    // Every request vetted sends converges when repeated, POSTs included: the
+                    // token exchange and privacy are idempotent, and a create that landed the first
+                    // time answers "already exists" on the retry, which `write` counts as done.
+                    if can_retry {
                         tokio::time::sleep(backoff(attempt, cfg.max_retry_wait)).await;
                         attempt += 1;
                         continue;
@@ -227,9 +221,7 @@ impl HubClient {
                         attempt += 1;
                         continue;
                     }
-                    let retry_5xx = status.is_server_error()
-                        && (is_retry_safe(method) || status == StatusCode::SERVICE_UNAVAILABLE);
-                    if retry_5xx && can_retry {
+                    if status.is_server_error() && can_retry {
                         tokio::time::sleep(backoff(attempt, cfg.max_retry_wait)).await;
                         attempt += 1;
                         continue;

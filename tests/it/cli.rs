@@ -120,6 +120,13 @@ fn apply_ok(sb: &Sandbox, policy: &str) -> String {
     stdout(&out)
 }
 
+/// Applies, then checks that a re-plan shows no changes.
+fn apply_converges(sb: &Sandbox, policy: &str) {
+    apply_ok(sb, policy);
+    let (c, out) = plan(sb, policy);
+    assert_eq!(c, 0, "re-plan after apply is not clean:\n{out}");
+}
+
 fn repo_root() -> std::path::PathBuf {
     std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR"))
 }
@@ -191,9 +198,7 @@ fn plan_apply_replan_converges() {
     assert!(out.contains("legacy"), "{out}");
     assert!(out.contains("old-tool"), "{out}");
 
-    apply_ok(&sb, "vetted.toml");
-    let (c, out) = plan(&sb, "vetted.toml");
-    assert_eq!(c, 0, "re-plan after apply is not clean:\n{out}");
+    apply_converges(&sb, "vetted.toml");
 
     let state = sb.state();
     let s = state.to_string();
@@ -242,9 +247,7 @@ fn updates_and_prune_deletions_converge() {
     assert_eq!(c, 2, "{out}");
     assert!(out.contains("to change"), "{out}");
     assert!(!out.contains("0 to destroy"), "{out}");
-    apply_ok(&sb, "vetted.toml");
-    let (c, out) = plan(&sb, "vetted.toml");
-    assert_eq!(c, 0, "re-plan after updates is not clean:\n{out}");
+    apply_converges(&sb, "vetted.toml");
 
     let state = sb.state().to_string();
     assert!(
@@ -461,9 +464,7 @@ fn prune_removes_members_and_cancels_invites_but_never_the_identity() {
     assert!(out.contains("member bob"), "{out}");
     assert!(out.contains("invite erin"), "{out}");
     assert!(out.contains("3 to destroy"), "{out}"); // bob, erin's invite, old-tool
-    apply_ok(&sb, "vetted.toml");
-    let (c, out) = plan(&sb, "vetted.toml");
-    assert_eq!(c, 0, "{out}");
+    apply_converges(&sb, "vetted.toml");
     let state = sb.state().to_string();
     assert!(
         !state.contains("erin\",\"role"),
