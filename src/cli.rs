@@ -73,6 +73,11 @@ pub enum Command {
         after_help = "Examples:\n  vetted apply              # shows the plan and asks on a terminal\n  vetted apply --yes        # non-interactive (CI)\n  vetted apply --yes --force   # past the mass-deletion guard"
     )]
     Apply(ApplyArgs),
+    /// Resolve every mirrored tag to its upstream digest and write vetted.lock beside the policy.
+    #[command(
+        after_help = "Examples:\n  vetted lock                    # lock what is not locked yet; keep the rest\n  vetted lock --upgrade          # re-resolve every tag\n  vetted lock --upgrade redis    # re-resolve the tags of one repository\n  vetted lock --locked           # CI: fail when vetted.lock is missing or out of date (offline)\n\nResolving uses HEAD requests, which do not count against Docker Hub pull limits."
+    )]
+    Lock(LockArgs),
     /// Run a local Docker Hub stand-in (hub API on loopback) to try a policy safely.
     #[command(
         after_help = "Example:\n  vetted sandbox --seed sandbox/demo-seed.toml --port 5080\n\nPrints its URL on stdout when ready; point vetted at it with --hub-url or VETTED_HUB_URL.\nStops on Ctrl-C (state saved to --state when given)."
@@ -135,6 +140,18 @@ pub struct ApplyArgs {
     /// Apply even when the mass-deletion guard refuses the plan.
     #[arg(long)]
     pub force: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct LockArgs {
+    #[command(flatten)]
+    pub policy: PolicyArgs,
+    /// Re-resolve every tag, or only the tags of the named repositories.
+    #[arg(long, value_name = "REPOSITORY", num_args = 0.., conflicts_with = "locked")]
+    pub upgrade: Option<Vec<String>>,
+    /// Change nothing: fail when vetted.lock is missing or does not match the policy (offline).
+    #[arg(long)]
+    pub locked: bool,
 }
 
 #[derive(Debug, Args)]

@@ -32,6 +32,9 @@ pub enum Error {
     /// Apply ran and some changes failed; the report was already printed.
     #[error("{failed} of {total} change(s) failed; run `vetted plan` to see what is left")]
     ApplyFailed { failed: usize, total: usize },
+    /// vetted.lock is missing, invalid, out of date (`--locked`) or could not be resolved.
+    #[error("{0}")]
+    Lock(String),
     /// The sandbox could not start or stopped with an error.
     #[error("sandbox: {0}")]
     Sandbox(String),

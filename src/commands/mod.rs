@@ -2,6 +2,7 @@
 //! renders; none holds logic of its own beyond that. `run` dispatches and owns the async runtime.
 
 mod apply;
+mod lock;
 mod plan;
 mod sandbox;
 mod validate;
@@ -22,6 +23,7 @@ pub fn run(cli: Cli, output: Output) -> Result<Outcome, Error> {
         Command::Validate(args) => validate::run(&args),
         Command::Plan(args) => block_on(plan::run(&args, output)),
         Command::Apply(args) => block_on(apply::run(&args, output)),
+        Command::Lock(args) => block_on(lock::run(&args)),
         Command::Sandbox(args) => block_on(sandbox::run(&args)),
     }
 }
@@ -101,6 +103,12 @@ pub(crate) fn render_plan(plan: &Plan, format: Format, output: Output) -> String
         Format::Json => crate::render::json(plan),
         Format::Markdown => crate::render::markdown(plan),
     }
+}
+
+/// The registry client for resolving and copying images.
+pub(crate) fn registry_client() -> Result<crate::registry::client::RegistryClient, Error> {
+    crate::registry::client::RegistryClient::new(crate::registry::client::ClientConfig::default())
+        .map_err(|e| Error::Usage(e.to_string()))
 }
 
 /// A status line on stderr (data goes to stdout).

@@ -2,6 +2,7 @@
 
 mod cli;
 mod harness;
+mod lock;
 mod openapi;
 mod registry;
 mod sandbox_api;
