@@ -155,7 +155,10 @@ pub struct LockArgs {
 }
 
 #[derive(Debug, Args)]
+#[command(args_conflicts_with_subcommands = true)]
 pub struct SandboxArgs {
+    #[command(subcommand)]
+    pub action: Option<SandboxCommand>,
     /// Address to listen on (loopback only).
     #[arg(long, default_value = "127.0.0.1")]
     pub bind: IpAddr,
@@ -189,4 +192,59 @@ pub struct SandboxArgs {
     /// Do not start the registry (/usr/bin/docker-registry): serve the hub API only.
     #[arg(long)]
     pub no_registry: bool,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum SandboxCommand {
+    /// Run a fault and latency proxy in front of a registry (or any HTTP upstream).
+    #[command(
+        after_help = "Example:\n  vetted sandbox proxy --upstream http://127.0.0.1:5000 --latency 20ms --fault-rate 0.1 --seed 7\n\nPrints its URL on stdout's first line when ready; use its host:port in image references.\nFaults: 503 with an HTML body, 429 with Retry-After: 1, connection reset, body cut short.\nStops on Ctrl-C and prints its counters on stderr."
+    )]
+    Proxy(ProxyArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct ProxyArgs {
+    /// Base URL of the upstream, e.g. http://127.0.0.1:5000.
+    #[arg(long)]
+    pub upstream: String,
+    /// Port to listen on (127.0.0.1); 0 picks a free one.
+    #[arg(long, default_value_t = 0)]
+    pub port: u16,
+    /// Added to every request, e.g. 20ms or 1s.
+    #[arg(long, default_value = "0ms", value_parser = parse_duration)]
+    pub latency: std::time::Duration,
+    /// Fraction of requests that get a fault (0.0-1.0).
+    #[arg(long, default_value_t = 0.0)]
+    pub fault_rate: f64,
+    /// Fault kinds to draw from, comma-separated: 503, 429, reset, cut.
+    #[arg(long, value_delimiter = ',', default_value = "503,429,reset,cut")]
+    pub faults: Vec<String>,
+    /// Seed of the fault draws (same request sequence, same faults).
+    #[arg(long, default_value_t = 1)]
+    pub seed: u64,
+    /// Emulate Docker Hub pull limits: N manifest GETs, then 429 TOOMANYREQUESTS.
+    #[arg(long, value_name = "N")]
+    pub pull_limit: Option<u64>,
+}
+
+/// `20ms`, `1s`, `1.5s` or a bare number of milliseconds.
+fn parse_duration(s: &str) -> Result<std::time::Duration, String> {
+    let s = s.trim();
+    let (num, unit) = match s.find(|c: char| !(c.is_ascii_digit() || c == '.')) {
+        Some(i) => s.split_at(i),
+        None => (s, "ms"),
+    };
+    let n: f64 = num
+        .parse()
+        .map_err(|_| format!("{s:?}: expected a duration such as 20ms or 1s"))?;
+    let secs = match unit {
+        "ms" => n / 1000.0,
+        "s" => n,
+        _ => return Err(format!("{s:?}: unit must be ms or s")),
+    };
+    if !(0.0..=3600.0).contains(&secs) {
+        return Err(format!("{s:?}: must be between 0 and 1 hour"));
+    }
+    Ok(std::time::Duration::from_secs_f64(secs))
 }

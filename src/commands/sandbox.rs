@@ -1,13 +1,17 @@
-//! `vetted sandbox`: run the local Docker Hub stand-in until interrupted.
+//! `vetted sandbox`: run the local Docker Hub stand-in until interrupted; `vetted sandbox proxy`:
+//! run the fault and latency proxy ([`crate::sandbox::proxy`]) until interrupted.
 
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use crate::cli::SandboxArgs;
+use crate::cli::{ProxyArgs, SandboxArgs, SandboxCommand};
 use crate::error::{Error, Outcome};
 use crate::sandbox::{Faults, SandboxConfig};
 
 pub async fn run(args: &SandboxArgs) -> Result<Outcome, Error> {
+    if let Some(SandboxCommand::Proxy(proxy)) = &args.action {
+        return run_proxy(proxy).await;
+    }
     if !args.bind.is_loopback() {
         return Err(Error::Usage(format!(
             "--bind {}: the sandbox only listens on loopback (127.0.0.0/8 or ::1)",
@@ -42,5 +46,39 @@ pub async fn run(args: &SandboxArgs) -> Result<Outcome, Error> {
     crate::sandbox::serve_until_signal(config)
         .await
         .map_err(|e| Error::Sandbox(e.to_string()))?;
+    Ok(Outcome::Ok)
+}
+
+async fn run_proxy(args: &ProxyArgs) -> Result<Outcome, Error> {
+    use crate::sandbox::proxy::{FaultKind, Proxy, ProxyOptions};
+    use std::io::Write as _;
+    let mut kinds = Vec::new();
+    for name in &args.faults {
+        let kind = FaultKind::parse(name).ok_or_else(|| {
+            Error::Usage(format!(
+                "--faults {name:?}: unknown fault kind; use 503, 429, reset or cut"
+            ))
+        })?;
+        if !kinds.contains(&kind) {
+            kinds.push(kind);
+        }
+    }
+    let options = ProxyOptions {
+        latency: args.latency,
+        fault_rate: args.fault_rate,
+        seed: args.seed,
+        kinds,
+        ratelimit: args.pull_limit,
+    };
+    let proxy = Proxy::start_on(&args.upstream, options, args.port)
+        .await
+        .map_err(|e| Error::Usage(e.to_string()))?;
+    let mut out = std::io::stdout().lock();
+    let _ = writeln!(out, "{}", proxy.url());
+    let _ = out.flush();
+    drop(out);
+    let _ = tokio::signal::ctrl_c().await;
+    let stats = serde_json::to_string(&proxy.stats()).unwrap_or_default();
+    eprintln!("proxy counters: {stats}");
     Ok(Outcome::Ok)
 }

@@ -8,7 +8,7 @@
 //! access tokens, principals), [`api`] (router, errors, pagination), [`repos`], [`orgs`],
 //! [`org_settings`] (endpoint handlers), [`faults`] (fault injection, rate-limit headers, request log),
 //! [`control`] (`/_sandbox/*` endpoints for tests: state, faults, request log, clock), [`login`]
-//! (token endpoints).
+//! (token endpoints), [`proxy`] (a fault and latency proxy to put in front of any registry).
 //!
 //! Registry part (when [`SandboxConfig::registry`] is set): [`token`] (registry token service, served
 //! on the hub's port at `/token`), [`hubreg`] (grants from the org state, the hub's handle on the
@@ -24,6 +24,7 @@ pub mod images;
 pub mod login;
 pub mod org_settings;
 pub mod orgs;
+pub mod proxy;
 pub mod registry;
 pub mod repos;
 pub mod seed;

@@ -4,6 +4,7 @@ mod cli;
 mod harness;
 mod lock;
 mod openapi;
+mod proxy;
 mod registry;
 mod sandbox_api;
 mod sandbox_registry;
