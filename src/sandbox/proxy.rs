@@ -667,6 +667,15 @@ fn rewrite_location(shared: &Shared, v: &HeaderValue) -> HeaderValue {
 /// `realm="..."` of a `WWW-Authenticate` challenge points at the proxy: the upstream's own origin is
 /// replaced by the proxy's, another origin is served under `/_proxy/auth/<n>/`.
 fn rewrite_realm(shared: &Shared, v: &HeaderValue) -> HeaderValue {
+    realm_rewritten(&shared.upstream, &shared.own, &shared.auth_origins, v)
+}
+
+fn realm_rewritten(
+    upstream: &str,
+    own: &str,
+    auth_origins: &Mutex<Vec<String>>,
+    v: &HeaderValue,
+) -> HeaderValue {
     let Ok(s) = v.to_str() else { return v.clone() };
     let Some(start) = s.find("realm=\"").map(|i| i + "realm=\"".len()) else {
         return v.clone();
@@ -679,10 +688,10 @@ fn rewrite_realm(shared: &Shared, v: &HeaderValue) -> HeaderValue {
         return v.clone();
     };
     let path = &realm[origin.len()..];
-    let new_realm = if origin == shared.upstream {
-        format!("{}{path}", shared.own)
+    let new_realm = if origin == upstream {
+        format!("{own}{path}")
     } else {
-        let mut origins = lock(&shared.auth_origins);
+        let mut origins = lock(auth_origins);
         let i = match origins.iter().position(|o| *o == origin) {
             Some(i) => i,
             None => {
@@ -691,7 +700,7 @@ fn rewrite_realm(shared: &Shared, v: &HeaderValue) -> HeaderValue {
             }
         };
         let path = path.strip_prefix('/').unwrap_or(path);
-        format!("{}{AUTH_PREFIX}{i}/{path}", shared.own)
+        format!("{own}{AUTH_PREFIX}{i}/{path}")
     };
     let rewritten = format!("{}{new_realm}{}", &s[..start], &s[start + len..]);
     HeaderValue::from_str(&rewritten).unwrap_or_else(|_| v.clone())
@@ -735,6 +744,33 @@ mod tests {
             classify(&hyper::Method::GET, "/v2/a/manifests/1", ""),
             Class::Manifest
         ));
+    }
+
+    #[test]
+    fn realms_point_at_the_proxy() {
+        let origins = Mutex::default();
+        let up = "http://127.0.0.1:5000";
+        let own = "http://127.0.0.1:7000";
+        let rw = |s: &str| {
+            realm_rewritten(up, own, &origins, &HeaderValue::from_str(s).unwrap())
+                .to_str()
+                .unwrap()
+                .to_string()
+        };
+        assert_eq!(
+            rw(r#"Bearer realm="http://127.0.0.1:5000/token",service="r""#),
+            r#"Bearer realm="http://127.0.0.1:7000/token",service="r""#
+        );
+        assert_eq!(
+            rw(r#"Bearer realm="http://127.0.0.1:6000/v2/token",service="r",scope="a""#),
+            r#"Bearer realm="http://127.0.0.1:7000/_proxy/auth/0/v2/token",service="r",scope="a""#
+        );
+        assert_eq!(
+            rw(r#"Bearer realm="http://127.0.0.1:6000/token""#),
+            r#"Bearer realm="http://127.0.0.1:7000/_proxy/auth/0/token""#
+        );
+        assert_eq!(rw(r#"Basic realm="x""#), r#"Basic realm="x""#);
+        assert_eq!(lock(&origins).as_slice(), ["http://127.0.0.1:6000"]);
     }
 
     #[test]
