@@ -522,9 +522,21 @@ impl RegistryClient {
                         None => return Err(auth_err("token request cannot be built".into())),
                         Some(fut) => match fut.await {
                             Ok(resp) if resp.status().is_success() => {
-                                let body: TokenResponse = resp.json().await.map_err(|e| {
-                                    auth_err(format!("unreadable token response: {e}"))
-                                })?;
+                                // A body cut short is retried; a complete but unreadable one is not.
+                                let raw = match resp.bytes().await {
+                                    Ok(b) => b,
+                                    Err(e) => {
+                                        last = error_chain(&e);
+                                        if attempt < self.config.max_attempts {
+                                            tokio::time::sleep(self.backoff(attempt)).await;
+                                        }
+                                        continue;
+                                    }
+                                };
+                                let body: TokenResponse =
+                                    serde_json::from_slice(&raw).map_err(|e| {
+                                        auth_err(format!("unreadable token response: {e}"))
+                                    })?;
                                 let token = body
                                     .token
                                     .or(body.access_token)
@@ -649,25 +661,38 @@ impl RegistryClient {
         scopes: &[Scope],
     ) -> Result<(Vec<u8>, String), RegistryError> {
         let url = self.manifest_url(reference, reference.manifest_ref());
-        let resp = self
-            .send(
-                reference,
-                scopes,
-                Method::GET,
-                &url,
-                |rb| rb.header(reqwest::header::ACCEPT, MANIFEST_ACCEPT),
-                |s| s.is_success(),
-            )
-            .await?;
-        let media_type = header_str(resp.headers(), reqwest::header::CONTENT_TYPE.as_str())
-            .map(|s| s.split(';').next().unwrap_or(s).trim().to_string())
-            .unwrap_or_default();
-        let bytes = resp.bytes().await.map_err(|e| RegistryError::Transport {
-            method: "GET".into(),
-            url: url.clone(),
-            message: error_chain(&e),
-        })?;
-        Ok((bytes.to_vec(), media_type))
+        // A body cut short by the network is retried like a failed request (bounded).
+        let mut attempt = 0u32;
+        loop {
+            attempt += 1;
+            let resp = self
+                .send(
+                    reference,
+                    scopes,
+                    Method::GET,
+                    &url,
+                    |rb| rb.header(reqwest::header::ACCEPT, MANIFEST_ACCEPT),
+                    |s| s.is_success(),
+                )
+                .await?;
+            let media_type = header_str(resp.headers(), reqwest::header::CONTENT_TYPE.as_str())
+                .map(|s| s.split(';').next().unwrap_or(s).trim().to_string())
+                .unwrap_or_default();
+            match resp.bytes().await {
+                Ok(bytes) => return Ok((bytes.to_vec(), media_type)),
+                Err(e) if attempt < self.config.max_attempts => {
+                    tracing::debug!(url, attempt, error = %error_chain(&e), "manifest body cut short; retrying");
+                    tokio::time::sleep(self.backoff(attempt)).await;
+                }
+                Err(e) => {
+                    return Err(RegistryError::Transport {
+                        method: "GET".into(),
+                        url: url.clone(),
+                        message: error_chain(&e),
+                    });
+                }
+            }
+        }
     }
 }
 
