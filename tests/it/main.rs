@@ -1,6 +1,7 @@
 //! The one integration-test binary: one module per area.
 
 mod cli;
+mod faults;
 mod harness;
 mod lock;
 mod openapi;
