@@ -32,7 +32,7 @@ fn random_bytes(n: usize) -> Vec<u8> {
 /// A 3-platform index with a shared 1.5 MiB base layer and 2 own layers per platform (some up to
 /// 1 MiB): several MiB in all. Returns (index digest, unique blob count).
 async fn push_big_index(reg: &RegistryProc, repo: &str, tag: &str, oci: bool) -> (String, usize) {
-    let shared = vec![random_bytes(1_536 * 1024)];
+    let shared = [random_bytes(1_536 * 1024)];
     let mut descs = Vec::new();
     let mut blobs = Vec::new();
     for arch in ["amd64", "arm64", "s390x"] {
