@@ -46,6 +46,10 @@ pub struct CopyOptions {
     pub image_concurrency: usize,
     /// Attempts per blob transfer (the whole GET -> PUT is retried on transient failures).
     pub blob_attempts: u32,
+    /// Also copy the image's signatures and attestations: cosign tags `sha256-<hex>.sig`, `.att`
+    /// and `.sbom` of the image digest and of each child of an index, and OCI referrers (the
+    /// referrers API, or the referrers tag schema `sha256-<hex>` where the API is missing).
+    pub signatures: bool,
 }
 
 impl Default for CopyOptions {
@@ -61,6 +65,7 @@ impl Default for CopyOptions {
             // 5 attempts make a failed blob about 3 in 100 000, measured green over many-blob
             // copies through the fault proxy (tests/it/faults.rs); 3 attempts failed some seeds.
             blob_attempts: 5,
+            signatures: false,
         }
     }
 }
@@ -79,6 +84,12 @@ pub struct CopyReport {
     pub manifests_skipped: u64,
     /// False when the tag already pointed at the digest.
     pub tag_updated: bool,
+    /// Digests of the index's children (empty for an image manifest).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub children: Vec<String>,
+    /// Signature and attestation artifacts (cosign tags, referrers) copied by this run; those
+    /// already in the target are not counted (only with [`CopyOptions::signatures`]).
+    pub signatures_copied: u64,
 }
 
 /// Why a copy failed. When it fails, the target tag was not touched.
@@ -146,6 +157,121 @@ pub async fn copy_image(
             "target {target} needs a tag to copy to"
         )));
     };
+    let mut report = copy_one(client, source, target, Some(&tag), options, progress).await?;
+    if options.signatures {
+        report.signatures_copied =
+            copy_signatures(client, source, target, &report, options, progress).await?;
+    }
+    Ok(report)
+}
+
+/// The cosign tag suffixes copied with [`CopyOptions::signatures`]; `""` is the OCI referrers tag
+/// schema (`sha256-<hex>`, an index of the referrers).
+const SIGNATURE_SUFFIXES: [&str; 4] = [".sig", ".att", ".sbom", ""];
+
+/// Copies the signature artifacts of the image digest and of its children (see
+/// [`CopyOptions::signatures`]); returns how many were copied (not already in the target).
+async fn copy_signatures(
+    client: &RegistryClient,
+    source: &Reference,
+    target: &Reference,
+    image: &CopyReport,
+    options: &CopyOptions,
+    progress: &dyn Progress,
+) -> Result<u64, CopyError> {
+    // The artifacts are themselves copied plainly (no platform filter, no recursion).
+    let plain = CopyOptions {
+        platforms: None,
+        signatures: false,
+        ..options.clone()
+    };
+    let src_scopes = [Scope::pull(&source.repository)];
+    let mut copied = 0;
+    let mut digests = vec![image.digest.clone()];
+    digests.extend(image.children.iter().cloned());
+    for digest in &digests {
+        // OCI referrers API (404 or 400 = unsupported or none: the tag schema below covers it).
+        let url = format!(
+            "{}/v2/{}/referrers/{digest}",
+            client.base_url(source),
+            source.repository
+        );
+        let resp = client
+            .send(
+                source,
+                &src_scopes,
+                Method::GET,
+                &url,
+                |rb| rb.header(reqwest::header::ACCEPT, super::manifest::OCI_INDEX),
+                |s| s.is_success() || s == StatusCode::NOT_FOUND || s == StatusCode::BAD_REQUEST,
+            )
+            .await?;
+        if resp.status().is_success() {
+            let body = resp.bytes().await.map_err(|e| RegistryError::Transport {
+                method: "GET".into(),
+                url: url.clone(),
+                message: error_chain(&e),
+            })?;
+            for referrer in referrer_digests(&body) {
+                let rep = copy_one(
+                    client,
+                    &source.with_digest(&referrer),
+                    &target.with_digest(&referrer),
+                    None,
+                    &plain,
+                    progress,
+                )
+                .await?;
+                copied += u64::from(rep.tag_updated);
+            }
+        }
+        for suffix in SIGNATURE_SUFFIXES {
+            let tag = format!("{}{suffix}", digest.replace(':', "-"));
+            let src = source.with_tag(&tag);
+            match client.resolve_scoped(&src, &src_scopes).await {
+                Ok(_) => {}
+                Err(e) if e.status() == Some(404) => continue,
+                Err(e) => return Err(e.into()),
+            }
+            let dst = target.with_tag(&tag);
+            let rep = Box::pin(copy_one(client, &src, &dst, Some(&tag), &plain, progress)).await?;
+            copied += u64::from(rep.tag_updated);
+        }
+    }
+    Ok(copied)
+}
+
+/// The digests listed by a referrers response (an OCI index); unreadable bodies list none.
+fn referrer_digests(body: &[u8]) -> Vec<String> {
+    #[derive(serde::Deserialize)]
+    struct Index {
+        #[serde(default)]
+        manifests: Vec<Desc>,
+    }
+    #[derive(serde::Deserialize)]
+    struct Desc {
+        digest: String,
+    }
+    serde_json::from_slice::<Index>(body)
+        .map(|i| {
+            i.manifests
+                .into_iter()
+                .map(|d| d.digest)
+                .filter(|d| super::reference::validate_digest(d).is_ok())
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// Copies one manifest (and what it references) by digest, then points `tag` at it when given.
+async fn copy_one(
+    client: &RegistryClient,
+    source: &Reference,
+    target: &Reference,
+    tag: Option<&str>,
+    options: &CopyOptions,
+    progress: &dyn Progress,
+) -> Result<CopyReport, CopyError> {
     if options.blob_concurrency == 0 || options.image_concurrency == 0 || options.blob_attempts == 0
     {
         return Err(CopyError::Invalid(
@@ -182,7 +308,7 @@ pub async fn copy_image(
         blob_locks: Mutex::new(HashMap::new()),
     };
     progress.image_started(&image);
-    let result = job.run(&tag).await;
+    let result = job.run(tag).await;
     progress.image_finished(&image, result.is_ok());
     result?;
     let report = job.report.lock().map(|r| r.clone()).unwrap_or_default();
@@ -217,7 +343,7 @@ impl Job<'_> {
         }
     }
 
-    async fn run(&self, tag: &str) -> Result<(), CopyError> {
+    async fn run(&self, tag: Option<&str>) -> Result<(), CopyError> {
         let (bytes, header_type) = self
             .client
             .get_manifest_raw(self.source, &self.src_scopes)
@@ -248,7 +374,14 @@ impl Job<'_> {
         self.tally(|r| r.digest = digest.clone());
 
         // Is the tag already there?
-        let tag_ref = self.target.with_tag(tag);
+        if let Parsed::Index { children } = &parsed {
+            let digests = children.iter().map(|c| c.digest.clone()).collect();
+            self.tally(|r| r.children = digests);
+        }
+        let tag_ref = match tag {
+            Some(tag) => self.target.with_tag(tag),
+            None => self.target.with_digest(&digest),
+        };
         let current = match self.client.resolve_scoped(&tag_ref, &self.dst_scopes).await {
             Ok(r) => Some(r.digest),
             Err(e) if e.status() == Some(404) => None,
@@ -277,7 +410,9 @@ impl Job<'_> {
             self.tally(|r| r.manifests_skipped += 1);
         }
         // The tag last: it only ever points at complete content.
-        self.put_manifest(tag, &bytes, &media_type, false).await?;
+        if let Some(tag) = tag {
+            self.put_manifest(tag, &bytes, &media_type, false).await?;
+        }
         self.tally(|r| r.tag_updated = true);
         Ok(())
     }

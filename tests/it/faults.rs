@@ -308,3 +308,78 @@ async fn aborted_copy_resumes_without_re_transferring_blobs() {
         Some(digest.as_str())
     );
 }
+
+/// Pushes a cosign-style signature (an OCI manifest with one payload layer) under `tag`.
+async fn push_signature(reg: &RegistryProc, repo: &str, tag: &str, signed: &str) -> String {
+    let payload = serde_json::to_vec(&serde_json::json!({
+        "critical": {"image": {"docker-manifest-digest": signed}, "type": "cosign container image signature"}
+    }))
+    .unwrap();
+    let config = br#"{"architecture":"","os":"","rootfs":{"type":"layers","diff_ids":[]}}"#;
+    let cfg = reg.push_blob(repo, config).await;
+    let layer = reg.push_blob(repo, &payload).await;
+    let manifest = serde_json::to_vec(&serde_json::json!({
+        "schemaVersion": 2, "mediaType": OCI_MANIFEST,
+        "config": {"mediaType": "application/vnd.oci.image.config.v1+json", "digest": cfg, "size": config.len()},
+        "layers": [{"mediaType": "application/vnd.dev.cosign.simplesigning.v1+json", "digest": layer,
+                    "size": payload.len(), "annotations": {"dev.cosignproject.cosign/signature": "MEUCIQ=="}}]
+    }))
+    .unwrap();
+    reg.push_manifest(repo, tag, OCI_MANIFEST, &manifest).await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn signatures_of_the_index_and_its_children_are_copied_when_asked() {
+    let src = RegistryProc::start().await;
+    let dst = RegistryProc::start().await;
+    let (digest, children, _) = src.push_index("lib/signed", "1", true).await;
+    let sig_tag = |d: &str| format!("{}.sig", d.replace(':', "-"));
+    let att_tag = |d: &str| format!("{}.att", d.replace(':', "-"));
+    let top_sig = push_signature(&src, "lib/signed", &sig_tag(&digest), &digest).await;
+    let child_att = push_signature(&src, "lib/signed", &att_tag(&children[1]), &children[1]).await;
+    let c = fast_client();
+    let source = r(&format!("{}/lib/signed:1", src.host()));
+
+    // Not asked: no signature copied.
+    let plain = copy_image(
+        &c,
+        &source,
+        &r(&format!("{}/org/plain:1", dst.host())),
+        &CopyOptions::default(),
+        &NoProgress,
+    )
+    .await
+    .unwrap();
+    assert_eq!(plain.signatures_copied, 0);
+    assert_eq!(dst.skopeo_digest("org/plain", &sig_tag(&digest)), None);
+
+    let opts = CopyOptions {
+        signatures: true,
+        ..CopyOptions::default()
+    };
+    let target = r(&format!("{}/org/signed:1", dst.host()));
+    let rep = copy_image(&c, &source, &target, &opts, &NoProgress)
+        .await
+        .unwrap();
+    assert_eq!(rep.digest, digest);
+    assert_eq!(rep.signatures_copied, 2);
+    assert_eq!(
+        dst.skopeo_digest("org/signed", &sig_tag(&digest))
+            .as_deref(),
+        Some(top_sig.as_str())
+    );
+    assert_eq!(
+        dst.skopeo_digest("org/signed", &att_tag(&children[1]))
+            .as_deref(),
+        Some(child_att.as_str())
+    );
+    assert_eq!(
+        dst.skopeo_digest("org/signed", &sig_tag(&children[0])),
+        None
+    );
+    // Converged: nothing more to copy.
+    let again = copy_image(&c, &source, &target, &opts, &NoProgress)
+        .await
+        .unwrap();
+    assert_eq!((again.signatures_copied, again.tag_updated), (0, false));
+}
