@@ -383,3 +383,72 @@ async fn signatures_of_the_index_and_its_children_are_copied_when_asked() {
         .unwrap();
     assert_eq!((again.signatures_copied, again.tag_updated), (0, false));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sandbox_signed_image_copied_with_its_signature_through_faults() {
+    use vetted::registry::RegistryCredentials;
+    use vetted::sandbox::{Sandbox, SandboxConfig};
+    let dir = tempfile::tempdir().unwrap();
+    let seed = dir.path().join("seed.toml");
+    std::fs::write(
+        &seed,
+        r#"
+org = "acme"
+[users.alice]
+full_name = "Alice"
+email = "alice@acme.example"
+[[credentials]]
+identifier = "alice"
+secret = "alice-registry-secret-1"
+kind = "password"
+[members]
+alice = "owner"
+[repositories.redis]
+private = true
+"#,
+    )
+    .unwrap();
+    let sandbox = Sandbox::start(SandboxConfig {
+        seed: Some(seed),
+        registry: true,
+        ..SandboxConfig::default()
+    })
+    .await
+    .unwrap();
+    let registry = sandbox.registry_url().unwrap();
+    let upstream = registry.as_str().trim_end_matches('/').to_string();
+    // Faults on the registry and on its token service (another origin, reached through the proxy).
+    let proxy = Proxy::start(&upstream, faulty(9)).await.unwrap();
+    let mut config = ClientConfig {
+        base_backoff: Duration::from_millis(5),
+        ..ClientConfig::default()
+    };
+    config.credentials.insert(
+        proxy.host(),
+        RegistryCredentials {
+            username: "alice".into(),
+            password: "alice-registry-secret-1".into(),
+        },
+    );
+    let c = RegistryClient::new(config).unwrap();
+    let source = r(&format!("{}/bitnami/redis:7.2", proxy.host()));
+    let target = r(&format!("{}/acme/redis:7.2", proxy.host()));
+    let opts = CopyOptions {
+        signatures: true,
+        ..CopyOptions::default()
+    };
+    let rep = copy_image(&c, &source, &target, &opts, &NoProgress)
+        .await
+        .unwrap();
+    assert!(rep.signatures_copied >= 1, "{rep:?}");
+    let sig = format!("{}.sig", rep.digest.replace(':', "-"));
+    let want = c.resolve(&source.with_tag(&sig)).await.unwrap().digest;
+    let got = c.resolve(&target.with_tag(&sig)).await.unwrap().digest;
+    assert_eq!(got, want);
+    assert_eq!(
+        c.resolve(&target).await.unwrap().digest,
+        c.resolve(&source).await.unwrap().digest
+    );
+    println!("sandbox copy through the proxy: {:?}", proxy.stats());
+    sandbox.shutdown().await.unwrap();
+}
