@@ -589,6 +589,16 @@ impl Job<'_> {
         let mut put_url = url::Url::parse(&base)
             .and_then(|b| b.join(location))
             .map_err(|e| RegistryError::Protocol(format!("bad upload Location: {e}")))?;
+        // The upload goes to the registry itself: a Location on another origin would receive the
+        // registry's credentials with the blob.
+        let base_origin = url::Url::parse(&base).map(|u| u.origin());
+        if base_origin.as_ref().ok() != Some(&put_url.origin()) {
+            return Err(RegistryError::Protocol(format!(
+                "upload Location on another host ({}); refusing to send credentials there",
+                put_url.origin().ascii_serialization()
+            ))
+            .into());
+        }
         put_url
             .query_pairs_mut()
             .append_pair("digest", &blob.digest);
