@@ -826,6 +826,19 @@ fn verify_stream(
 mod tests {
     use super::*;
 
+    #[test]
+    fn referrers_list_valid_digests_only() {
+        let good = format!("sha256:{}", "a".repeat(64));
+        let body = serde_json::to_vec(&serde_json::json!({
+            "schemaVersion": 2,
+            "manifests": [{"digest": good}, {"digest": "sha256:../../etc"}]
+        }))
+        .unwrap();
+        assert_eq!(referrer_digests(&body), vec![good]);
+        assert!(referrer_digests(b"<html>").is_empty());
+        assert!(referrer_digests(b"{}").is_empty());
+    }
+
     #[tokio::test]
     async fn verify_stream_passes_and_refuses() {
         let data = bytes::Bytes::from_static(b"hello world");

@@ -337,6 +337,20 @@ async fn signatures_of_the_index_and_its_children_are_copied_when_asked() {
     let att_tag = |d: &str| format!("{}.att", d.replace(':', "-"));
     let top_sig = push_signature(&src, "lib/signed", &sig_tag(&digest), &digest).await;
     let child_att = push_signature(&src, "lib/signed", &att_tag(&children[1]), &children[1]).await;
+    // A referrer of child 0 in the referrers tag schema (docker-registry 2.8 has no referrers
+    // API): an artifact pushed by digest, listed by an index tagged `sha256-<hex>`.
+    let artifact = push_signature(&src, "lib/signed", "scratch", &children[0]).await;
+    let artifact_len = manifest_len(&src, "lib/signed", &artifact).await;
+    let schema_tag = children[0].replace(':', "-");
+    let referrers = serde_json::to_vec(&serde_json::json!({
+        "schemaVersion": 2, "mediaType": OCI_INDEX,
+        "manifests": [{"mediaType": OCI_MANIFEST, "digest": artifact, "size": artifact_len,
+                       "artifactType": "application/vnd.dev.cosign.artifact.sig.v1+json"}]
+    }))
+    .unwrap();
+    let referrers_digest = src
+        .push_manifest("lib/signed", &schema_tag, OCI_INDEX, &referrers)
+        .await;
     let c = fast_client();
     let source = r(&format!("{}/lib/signed:1", src.host()));
 
@@ -362,7 +376,12 @@ async fn signatures_of_the_index_and_its_children_are_copied_when_asked() {
         .await
         .unwrap();
     assert_eq!(rep.digest, digest);
-    assert_eq!(rep.signatures_copied, 2);
+    assert_eq!(rep.signatures_copied, 3);
+    assert_eq!(
+        dst.skopeo_digest("org/signed", &schema_tag).as_deref(),
+        Some(referrers_digest.as_str())
+    );
+    assert!(has_manifest(&dst, "org/signed", &artifact).await);
     assert_eq!(
         dst.skopeo_digest("org/signed", &sig_tag(&digest))
             .as_deref(),
@@ -451,4 +470,29 @@ private = true
     );
     println!("sandbox copy through the proxy: {:?}", proxy.stats());
     sandbox.shutdown().await.unwrap();
+}
+
+/// The byte length of a manifest in a registry.
+async fn manifest_len(reg: &RegistryProc, repo: &str, digest: &str) -> usize {
+    reqwest::Client::new()
+        .get(format!("{}/v2/{repo}/manifests/{digest}", reg.base()))
+        .header("accept", OCI_MANIFEST)
+        .send()
+        .await
+        .unwrap()
+        .bytes()
+        .await
+        .unwrap()
+        .len()
+}
+
+async fn has_manifest(reg: &RegistryProc, repo: &str, digest: &str) -> bool {
+    reqwest::Client::new()
+        .head(format!("{}/v2/{repo}/manifests/{digest}", reg.base()))
+        .header("accept", OCI_MANIFEST)
+        .send()
+        .await
+        .unwrap()
+        .status()
+        .is_success()
 }
