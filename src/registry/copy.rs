@@ -162,7 +162,7 @@ pub async fn copy_image(
     let mut report = copy_one(client, source, target, Some(&tag), options, progress).await?;
     if options.signatures {
         report.signatures_copied =
-            copy_signatures(client, source, target, &report, options, progress).await?;
+            copy_signatures(client, source, target, &report, options).await?;
     }
     Ok(report)
 }
@@ -179,8 +179,9 @@ async fn copy_signatures(
     target: &Reference,
     image: &CopyReport,
     options: &CopyOptions,
-    progress: &dyn Progress,
 ) -> Result<u64, CopyError> {
+    // The artifacts are small and belong to the image: no progress of their own.
+    let progress = &NoProgress;
     // The artifacts are themselves copied plainly (no platform filter, no recursion).
     let plain = CopyOptions {
         platforms: None,
