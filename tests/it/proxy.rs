@@ -310,3 +310,94 @@ async fn cli_proxy_prints_its_url_and_forwards() {
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("unknown fault kind"));
 }
+
+/// The peak resident memory of a process, in KiB (`VmHWM` of /proc/PID/status).
+fn peak_rss_kib(pid: u32) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmHWM:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_large_blob_streams_through_the_cli_proxy_in_bounded_memory() {
+    use futures::StreamExt as _;
+    use sha2::{Digest as _, Sha256};
+    const CHUNK: usize = 1024 * 1024;
+    const CHUNKS: usize = 192; // 192 MiB each way
+    let chunk = |i: usize| bytes::Bytes::from(vec![(i * 31 % 251) as u8; CHUNK]);
+    let mut h = Sha256::new();
+    for i in 0..CHUNKS {
+        h.update(chunk(i));
+    }
+    let digest = format!("sha256:{}", hex::encode(h.finalize()));
+
+    let reg = RegistryProc::start().await;
+    let mut child = std::process::Command::new(crate::harness::bin())
+        .args(["sandbox", "proxy", "--upstream", &reg.base()])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let stdout = child.stdout.take().unwrap();
+    let line = tokio::task::spawn_blocking(move || {
+        let mut line = String::new();
+        BufReader::new(stdout).read_line(&mut line).unwrap();
+        line
+    });
+    let url = tokio::time::timeout(Duration::from_secs(20), line)
+        .await
+        .expect("proxy URL within 20 s")
+        .unwrap()
+        .trim()
+        .to_string();
+    let baseline = peak_rss_kib(child.id());
+    let c = reqwest::Client::builder()
+        .no_proxy()
+        .timeout(Duration::from_secs(300))
+        .build()
+        .unwrap();
+    let r = c
+        .post(format!("{url}/v2/big/blob/blobs/uploads/"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 202);
+    let loc = r.headers()["location"].to_str().unwrap().to_string();
+    let mut put = url::Url::parse(&url).unwrap().join(&loc).unwrap();
+    put.query_pairs_mut().append_pair("digest", &digest);
+    let body = futures::stream::iter(0..CHUNKS).map(move |i| Ok::<_, std::io::Error>(chunk(i)));
+    let r = c
+        .put(put)
+        .header("content-length", (CHUNK * CHUNKS).to_string())
+        .body(reqwest::Body::wrap_stream(body))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 201);
+    let mut stream = c
+        .get(format!("{url}/v2/big/blob/blobs/{digest}"))
+        .send()
+        .await
+        .unwrap()
+        .bytes_stream();
+    let mut h = Sha256::new();
+    let mut n = 0usize;
+    while let Some(b) = stream.next().await {
+        let b = b.unwrap();
+        n += b.len();
+        h.update(&b);
+    }
+    assert_eq!(n, CHUNK * CHUNKS);
+    assert_eq!(format!("sha256:{}", hex::encode(h.finalize())), digest);
+    let peak = peak_rss_kib(child.id());
+    let _ = child.kill();
+    let _ = child.wait();
+    println!("proxy peak RSS: {baseline} KiB at start, {peak} KiB after 2 x 192 MiB");
+    assert!(
+        peak < baseline + 48 * 1024,
+        "the proxy grew from {baseline} KiB to {peak} KiB passing 192 MiB each way"
+    );
+}
