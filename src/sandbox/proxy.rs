@@ -605,38 +605,36 @@ async fn forward(
     out.body(body).map_err(|_| Dropped)
 }
 
-/// Passes `keep` bytes of `stream`, then fails (hyper then drops the connection mid-body).
+/// Passes `keep` bytes of `stream`, then fails (hyper then drops the connection mid-body). The
+/// failure comes a moment after the kept bytes, so hyper has flushed the headers and those bytes
+/// to the client first (otherwise a cut at 0 bytes could look like a reset).
 fn cut_after(
     stream: impl futures::Stream<Item = Result<Bytes, std::io::Error>> + Send + 'static,
     keep: u64,
 ) -> impl futures::Stream<Item = Result<Bytes, std::io::Error>> + Send + 'static {
-    let mut left = keep;
-    let mut done = false;
     stream
-        .map(move |item| match item {
-            Ok(chunk) if !done => {
-                if (chunk.len() as u64) < left {
-                    left -= chunk.len() as u64;
-                    Ok(chunk)
-                } else {
-                    done = true;
-                    Ok(chunk.slice(..left as usize))
+        .scan((keep, false), |(left, done), item| {
+            let out = match item {
+                _ if *done => None,
+                Ok(chunk) if (chunk.len() as u64) < *left => {
+                    *left -= chunk.len() as u64;
+                    Some(Ok(chunk))
                 }
-            }
-            Ok(_) => Err(std::io::Error::other("body cut short by the fault proxy")),
-            Err(e) => Err(e),
+                Ok(chunk) => {
+                    *done = true;
+                    Some(Ok(chunk.slice(..*left as usize)))
+                }
+                Err(e) => {
+                    *done = true;
+                    Some(Err(e))
+                }
+            };
+            futures::future::ready(out)
         })
         .chain(futures::stream::once(async {
+            tokio::time::sleep(Duration::from_millis(20)).await;
             Err(std::io::Error::other("body cut short by the fault proxy"))
         }))
-        .take_while({
-            let mut failed = false;
-            move |item| {
-                let pass = !failed;
-                failed |= item.is_err();
-                futures::future::ready(pass)
-            }
-        })
 }
 
 fn is_hop_by_hop(name: &str) -> bool {
@@ -710,15 +708,15 @@ fn realm_rewritten(
 mod tests {
     use super::*;
 
-    #[test]
-    fn cut_after_keeps_a_prefix_then_fails() {
+    #[tokio::test]
+    async fn cut_after_keeps_a_prefix_then_fails() {
         let chunks = vec![
             Ok(Bytes::from_static(b"abcd")),
             Ok(Bytes::from_static(b"efgh")),
         ];
-        let out: Vec<_> = futures::executor::block_on(
-            cut_after(futures::stream::iter(chunks), 6).collect::<Vec<_>>(),
-        );
+        let out: Vec<_> = cut_after(futures::stream::iter(chunks), 6)
+            .collect::<Vec<_>>()
+            .await;
         let kept: Vec<u8> = out
             .iter()
             .filter_map(|r| r.as_ref().ok())

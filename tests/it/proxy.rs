@@ -75,7 +75,14 @@ async fn outcomes(upstream: &str, blob: &str, seed: u64, n: usize) -> (Vec<Strin
     )
     .await
     .unwrap();
-    let c = http();
+    // A fresh connection per request: a pooled connection the proxy dropped could otherwise be
+    // retried by the client on its own, spending an extra draw.
+    let c = reqwest::Client::builder()
+        .no_proxy()
+        .pool_max_idle_per_host(0)
+        .timeout(Duration::from_secs(20))
+        .build()
+        .unwrap();
     let mut out = Vec::new();
     for _ in 0..n {
         let o = match c
