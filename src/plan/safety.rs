@@ -70,6 +70,8 @@ fn live_count(live: &OrgState, kind: ResourceKind) -> usize {
             .values()
             .map(|r| r.grants.as_ref().map_or(0, |g| g.len()))
             .sum(),
+        // Image copies never delete.
+        ResourceKind::Image => 0,
     }
 }
 

@@ -1,6 +1,8 @@
 //! Renders a [`Plan`] for people and machines: a terminal text view (comfy-table per resource kind,
 //! unified diffs for long texts), the versioned JSON document (docs/plan-json.md) and markdown.
 
+pub mod progress;
+
 use std::fmt::Write as _;
 
 use comfy_table::{Cell, Color, ContentArrangement, Table, presets::UTF8_FULL};
@@ -21,10 +23,19 @@ pub fn summary_line(plan: &Plan) -> String {
         return "No changes. The organization matches the policy.".to_string();
     }
     let s = plan.summary();
-    format!(
+    let mut line = format!(
         "Plan: {} to add, {} to change, {} to destroy.",
         s.add, s.change, s.destroy
-    )
+    );
+    if s.images > 0 {
+        let _ = write!(
+            line,
+            " Images: {} to copy, about {} to transfer.",
+            s.images,
+            indicatif::HumanBytes(s.bytes)
+        );
+    }
+    line
 }
 
 /// Changes grouped by kind, in plan order of first appearance (deletion groups first).
@@ -113,7 +124,30 @@ fn detail(c: &Change) -> String {
         Grant { permission, .. } => format!("grant {permission}"),
         UpdateGrant { permission, .. } => format!("{} -> {}", permission.old, permission.new),
         Revoke { permission, .. } => format!("revoke {permission}"),
+        CopyImage {
+            source,
+            digest,
+            old_digest,
+            platforms,
+            bytes,
+            ..
+        } => {
+            let from = source.split('@').next().unwrap_or(source);
+            let digests = match old_digest {
+                Some(old) => format!("{} -> {}", short(old), short(digest)),
+                None => short(digest),
+            };
+            let mut out = format!("copy {from} {digests}, ~{}", indicatif::HumanBytes(*bytes));
+            if let Some(p) = platforms {
+                let _ = write!(out, ", platforms {} (new index)", p.join(","));
+            }
+            out
+        }
     }
+}
+
+fn short(digest: &str) -> String {
+    crate::policy::lock::short(digest)
 }
 
 /// Long text changes of a change: (field name, old, new).
@@ -256,7 +290,7 @@ pub fn json(plan: &Plan) -> String {
     let doc = json!({
         "format_version": plan.format_version,
         "org": plan.org,
-        "summary": {"add": s.add, "change": s.change, "destroy": s.destroy},
+        "summary": {"add": s.add, "change": s.change, "destroy": s.destroy, "images": s.images, "bytes": s.bytes},
         "changes": changes,
         "notes": plan.notes,
         "api_calls": plan.api_calls,
