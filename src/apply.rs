@@ -109,7 +109,11 @@ impl Executor for OrgWriter<'_> {
                 self.copy(org, repository, tag, source, digest, platforms)
                     .await
             }
-            other => self.hub.execute(org, other).await.map_err(|e| e.to_string()),
+            other => self
+                .hub
+                .execute(org, other)
+                .await
+                .map_err(|e| e.to_string()),
         }
     }
 }

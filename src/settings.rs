@@ -134,8 +134,12 @@ pub fn registry_config(
         config.endpoints.insert(DOCKER_HUB.to_string(), url);
     }
     let env_creds = match (
-        std::env::var(REGISTRY_USERNAME_ENV).ok().filter(|s| !s.trim().is_empty()),
-        std::env::var(REGISTRY_PASSWORD_ENV).ok().filter(|s| !s.trim().is_empty()),
+        std::env::var(REGISTRY_USERNAME_ENV)
+            .ok()
+            .filter(|s| !s.trim().is_empty()),
+        std::env::var(REGISTRY_PASSWORD_ENV)
+            .ok()
+            .filter(|s| !s.trim().is_empty()),
     ) {
         (Some(u), Some(p)) => Some(RegistryCredentials {
             username: u.trim().to_string(),
@@ -205,10 +209,9 @@ fn docker_config_credential(server: &str) -> Option<RegistryCredentials> {
     }
     use docker_credential::{CredentialRetrievalError as E, DockerCredential};
     match docker_credential::get_credential(server) {
-        Ok(DockerCredential::UsernamePassword(username, password)) => Some(RegistryCredentials {
-            username,
-            password,
-        }),
+        Ok(DockerCredential::UsernamePassword(username, password)) => {
+            Some(RegistryCredentials { username, password })
+        }
         Ok(DockerCredential::IdentityToken(_)) => {
             eprintln!(
                 "warning: {}: the credential for {server} is an identity token, which vetted cannot use; trying {server} anonymously",

@@ -7,13 +7,14 @@ use std::time::Instant;
 use indicatif::HumanBytes;
 
 use crate::apply::{ApplyOptions, ChangeResult, CopyTotals, OrgWriter, Status};
-use crate::render::progress::CopyProgress;
 use crate::cli::ApplyArgs;
 use crate::error::{Error, Outcome};
+use crate::render::progress::CopyProgress;
 use crate::settings::Output;
 
 pub async fn run(args: &ApplyArgs, output: Output) -> Result<Outcome, Error> {
-    let planned = super::load_and_plan(&args.policy, &args.hub, &args.registry, args.locked).await?;
+    let planned =
+        super::load_and_plan(&args.policy, &args.hub, &args.registry, args.locked).await?;
     let plan = &planned.plan;
     print!("{}", super::render_plan(plan, args.format, output));
     let _ = std::io::stdout().flush();

@@ -182,7 +182,6 @@ pub(crate) fn render_plan(plan: &Plan, format: Format, output: Output) -> String
     }
 }
 
-
 /// A status line on stderr (data goes to stdout).
 pub(crate) fn status(message: &str) {
     eprintln!("{message}");

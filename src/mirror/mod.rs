@@ -425,15 +425,18 @@ mod tests {
 
     #[test]
     fn missing_stale_and_current_tags() {
-        let mut res = Resolution::default();
-        res.images = vec![
-            image("nginx", "1.27", &d(1)),
-            image("redis", "7.2", &d(2)),
-            image("alpine", "3.20", &d(3)),
-        ];
+        let mut res = Resolution {
+            images: vec![
+                image("nginx", "1.27", &d(1)),
+                image("redis", "7.2", &d(2)),
+                image("alpine", "3.20", &d(3)),
+            ],
+            ..Resolution::default()
+        };
         res.live.insert(("nginx".into(), "1.27".into()), None);
         res.live.insert(("redis".into(), "7.2".into()), Some(d(9)));
-        res.live.insert(("alpine".into(), "3.20".into()), Some(d(3)));
+        res.live
+            .insert(("alpine".into(), "3.20".into()), Some(d(3)));
         let (changes, notes) = changes("acme", &res);
         assert!(notes.is_empty());
         assert_eq!(changes.len(), 2);
@@ -453,14 +456,16 @@ mod tests {
 
     #[test]
     fn notes_update_available_and_new_index() {
-        let mut res = Resolution::default();
         let mut locked = image("nginx", "1.27", &d(1));
         locked.origin = Origin::Locked;
         locked.update_available = Some(d(4));
         let mut filtered = image("redis", "7.2", &d(2));
         filtered.platforms = Some(vec!["linux/amd64".into()]);
         filtered.digest = d(5);
-        res.images = vec![locked, filtered];
+        let mut res = Resolution {
+            images: vec![locked, filtered],
+            ..Resolution::default()
+        };
         res.live.insert(("nginx".into(), "1.27".into()), Some(d(1)));
         res.live.insert(("redis".into(), "7.2".into()), Some(d(5)));
         let (changes, notes) = changes("acme", &res);

@@ -388,6 +388,28 @@ mod tests {
                 team: "devs".into(),
                 permission: Permission::Write,
             },
+            Change::CopyImage {
+                repository: "nginx".into(),
+                tag: "1.27".into(),
+                source: format!("docker.io/library/nginx:1.27@sha256:{}", "ab".repeat(32)),
+                digest: format!("sha256:{}", "ab".repeat(32)),
+                old_digest: None,
+                platforms: None,
+                signatures: false,
+                bytes: 3 * 1024 * 1024,
+                manifests: 3,
+            },
+            Change::CopyImage {
+                repository: "redis".into(),
+                tag: "7.2".into(),
+                source: format!("docker.io/bitnami/redis:7.2@sha256:{}", "cd".repeat(32)),
+                digest: format!("sha256:{}", "ef".repeat(32)),
+                old_digest: Some(format!("sha256:{}", "01".repeat(32))),
+                platforms: Some(vec!["linux/amd64".into()]),
+                signatures: true,
+                bytes: 512,
+                manifests: 2,
+            },
         ];
         crate::plan::diff::sort_changes(&mut changes, "acme");
         Plan {
@@ -476,10 +498,19 @@ mod tests {
         │ + ┆ grant acme/nginx:devs ┆ grant write │
         └───┴───────────────────────┴─────────────┘
 
+        image
+        ┌───┬───────────────────────┬────────────────────────────────────────────────────────────────────────────────────────────────────────────────────────┐
+        │   ┆ address               ┆ change                                                                                                                 │
+        ╞═══╪═══════════════════════╪════════════════════════════════════════════════════════════════════════════════════════════════════════════════════════╡
+        │ + ┆ image acme/nginx:1.27 ┆ copy docker.io/library/nginx:1.27 sha256:abababababab, ~3.00 MiB                                                       │
+        ├╌╌╌┼╌╌╌╌╌╌╌╌╌╌╌╌╌╌╌╌╌╌╌╌╌╌╌┼╌╌╌╌╌╌╌╌╌╌╌╌╌╌╌╌╌╌╌╌╌╌╌╌╌╌╌╌╌╌╌╌╌╌╌╌╌╌╌╌╌╌╌╌╌╌╌╌╌╌╌╌╌╌╌╌╌╌╌╌╌╌╌╌╌╌╌╌╌╌╌╌╌╌╌╌╌╌╌╌╌╌╌╌╌╌╌╌╌╌╌╌╌╌╌╌╌╌╌╌╌╌╌╌╌╌╌╌╌╌╌╌╌╌╌╌╌╌╌╌┤
+        │ ~ ┆ image acme/redis:7.2  ┆ copy docker.io/bitnami/redis:7.2 sha256:010101010101 -> sha256:efefefefefef, ~512 B, platforms linux/amd64 (new index) │
+        └───┴───────────────────────┴────────────────────────────────────────────────────────────────────────────────────────────────────────────────────────┘
+
         Unmanaged / drift:
           ! member old: member not in the policy (left alone; set prune = true in [settings] to remove)
 
-        Plan: 2 to add, 2 to change, 2 to destroy.
+        Plan: 3 to add, 3 to change, 2 to destroy. Images: 2 to copy, about 3.00 MiB to transfer.
         Docker Hub API calls: 7
         ");
     }
@@ -571,6 +602,38 @@ mod tests {
               "repository": "nginx",
               "team": "devs",
               "type": "grant"
+            },
+            {
+              "action": "create",
+              "address": "image acme/nginx:1.27",
+              "bytes": 3145728,
+              "digest": "sha256:abababababababababababababababababababababababababababababababab",
+              "kind": "image",
+              "manifests": 3,
+              "old_digest": null,
+              "platforms": null,
+              "repository": "nginx",
+              "signatures": false,
+              "source": "docker.io/library/nginx:1.27@sha256:abababababababababababababababababababababababababababababababab",
+              "tag": "1.27",
+              "type": "copy_image"
+            },
+            {
+              "action": "update",
+              "address": "image acme/redis:7.2",
+              "bytes": 512,
+              "digest": "sha256:efefefefefefefefefefefefefefefefefefefefefefefefefefefefefefefef",
+              "kind": "image",
+              "manifests": 2,
+              "old_digest": "sha256:0101010101010101010101010101010101010101010101010101010101010101",
+              "platforms": [
+                "linux/amd64"
+              ],
+              "repository": "redis",
+              "signatures": true,
+              "source": "docker.io/bitnami/redis:7.2@sha256:cdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcd",
+              "tag": "7.2",
+              "type": "copy_image"
             }
           ],
           "format_version": "1",
@@ -583,9 +646,11 @@ mod tests {
           ],
           "org": "acme",
           "summary": {
-            "add": 2,
-            "change": 2,
-            "destroy": 2
+            "add": 3,
+            "bytes": 3146240,
+            "change": 3,
+            "destroy": 2,
+            "images": 2
           }
         }
         "##);
@@ -602,7 +667,7 @@ mod tests {
     #[test]
     fn markdown_document() {
         insta::assert_snapshot!(markdown(&sample()), @"
-        **Plan: 2 to add, 2 to change, 2 to destroy.**
+        **Plan: 3 to add, 3 to change, 2 to destroy. Images: 2 to copy, about 3.00 MiB to transfer.**
 
         > :warning: This plan destroys 2 resource(s).
 
@@ -636,6 +701,13 @@ mod tests {
         | | address | change |
         |---|---|---|
         | `+` | `grant acme/nginx:devs` | grant write |
+
+        ### image
+
+        | | address | change |
+        |---|---|---|
+        | `+` | `image acme/nginx:1.27` | copy docker.io/library/nginx:1.27 sha256:abababababab, ~3.00 MiB |
+        | `~` | `image acme/redis:7.2` | copy docker.io/bitnami/redis:7.2 sha256:010101010101 -> sha256:efefefefefef, ~512 B, platforms linux/amd64 (new index) |
 
         ### Unmanaged / drift
 

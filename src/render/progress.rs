@@ -107,7 +107,9 @@ impl Progress for CopyProgress {
                 if let Some(s) = state.get_mut(image) {
                     s.done += n;
                     let now = Instant::now();
-                    let due = s.last.is_none_or(|t| now.duration_since(t) >= LINE_INTERVAL);
+                    let due = s
+                        .last
+                        .is_none_or(|t| now.duration_since(t) >= LINE_INTERVAL);
                     if due {
                         s.last = Some(now);
                         eprintln!(

@@ -354,7 +354,10 @@ pub fn default_specs() -> Vec<ImageSpec> {
             tag: "1.27-alpine".into(),
             format: Format::Oci,
             platforms: two.clone(),
-            layers: vec![layer("alpine-3.20", 64 * KIB), layer("nginx-1.27", 160 * KIB)],
+            layers: vec![
+                layer("alpine-3.20", 64 * KIB),
+                layer("nginx-1.27", 160 * KIB),
+            ],
             signed: false,
         },
         ImageSpec {
@@ -362,7 +365,10 @@ pub fn default_specs() -> Vec<ImageSpec> {
             tag: "0.57.1".into(),
             format: Format::Docker,
             platforms: two,
-            layers: vec![layer("alpine-3.20", 64 * KIB), layer("trivy-0.57.1", 224 * KIB)],
+            layers: vec![
+                layer("alpine-3.20", 64 * KIB),
+                layer("trivy-0.57.1", 224 * KIB),
+            ],
             signed: true,
         },
     ]
