@@ -104,8 +104,13 @@ impl Sandbox {
 
     /// The registry's `host:port` (started with [`Sandbox::start_with_registry`]).
     pub fn registry_host(&self) -> String {
-        let url = self.registry.as_deref().expect("sandbox started without its registry");
-        url.trim_start_matches("http://").trim_end_matches('/').to_string()
+        let url = self
+            .registry
+            .as_deref()
+            .expect("sandbox started without its registry");
+        url.trim_start_matches("http://")
+            .trim_end_matches('/')
+            .to_string()
     }
 
     /// `vetted` pointed at this sandbox as `user` with `secret`.
