@@ -256,7 +256,7 @@ pub fn text(plan: &Plan, opts: &RenderOptions) -> String {
         out.push_str(&diffs);
     }
     if !plan.notes.is_empty() {
-        let _ = writeln!(out, "\nUnmanaged / drift:");
+        let _ = writeln!(out, "\nNotes (drift left alone, information):");
         for n in &plan.notes {
             let _ = writeln!(out, "  ! {}: {}", n.address, n.message);
         }
@@ -332,7 +332,7 @@ pub fn markdown(plan: &Plan) -> String {
         }
     }
     if !plan.notes.is_empty() {
-        let _ = writeln!(out, "\n### Unmanaged / drift\n");
+        let _ = writeln!(out, "\n### Notes (drift left alone, information)\n");
         for n in &plan.notes {
             let _ = writeln!(
                 out,
@@ -507,7 +507,7 @@ mod tests {
         │ ~ ┆ image acme/redis:7.2  ┆ copy docker.io/bitnami/redis:7.2 sha256:010101010101 -> sha256:efefefefefef, ~512 B, platforms linux/amd64 (new index) │
         └───┴───────────────────────┴────────────────────────────────────────────────────────────────────────────────────────────────────────────────────────┘
 
-        Unmanaged / drift:
+        Notes (drift left alone, information):
           ! member old: member not in the policy (left alone; set prune = true in [settings] to remove)
 
         Plan: 3 to add, 3 to change, 2 to destroy. Images: 2 to copy, about 3.00 MiB to transfer.
@@ -660,8 +660,12 @@ mod tests {
     fn json_is_parseable_and_counts_match() {
         let v: serde_json::Value = serde_json::from_str(&json(&sample())).unwrap();
         assert_eq!(v["summary"]["destroy"], 2);
-        assert_eq!(v["changes"].as_array().map(Vec::len), Some(6));
+        assert_eq!(v["changes"].as_array().map(Vec::len), Some(8));
         assert_eq!(v["changes"][0]["action"], "delete");
+        assert_eq!(v["summary"]["images"], 2);
+        assert_eq!(v["summary"]["bytes"], 3 * 1024 * 1024 + 512);
+        // Image copies come last (after the repositories they go into).
+        assert_eq!(v["changes"][7]["type"], "copy_image");
     }
 
     #[test]
@@ -709,7 +713,7 @@ mod tests {
         | `+` | `image acme/nginx:1.27` | copy docker.io/library/nginx:1.27 sha256:abababababab, ~3.00 MiB |
         | `~` | `image acme/redis:7.2` | copy docker.io/bitnami/redis:7.2 sha256:010101010101 -> sha256:efefefefefef, ~512 B, platforms linux/amd64 (new index) |
 
-        ### Unmanaged / drift
+        ### Notes (drift left alone, information)
 
         - `member old`: member not in the policy (left alone; set prune = true in [settings] to remove)
         ");
