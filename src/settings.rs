@@ -116,6 +116,20 @@ pub enum CredentialSource {
     Anonymous,
 }
 
+impl CredentialSource {
+    /// Where the credential came from, for `--verbose` (never the credential).
+    pub fn describe(self) -> &'static str {
+        match self {
+            CredentialSource::Env => {
+                "credentials from VETTED_REGISTRY_USERNAME/VETTED_REGISTRY_PASSWORD"
+            }
+            CredentialSource::DockerHub => "credentials from DOCKERHUB_USERNAME/DOCKERHUB_TOKEN",
+            CredentialSource::DockerConfig => "credentials from Docker's config.json",
+            CredentialSource::Anonymous => "anonymous",
+        }
+    }
+}
+
 /// Builds the registry client configuration for the `registries` a command talks to (names as in
 /// references: `docker.io`, `ghcr.io`, `127.0.0.1:5000`). Credentials per registry, first match
 /// wins: VETTED_REGISTRY_USERNAME/VETTED_REGISTRY_PASSWORD; for docker.io the Docker Hub
@@ -133,25 +147,48 @@ pub fn registry_config(
         let url = checked_url("--docker-io-registry", raw)?;
         config.endpoints.insert(DOCKER_HUB.to_string(), url);
     }
-    let env_creds = match (
-        std::env::var(REGISTRY_USERNAME_ENV)
-            .ok()
-            .filter(|s| !s.trim().is_empty()),
-        std::env::var(REGISTRY_PASSWORD_ENV)
-            .ok()
-            .filter(|s| !s.trim().is_empty()),
-    ) {
-        (Some(u), Some(p)) => Some(RegistryCredentials {
+    let env_creds = env_credentials(
+        std::env::var(REGISTRY_USERNAME_ENV).ok(),
+        std::env::var(REGISTRY_PASSWORD_ENV).ok(),
+    )?;
+    let sources = assign_credentials(
+        &mut config,
+        env_creds,
+        hub,
+        registries,
+        docker_config_credential,
+    );
+    Ok((config, sources))
+}
+
+/// Both registry variables or neither.
+fn env_credentials(
+    username: Option<String>,
+    password: Option<String>,
+) -> Result<Option<RegistryCredentials>, Error> {
+    let username = username.filter(|s| !s.trim().is_empty());
+    let password = password.filter(|s| !s.trim().is_empty());
+    match (username, password) {
+        (Some(u), Some(p)) => Ok(Some(RegistryCredentials {
             username: u.trim().to_string(),
             password: p.trim().to_string(),
-        }),
-        (None, None) => None,
-        _ => {
-            return Err(Error::Usage(format!(
-                "set both {REGISTRY_USERNAME_ENV} and {REGISTRY_PASSWORD_ENV}, or neither"
-            )));
-        }
-    };
+        })),
+        (None, None) => Ok(None),
+        _ => Err(Error::Usage(format!(
+            "set both {REGISTRY_USERNAME_ENV} and {REGISTRY_PASSWORD_ENV}, or neither"
+        ))),
+    }
+}
+
+/// The precedence of [`registry_config`], with Docker's config.json behind `docker_config`
+/// (server key -> credential).
+fn assign_credentials(
+    config: &mut ClientConfig,
+    env_creds: Option<RegistryCredentials>,
+    hub: Option<&Credentials>,
+    registries: &BTreeSet<String>,
+    docker_config: impl Fn(&str) -> Option<RegistryCredentials>,
+) -> BTreeMap<String, CredentialSource> {
     let mut sources = BTreeMap::new();
     for registry in registries {
         let (creds, source) = if let Some(c) = &env_creds {
@@ -178,7 +215,7 @@ pub fn registry_config(
                     None => host.to_string(),
                 });
             }
-            match keys.iter().find_map(|k| docker_config_credential(k)) {
+            match keys.iter().find_map(|k| docker_config(k)) {
                 Some(c) => (Some(c), CredentialSource::DockerConfig),
                 None => (None, CredentialSource::Anonymous),
             }
@@ -188,7 +225,7 @@ pub fn registry_config(
         }
         sources.insert(registry.clone(), source);
     }
-    Ok((config, sources))
+    sources
 }
 
 /// Docker's config directory: $DOCKER_CONFIG, else ~/.docker.
@@ -272,6 +309,98 @@ mod tests {
         assert!(err.contains("only allowed for loopback"), "{err}");
         assert!(hub_url("ftp://x").is_err());
         assert!(hub_url("not a url").is_err());
+    }
+
+    fn creds(u: &str, p: &str) -> RegistryCredentials {
+        RegistryCredentials {
+            username: u.into(),
+            password: p.into(),
+        }
+    }
+
+    #[test]
+    fn registry_credential_precedence() {
+        let registries: BTreeSet<String> = ["docker.io", "ghcr.io", "127.0.0.1:5000"]
+            .into_iter()
+            .map(String::from)
+            .collect();
+        let hub = Credentials {
+            username: "alice".into(),
+            secret: Secret::new("hub-secret"),
+        };
+        // config.json knows Docker Hub (by Docker's key) and the loopback registry.
+        let lookup = |server: &str| match server {
+            "https://index.docker.io/v1/" => Some(creds("docker-user", "docker-pass")),
+            "127.0.0.1:5000" => Some(creds("local", "local-pass")),
+            _ => None,
+        };
+
+        let mut config = ClientConfig::default();
+        let sources = assign_credentials(&mut config, None, Some(&hub), &registries, lookup);
+        assert_eq!(sources["docker.io"], CredentialSource::DockerHub);
+        assert_eq!(
+            config.credentials["docker.io"],
+            creds("alice", "hub-secret")
+        );
+        assert_eq!(sources["127.0.0.1:5000"], CredentialSource::DockerConfig);
+        assert_eq!(
+            config.credentials["127.0.0.1:5000"],
+            creds("local", "local-pass")
+        );
+        assert_eq!(sources["ghcr.io"], CredentialSource::Anonymous);
+        assert!(!config.credentials.contains_key("ghcr.io"));
+
+        // Without hub credentials (vetted lock), docker.io falls back to config.json.
+        let mut config = ClientConfig::default();
+        let sources = assign_credentials(&mut config, None, None, &registries, lookup);
+        assert_eq!(sources["docker.io"], CredentialSource::DockerConfig);
+        assert_eq!(
+            config.credentials["docker.io"],
+            creds("docker-user", "docker-pass")
+        );
+
+        // The environment wins everywhere.
+        let mut config = ClientConfig::default();
+        let env = Some(creds("ci", "ci-pass"));
+        let sources = assign_credentials(&mut config, env, Some(&hub), &registries, lookup);
+        assert!(sources.values().all(|s| *s == CredentialSource::Env));
+        assert!(
+            config
+                .credentials
+                .values()
+                .all(|c| *c == creds("ci", "ci-pass"))
+        );
+        // Debug never shows a password.
+        assert!(!format!("{config:?}").contains("ci-pass"));
+    }
+
+    #[test]
+    fn registry_env_needs_both_variables_and_endpoint_rules() {
+        assert!(env_credentials(None, None).unwrap().is_none());
+        assert!(env_credentials(Some(" ".into()), None).unwrap().is_none());
+        let err = env_credentials(Some("u".into()), None)
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("set both"), "{err}");
+        assert_eq!(
+            env_credentials(Some("u".into()), Some("p".into())).unwrap(),
+            Some(creds("u", "p"))
+        );
+        let args = |url: &str| RegistryArgs {
+            docker_io_registry: Some(url.into()),
+            copy_parallelism: 4,
+        };
+        let none = BTreeSet::new();
+        let (config, _) = registry_config(&args("http://127.0.0.1:5001/"), None, &none).unwrap();
+        assert_eq!(
+            config.endpoints["docker.io"].as_str(),
+            "http://127.0.0.1:5001/"
+        );
+        let err = registry_config(&args("http://registry.example.com"), None, &none)
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("--docker-io-registry"), "{err}");
+        assert!(err.contains("only allowed for loopback"), "{err}");
     }
 
     #[test]

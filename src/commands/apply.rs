@@ -13,8 +13,14 @@ use crate::render::progress::CopyProgress;
 use crate::settings::Output;
 
 pub async fn run(args: &ApplyArgs, output: Output) -> Result<Outcome, Error> {
-    let planned =
-        super::load_and_plan(&args.policy, &args.hub, &args.registry, args.locked).await?;
+    let planned = super::load_and_plan(
+        &args.policy,
+        &args.hub,
+        &args.registry,
+        args.locked,
+        output.verbose,
+    )
+    .await?;
     let plan = &planned.plan;
     print!("{}", super::render_plan(plan, args.format, output));
     let _ = std::io::stdout().flush();

@@ -61,6 +61,7 @@ pub(crate) async fn load_and_plan(
     hub_args: &HubArgs,
     registry_args: &RegistryArgs,
     locked: bool,
+    verbose: bool,
 ) -> Result<Planned, Error> {
     let policy = crate::policy::load(&policy_args.policy)?;
     let lock_state = lock_state(&policy, locked)?;
@@ -69,8 +70,13 @@ pub(crate) async fn load_and_plan(
     let registry = if registries.is_empty() {
         None
     } else {
-        let (rc, _) =
+        let (rc, sources) =
             settings::registry_config(registry_args, Some(&config.credentials), &registries)?;
+        if verbose {
+            for (registry, source) in &sources {
+                status(&format!("Registry {registry}: {}", source.describe()));
+            }
+        }
         Some(RegistryClient::new(rc).map_err(|e| Error::Usage(e.to_string()))?)
     };
     status(&format!("Reading organization {} ...", policy.desired.org));
@@ -91,7 +97,10 @@ pub(crate) async fn load_and_plan(
             .map_err(Error::Registry)?;
         let (mut copies, notes) = crate::mirror::changes(&plan.org, &resolution);
         crate::mirror::estimate(registry, &mut copies).await;
-        pulls_remaining = resolution.pulls_remaining;
+        // After the estimate's manifest reads, which Docker Hub counts too.
+        pulls_remaining = registry
+            .ratelimit_remaining()
+            .or(resolution.pulls_remaining);
         if let Some(remaining) = pulls_remaining {
             let needed = crate::mirror::docker_hub_pulls(&copies);
             plan.notes.push(crate::plan::Note {

@@ -159,9 +159,14 @@ mirror = { from = "grafana/loki", tags = ["3.1"] }
 
     // Apply copies them; skopeo reads the source's digest from the organization's tags (a Docker
     // manifest list, a 3-platform OCI index and a single OCI manifest).
-    let out = apply(&sb, &path, &[]);
+    let out = apply(&sb, &path, &["--verbose"]);
     assert!(out.status.success(), "{}", stderr(&out));
     let err = stderr(&out);
+    assert!(
+        err.contains("Registry docker.io: credentials from DOCKERHUB_USERNAME/DOCKERHUB_TOKEN"),
+        "{err}"
+    );
+    assert!(!err.contains(OWNER_TOKEN) && !stdout(&out).contains(OWNER_TOKEN));
     assert!(err.contains("+ image acme/redis:7.2: done"), "{err}");
     assert!(err.contains("Copied 3 image(s)"), "{err}");
     assert!(err.contains("mounted"), "{err}");
