@@ -136,7 +136,7 @@ impl Progress for CopyProgress {
             }
             Mode::Lines(state) => {
                 let done = state.remove(image).map(|s| s.done).unwrap_or(0);
-                eprintln!("{verdict} {image} ({} transferred)", HumanBytes(done));
+                eprintln!("{verdict} {image} ({})", HumanBytes(done));
             }
         }
     }

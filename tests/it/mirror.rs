@@ -278,6 +278,35 @@ mirror = { from = "nginx", tags = ["1.27"], platforms = ["linux/arm64/v8"] }
     assert_eq!(plan_exit(&sb, &path, &[]).0, Some(0));
 }
 
+#[test]
+fn one_failing_image_does_not_stop_the_others() {
+    let sb = Sandbox::start_with_registry(&seed(""), &[]);
+    // 7.4.1 is pinned to a digest upstream does not have: its copy fails, 7.2's still runs.
+    let missing = format!("sha256:{}", "0".repeat(64));
+    let path = sb.write_policy(
+        "vetted.toml",
+        &policy(&format!(
+            "[repositories.redis]\nmirror = {{ from = \"bitnami/redis\", tags = [\"7.2\", \"7.4.1@{missing}\"] }}\n"
+        )),
+    );
+    let out = apply(&sb, &path, &[]);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    let err = stderr(&out);
+    assert!(err.contains("+ image acme/redis:7.4.1: FAILED"), "{err}");
+    assert!(err.contains("+ image acme/redis:7.2: done"), "{err}");
+    assert!(err.contains("Apply incomplete"), "{err}");
+    assert_eq!(
+        skopeo_digest(&sb, "acme/redis:7.2"),
+        skopeo_digest(&sb, "bitnami/redis:7.2")
+    );
+    assert_eq!(skopeo_digest(&sb, "acme/redis:7.4.1"), None);
+    // The next plan holds only what is left.
+    let plan = plan_json(&sb, &path, &[]);
+    let rows = copies(&plan);
+    assert_eq!(rows.len(), 1, "{plan}");
+    assert_eq!(rows[0]["tag"], "7.4.1");
+}
+
 /// `vetted` as a plain child process pointed at the sandbox (to read stderr while it runs).
 fn spawn_vetted(sb: &Sandbox, args: &[&str]) -> std::process::Child {
     Command::new(bin())
