@@ -168,9 +168,10 @@ impl Planned {
             &self.live,
             self.policy.settings.delete_threshold,
         );
-        v.extend(crate::plan::safety::check_identity(
-            &self.plan,
-            &Username::new(self.client.identity()),
+        let identity = Username::new(self.client.identity());
+        v.extend(crate::plan::safety::check_identity(&self.plan, &identity));
+        v.extend(crate::plan::safety::check_mirror_identity(
+            &self.plan, &self.live, &identity,
         ));
         v
     }
