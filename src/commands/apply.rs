@@ -71,7 +71,7 @@ pub async fn run(args: &ApplyArgs, output: Output) -> Result<Outcome, Error> {
     };
     let started = Instant::now();
     let report = crate::apply::apply(&writer, plan, options, |r| {
-        super::status(&progress_line(r));
+        progress.println(&progress_line(r));
     })
     .await;
     let totals = writer.totals.lock().map(|t| t.clone()).unwrap_or_default();

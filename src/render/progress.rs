@@ -49,6 +49,18 @@ impl CopyProgress {
         }
     }
 
+    /// Prints a status line on stderr without tearing the bars.
+    pub fn println(&self, line: &str) {
+        match self.mode.lock().as_deref() {
+            Ok(Mode::Bars { multi, .. }) => {
+                if multi.println(line).is_err() {
+                    eprintln!("{line}");
+                }
+            }
+            _ => eprintln!("{line}"),
+        }
+    }
+
     fn style() -> ProgressStyle {
         ProgressStyle::with_template("{prefix} [{bar:30}] {bytes}/{total_bytes} {bytes_per_sec}")
             .unwrap_or_else(|_| ProgressStyle::default_bar())
@@ -129,9 +141,12 @@ impl Progress for CopyProgress {
         };
         let verdict = if ok { "copied" } else { "FAILED" };
         match &mut *mode {
-            Mode::Bars { bars, .. } => {
+            Mode::Bars { multi, bars } => {
                 if let Some(bar) = bars.remove(image) {
-                    bar.finish_with_message(verdict);
+                    let done = bar.position();
+                    bar.finish_and_clear();
+                    multi.remove(&bar);
+                    let _ = multi.println(format!("{verdict} {image} ({})", HumanBytes(done)));
                 }
             }
             Mode::Lines(state) => {
