@@ -137,7 +137,11 @@ fn detail(c: &Change) -> String {
                 Some(old) => format!("{} -> {}", short(old), short(digest)),
                 None => short(digest),
             };
-            let mut out = format!("copy {from} {digests}, ~{}", indicatif::HumanBytes(*bytes));
+            let mut out = format!("copy {from} {digests}");
+            // 0: the manifests could not be read for the estimate (the copy will say why).
+            if *bytes > 0 {
+                let _ = write!(out, ", ~{}", indicatif::HumanBytes(*bytes));
+            }
             if let Some(p) = platforms {
                 let _ = write!(out, ", platforms {} (new index)", p.join(","));
             }
