@@ -96,6 +96,8 @@ pub(crate) async fn load_and_plan(
             .await
             .map_err(Error::Registry)?;
         let (mut copies, notes) = crate::mirror::changes(&plan.org, &resolution);
+        // Plan order first: a blob shared by several images counts at the first one shown.
+        crate::plan::diff::sort_changes(&mut copies, &plan.org);
         crate::mirror::estimate(registry, &mut copies).await;
         // After the estimate's manifest reads, which Docker Hub counts too.
         pulls_remaining = registry
