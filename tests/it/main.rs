@@ -4,6 +4,7 @@ mod cli;
 mod faults;
 mod harness;
 mod lock;
+mod mirror;
 mod openapi;
 mod proxy;
 mod registry;
