@@ -7,6 +7,8 @@ mod openapi;
 mod registry;
 mod sandbox_api;
 mod sandbox_registry;
+mod workflows;
 mod support {
+    pub mod fake_github;
     pub mod registry_proc;
 }

@@ -298,6 +298,7 @@ mode_update() {
   summary_write "$WORK_DIR/update.full.md"
 
   # The branch holds exactly one commit on top of the checked-out base: re-runs replace it.
+  git add -- "$lock"
   git -c user.name="${GIT_USER_NAME:-github-actions[bot]}" \
     -c user.email="${GIT_USER_EMAIL:-41898282+github-actions[bot]@users.noreply.github.com}" \
     commit --quiet -m "Update vetted.lock: upstream tags moved" -m "$(cat "$changes")" -- "$lock" ||
