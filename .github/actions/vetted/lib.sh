@@ -99,6 +99,8 @@ gh_api() {
   rm -f "$out"
 }
 
+uri() { jq -rn --arg v "$1" '$v | @uri'; }
+
 have_github_token() { [ -n "${GITHUB_TOKEN:-}" ] && [ -n "${GITHUB_REPOSITORY:-}" ]; }
 
 # json_body OUT_FILE JQ_FILTER [jq args...]: writes a JSON request body built by jq.

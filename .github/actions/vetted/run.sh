@@ -72,6 +72,7 @@ mode_plan() {
       fi
     } >"$summary"
     summary_write "$summary"
+    printf '::notice::vetted: validate-only run (no Docker Hub credentials for this pull request); see the job summary\n' >&2
     $checks_ok || die "validation failed"
     return 0
   fi
@@ -101,6 +102,7 @@ mode_plan() {
   fi
   cat "$WORK_DIR/plan.err" >&2
   vetted_show "$plan" markdown >"$rendered" || die "vetted show failed"
+  vetted_show "$plan" json >"$WORK_DIR/plan-report.json" || die "vetted show failed"
   set_output plan-file "$plan"
   set_output artifact-dir "$WORK_DIR"
 
@@ -167,7 +169,7 @@ mode_drift() {
     *) die "vetted plan failed (exit $rc)" ;;
   esac
   have_github_token || die "GITHUB_TOKEN and GITHUB_REPOSITORY are needed to manage the drift issue"
-  id=$(gh_api GET "/repos/$GITHUB_REPOSITORY/issues?state=open&labels=$label&per_page=100" |
+  id=$(gh_api GET "/repos/$GITHUB_REPOSITORY/issues?state=open&labels=$(uri "$label")&per_page=100" |
     jq -r --arg m "$marker" '[.[] | select(.pull_request == null and ((.body // "") | startswith($m)))][0].number // empty')
   req="$WORK_DIR/drift.req.json"
   if [ "$rc" -eq 0 ]; then
@@ -307,7 +309,7 @@ mode_update() {
 
   have_github_token || die "GITHUB_TOKEN and GITHUB_REPOSITORY are needed to open the pull request"
   req="$WORK_DIR/update.req.json"
-  number=$(gh_api GET "/repos/$GITHUB_REPOSITORY/pulls?state=open&head=${GITHUB_REPOSITORY%%/*}:$branch&per_page=100" |
+  number=$(gh_api GET "/repos/$GITHUB_REPOSITORY/pulls?state=open&head=$(uri "${GITHUB_REPOSITORY%%/*}:$branch")&per_page=100" |
     jq -r --arg b "$branch" '[.[] | select(.head.ref == $b)][0].number // empty')
   if [ -n "$number" ]; then
     json_body "$req" '{title: $t, body: $b}' --arg t "$title" --rawfile b "$body"
