@@ -622,6 +622,22 @@ fn apply_applies_the_saved_plan_and_fails_when_apply_fails() {
         "{}",
         r.summary
     );
+
+    // The plan itself fails (here: the lock does not match the policy): nothing is applied.
+    a.clear_argv();
+    a.canned("plan-save", "", 1);
+    a.canned_err(
+        "plan-save",
+        "error: redis:7.4.1 is mirrored by the policy but not locked\n",
+    );
+    let r = a.run("apply", DOCKER_SECRET);
+    assert_eq!(r.code, 1);
+    assert!(
+        r.summary.contains("nothing applied") && r.summary.contains("not locked"),
+        "{}",
+        r.summary
+    );
+    assert_eq!(a.argv().len(), 1, "{:?}", a.argv());
 }
 
 #[test]

@@ -52,6 +52,7 @@ truncate_to() {
     return 0
   fi
   keep=$((limit - ${#note} - 2))
+  [ "$keep" -gt 0 ] || return 0
   head -c "$keep" "$file" | sed '$d'
   printf '\n%s\n' "$note"
 }

@@ -142,7 +142,13 @@ post_plan_comment() {
 # ---------------------------------------------------------------------------------------------
 mode_apply() {
   local plan="$WORK_DIR/plan.json" summary="$WORK_DIR/summary.md" rc=0
-  vetted_plan_save "$plan" >"$WORK_DIR/plan.txt" || die "vetted plan failed"
+  if ! vetted_plan_save "$plan" >"$WORK_DIR/plan.txt" 2>"$WORK_DIR/plan.err"; then
+    cat "$WORK_DIR/plan.err" >&2
+    { printf '# vetted plan failed: nothing applied\n\n'; fence "$WORK_DIR/plan.err"; } >"$summary"
+    summary_write "$summary"
+    die "vetted plan failed"
+  fi
+  cat "$WORK_DIR/plan.err" >&2
   set_output plan-file "$plan"
   set_output artifact-dir "$WORK_DIR"
   vetted_show "$plan" markdown >"$WORK_DIR/plan.md" || die "vetted show failed"
