@@ -1,12 +1,14 @@
 //! Executes a plan: the only code path that writes to Docker Hub. Changes run in dependency order
-//! (settings, roles, teams, invites, team members, repositories, grants; then removals last, in reverse),
-//! each phase with bounded concurrency. A failure skips only the changes that depend on it (a grant on
+//! (settings, roles, teams, invites, team members, repositories, grants, image copies; then removals
+//! last, in reverse), each phase with bounded concurrency; image copies go through the registry copy
+//! engine ([`OrgWriter`]), at most `copy_parallelism` at once, after their repository exists. A failure skips only the changes that depend on it (a grant on
 //! a repository whose creation failed), every other change still runs, and the report says what was
 //! done, what failed and what was skipped. A re-run converges because the next plan is computed from
 //! the live state again.
 
 use std::collections::BTreeSet;
 use std::fmt;
+use std::sync::Mutex;
 
 use futures::StreamExt;
 use serde::Serialize;
@@ -28,6 +30,91 @@ impl Executor for crate::hub::HubClient {
     type Error = crate::hub::HubError;
     async fn execute(&self, org: &str, change: &Change) -> Result<(), Self::Error> {
         crate::hub::HubClient::execute(self, org, change).await
+    }
+}
+
+/// What the image copies of an apply did, summed.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct CopyTotals {
+    pub images: u64,
+    pub blobs_copied: u64,
+    pub blobs_mounted: u64,
+    pub blobs_skipped: u64,
+    pub bytes: u64,
+}
+
+/// The production executor: hub API changes through Docker Hub, image copies through the registry
+/// copy engine.
+pub struct OrgWriter<'a> {
+    pub hub: &'a crate::hub::HubClient,
+    /// `None` when the plan copies no image.
+    pub registry: Option<&'a crate::registry::client::RegistryClient>,
+    pub progress: &'a dyn crate::registry::copy::Progress,
+    pub totals: Mutex<CopyTotals>,
+}
+
+impl OrgWriter<'_> {
+    async fn copy(
+        &self,
+        org: &str,
+        repository: &str,
+        tag: &str,
+        source: &str,
+        digest: &str,
+        platforms: &Option<Vec<String>>,
+    ) -> Result<(), String> {
+        use crate::registry::copy::{CopyOptions, copy_image};
+        let registry = self
+            .registry
+            .ok_or("no registry client is configured for image copies")?;
+        let source = crate::registry::reference::Reference::parse(source)
+            .map_err(|e| format!("source: {e}"))?;
+        let target = crate::mirror::target_reference(org, repository, tag)?;
+        let options = CopyOptions {
+            platforms: platforms.clone(),
+            ..CopyOptions::default()
+        };
+        let report = copy_image(registry, &source, &target, &options, self.progress)
+            .await
+            .map_err(|e| e.to_string())?;
+        if let Ok(mut t) = self.totals.lock() {
+            t.images += 1;
+            t.blobs_copied += report.blobs_copied;
+            t.blobs_mounted += report.blobs_mounted;
+            t.blobs_skipped += report.blobs_skipped;
+            t.bytes += report.bytes_copied;
+        }
+        if report.digest != digest {
+            return Err(format!(
+                "copied {} but the plan expected {}; run `vetted plan` again",
+                report.digest, digest
+            ));
+        }
+        Ok(())
+    }
+}
+
+impl Executor for OrgWriter<'_> {
+    type Error = String;
+    async fn execute(&self, org: &str, change: &Change) -> Result<(), String> {
+        match change {
+            Change::CopyImage {
+                repository,
+                tag,
+                source,
+                digest,
+                platforms,
+                ..
+            } => {
+                self.copy(org, repository, tag, source, digest, platforms)
+                    .await
+            }
+            other => self
+                .hub
+                .execute(org, other)
+                .await
+                .map_err(|e| e.to_string()),
+        }
     }
 }
 
@@ -79,7 +166,12 @@ impl ApplyReport {
 pub struct ApplyOptions {
     /// Changes in flight at once within a phase.
     pub parallelism: usize,
+    /// Images copied at once.
+    pub copy_parallelism: usize,
 }
+
+/// The phase of image copies.
+const COPY_PHASE: u8 = 7;
 
 /// Execution phase of a change: creates and updates in dependency order, then removals in reverse.
 fn phase(change: &Change) -> u8 {
@@ -93,12 +185,14 @@ fn phase(change: &Change) -> u8 {
         AddTeamMember { .. } => 4,
         CreateRepository { .. } | UpdateRepository { .. } => 5,
         Grant { .. } | UpdateGrant { .. } => 6,
-        Revoke { .. } => 7,
-        DeleteRepository { .. } => 8,
-        RemoveTeamMember { .. } => 9,
-        CancelInvite { .. } => 10,
-        DeleteTeam { .. } => 11,
-        RemoveMember { .. } => 12,
+        // After the repository exists (and its grants are set).
+        CopyImage { .. } => COPY_PHASE,
+        Revoke { .. } => 8,
+        DeleteRepository { .. } => 9,
+        RemoveTeamMember { .. } => 10,
+        CancelInvite { .. } => 11,
+        DeleteTeam { .. } => 12,
+        RemoveMember { .. } => 13,
     }
 }
 
@@ -149,6 +243,7 @@ impl Failed {
             | Change::UpdateGrant {
                 repository, team, ..
             } => repo_missing(repository).or_else(|| team_missing(team)),
+            Change::CopyImage { repository, .. } => repo_missing(repository),
             _ => None,
         }
     }
@@ -165,7 +260,6 @@ pub async fn apply<E: Executor>(
     ordered.sort_by_key(|c| phase(c)); // stable: keeps the plan's order within a phase
     let mut report = ApplyReport::default();
     let mut failed = Failed::default();
-    let parallelism = options.parallelism.max(1);
     let mut start = 0;
     while start < ordered.len() {
         let current = phase(ordered[start]);
@@ -175,6 +269,11 @@ pub async fn apply<E: Executor>(
             .map_or(ordered.len(), |n| start + n);
         let batch = &ordered[start..end];
         start = end;
+        let parallelism = if current == COPY_PHASE {
+            options.copy_parallelism.max(1)
+        } else {
+            options.parallelism.max(1)
+        };
 
         let mut runnable = Vec::new();
         for change in batch {
@@ -282,7 +381,10 @@ mod tests {
         let report = apply(
             &rec,
             &plan(changes),
-            ApplyOptions { parallelism: 1 },
+            ApplyOptions {
+                parallelism: 1,
+                copy_parallelism: 1,
+            },
             |_| {},
         )
         .await;

@@ -15,7 +15,9 @@ Examples:
   vetted sandbox --seed sandbox/demo-seed.toml
 
 Credentials come from DOCKERHUB_USERNAME and DOCKERHUB_TOKEN (a password, a personal access token,
-or an organization access token with the organization name as the username).";
+or an organization access token with the organization name as the username). Registry credentials:
+VETTED_REGISTRY_USERNAME/VETTED_REGISTRY_PASSWORD, then (for docker.io) the Docker Hub ones, then
+Docker's config.json and credential helpers, else anonymous.";
 
 #[derive(Debug, Parser)]
 #[command(
@@ -111,12 +113,29 @@ pub struct HubArgs {
     pub parallelism: u64,
 }
 
+/// Where images are read from and copied to.
+#[derive(Debug, Args)]
+pub struct RegistryArgs {
+    /// Send requests for `docker.io` references to this registry URL instead of Docker Hub (the
+    /// sandbox prints its registry URL on its second line). Plain http only for loopback.
+    #[arg(long, env = "VETTED_DOCKER_IO_REGISTRY", value_name = "URL")]
+    pub docker_io_registry: Option<String>,
+    /// Images copied at once by apply.
+    #[arg(long, default_value_t = 4, value_parser = clap::value_parser!(u64).range(1..=32))]
+    pub copy_parallelism: u64,
+}
+
 #[derive(Debug, Args)]
 pub struct PlanArgs {
     #[command(flatten)]
     pub policy: PolicyArgs,
     #[command(flatten)]
     pub hub: HubArgs,
+    #[command(flatten)]
+    pub registry: RegistryArgs,
+    /// Fail when vetted.lock is missing or does not match the policy (CI).
+    #[arg(long)]
+    pub locked: bool,
     /// Output format for the plan on stdout.
     #[arg(long, value_enum, default_value_t = Format::Text)]
     pub format: Format,
@@ -131,6 +150,11 @@ pub struct ApplyArgs {
     pub policy: PolicyArgs,
     #[command(flatten)]
     pub hub: HubArgs,
+    #[command(flatten)]
+    pub registry: RegistryArgs,
+    /// Fail when vetted.lock is missing or does not match the policy (CI).
+    #[arg(long)]
+    pub locked: bool,
     /// Output format for the plan shown before applying.
     #[arg(long, value_enum, default_value_t = Format::Text)]
     pub format: Format,
@@ -146,6 +170,8 @@ pub struct ApplyArgs {
 pub struct LockArgs {
     #[command(flatten)]
     pub policy: PolicyArgs,
+    #[command(flatten)]
+    pub registry: RegistryArgs,
     /// Re-resolve every tag, or only the tags of the named repositories.
     #[arg(long, value_name = "REPOSITORY", num_args = 0.., conflicts_with = "locked")]
     pub upgrade: Option<Vec<String>>,

@@ -35,6 +35,9 @@ pub enum Error {
     /// vetted.lock is missing, invalid, out of date (`--locked`) or could not be resolved.
     #[error("{0}")]
     Lock(String),
+    /// A registry could not be read (resolving mirrored images).
+    #[error("{0}")]
+    Registry(String),
     /// The sandbox could not start or stopped with an error.
     #[error("sandbox: {0}")]
     Sandbox(String),

@@ -3,14 +3,15 @@
 //! Module tree (see DESIGN.md): `cli` parses, `settings` resolves flags/env once, `commands` holds one
 //! file per subcommand, `policy` loads and validates the TOML policy into a desired
 //! [`model::OrgState`], `hub` reads the live state and performs writes, `plan` diffs the two into pure
-//! data, `render` turns a plan into text/JSON/markdown, `apply` executes a plan, `registry` is the OCI
-//! copy engine and `sandbox` a local Docker Hub stand-in.
+//! data, `mirror` resolves mirrored images into copy rows, `render` turns a plan into
+//! text/JSON/markdown, `apply` executes a plan, `registry` is the OCI copy engine and `sandbox` a local Docker Hub stand-in.
 
 pub mod apply;
 pub mod cli;
 pub mod commands;
 pub mod error;
 pub mod hub;
+pub mod mirror;
 pub mod model;
 pub mod plan;
 pub mod policy;

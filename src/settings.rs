@@ -1,14 +1,25 @@
 //! Resolves flags and environment once into the values the commands use: output styling, Docker Hub
-//! endpoint and credentials, limits. Commands never read the environment themselves.
+//! endpoint and credentials, registry endpoints and credentials (env, Docker's config.json and
+//! credential helpers), limits. Commands never read the environment themselves.
 
+use std::collections::{BTreeMap, BTreeSet};
 use std::io::IsTerminal;
+use std::path::PathBuf;
 use std::time::Duration;
 
 use url::Url;
 
-use crate::cli::{ColorWhen, GlobalArgs, HubArgs};
+use crate::cli::{ColorWhen, GlobalArgs, HubArgs, RegistryArgs};
 use crate::error::Error;
 use crate::hub::{Credentials, HubConfig, Secret};
+use crate::registry::client::{ClientConfig, RegistryCredentials};
+use crate::registry::reference::DOCKER_HUB;
+
+/// Registry credentials for every registry, before anything else.
+pub const REGISTRY_USERNAME_ENV: &str = "VETTED_REGISTRY_USERNAME";
+pub const REGISTRY_PASSWORD_ENV: &str = "VETTED_REGISTRY_PASSWORD";
+/// The server key Docker's config.json uses for Docker Hub.
+const DOCKER_HUB_CONFIG_KEY: &str = "https://index.docker.io/v1/";
 
 /// Environment variable holding the Docker Hub secret. Never a flag: argv is visible to other users.
 pub const TOKEN_ENV: &str = "DOCKERHUB_TOKEN";
@@ -82,8 +93,190 @@ pub fn hub_config(args: &HubArgs) -> Result<HubConfig, Error> {
 
 /// https anywhere; plain http only for loopback (the sandbox), so a token is never sent in clear.
 fn hub_url(raw: &str) -> Result<Url, Error> {
+    checked_url("--hub-url", raw)
+}
+
+/// The Docker Hub credentials from the environment when both are set (`vetted lock` uses them for
+/// docker.io without requiring them).
+pub fn hub_credentials_from_env() -> Option<Credentials> {
+    let username = std::env::var(USERNAME_ENV).ok()?.trim().to_string();
+    let secret = std::env::var(TOKEN_ENV).ok()?.trim().to_string();
+    (!username.is_empty() && !secret.is_empty()).then(|| Credentials {
+        username,
+        secret: Secret::new(secret),
+    })
+}
+
+/// Where a credential came from (shown with --verbose; never the secret itself).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CredentialSource {
+    Env,
+    DockerHub,
+    DockerConfig,
+    Anonymous,
+}
+
+impl CredentialSource {
+    /// Where the credential came from, for `--verbose` (never the credential).
+    pub fn describe(self) -> &'static str {
+        match self {
+            CredentialSource::Env => {
+                "credentials from VETTED_REGISTRY_USERNAME/VETTED_REGISTRY_PASSWORD"
+            }
+            CredentialSource::DockerHub => "credentials from DOCKERHUB_USERNAME/DOCKERHUB_TOKEN",
+            CredentialSource::DockerConfig => "credentials from Docker's config.json",
+            CredentialSource::Anonymous => "anonymous",
+        }
+    }
+}
+
+/// Builds the registry client configuration for the `registries` a command talks to (names as in
+/// references: `docker.io`, `ghcr.io`, `127.0.0.1:5000`). Credentials per registry, first match
+/// wins: VETTED_REGISTRY_USERNAME/VETTED_REGISTRY_PASSWORD; for docker.io the Docker Hub
+/// credentials `hub` (DOCKERHUB_USERNAME/DOCKERHUB_TOKEN); Docker's config.json (`auths`,
+/// `credHelpers`, `credsStore`); anonymous.
+pub fn registry_config(
+    args: &RegistryArgs,
+    hub: Option<&Credentials>,
+    registries: &BTreeSet<String>,
+) -> Result<(ClientConfig, BTreeMap<String, CredentialSource>), Error> {
+    let mut config = ClientConfig::default();
+    if let Some(raw) = args.docker_io_registry.as_deref().map(str::trim)
+        && !raw.is_empty()
+    {
+        let url = checked_url("--docker-io-registry", raw)?;
+        config.endpoints.insert(DOCKER_HUB.to_string(), url);
+    }
+    let env_creds = env_credentials(
+        std::env::var(REGISTRY_USERNAME_ENV).ok(),
+        std::env::var(REGISTRY_PASSWORD_ENV).ok(),
+    )?;
+    let sources = assign_credentials(
+        &mut config,
+        env_creds,
+        hub,
+        registries,
+        docker_config_credential,
+    );
+    Ok((config, sources))
+}
+
+/// Both registry variables or neither.
+fn env_credentials(
+    username: Option<String>,
+    password: Option<String>,
+) -> Result<Option<RegistryCredentials>, Error> {
+    let username = username.filter(|s| !s.trim().is_empty());
+    let password = password.filter(|s| !s.trim().is_empty());
+    match (username, password) {
+        (Some(u), Some(p)) => Ok(Some(RegistryCredentials {
+            username: u.trim().to_string(),
+            password: p.trim().to_string(),
+        })),
+        (None, None) => Ok(None),
+        _ => Err(Error::Usage(format!(
+            "set both {REGISTRY_USERNAME_ENV} and {REGISTRY_PASSWORD_ENV}, or neither"
+        ))),
+    }
+}
+
+/// The precedence of [`registry_config`], with Docker's config.json behind `docker_config`
+/// (server key -> credential).
+fn assign_credentials(
+    config: &mut ClientConfig,
+    env_creds: Option<RegistryCredentials>,
+    hub: Option<&Credentials>,
+    registries: &BTreeSet<String>,
+    docker_config: impl Fn(&str) -> Option<RegistryCredentials>,
+) -> BTreeMap<String, CredentialSource> {
+    let mut sources = BTreeMap::new();
+    for registry in registries {
+        let (creds, source) = if let Some(c) = &env_creds {
+            (Some(c.clone()), CredentialSource::Env)
+        } else if let (true, Some(h)) = (registry == DOCKER_HUB, hub) {
+            (
+                Some(RegistryCredentials {
+                    username: h.username.clone(),
+                    password: h.secret.expose().to_string(),
+                }),
+                CredentialSource::DockerHub,
+            )
+        } else {
+            let mut keys = vec![if registry == DOCKER_HUB {
+                DOCKER_HUB_CONFIG_KEY.to_string()
+            } else {
+                registry.clone()
+            }];
+            if let Some(url) = config.endpoints.get(registry)
+                && let Some(host) = url.host_str()
+            {
+                keys.push(match url.port() {
+                    Some(p) => format!("{host}:{p}"),
+                    None => host.to_string(),
+                });
+            }
+            match keys.iter().find_map(|k| docker_config(k)) {
+                Some(c) => (Some(c), CredentialSource::DockerConfig),
+                None => (None, CredentialSource::Anonymous),
+            }
+        };
+        if let Some(c) = creds {
+            config.credentials.insert(registry.clone(), c);
+        }
+        sources.insert(registry.clone(), source);
+    }
+    sources
+}
+
+/// Docker's config directory: $DOCKER_CONFIG, else ~/.docker.
+fn docker_config_path() -> Option<PathBuf> {
+    std::env::var_os("DOCKER_CONFIG")
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".docker")))
+        .map(|d| d.join("config.json"))
+}
+
+/// What `docker login` stored for `server`, through the `docker_credential` crate (auths entries,
+/// credHelpers, credsStore). A failing helper or an unusable entry is a warning, not an error:
+/// the registry is then tried anonymously, as docker does. Messages never include secrets.
+fn docker_config_credential(server: &str) -> Option<RegistryCredentials> {
+    let path = docker_config_path()?;
+    if !path.is_file() {
+        return None;
+    }
+    use docker_credential::{CredentialRetrievalError as E, DockerCredential};
+    match docker_credential::get_credential(server) {
+        Ok(DockerCredential::UsernamePassword(username, password)) => {
+            Some(RegistryCredentials { username, password })
+        }
+        Ok(DockerCredential::IdentityToken(_)) => {
+            eprintln!(
+                "warning: {}: the credential for {server} is an identity token, which vetted cannot use; trying {server} anonymously",
+                path.display()
+            );
+            None
+        }
+        Err(E::NoCredentialConfigured) => None,
+        Err(E::HelperFailure { helper, .. }) => {
+            eprintln!(
+                "warning: {helper} found no usable credential for {server}; trying {server} anonymously"
+            );
+            None
+        }
+        Err(e) => {
+            eprintln!(
+                "warning: {}: could not read the credential for {server} ({e}); trying {server} anonymously",
+                path.display()
+            );
+            None
+        }
+    }
+}
+
+/// A URL given by `flag`: https anywhere; plain http only for loopback.
+fn checked_url(flag: &str, raw: &str) -> Result<Url, Error> {
     let url = Url::parse(raw)
-        .map_err(|e| Error::Usage(format!("--hub-url {raw:?} is not a valid URL: {e}")))?;
+        .map_err(|e| Error::Usage(format!("{flag} {raw:?} is not a valid URL: {e}")))?;
     let loopback = match url.host() {
         Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
         Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
@@ -94,10 +287,10 @@ fn hub_url(raw: &str) -> Result<Url, Error> {
         "https" => Ok(url),
         "http" if loopback => Ok(url),
         "http" => Err(Error::Usage(format!(
-            "--hub-url {raw}: plain http is only allowed for loopback addresses; use https"
+            "{flag} {raw}: plain http is only allowed for loopback addresses; use https"
         ))),
         other => Err(Error::Usage(format!(
-            "--hub-url {raw}: unsupported scheme {other:?}; use https"
+            "{flag} {raw}: unsupported scheme {other:?}; use https"
         ))),
     }
 }
@@ -116,6 +309,98 @@ mod tests {
         assert!(err.contains("only allowed for loopback"), "{err}");
         assert!(hub_url("ftp://x").is_err());
         assert!(hub_url("not a url").is_err());
+    }
+
+    fn creds(u: &str, p: &str) -> RegistryCredentials {
+        RegistryCredentials {
+            username: u.into(),
+            password: p.into(),
+        }
+    }
+
+    #[test]
+    fn registry_credential_precedence() {
+        let registries: BTreeSet<String> = ["docker.io", "ghcr.io", "127.0.0.1:5000"]
+            .into_iter()
+            .map(String::from)
+            .collect();
+        let hub = Credentials {
+            username: "alice".into(),
+            secret: Secret::new("hub-secret"),
+        };
+        // config.json knows Docker Hub (by Docker's key) and the loopback registry.
+        let lookup = |server: &str| match server {
+            "https://index.docker.io/v1/" => Some(creds("docker-user", "docker-pass")),
+            "127.0.0.1:5000" => Some(creds("local", "local-pass")),
+            _ => None,
+        };
+
+        let mut config = ClientConfig::default();
+        let sources = assign_credentials(&mut config, None, Some(&hub), &registries, lookup);
+        assert_eq!(sources["docker.io"], CredentialSource::DockerHub);
+        assert_eq!(
+            config.credentials["docker.io"],
+            creds("alice", "hub-secret")
+        );
+        assert_eq!(sources["127.0.0.1:5000"], CredentialSource::DockerConfig);
+        assert_eq!(
+            config.credentials["127.0.0.1:5000"],
+            creds("local", "local-pass")
+        );
+        assert_eq!(sources["ghcr.io"], CredentialSource::Anonymous);
+        assert!(!config.credentials.contains_key("ghcr.io"));
+
+        // Without hub credentials (vetted lock), docker.io falls back to config.json.
+        let mut config = ClientConfig::default();
+        let sources = assign_credentials(&mut config, None, None, &registries, lookup);
+        assert_eq!(sources["docker.io"], CredentialSource::DockerConfig);
+        assert_eq!(
+            config.credentials["docker.io"],
+            creds("docker-user", "docker-pass")
+        );
+
+        // The environment wins everywhere.
+        let mut config = ClientConfig::default();
+        let env = Some(creds("ci", "ci-pass"));
+        let sources = assign_credentials(&mut config, env, Some(&hub), &registries, lookup);
+        assert!(sources.values().all(|s| *s == CredentialSource::Env));
+        assert!(
+            config
+                .credentials
+                .values()
+                .all(|c| *c == creds("ci", "ci-pass"))
+        );
+        // Debug never shows a password.
+        assert!(!format!("{config:?}").contains("ci-pass"));
+    }
+
+    #[test]
+    fn registry_env_needs_both_variables_and_endpoint_rules() {
+        assert!(env_credentials(None, None).unwrap().is_none());
+        assert!(env_credentials(Some(" ".into()), None).unwrap().is_none());
+        let err = env_credentials(Some("u".into()), None)
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("set both"), "{err}");
+        assert_eq!(
+            env_credentials(Some("u".into()), Some("p".into())).unwrap(),
+            Some(creds("u", "p"))
+        );
+        let args = |url: &str| RegistryArgs {
+            docker_io_registry: Some(url.into()),
+            copy_parallelism: 4,
+        };
+        let none = BTreeSet::new();
+        let (config, _) = registry_config(&args("http://127.0.0.1:5001/"), None, &none).unwrap();
+        assert_eq!(
+            config.endpoints["docker.io"].as_str(),
+            "http://127.0.0.1:5001/"
+        );
+        let err = registry_config(&args("http://registry.example.com"), None, &none)
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("--docker-io-registry"), "{err}");
+        assert!(err.contains("only allowed for loopback"), "{err}");
     }
 
     #[test]

@@ -1,14 +1,26 @@
 //! `vetted apply`: compute the plan, show it, pass the safety checks, confirm, execute, report.
 
 use std::io::{BufRead, IsTerminal, Write};
+use std::sync::Mutex;
+use std::time::Instant;
 
-use crate::apply::{ApplyOptions, ChangeResult, Status};
+use indicatif::HumanBytes;
+
+use crate::apply::{ApplyOptions, ChangeResult, CopyTotals, OrgWriter, Status};
 use crate::cli::ApplyArgs;
 use crate::error::{Error, Outcome};
+use crate::render::progress::CopyProgress;
 use crate::settings::Output;
 
 pub async fn run(args: &ApplyArgs, output: Output) -> Result<Outcome, Error> {
-    let planned = super::load_and_plan(&args.policy, &args.hub).await?;
+    let planned = super::load_and_plan(
+        &args.policy,
+        &args.hub,
+        &args.registry,
+        args.locked,
+        output.verbose,
+    )
+    .await?;
     let plan = &planned.plan;
     print!("{}", super::render_plan(plan, args.format, output));
     let _ = std::io::stdout().flush();
@@ -31,6 +43,15 @@ pub async fn run(args: &ApplyArgs, output: Output) -> Result<Outcome, Error> {
             )));
         }
     }
+    // Docker Hub's pull limit: refuse before changing anything rather than fail half-way.
+    let pulls = crate::mirror::docker_hub_pulls(&plan.changes);
+    if let Some(remaining) = planned.pulls_remaining
+        && pulls > remaining
+    {
+        return Err(Error::Refused(format!(
+            "the image copies need about {pulls} Docker Hub pull(s) but only {remaining} remain in the current window; nothing was changed. Wait for the window to reset, log in with an account that has a higher limit, or mirror fewer tags at once."
+        )));
+    }
     if !args.yes {
         confirm(&planned.policy.desired.org)?;
     }
@@ -39,11 +60,32 @@ pub async fn run(args: &ApplyArgs, output: Output) -> Result<Outcome, Error> {
     super::status(&format!("Applying {total} change(s) to {} ...", plan.org));
     let options = ApplyOptions {
         parallelism: usize::try_from(args.hub.parallelism).unwrap_or(8),
+        copy_parallelism: usize::try_from(args.registry.copy_parallelism).unwrap_or(4),
     };
-    let report = crate::apply::apply(&planned.client, plan, options, |r| {
-        super::status(&progress_line(r));
+    let progress = CopyProgress::new(std::io::stderr().is_terminal());
+    let writer = OrgWriter {
+        hub: &planned.client,
+        registry: planned.registry.as_ref(),
+        progress: &progress,
+        totals: Mutex::new(CopyTotals::default()),
+    };
+    let started = Instant::now();
+    let report = crate::apply::apply(&writer, plan, options, |r| {
+        progress.println(&progress_line(r));
     })
     .await;
+    let totals = writer.totals.lock().map(|t| t.clone()).unwrap_or_default();
+    if totals.images > 0 {
+        super::status(&format!(
+            "Copied {} image(s): {} blob(s) copied, {} mounted, {} already present; {} in {:.1}s.",
+            totals.images,
+            totals.blobs_copied,
+            totals.blobs_mounted,
+            totals.blobs_skipped,
+            HumanBytes(totals.bytes),
+            started.elapsed().as_secs_f64()
+        ));
+    }
     let done = report.done();
     let failed = report.failed();
     if failed == 0 {

@@ -54,7 +54,17 @@ pub async fn run(args: &LockArgs) -> Result<Outcome, Error> {
             "Resolving {} tag(s) upstream ...",
             update.to_resolve.len()
         ));
-        let client = super::registry_client()?;
+        let registries = update
+            .to_resolve
+            .iter()
+            .filter_map(|w| w.source_reference().ok().map(|r| r.registry))
+            .collect();
+        let (config, _) = crate::settings::registry_config(
+            &args.registry,
+            crate::settings::hub_credentials_from_env().as_ref(),
+            &registries,
+        )?;
+        let client = RegistryClient::new(config).map_err(|e| Error::Usage(e.to_string()))?;
         resolve_all(&client, &update.to_resolve).await?
     };
     let (new, changes) = update.finish(resolved);

@@ -5,7 +5,14 @@ use crate::error::{Error, Outcome};
 use crate::settings::Output;
 
 pub async fn run(args: &PlanArgs, output: Output) -> Result<Outcome, Error> {
-    let planned = super::load_and_plan(&args.policy, &args.hub).await?;
+    let planned = super::load_and_plan(
+        &args.policy,
+        &args.hub,
+        &args.registry,
+        args.locked,
+        output.verbose,
+    )
+    .await?;
     let plan = &planned.plan;
     print!("{}", super::render_plan(plan, args.format, output));
     let violations = planned.violations();

@@ -202,6 +202,17 @@ pub(crate) async fn execute(
             let url = grant_url(c, org, repository, team).await?;
             c.call(Method::DELETE, &url, None).await?;
         }
+        CopyImage {
+            repository, tag, ..
+        } => {
+            // Images go through the registry, not the hub API: apply routes them to the copy engine.
+            return Err(HubError::new(
+                "COPY",
+                &format!("{org}/{repository}:{tag}"),
+                None,
+                "images are copied through the registry, not the Docker Hub API".to_string(),
+            ));
+        }
     }
     Ok(())
 }

@@ -45,6 +45,7 @@ pub enum ResourceKind {
     TeamMember,
     Repository,
     Grant,
+    Image,
 }
 
 impl ResourceKind {
@@ -57,6 +58,7 @@ impl ResourceKind {
             ResourceKind::TeamMember => "team_member",
             ResourceKind::Repository => "repository",
             ResourceKind::Grant => "grant",
+            ResourceKind::Image => "image",
         }
     }
 }
@@ -156,6 +158,26 @@ pub enum Change {
         team: String,
         permission: Permission,
     },
+    /// Copy an upstream image into `org/repository:tag` by digest (the registry copy engine).
+    CopyImage {
+        repository: String,
+        tag: String,
+        /// The upstream reference with tag and digest, e.g. `docker.io/bitnami/redis:7.2@sha256:..`.
+        source: String,
+        /// The digest the tag will point at: the upstream digest, or the filtered index's digest
+        /// when `platforms` is set.
+        digest: String,
+        /// What the tag points at now (`None`: the tag is missing).
+        old_digest: Option<String>,
+        /// Copy only these platforms (a new index); `None` copies every platform.
+        platforms: Option<Vec<String>>,
+        /// Also copy signatures, attestations and SBOMs.
+        signatures: bool,
+        /// Estimated blob bytes to transfer; a blob several images share counts once, at the first.
+        bytes: u64,
+        /// Manifest GETs the copy makes on the source (Docker Hub counts them against pull limits).
+        manifests: u64,
+    },
 }
 
 impl Change {
@@ -169,6 +191,10 @@ impl Change {
             CreateRepository { .. } | Grant { .. } => Action::Create,
             RemoveMember { .. } | CancelInvite { .. } | DeleteTeam { .. } => Action::Delete,
             RemoveTeamMember { .. } | DeleteRepository { .. } | Revoke { .. } => Action::Delete,
+            CopyImage {
+                old_digest: None, ..
+            } => Action::Create,
+            CopyImage { .. } => Action::Update,
         }
     }
 
@@ -184,6 +210,7 @@ impl Change {
                 ResourceKind::Repository
             }
             Grant { .. } | UpdateGrant { .. } | Revoke { .. } => ResourceKind::Grant,
+            CopyImage { .. } => ResourceKind::Image,
         }
     }
 
@@ -219,8 +246,16 @@ impl Change {
             | Revoke {
                 repository, team, ..
             } => format!("grant {org}/{repository}:{team}"),
+            CopyImage {
+                repository, tag, ..
+            } => image_address(org, repository, tag),
         }
     }
+}
+
+/// The address of a mirrored tag, e.g. `image acme/redis:7.2`.
+pub fn image_address(org: &str, repository: &str, tag: &str) -> String {
+    format!("image {org}/{repository}:{tag}")
 }
 
 /// Something people should know that is not a change: drift left alone because prune is off, a
@@ -239,6 +274,12 @@ pub struct Summary {
     pub add: usize,
     pub change: usize,
     pub destroy: usize,
+    /// Images to copy (also counted in add/change).
+    #[serde(default)]
+    pub images: usize,
+    /// Estimated blob bytes the copies transfer.
+    #[serde(default)]
+    pub bytes: u64,
 }
 
 /// The plan. Changes are sorted: deletions first (in reverse dependency order), then creates and
@@ -261,6 +302,10 @@ impl Plan {
                 Action::Create => s.add += 1,
                 Action::Update => s.change += 1,
                 Action::Delete => s.destroy += 1,
+            }
+            if let Change::CopyImage { bytes, .. } = c {
+                s.images += 1;
+                s.bytes += bytes;
             }
         }
         s

@@ -1,5 +1,6 @@
-//! Safety checks on a plan before apply: the mass-deletion guard per resource kind and refusal to
-//! remove the last owner or the identity running apply.
+//! Safety checks on a plan before apply: the mass-deletion guard per resource kind, refusal to
+//! remove the last owner or the identity running apply, and to mirror images as a member who is
+//! not an owner (Image Access Management blocks community pulls for everyone else).
 
 use std::fmt;
 
@@ -20,6 +21,8 @@ pub enum Violation {
     LastOwner { user: String },
     /// The plan removes the identity running apply.
     Identity { user: String },
+    /// The plan copies images but the identity running apply is a member without the owner role.
+    MirrorNeedsOwner { user: String, role: Role },
 }
 
 impl fmt::Display for Violation {
@@ -36,6 +39,12 @@ impl fmt::Display for Violation {
                  plan, then re-run with --force or raise `delete_threshold` in the policy",
                 kind.as_str(),
                 threshold * 100.0
+            ),
+            Violation::MirrorNeedsOwner { user, role } => write!(
+                f,
+                "{user} has the {role} role in the organization, but copying community images needs an \
+                 owner (Image Access Management blocks community pulls for everyone else); run \
+                 apply as an owner"
             ),
             Violation::LastOwner { user } => write!(
                 f,
@@ -70,6 +79,8 @@ fn live_count(live: &OrgState, kind: ResourceKind) -> usize {
             .values()
             .map(|r| r.grants.as_ref().map_or(0, |g| g.len()))
             .sum(),
+        // Image copies never delete.
+        ResourceKind::Image => 0,
     }
 }
 
@@ -134,6 +145,27 @@ pub fn check(plan: &Plan, live: &OrgState, threshold: f64) -> Vec<Violation> {
     out
 }
 
+/// Refuses copying images as a member whose role (read from the live state, when roles are
+/// managed) is not owner. Unknown roles (unmanaged members, an organization access token) pass.
+pub fn check_mirror_identity(
+    plan: &Plan,
+    live: &OrgState,
+    identity: &crate::model::Username,
+) -> Option<Violation> {
+    if !plan
+        .changes
+        .iter()
+        .any(|c| matches!(c, Change::CopyImage { .. }))
+    {
+        return None;
+    }
+    let role = *live.members.as_ref()?.roles.get(identity)?;
+    (role != Role::Owner).then(|| Violation::MirrorNeedsOwner {
+        user: identity.to_string(),
+        role,
+    })
+}
+
 /// Refuses removing `identity` from the organization.
 pub fn check_identity(plan: &Plan, identity: &crate::model::Username) -> Option<Violation> {
     plan.changes.iter().find_map(|c| match c {
@@ -147,6 +179,42 @@ pub fn check_identity(plan: &Plan, identity: &crate::model::Username) -> Option<
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn mirroring_needs_an_owner_when_roles_are_known() {
+        let copy = Change::CopyImage {
+            repository: "redis".into(),
+            tag: "7.2".into(),
+            source: format!("docker.io/bitnami/redis:7.2@sha256:{}", "a".repeat(64)),
+            digest: format!("sha256:{}", "a".repeat(64)),
+            old_digest: None,
+            platforms: None,
+            signatures: false,
+            bytes: 0,
+            manifests: 1,
+        };
+        let mut live = OrgState::empty("acme");
+        let bob = Username::new("bob");
+        let alice = Username::new("alice");
+        let p = plan(vec![copy]);
+        // Roles not read: nothing to say.
+        assert_eq!(check_mirror_identity(&p, &live, &bob), None);
+        let mut members = Members::default();
+        members.roles.insert(alice.clone(), Role::Owner);
+        members.roles.insert(bob.clone(), Role::Editor);
+        live.members = Some(members);
+        assert_eq!(check_mirror_identity(&p, &live, &alice), None);
+        let v = check_mirror_identity(&p, &live, &bob).unwrap();
+        assert!(v.to_string().contains("needs an owner"), "{v}");
+        // No copies: no objection.
+        assert_eq!(check_mirror_identity(&plan(vec![]), &live, &bob), None);
+        // An identity that is not a member (an organization access token) passes.
+        assert_eq!(
+            check_mirror_identity(&p, &live, &Username::new("acme")),
+            None
+        );
+    }
+
     use crate::model::{Members, Repository, Username};
     use crate::plan::FORMAT_VERSION;
 

@@ -45,6 +45,9 @@ pub struct ClientConfig {
     pub credentials: BTreeMap<String, RegistryCredentials>,
     /// Registries (host or host:port) reached over plain http besides loopback ones.
     pub insecure: Vec<String>,
+    /// Registry name (as in references, e.g. `docker.io`) -> base URL (`http://127.0.0.1:5000`)
+    /// to send its API requests to instead (the sandbox standing in for Docker Hub).
+    pub endpoints: BTreeMap<String, url::Url>,
     pub request_timeout: Duration,
     pub connect_timeout: Duration,
     /// Attempts per request, including the first (at least 1).
@@ -59,6 +62,7 @@ impl Default for ClientConfig {
         ClientConfig {
             credentials: BTreeMap::new(),
             insecure: Vec::new(),
+            endpoints: BTreeMap::new(),
             request_timeout: Duration::from_secs(600),
             connect_timeout: Duration::from_secs(15),
             max_attempts: 6,
@@ -289,6 +293,9 @@ impl RegistryClient {
 
     /// `http://host` for loopback and insecure registries, `https://host` otherwise.
     pub fn base_url(&self, reference: &Reference) -> String {
+        if let Some(url) = self.config.endpoints.get(&reference.registry) {
+            return url.as_str().trim_end_matches('/').to_string();
+        }
         let host = reference.api_host();
         let plain = is_loopback_host(host)
             || self

@@ -1,6 +1,8 @@
 //! Renders a [`Plan`] for people and machines: a terminal text view (comfy-table per resource kind,
 //! unified diffs for long texts), the versioned JSON document (docs/plan-json.md) and markdown.
 
+pub mod progress;
+
 use std::fmt::Write as _;
 
 use comfy_table::{Cell, Color, ContentArrangement, Table, presets::UTF8_FULL};
@@ -21,10 +23,19 @@ pub fn summary_line(plan: &Plan) -> String {
         return "No changes. The organization matches the policy.".to_string();
     }
     let s = plan.summary();
-    format!(
+    let mut line = format!(
         "Plan: {} to add, {} to change, {} to destroy.",
         s.add, s.change, s.destroy
-    )
+    );
+    if s.images > 0 {
+        let _ = write!(
+            line,
+            " Images: {} to copy, about {} to transfer.",
+            s.images,
+            indicatif::HumanBytes(s.bytes)
+        );
+    }
+    line
 }
 
 /// Changes grouped by kind, in plan order of first appearance (deletion groups first).
@@ -113,7 +124,34 @@ fn detail(c: &Change) -> String {
         Grant { permission, .. } => format!("grant {permission}"),
         UpdateGrant { permission, .. } => format!("{} -> {}", permission.old, permission.new),
         Revoke { permission, .. } => format!("revoke {permission}"),
+        CopyImage {
+            source,
+            digest,
+            old_digest,
+            platforms,
+            bytes,
+            ..
+        } => {
+            let from = source.split('@').next().unwrap_or(source);
+            let digests = match old_digest {
+                Some(old) => format!("{} -> {}", short(old), short(digest)),
+                None => short(digest),
+            };
+            let mut out = format!("copy {from} {digests}");
+            // 0: the manifests could not be read for the estimate (the copy will say why).
+            if *bytes > 0 {
+                let _ = write!(out, ", ~{}", indicatif::HumanBytes(*bytes));
+            }
+            if let Some(p) = platforms {
+                let _ = write!(out, ", platforms {} (new index)", p.join(","));
+            }
+            out
+        }
     }
+}
+
+fn short(digest: &str) -> String {
+    crate::policy::lock::short(digest)
 }
 
 /// Long text changes of a change: (field name, old, new).
@@ -222,7 +260,7 @@ pub fn text(plan: &Plan, opts: &RenderOptions) -> String {
         out.push_str(&diffs);
     }
     if !plan.notes.is_empty() {
-        let _ = writeln!(out, "\nUnmanaged / drift:");
+        let _ = writeln!(out, "\nNotes (drift left alone, information):");
         for n in &plan.notes {
             let _ = writeln!(out, "  ! {}: {}", n.address, n.message);
         }
@@ -256,7 +294,7 @@ pub fn json(plan: &Plan) -> String {
     let doc = json!({
         "format_version": plan.format_version,
         "org": plan.org,
-        "summary": {"add": s.add, "change": s.change, "destroy": s.destroy},
+        "summary": {"add": s.add, "change": s.change, "destroy": s.destroy, "images": s.images, "bytes": s.bytes},
         "changes": changes,
         "notes": plan.notes,
         "api_calls": plan.api_calls,
@@ -298,7 +336,7 @@ pub fn markdown(plan: &Plan) -> String {
         }
     }
     if !plan.notes.is_empty() {
-        let _ = writeln!(out, "\n### Unmanaged / drift\n");
+        let _ = writeln!(out, "\n### Notes (drift left alone, information)\n");
         for n in &plan.notes {
             let _ = writeln!(
                 out,
@@ -353,6 +391,28 @@ mod tests {
                 repository: "nginx".into(),
                 team: "devs".into(),
                 permission: Permission::Write,
+            },
+            Change::CopyImage {
+                repository: "nginx".into(),
+                tag: "1.27".into(),
+                source: format!("docker.io/library/nginx:1.27@sha256:{}", "ab".repeat(32)),
+                digest: format!("sha256:{}", "ab".repeat(32)),
+                old_digest: None,
+                platforms: None,
+                signatures: false,
+                bytes: 3 * 1024 * 1024,
+                manifests: 3,
+            },
+            Change::CopyImage {
+                repository: "redis".into(),
+                tag: "7.2".into(),
+                source: format!("docker.io/bitnami/redis:7.2@sha256:{}", "cd".repeat(32)),
+                digest: format!("sha256:{}", "ef".repeat(32)),
+                old_digest: Some(format!("sha256:{}", "01".repeat(32))),
+                platforms: Some(vec!["linux/amd64".into()]),
+                signatures: true,
+                bytes: 512,
+                manifests: 2,
             },
         ];
         crate::plan::diff::sort_changes(&mut changes, "acme");
@@ -442,10 +502,19 @@ mod tests {
         │ + ┆ grant acme/nginx:devs ┆ grant write │
         └───┴───────────────────────┴─────────────┘
 
-        Unmanaged / drift:
+        image
+        ┌───┬───────────────────────┬────────────────────────────────────────────────────────────────────────────────────────────────────────────────────────┐
+        │   ┆ address               ┆ change                                                                                                                 │
+        ╞═══╪═══════════════════════╪════════════════════════════════════════════════════════════════════════════════════════════════════════════════════════╡
+        │ + ┆ image acme/nginx:1.27 ┆ copy docker.io/library/nginx:1.27 sha256:abababababab, ~3.00 MiB                                                       │
+        ├╌╌╌┼╌╌╌╌╌╌╌╌╌╌╌╌╌╌╌╌╌╌╌╌╌╌╌┼╌╌╌╌╌╌╌╌╌╌╌╌╌╌╌╌╌╌╌╌╌╌╌╌╌╌╌╌╌╌╌╌╌╌╌╌╌╌╌╌╌╌╌╌╌╌╌╌╌╌╌╌╌╌╌╌╌╌╌╌╌╌╌╌╌╌╌╌╌╌╌╌╌╌╌╌╌╌╌╌╌╌╌╌╌╌╌╌╌╌╌╌╌╌╌╌╌╌╌╌╌╌╌╌╌╌╌╌╌╌╌╌╌╌╌╌╌╌╌╌┤
+        │ ~ ┆ image acme/redis:7.2  ┆ copy docker.io/bitnami/redis:7.2 sha256:010101010101 -> sha256:efefefefefef, ~512 B, platforms linux/amd64 (new index) │
+        └───┴───────────────────────┴────────────────────────────────────────────────────────────────────────────────────────────────────────────────────────┘
+
+        Notes (drift left alone, information):
           ! member old: member not in the policy (left alone; set prune = true in [settings] to remove)
 
-        Plan: 2 to add, 2 to change, 2 to destroy.
+        Plan: 3 to add, 3 to change, 2 to destroy. Images: 2 to copy, about 3.00 MiB to transfer.
         Docker Hub API calls: 7
         ");
     }
@@ -537,6 +606,38 @@ mod tests {
               "repository": "nginx",
               "team": "devs",
               "type": "grant"
+            },
+            {
+              "action": "create",
+              "address": "image acme/nginx:1.27",
+              "bytes": 3145728,
+              "digest": "sha256:abababababababababababababababababababababababababababababababab",
+              "kind": "image",
+              "manifests": 3,
+              "old_digest": null,
+              "platforms": null,
+              "repository": "nginx",
+              "signatures": false,
+              "source": "docker.io/library/nginx:1.27@sha256:abababababababababababababababababababababababababababababababab",
+              "tag": "1.27",
+              "type": "copy_image"
+            },
+            {
+              "action": "update",
+              "address": "image acme/redis:7.2",
+              "bytes": 512,
+              "digest": "sha256:efefefefefefefefefefefefefefefefefefefefefefefefefefefefefefefef",
+              "kind": "image",
+              "manifests": 2,
+              "old_digest": "sha256:0101010101010101010101010101010101010101010101010101010101010101",
+              "platforms": [
+                "linux/amd64"
+              ],
+              "repository": "redis",
+              "signatures": true,
+              "source": "docker.io/bitnami/redis:7.2@sha256:cdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcd",
+              "tag": "7.2",
+              "type": "copy_image"
             }
           ],
           "format_version": "1",
@@ -549,9 +650,11 @@ mod tests {
           ],
           "org": "acme",
           "summary": {
-            "add": 2,
-            "change": 2,
-            "destroy": 2
+            "add": 3,
+            "bytes": 3146240,
+            "change": 3,
+            "destroy": 2,
+            "images": 2
           }
         }
         "##);
@@ -561,14 +664,18 @@ mod tests {
     fn json_is_parseable_and_counts_match() {
         let v: serde_json::Value = serde_json::from_str(&json(&sample())).unwrap();
         assert_eq!(v["summary"]["destroy"], 2);
-        assert_eq!(v["changes"].as_array().map(Vec::len), Some(6));
+        assert_eq!(v["changes"].as_array().map(Vec::len), Some(8));
         assert_eq!(v["changes"][0]["action"], "delete");
+        assert_eq!(v["summary"]["images"], 2);
+        assert_eq!(v["summary"]["bytes"], 3 * 1024 * 1024 + 512);
+        // Image copies come last (after the repositories they go into).
+        assert_eq!(v["changes"][7]["type"], "copy_image");
     }
 
     #[test]
     fn markdown_document() {
         insta::assert_snapshot!(markdown(&sample()), @"
-        **Plan: 2 to add, 2 to change, 2 to destroy.**
+        **Plan: 3 to add, 3 to change, 2 to destroy. Images: 2 to copy, about 3.00 MiB to transfer.**
 
         > :warning: This plan destroys 2 resource(s).
 
@@ -603,7 +710,14 @@ mod tests {
         |---|---|---|
         | `+` | `grant acme/nginx:devs` | grant write |
 
-        ### Unmanaged / drift
+        ### image
+
+        | | address | change |
+        |---|---|---|
+        | `+` | `image acme/nginx:1.27` | copy docker.io/library/nginx:1.27 sha256:abababababab, ~3.00 MiB |
+        | `~` | `image acme/redis:7.2` | copy docker.io/bitnami/redis:7.2 sha256:010101010101 -> sha256:efefefefefef, ~512 B, platforms linux/amd64 (new index) |
+
+        ### Notes (drift left alone, information)
 
         - `member old`: member not in the policy (left alone; set prune = true in [settings] to remove)
         ");

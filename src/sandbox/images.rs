@@ -337,7 +337,7 @@ pub fn default_specs() -> Vec<ImageSpec> {
             repository: "library/alpine".into(),
             tag: "3.20".into(),
             format: Format::Docker,
-            platforms: two,
+            platforms: two.clone(),
             layers: vec![layer("alpine-3.20", 64 * KIB)],
             signed: false,
         },
@@ -348,6 +348,28 @@ pub fn default_specs() -> Vec<ImageSpec> {
             platforms: vec![Platform::new("linux", "amd64", None)],
             layers: vec![layer("alpine-3.20", 64 * KIB), layer("loki-3.1", 192 * KIB)],
             signed: false,
+        },
+        ImageSpec {
+            repository: "library/nginx".into(),
+            tag: "1.27-alpine".into(),
+            format: Format::Oci,
+            platforms: two.clone(),
+            layers: vec![
+                layer("alpine-3.20", 64 * KIB),
+                layer("nginx-1.27", 160 * KIB),
+            ],
+            signed: false,
+        },
+        ImageSpec {
+            repository: "aquasec/trivy".into(),
+            tag: "0.57.1".into(),
+            format: Format::Docker,
+            platforms: two,
+            layers: vec![
+                layer("alpine-3.20", 64 * KIB),
+                layer("trivy-0.57.1", 224 * KIB),
+            ],
+            signed: true,
         },
     ]
 }
@@ -711,6 +733,7 @@ mod tests {
                 service: issuer.service().to_string(),
                 issuer: issuer.issuer().to_string(),
                 cert_pem_path: issuer.cert_pem_path().to_path_buf(),
+                pull_limit: None,
             },
         )
         .await

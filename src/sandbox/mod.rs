@@ -263,6 +263,7 @@ impl Sandbox {
             return Err(SandboxError::NotLoopback(config.bind));
         }
         let loaded = seed::load(config.seed.as_deref())?;
+        let pull_limit = loaded.pull_limit;
         let hub = match &config.state_file {
             Some(path) => state::load_state_file(path)?.unwrap_or(loaded.state),
             None => loaded.state,
@@ -332,6 +333,7 @@ impl Sandbox {
                     service: TOKEN_SERVICE.to_string(),
                     issuer: TOKEN_ISSUER.to_string(),
                     cert_pem_path: issuer.cert_pem_path().to_path_buf(),
+                    pull_limit,
                 },
             )
             .await

@@ -20,6 +20,9 @@ pub struct RegistryOptions {
     pub issuer: String,
     /// PEM certificate(s) the registry verifies token `x5c` chains against.
     pub cert_pem_path: PathBuf,
+    /// Sends Docker Hub's `ratelimit-limit` / `ratelimit-remaining` headers with this budget on
+    /// every response (a static header: the budget is not counted down).
+    pub pull_limit: Option<u64>,
 }
 
 /// A running registry; the process is killed when this is dropped.
@@ -45,11 +48,19 @@ fn yaml_str(s: &str) -> String {
 }
 
 fn config_yaml(storage: &Path, port: u16, secret: &str, opts: &RegistryOptions) -> String {
+    // distribution's `http.headers` adds these to every response.
+    let headers = match opts.pull_limit {
+        Some(n) => format!(
+            "  headers:\n    RateLimit-Limit: [{v}]\n    RateLimit-Remaining: [{v}]\n",
+            v = yaml_str(&format!("{n};w=21600"))
+        ),
+        None => String::new(),
+    };
     format!(
         "version: 0.1\n\
          log:\n  level: warn\n\
          storage:\n  filesystem:\n    rootdirectory: {storage}\n  delete:\n    enabled: true\n\
-         http:\n  addr: {addr}\n  secret: {secret}\n\
+         http:\n  addr: {addr}\n  secret: {secret}\n{headers}\
          auth:\n  token:\n    realm: {realm}\n    service: {service}\n    issuer: {issuer}\n    rootcertbundle: {bundle}\n",
         storage = yaml_str(&storage.display().to_string()),
         addr = yaml_str(&format!("127.0.0.1:{port}")),
@@ -216,6 +227,7 @@ mod tests {
             service: "s".into(),
             issuer: "i".into(),
             cert_pem_path: dir.path().join("c.pem"),
+            pull_limit: None,
         };
         let err = RegistryProcess::start_with_binary(&dir.path().join("nope"), dir.path(), opts)
             .await
@@ -230,6 +242,7 @@ mod tests {
             service: "svc \"x\"".into(),
             issuer: "iss".into(),
             cert_pem_path: PathBuf::from("/tmp/c.pem"),
+            pull_limit: None,
         };
         let yaml = config_yaml(Path::new("/tmp/s"), 5000, "sec", &opts);
         let v: serde_yaml::Value = serde_yaml::from_str(&yaml).unwrap();
@@ -237,5 +250,18 @@ mod tests {
         assert_eq!(v["http"]["addr"].as_str(), Some("127.0.0.1:5000"));
         assert_eq!(v["storage"]["delete"]["enabled"].as_bool(), Some(true));
         assert_eq!(v["log"]["level"].as_str(), Some("warn"));
+        assert!(v["http"]["headers"].is_null());
+
+        let limited = RegistryOptions {
+            pull_limit: Some(3),
+            ..opts
+        };
+        let yaml = config_yaml(Path::new("/tmp/s"), 5000, "sec", &limited);
+        let v: serde_yaml::Value = serde_yaml::from_str(&yaml).unwrap();
+        assert_eq!(v["http"]["addr"].as_str(), Some("127.0.0.1:5000"));
+        assert_eq!(
+            v["http"]["headers"]["RateLimit-Remaining"][0].as_str(),
+            Some("3;w=21600")
+        );
     }
 }

@@ -38,6 +38,18 @@ struct SeedFile {
     registry_access: Option<RegistryAccess>,
     #[serde(default)]
     invites: Vec<SeedInvite>,
+    #[serde(default)]
+    registry: SeedRegistry,
+}
+
+/// `[registry]`: how the sandbox registry behaves.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct SeedRegistry {
+    /// Docker Hub's pull limit as the registry reports it: every response carries
+    /// `ratelimit-limit` and `ratelimit-remaining` with this value (a fixed budget, not counted
+    /// down). Absent: no rate-limit headers, like a registry without pull limits.
+    pull_limit: Option<u64>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -98,6 +110,8 @@ fn default_inviter() -> String {
 pub struct Loaded {
     pub state: HubState,
     pub credentials: Vec<Credential>,
+    /// `[registry] pull_limit`.
+    pub pull_limit: Option<u64>,
 }
 
 /// Loads the seed at `path`, or the demo seed when `None`.
@@ -280,6 +294,7 @@ pub fn parse(text: &str) -> Result<Loaded, String> {
     Ok(Loaded {
         state: s,
         credentials,
+        pull_limit: seed.registry.pull_limit,
     })
 }
 

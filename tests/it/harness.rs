@@ -25,6 +25,11 @@ pub fn vetted() -> Command {
         .env_remove("VETTED_HUB_URL")
         .env_remove("VETTED_POLICY")
         .env_remove("VETTED_COLOR")
+        .env_remove("VETTED_DOCKER_IO_REGISTRY")
+        .env_remove("VETTED_REGISTRY_USERNAME")
+        .env_remove("VETTED_REGISTRY_PASSWORD")
+        // No ambient `docker login` credentials.
+        .env("DOCKER_CONFIG", "/nonexistent/vetted-tests-docker-config")
         .env("NO_COLOR", "1")
         .env("TERM", "dumb");
     cmd
@@ -34,6 +39,8 @@ pub fn vetted() -> Command {
 pub struct Sandbox {
     child: Child,
     pub url: String,
+    /// The registry URL (second stdout line) when started with [`Sandbox::start_with_registry`].
+    pub registry: Option<String>,
     pub dir: tempfile::TempDir,
 }
 
@@ -41,6 +48,16 @@ impl Sandbox {
     /// Starts `vetted sandbox --port 0` with `seed` (TOML) and extra flags; waits (bounded) for the
     /// URL line on stdout.
     pub fn start(seed: &str, extra: &[&str]) -> Sandbox {
+        Self::start_lines(seed, extra, 1)
+    }
+
+    /// Like [`Sandbox::start`], and also waits for the registry URL (the second line: printed once
+    /// the community images are seeded). `vetted_as` then points docker.io at it.
+    pub fn start_with_registry(seed: &str, extra: &[&str]) -> Sandbox {
+        Self::start_lines(seed, extra, 2)
+    }
+
+    fn start_lines(seed: &str, extra: &[&str], lines: usize) -> Sandbox {
         let dir = tempfile::tempdir().unwrap();
         let seed_path = dir.path().join("seed.toml");
         std::fs::write(&seed_path, seed).unwrap();
@@ -58,18 +75,42 @@ impl Sandbox {
         let stdout = child.stdout.take().unwrap();
         let (tx, rx) = mpsc::channel();
         std::thread::spawn(move || {
-            let mut line = String::new();
-            let _ = BufReader::new(stdout).read_line(&mut line);
-            let _ = tx.send(line);
-        });
-        let url = match rx.recv_timeout(Duration::from_secs(20)) {
-            Ok(line) if line.starts_with("http://") => line.trim().to_string(),
-            other => {
-                let _ = child.kill();
-                panic!("sandbox did not print its URL: {other:?}");
+            let mut reader = BufReader::new(stdout);
+            for _ in 0..lines {
+                let mut line = String::new();
+                let _ = reader.read_line(&mut line);
+                let _ = tx.send(line);
             }
-        };
-        Sandbox { child, url, dir }
+        });
+        let mut urls = Vec::new();
+        for _ in 0..lines {
+            match rx.recv_timeout(Duration::from_secs(60)) {
+                Ok(line) if line.starts_with("http://") => urls.push(line.trim().to_string()),
+                other => {
+                    let _ = child.kill();
+                    panic!("sandbox did not print its URLs: {urls:?} then {other:?}");
+                }
+            }
+        }
+        let url = urls.remove(0);
+        let registry = urls.pop();
+        Sandbox {
+            child,
+            url,
+            registry,
+            dir,
+        }
+    }
+
+    /// The registry's `host:port` (started with [`Sandbox::start_with_registry`]).
+    pub fn registry_host(&self) -> String {
+        let url = self
+            .registry
+            .as_deref()
+            .expect("sandbox started without its registry");
+        url.trim_start_matches("http://")
+            .trim_end_matches('/')
+            .to_string()
     }
 
     /// `vetted` pointed at this sandbox as `user` with `secret`.
@@ -80,6 +121,9 @@ impl Sandbox {
             .env("DOCKERHUB_TOKEN", secret)
             .current_dir(self.dir.path())
             .timeout(Duration::from_secs(120));
+        if let Some(registry) = &self.registry {
+            cmd.env("VETTED_DOCKER_IO_REGISTRY", registry);
+        }
         cmd
     }
 

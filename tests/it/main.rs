@@ -3,6 +3,7 @@
 mod cli;
 mod harness;
 mod lock;
+mod mirror;
 mod openapi;
 mod registry;
 mod sandbox_api;
