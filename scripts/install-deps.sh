@@ -19,6 +19,10 @@ command -v shellcheck >/dev/null 2>&1 || need+=(shellcheck)
 command -v jq >/dev/null 2>&1 || need+=(jq)
 command -v git >/dev/null 2>&1 || need+=(git)
 command -v curl >/dev/null 2>&1 || need+=(curl)
+# A venv with pip, for actionlint (Debian ships ensurepip in python3-venv).
+if ! "$actionlint" --version >/dev/null 2>&1 && ! python3 -c 'import venv, ensurepip' >/dev/null 2>&1; then
+  need+=(python3 python3-venv)
+fi
 if [ "${#need[@]}" -gt 0 ]; then
   echo "installing: ${need[*]}" >&2
   SUDO=""
