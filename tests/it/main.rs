@@ -10,6 +10,8 @@ mod proxy;
 mod registry;
 mod sandbox_api;
 mod sandbox_registry;
+mod workflows;
 mod support {
+    pub mod fake_github;
     pub mod registry_proc;
 }

@@ -1,0 +1,150 @@
+#!/usr/bin/env bash
+# Shared helpers of the vetted action: the one place that calls the vetted CLI, the GitHub REST
+# client, step outputs and the job summary. Sourced by run.sh; every function is side-effect free
+# beyond what its comment says.
+# shellcheck shell=bash
+
+# GitHub's limits: a comment, issue or pull request body holds 65,536 characters; one step's job
+# summary holds 1 MiB.
+# shellcheck disable=SC2034 # used by run.sh
+BODY_LIMIT=65536
+SUMMARY_LIMIT=1048576
+
+log() { printf 'vetted-action: %s\n' "$*" >&2; }
+die() { printf '::error::%s\n' "$*" >&2; exit 1; }
+
+# ---------------------------------------------------------------------------------------------
+# The vetted CLI. Every call the action makes goes through these functions, so the contract with
+# the CLI lives here and nowhere else. The Docker Hub token reaches vetted only through the
+# DOCKERHUB_TOKEN environment variable, never as an argument.
+# ---------------------------------------------------------------------------------------------
+VETTED_BIN="${VETTED_BIN:-vetted}"
+
+vetted_validate() { "$VETTED_BIN" validate --policy "$POLICY"; }
+vetted_lock_check() { "$VETTED_BIN" lock --policy "$POLICY" --locked; }
+vetted_lock_upgrade() { "$VETTED_BIN" lock --policy "$POLICY" --upgrade; }
+# plan FILE: computes the plan against the live organization and saves it (with the fingerprint
+# of policy, lock and live state) for `apply`.
+vetted_plan_save() { "$VETTED_BIN" plan --policy "$POLICY" --locked --out "$1"; }
+# show FILE FORMAT: renders a saved plan (markdown starts with the `<!-- vetted:plan ... -->` marker).
+vetted_show() { "$VETTED_BIN" show "$1" --format "$2"; }
+# apply FILE: applies exactly the saved plan; refuses when it is stale.
+vetted_apply_saved() { "$VETTED_BIN" apply --yes "$1"; }
+# drift check: exit 0 in sync, 2 drifted, anything else an error.
+vetted_plan_drift() { "$VETTED_BIN" plan --policy "$POLICY" --locked --format markdown --detailed-exitcode; }
+
+# ---------------------------------------------------------------------------------------------
+# Step outputs and the job summary
+# ---------------------------------------------------------------------------------------------
+set_output() {
+  if [ -n "${GITHUB_OUTPUT:-}" ]; then
+    printf '%s=%s\n' "$1" "$2" >>"$GITHUB_OUTPUT"
+  fi
+}
+
+# truncate_to FILE LIMIT NOTE: prints FILE, cut at a line boundary so that the output plus NOTE
+# stays within LIMIT bytes, followed by NOTE when a cut was needed.
+truncate_to() {
+  local file=$1 limit=$2 note=$3 size keep
+  size=$(wc -c <"$file")
+  if [ "$size" -le "$limit" ]; then
+    cat "$file"
+    return 0
+  fi
+  keep=$((limit - ${#note} - 2))
+  [ "$keep" -gt 0 ] || return 0
+  head -c "$keep" "$file" | sed '$d'
+  printf '\n%s\n' "$note"
+}
+
+# summary_write FILE: appends FILE to the job summary, truncated to GitHub's 1 MiB per step.
+summary_write() {
+  local file=$1
+  if [ -z "${GITHUB_STEP_SUMMARY:-}" ]; then
+    return 0
+  fi
+  local used
+  used=0
+  [ -f "$GITHUB_STEP_SUMMARY" ] && used=$(wc -c <"$GITHUB_STEP_SUMMARY")
+  truncate_to "$file" $((SUMMARY_LIMIT - used)) \
+    "> **Truncated** to fit the 1 MiB job summary: the full plan is in the \`vetted-plan\` artifact." \
+    >>"$GITHUB_STEP_SUMMARY"
+}
+
+# ---------------------------------------------------------------------------------------------
+# GitHub REST API (GITHUB_API_URL, GITHUB_REPOSITORY, GITHUB_TOKEN)
+# ---------------------------------------------------------------------------------------------
+
+# gh_api METHOD PATH [BODY_FILE]: prints the response body; fails on HTTP errors. The token goes
+# to curl on stdin (a config line), never on its command line.
+gh_api() {
+  local method=$1 path=$2 body=${3:-} out status
+  out=$(mktemp)
+  local args=(--silent --show-error --max-time 30 --retry 3 -X "$method" -o "$out" -w '%{http_code}'
+    -H 'Accept: application/vnd.github+json' -H 'X-GitHub-Api-Version: 2022-11-28')
+  if [ -n "$body" ]; then
+    args+=(-H 'Content-Type: application/json' --data-binary "@$body")
+  fi
+  if ! status=$(printf 'header = "Authorization: Bearer %s"\n' "$GITHUB_TOKEN" |
+    curl -K - "${args[@]}" "${GITHUB_API_URL:-https://api.github.com}$path"); then
+    rm -f "$out"
+    log "GitHub API $method $path: request failed"
+    return 1
+  fi
+  if [ "$status" -ge 400 ]; then
+    log "GitHub API $method $path: HTTP $status: $(head -c 500 "$out")"
+    rm -f "$out"
+    return 1
+  fi
+  cat "$out"
+  rm -f "$out"
+}
+
+uri() { jq -rn --arg v "$1" '$v | @uri'; }
+
+have_github_token() { [ -n "${GITHUB_TOKEN:-}" ] && [ -n "${GITHUB_REPOSITORY:-}" ]; }
+
+# json_body OUT_FILE JQ_FILTER [jq args...]: writes a JSON request body built by jq.
+json_body() {
+  local out=$1 filter=$2
+  shift 2
+  jq -n "$@" "$filter" >"$out"
+}
+
+# find_comment ISSUE_NUMBER PREFIX: prints the id of the first comment whose body starts with PREFIX.
+find_comment() {
+  local number=$1 prefix=$2 page page_json id count
+  for page in 1 2 3 4 5 6 7 8 9 10; do
+    page_json=$(gh_api GET "/repos/$GITHUB_REPOSITORY/issues/$number/comments?per_page=100&page=$page") || return 1
+    id=$(jq -r --arg p "$prefix" '[.[] | select((.body // "") | startswith($p))][0].id // empty' <<<"$page_json")
+    if [ -n "$id" ]; then
+      printf '%s\n' "$id"
+      return 0
+    fi
+    count=$(jq 'length' <<<"$page_json")
+    [ "$count" -lt 100 ] && return 0
+  done
+}
+
+# upsert_comment ISSUE_NUMBER PREFIX BODY_FILE: updates the comment that starts with PREFIX, or
+# creates it. Prints the comment id.
+upsert_comment() {
+  local number=$1 prefix=$2 file=$3 id req
+  req=$(mktemp)
+  json_body "$req" '{body: $body}' --rawfile body "$file"
+  id=$(find_comment "$number" "$prefix") || return 1
+  if [ -n "$id" ]; then
+    gh_api PATCH "/repos/$GITHUB_REPOSITORY/issues/comments/$id" "$req" >/dev/null || return 1
+    log "updated comment $id on #$number"
+  else
+    id=$(gh_api POST "/repos/$GITHUB_REPOSITORY/issues/$number/comments" "$req" | jq -r '.id') || return 1
+    log "created comment $id on #$number"
+  fi
+  rm -f "$req"
+  printf '%s\n' "$id"
+}
+
+# policy_org: the organization the policy governs (for markers written before vetted ran).
+policy_org() {
+  sed -n 's/^[[:space:]]*org[[:space:]]*=[[:space:]]*"\([^"]*\)".*/\1/p' "$POLICY" 2>/dev/null | head -n 1
+}

@@ -1,0 +1,935 @@
+//! The GitHub side: actionlint on every workflow (the project's CI and the documented user
+//! workflows, checked against the action's inputs), shellcheck on the scripts, and the action's
+//! shell steps (`.github/actions/vetted/run.sh`) run for real with a fake GITHUB_* environment, a
+//! fake GitHub REST API on 127.0.0.1 and a fake `vetted` on PATH that records its arguments.
+
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use serde_json::Value;
+use tempfile::TempDir;
+
+use crate::support::fake_github::FakeGithub;
+
+const DOCKER_SECRET: &str = "dckr_pat_NEVER-PRINT-4f1c9a";
+const GITHUB_SECRET: &str = "ghs_NEVER-PRINT-77b2e0";
+const ACTION_REF: &str = "OWNER/vetted/.github/actions/vetted@v1";
+
+fn repo_root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// A tool the tests need: a missing one fails the test with how to install it.
+fn tool(name: &str, env_var: Option<&str>, fallback: Option<PathBuf>) -> PathBuf {
+    let mut candidates: Vec<PathBuf> = Vec::new();
+    if let Some(v) = env_var.and_then(std::env::var_os) {
+        candidates.push(PathBuf::from(v));
+    }
+    candidates.extend(fallback);
+    if let Some(path) = std::env::var_os("PATH") {
+        candidates.extend(std::env::split_paths(&path).map(|d| d.join(name)));
+    }
+    candidates.into_iter().find(|p| p.is_file()).unwrap_or_else(|| {
+        panic!("{name} is not installed: run `bash scripts/install-deps.sh` (or `bash .ci/run`, which does)")
+    })
+}
+
+fn actionlint() -> PathBuf {
+    let home = std::env::var_os("HOME")
+        .map(PathBuf::from)
+        .unwrap_or_default();
+    tool(
+        "actionlint",
+        Some("ACTIONLINT"),
+        Some(home.join(".cache/vetted-tools/actionlint/bin/actionlint")),
+    )
+}
+
+fn run(cmd: &mut Command) -> Output {
+    cmd.output()
+        .unwrap_or_else(|e| panic!("running {cmd:?}: {e}"))
+}
+
+fn text(b: &[u8]) -> String {
+    String::from_utf8_lossy(b).into_owned()
+}
+
+fn git(dir: &Path, args: &[&str]) {
+    let out = run(Command::new("git").current_dir(dir).args(args));
+    assert!(out.status.success(), "git {args:?}: {}", text(&out.stderr));
+}
+
+/// A scratch git repository holding the action and `workflows` under .github/workflows, the user
+/// workflows pointing at the local action so actionlint checks their inputs against action.yml.
+fn lint_repo(workflows: &[(String, String)]) -> TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    git(dir.path(), &["init", "-q"]);
+    let action = dir.path().join(".github/actions/vetted");
+    fs::create_dir_all(&action).unwrap();
+    for entry in fs::read_dir(repo_root().join(".github/actions/vetted")).unwrap() {
+        let entry = entry.unwrap();
+        fs::copy(entry.path(), action.join(entry.file_name())).unwrap();
+    }
+    let wf = dir.path().join(".github/workflows");
+    fs::create_dir_all(&wf).unwrap();
+    for (name, body) in workflows {
+        fs::write(
+            wf.join(name),
+            body.replace(ACTION_REF, "./.github/actions/vetted"),
+        )
+        .unwrap();
+    }
+    dir
+}
+
+fn all_workflows() -> Vec<(String, String)> {
+    let mut files = Vec::new();
+    for dir in ["docs/workflows", ".github/workflows"] {
+        for entry in fs::read_dir(repo_root().join(dir)).unwrap() {
+            let path = entry.unwrap().path();
+            if path.extension().is_some_and(|e| e == "yml") {
+                let name = format!(
+                    "{}-{}",
+                    dir.replace(['/', '.'], "_"),
+                    path.file_name().unwrap().to_string_lossy()
+                );
+                files.push((name, fs::read_to_string(&path).unwrap()));
+            }
+        }
+    }
+    files.sort();
+    files
+}
+
+#[test]
+fn actionlint_passes_every_workflow_and_checks_the_action_inputs() {
+    let workflows = all_workflows();
+    let names: Vec<&str> = workflows.iter().map(|(n, _)| n.as_str()).collect();
+    for expected in ["plan.yml", "apply.yml", "drift.yml", "update.yml", "ci.yml"] {
+        assert!(
+            names.iter().any(|n| n.ends_with(expected)),
+            "{expected} missing from {names:?}"
+        );
+    }
+    for (name, body) in &workflows {
+        if name.starts_with("docs") {
+            assert!(
+                body.contains(ACTION_REF),
+                "{name} must use the action as {ACTION_REF}"
+            );
+        }
+    }
+    let repo = lint_repo(&workflows);
+    let out = run(Command::new(actionlint())
+        .current_dir(repo.path())
+        .arg("-no-color"));
+    assert!(
+        out.status.success(),
+        "actionlint:\n{}{}",
+        text(&out.stdout),
+        text(&out.stderr)
+    );
+
+    // The same lint rejects a workflow passing an input the action does not have.
+    let bad = vec![(
+        "bad.yml".to_string(),
+        format!(
+            "on: push\njobs:\n  p:\n    runs-on: ubuntu-latest\n    steps:\n      - uses: {ACTION_REF}\n        with:\n          command: plan\n          polciy: vetted.toml\n"
+        ),
+    )];
+    let repo = lint_repo(&bad);
+    let out = run(Command::new(actionlint())
+        .current_dir(repo.path())
+        .arg("-no-color"));
+    assert!(!out.status.success());
+    assert!(
+        text(&out.stdout).contains("polciy"),
+        "{}",
+        text(&out.stdout)
+    );
+}
+
+#[test]
+fn shellcheck_passes_the_action_and_ci_scripts() {
+    let root = repo_root();
+    let mut files: Vec<PathBuf> = fs::read_dir(root.join(".github/actions/vetted"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "sh"))
+        .collect();
+    assert!(files.len() >= 3, "{files:?}");
+    files.push(root.join("scripts/install-deps.sh"));
+    files.push(root.join(".ci/run"));
+    let out = run(Command::new(tool("shellcheck", None, None))
+        .current_dir(&root)
+        .arg("-x")
+        .args(&files));
+    assert!(out.status.success(), "shellcheck:\n{}", text(&out.stdout));
+}
+
+// ---------------------------------------------------------------------------------------------
+// The action's shell steps
+
+const FAKE_VETTED: &str = r#"#!/usr/bin/env bash
+# Fake vetted: records argv, prints canned output from $FAKE_DIR/<key>.out, exits <key>.rc.
+printf '%s\n' "$*" >>"$FAKE_DIR/argv.log"
+[ -n "${DOCKERHUB_TOKEN:-}" ] && printf 'DOCKERHUB_TOKEN set\n' >>"$FAKE_DIR/env.log"
+sub=$1; shift
+policy=vetted.toml; out=""; format=text; upgrade=false; detailed=false; file=""
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --policy) policy=$2; shift ;;
+    --out) out=$2; shift ;;
+    --format) format=$2; shift ;;
+    --upgrade) upgrade=true ;;
+    --detailed-exitcode) detailed=true ;;
+    --*) ;;
+    *) file=$1 ;;
+  esac
+  shift
+done
+case "$sub" in
+  validate) key=validate ;;
+  lock)
+    if $upgrade; then
+      key=lock-upgrade
+      if [ -f "$FAKE_DIR/lock.new" ]; then cp "$FAKE_DIR/lock.new" "$(dirname "$policy")/vetted.lock"; fi
+    else key=lock-locked; fi ;;
+  plan)
+    if [ -n "$out" ]; then key=plan-save; printf '{"saved-plan":"%s"}\n' "$(cat "$FAKE_DIR/plan-id" 2>/dev/null)" >"$out"
+    elif $detailed; then key=plan-drift
+    else key=plan-$format; fi ;;
+  show) key=show-$format; [ -f "$file" ] || { echo "no such plan $file" >&2; exit 1; } ;;
+  apply) key=apply; printf '%s\n' "$(cat "$file")" >>"$FAKE_DIR/applied.log" ;;
+  *) key=$sub ;;
+esac
+[ -f "$FAKE_DIR/$key.out" ] && cat "$FAKE_DIR/$key.out"
+[ -f "$FAKE_DIR/$key.err" ] && cat "$FAKE_DIR/$key.err" >&2
+exit "$(cat "$FAKE_DIR/$key.rc" 2>/dev/null || echo 0)"
+"#;
+
+/// A workspace (checked-out policy repository), the fake vetted and the fake GitHub.
+struct Action {
+    dir: TempDir,
+    github: FakeGithub,
+}
+
+struct Run {
+    code: i32,
+    stdout: String,
+    stderr: String,
+    output: String,
+    summary: String,
+}
+
+impl Action {
+    fn new() -> Action {
+        let dir = tempfile::tempdir().unwrap();
+        for d in ["ws", "fake", "tmp"] {
+            fs::create_dir_all(dir.path().join(d)).unwrap();
+        }
+        fs::write(
+            dir.path().join("ws/vetted.toml"),
+            "org = \"acme\"\n\n[members]\nalice = \"owner\"\n",
+        )
+        .unwrap();
+        let fake = dir.path().join("fake/vetted");
+        fs::write(&fake, FAKE_VETTED).unwrap();
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            fs::set_permissions(&fake, fs::Permissions::from_mode(0o755)).unwrap();
+        }
+        Action {
+            dir,
+            github: FakeGithub::start(),
+        }
+    }
+
+    fn ws(&self) -> PathBuf {
+        self.dir.path().join("ws")
+    }
+
+    /// Sets the fake vetted's answer for `key`: stdout and exit code.
+    fn canned(&self, key: &str, stdout: &str, rc: i32) {
+        let fake = self.dir.path().join("fake");
+        fs::write(fake.join(format!("{key}.out")), stdout).unwrap();
+        fs::write(fake.join(format!("{key}.rc")), rc.to_string()).unwrap();
+    }
+
+    fn canned_err(&self, key: &str, stderr: &str) {
+        fs::write(self.dir.path().join(format!("fake/{key}.err")), stderr).unwrap();
+    }
+
+    fn argv(&self) -> Vec<String> {
+        fs::read_to_string(self.dir.path().join("fake/argv.log"))
+            .unwrap_or_default()
+            .lines()
+            .map(str::to_string)
+            .collect()
+    }
+
+    fn clear_argv(&self) {
+        let _ = fs::remove_file(self.dir.path().join("fake/argv.log"));
+    }
+
+    fn event(&self, event: &Value) {
+        fs::write(self.dir.path().join("event.json"), event.to_string()).unwrap();
+    }
+
+    /// Runs `run.sh MODE` as the composite step does, with a clean environment.
+    fn run(&self, mode: &str, docker_token: &str) -> Run {
+        self.run_with(mode, docker_token, &[])
+    }
+
+    fn run_with(&self, mode: &str, docker_token: &str, extra: &[(&str, &str)]) -> Run {
+        let d = self.dir.path();
+        let (output, summary) = (d.join("github_output"), d.join("step_summary"));
+        fs::write(&output, "").unwrap();
+        fs::write(&summary, "").unwrap();
+        let _ = fs::remove_dir_all(d.join("tmp/vetted"));
+        let path = format!(
+            "{}:{}",
+            d.join("fake").display(),
+            std::env::var("PATH").unwrap_or_default()
+        );
+        let out = run(Command::new("bash")
+            .arg(repo_root().join(".github/actions/vetted/run.sh"))
+            .arg(mode)
+            .current_dir(self.ws())
+            .env_clear()
+            .env("PATH", path)
+            .env("HOME", d)
+            .env("FAKE_DIR", d.join("fake"))
+            .env("POLICY", "vetted.toml")
+            .env("RUNNER_TEMP", d.join("tmp"))
+            .env("DOCKERHUB_USERNAME", "ci-bot")
+            .env("DOCKERHUB_TOKEN", docker_token)
+            .env("GITHUB_TOKEN", GITHUB_SECRET)
+            .env("GITHUB_REPOSITORY", "acme/policy")
+            .env("GITHUB_API_URL", &self.github.url)
+            .env("GITHUB_SERVER_URL", "https://github.example")
+            .env("GITHUB_RUN_ID", "4242")
+            .env("GITHUB_REF_NAME", "main")
+            .env("GITHUB_EVENT_PATH", d.join("event.json"))
+            .env("GITHUB_OUTPUT", &output)
+            .env("GITHUB_STEP_SUMMARY", &summary)
+            .env("GIT_AUTHOR_NAME", "bot")
+            .env("GIT_AUTHOR_EMAIL", "bot@example.invalid")
+            .env("GIT_COMMITTER_NAME", "bot")
+            .env("GIT_COMMITTER_EMAIL", "bot@example.invalid")
+            .envs(extra.iter().copied()));
+        let r = Run {
+            code: out.status.code().unwrap_or(-1),
+            stdout: text(&out.stdout),
+            stderr: text(&out.stderr),
+            output: fs::read_to_string(&output).unwrap(),
+            summary: fs::read_to_string(&summary).unwrap(),
+        };
+        self.assert_no_secret(&r);
+        r
+    }
+
+    /// Neither secret appears in anything the step printed, wrote or sent, nor in vetted's argv;
+    /// the GitHub token was sent as the Authorization header, and only there.
+    fn assert_no_secret(&self, r: &Run) {
+        let mut everything = format!("{}{}{}{}", r.stdout, r.stderr, r.output, r.summary);
+        everything.push_str(&self.github.all_bodies());
+        everything.push_str(&self.argv().join("\n"));
+        for req in self.github.requests() {
+            everything.push_str(&req.path);
+            assert_eq!(
+                req.authorization,
+                format!("Bearer {GITHUB_SECRET}"),
+                "{req:?}"
+            );
+        }
+        let work = self.dir.path().join("tmp/vetted");
+        if let Ok(entries) = fs::read_dir(&work) {
+            for e in entries {
+                everything.push_str(&fs::read_to_string(e.unwrap().path()).unwrap_or_default());
+            }
+        }
+        for secret in [DOCKER_SECRET, GITHUB_SECRET] {
+            assert!(!everything.contains(secret), "secret leaked:\n{everything}");
+        }
+    }
+}
+
+fn pr_event(fork: bool) -> Value {
+    let head = if fork {
+        "mallory/policy"
+    } else {
+        "acme/policy"
+    };
+    serde_json::json!({
+        "number": 7,
+        "pull_request": {
+            "number": 7,
+            "head": {"ref": "feature", "repo": {"full_name": head, "fork": fork}},
+            "base": {"ref": "main", "repo": {"full_name": "acme/policy"}}
+        },
+        "repository": {"full_name": "acme/policy", "default_branch": "main"}
+    })
+}
+
+fn output_has(r: &Run, line: &str) -> bool {
+    r.output.lines().any(|l| l == line)
+}
+
+#[test]
+fn plan_posts_one_sticky_comment_and_updates_it() {
+    let a = Action::new();
+    a.event(&pr_event(false));
+    // A reviewer's comment is there already and must stay untouched.
+    a.github
+        .state
+        .lock()
+        .unwrap()
+        .comments
+        .push((1, 7, "LGTM once the plan is green".into()));
+    a.canned("plan-save", "Plan: 1 to add\n", 0);
+    a.canned(
+        "show-markdown",
+        "<!-- vetted:plan org=acme -->\n## vetted plan: 1 to add\n\n+ team dev\n",
+        0,
+    );
+
+    let r = a.run("plan", DOCKER_SECRET);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert_eq!(
+        a.argv()[..3],
+        [
+            "validate --policy vetted.toml",
+            "lock --policy vetted.toml --locked",
+            &format!(
+                "plan --policy vetted.toml --locked --out {}",
+                a.dir.path().join("tmp/vetted/plan.json").display()
+            )
+        ]
+    );
+    assert!(
+        a.argv()[3].starts_with("show ") && a.argv()[3].ends_with("--format markdown"),
+        "{:?}",
+        a.argv()
+    );
+    assert!(output_has(&r, "mode=plan"), "{}", r.output);
+    assert!(
+        r.summary.contains("+ team dev") && r.summary.contains("Plan: 1 to add"),
+        "{}",
+        r.summary
+    );
+    assert!(a.dir.path().join("tmp/vetted/plan.json").is_file());
+    {
+        let s = a.github.state.lock().unwrap();
+        assert_eq!(s.comments.len(), 2);
+        assert!(
+            s.comments[1]
+                .2
+                .starts_with("<!-- vetted:plan org=acme -->\n## vetted plan: 1 to add")
+        );
+        assert!(
+            output_has(&r, &format!("comment-id={}", s.comments[1].0)),
+            "{}",
+            r.output
+        );
+    }
+
+    // A new push: the same comment is edited, none added.
+    a.canned(
+        "show-markdown",
+        "<!-- vetted:plan org=acme -->\n## vetted plan: 2 to add\n",
+        0,
+    );
+    let r = a.run("plan", DOCKER_SECRET);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let s = a.github.state.lock().unwrap();
+    assert_eq!(s.comments.len(), 2, "{:?}", s.comments);
+    assert_eq!(s.comments[0].2, "LGTM once the plan is green");
+    assert!(s.comments[1].2.contains("2 to add") && !s.comments[1].2.contains("1 to add"));
+    let writes: Vec<String> = s
+        .requests
+        .iter()
+        .filter(|r| r.method != "GET")
+        .map(|r| format!("{} {}", r.method, r.path))
+        .collect();
+    let id = s.comments[1].0;
+    assert_eq!(
+        writes,
+        [
+            "POST /repos/acme/policy/issues/7/comments".to_string(),
+            format!("PATCH /repos/acme/policy/issues/comments/{id}")
+        ]
+    );
+}
+
+#[test]
+fn plan_on_a_fork_runs_the_offline_checks_only() {
+    let a = Action::new();
+    a.event(&pr_event(true));
+    let r = a.run("plan", "");
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert_eq!(
+        a.argv(),
+        [
+            "validate --policy vetted.toml",
+            "lock --policy vetted.toml --locked"
+        ]
+    );
+    assert!(output_has(&r, "mode=validate-only"), "{}", r.output);
+    assert!(
+        r.summary.contains("comes from a fork") && r.summary.contains("no plan was computed"),
+        "{}",
+        r.summary
+    );
+    assert!(
+        a.github.requests().is_empty(),
+        "a fork's run must not call the API"
+    );
+    assert!(
+        !a.dir.path().join("fake/env.log").exists(),
+        "no Docker Hub token on forks"
+    );
+
+    // A fork with an invalid policy fails, with the errors in the summary.
+    a.clear_argv();
+    a.canned("validate", "", 1);
+    a.canned_err(
+        "validate",
+        "vetted.toml:3:1: unknown key `membrs` (did you mean `members`?)\n",
+    );
+    let r = a.run("plan", "");
+    assert_eq!(r.code, 1);
+    assert!(r.summary.contains("unknown key `membrs`"), "{}", r.summary);
+    assert_eq!(a.argv(), ["validate --policy vetted.toml"]);
+}
+
+#[test]
+fn plan_fails_on_validation_errors_and_says_so_in_the_comment() {
+    let a = Action::new();
+    a.event(&pr_event(false));
+    a.canned("validate", "", 1);
+    a.canned_err("validate", "vetted.toml:2:1: unknown key `membrs`\n");
+    let r = a.run("plan", DOCKER_SECRET);
+    assert_eq!(r.code, 1);
+    assert!(r.stderr.contains("validation failed"), "{}", r.stderr);
+    assert_eq!(
+        a.argv(),
+        ["validate --policy vetted.toml"],
+        "no plan after a failed validation"
+    );
+    let s = a.github.state.lock().unwrap();
+    assert_eq!(s.comments.len(), 1);
+    assert!(s.comments[0].2.starts_with("<!-- vetted:plan org=acme -->"));
+    assert!(s.comments[0].2.contains("unknown key `membrs`"));
+}
+
+#[test]
+fn plan_truncates_the_summary_and_the_comment_at_their_limits() {
+    let a = Action::new();
+    a.event(&pr_event(false));
+    let line = "| + | repository | acme/app-with-a-long-name | private, 3 tags mirrored |\n";
+    let big = format!(
+        "<!-- vetted:plan org=acme -->\n## vetted plan: 30000 to add\n{}",
+        line.repeat(30_000)
+    );
+    assert!(big.len() > 2 * 1024 * 1024);
+    a.canned("show-markdown", &big, 0);
+    let r = a.run("plan", DOCKER_SECRET);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert!(
+        r.summary.len() <= 1024 * 1024,
+        "summary is {} bytes",
+        r.summary.len()
+    );
+    assert!(
+        r.summary.len() > 1000 * 1024,
+        "summary is {} bytes",
+        r.summary.len()
+    );
+    assert!(
+        r.summary
+            .starts_with("<!-- vetted:plan org=acme -->\n## vetted plan: 30000 to add")
+    );
+    assert!(
+        r.summary
+            .trim_end()
+            .ends_with("the full plan is in the `vetted-plan` artifact.")
+    );
+    let s = a.github.state.lock().unwrap();
+    let body = &s.comments[0].2;
+    assert!(
+        body.chars().count() <= 65_536,
+        "comment is {} chars",
+        body.chars().count()
+    );
+    assert!(body.starts_with("<!-- vetted:plan org=acme -->\n## vetted plan: 30000 to add"));
+    assert!(body.contains("the full plan is in the job summary"));
+    // Cut at a line boundary: every table row before the note is whole.
+    for l in body.lines().filter(|l| l.starts_with("| +")) {
+        assert_eq!(format!("{l}\n"), line);
+    }
+}
+
+#[test]
+fn apply_applies_the_saved_plan_and_fails_when_apply_fails() {
+    let a = Action::new();
+    a.event(&serde_json::json!({"ref": "refs/heads/main"}));
+    fs::write(a.dir.path().join("fake/plan-id"), "merge-commit-1").unwrap();
+    a.canned(
+        "show-markdown",
+        "<!-- vetted:plan org=acme -->\n## vetted plan: 1 to change\n",
+        0,
+    );
+    a.canned("apply", "Applied: 1 changed, 0 failed\n", 0);
+    let r = a.run("apply", DOCKER_SECRET);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let plan = a.dir.path().join("tmp/vetted/plan.json");
+    let argv = a.argv();
+    assert_eq!(
+        argv[0],
+        format!(
+            "plan --policy vetted.toml --locked --out {}",
+            plan.display()
+        )
+    );
+    assert_eq!(
+        argv.last().unwrap(),
+        &format!("apply --yes {}", plan.display())
+    );
+    assert_eq!(
+        fs::read_to_string(a.dir.path().join("fake/applied.log")).unwrap(),
+        "{\"saved-plan\":\"merge-commit-1\"}\n",
+        "apply gets exactly the saved plan"
+    );
+    assert!(
+        r.summary.contains("1 to change") && r.summary.contains("## Apply: done"),
+        "{}",
+        r.summary
+    );
+    assert!(
+        a.dir.path().join("fake/env.log").exists(),
+        "the token reaches vetted through its environment"
+    );
+
+    a.canned("apply", "", 1);
+    a.canned_err("apply", "error: the plan is stale: run plan again\n");
+    let r = a.run("apply", DOCKER_SECRET);
+    assert_eq!(r.code, 1);
+    assert!(
+        r.summary.contains("Apply: FAILED") && r.summary.contains("the plan is stale"),
+        "{}",
+        r.summary
+    );
+
+    // The plan itself fails (here: the lock does not match the policy): nothing is applied.
+    a.clear_argv();
+    a.canned("plan-save", "", 1);
+    a.canned_err(
+        "plan-save",
+        "error: redis:7.4.1 is mirrored by the policy but not locked\n",
+    );
+    let r = a.run("apply", DOCKER_SECRET);
+    assert_eq!(r.code, 1);
+    assert!(
+        r.summary.contains("nothing applied") && r.summary.contains("not locked"),
+        "{}",
+        r.summary
+    );
+    assert_eq!(a.argv().len(), 1, "{:?}", a.argv());
+}
+
+#[test]
+fn drift_opens_updates_and_closes_one_issue() {
+    let a = Action::new();
+    a.event(&serde_json::json!({"schedule": "17 6 * * *"}));
+    let issues = |a: &Action| a.github.state.lock().unwrap().issues.clone();
+
+    // In sync, no issue: nothing is written.
+    a.canned("plan-drift", "No changes.\n", 0);
+    let r = a.run("drift", DOCKER_SECRET);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert!(output_has(&r, "drifted=false"));
+    assert!(issues(&a).is_empty());
+    assert_eq!(
+        a.argv(),
+        ["plan --policy vetted.toml --locked --format markdown --detailed-exitcode"]
+    );
+
+    // Drifted: one issue opened, labelled, with the plan.
+    a.canned(
+        "plan-drift",
+        "## 1 to change\nteam dev: member bob removed out of band\n",
+        2,
+    );
+    let r = a.run("drift", DOCKER_SECRET);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert!(
+        output_has(&r, "drifted=true") && output_has(&r, "issue=1"),
+        "{}",
+        r.output
+    );
+    let list = issues(&a);
+    assert_eq!(list.len(), 1);
+    assert_eq!(list[0]["labels"][0]["name"], "vetted-drift");
+    assert!(
+        list[0]["body"]
+            .as_str()
+            .unwrap()
+            .starts_with("<!-- vetted:drift org=acme -->")
+    );
+    assert!(
+        list[0]["body"]
+            .as_str()
+            .unwrap()
+            .contains("member bob removed")
+    );
+
+    // Still drifted, differently: the same issue is updated.
+    a.canned(
+        "plan-drift",
+        "## 2 to change\nrepository acme/tool made public\n",
+        2,
+    );
+    let r = a.run("drift", DOCKER_SECRET);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let list = issues(&a);
+    assert_eq!(list.len(), 1);
+    assert!(list[0]["body"].as_str().unwrap().contains("made public"));
+    assert!(!list[0]["body"].as_str().unwrap().contains("member bob"));
+
+    // Back in sync: closed with a comment.
+    a.canned("plan-drift", "No changes.\n", 0);
+    let r = a.run("drift", DOCKER_SECRET);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let list = issues(&a);
+    assert_eq!(list[0]["state"], "closed");
+    let comments = a.github.state.lock().unwrap().comments.clone();
+    assert_eq!(comments.len(), 1);
+    assert!(comments[0].2.contains("Back in sync") && comments[0].2.contains("/actions/runs/4242"));
+
+    // Drifted again later: a fresh issue (the closed one stays closed).
+    a.canned("plan-drift", "## 1 to change\n", 2);
+    a.run("drift", DOCKER_SECRET);
+    let list = issues(&a);
+    assert_eq!(list.len(), 2);
+    assert_eq!(list[1]["state"], "open");
+
+    // vetted fails: the job fails and the issue is left alone.
+    let before = a.github.requests().len();
+    a.canned("plan-drift", "", 1);
+    let r = a.run("drift", DOCKER_SECRET);
+    assert_eq!(r.code, 1);
+    assert_eq!(a.github.requests().len(), before);
+}
+
+#[test]
+fn plan_without_a_marker_gets_one_and_drift_honours_a_custom_label() {
+    let a = Action::new();
+    a.event(&pr_event(false));
+    // Output without vetted's marker line: the action adds its own, still one comment per push.
+    a.canned("show-markdown", "## vetted plan: no changes\n", 0);
+    for _ in 0..2 {
+        let r = a.run("plan", DOCKER_SECRET);
+        assert_eq!(r.code, 0, "{}", r.stderr);
+    }
+    {
+        let s = a.github.state.lock().unwrap();
+        assert_eq!(s.comments.len(), 1, "{:?}", s.comments);
+        assert_eq!(
+            s.comments[0].2,
+            "<!-- vetted:plan org=acme -->\n## vetted plan: no changes\n"
+        );
+    }
+    assert!(
+        a.argv()
+            .iter()
+            .any(|l| l.starts_with("show ") && l.ends_with("--format json"))
+    );
+    assert!(a.dir.path().join("tmp/vetted/plan-report.json").is_file());
+
+    a.canned("plan-drift", "## 1 to change\n", 2);
+    let label = [("DRIFT_LABEL", "policy drift/vetted")];
+    for _ in 0..2 {
+        let r = a.run_with("drift", DOCKER_SECRET, &label);
+        assert_eq!(r.code, 0, "{}", r.stderr);
+    }
+    let s = a.github.state.lock().unwrap();
+    assert_eq!(
+        s.issues.len(),
+        1,
+        "found again by its label: {:?}",
+        s.issues
+    );
+    assert_eq!(s.issues[0]["labels"][0]["name"], "policy drift/vetted");
+
+    // fail-on-drift turns the drifted state into a failed job, the issue still updated.
+    drop(s);
+    let r = a.run_with(
+        "drift",
+        DOCKER_SECRET,
+        &[label[0], ("FAIL_ON_DRIFT", "true")],
+    );
+    assert_eq!(r.code, 1);
+    assert!(
+        r.stderr.contains("drifted from the policy (issue #1)"),
+        "{}",
+        r.stderr
+    );
+    assert_eq!(a.github.state.lock().unwrap().issues.len(), 1);
+}
+
+fn lock_file(entries: &[(&str, &str, char)]) -> String {
+    let mut s = String::from(
+        "# This file is generated by `vetted lock`. Do not edit by hand.\n\nversion = 1\n",
+    );
+    for (repo, tag, fill) in entries {
+        s.push_str(&format!(
+            "\n[[image]]\nrepository = \"{repo}\"\ntag = \"{tag}\"\nsource = \"docker.io/library/{repo}\"\ndigest = \"sha256:{}\"\nmedia_type = \"application/vnd.oci.image.index.v1+json\"\n",
+            fill.to_string().repeat(64)
+        ));
+    }
+    s
+}
+
+#[test]
+fn update_opens_one_pull_request_listing_the_changed_digests() {
+    let a = Action::new();
+    a.event(
+        &serde_json::json!({"schedule": "23 5 * * 1", "repository": {"default_branch": "main"}}),
+    );
+    let ws = a.ws();
+    let origin = a.dir.path().join("origin.git");
+    git(
+        a.dir.path(),
+        &["init", "-q", "--bare", origin.to_str().unwrap()],
+    );
+    fs::write(
+        ws.join("vetted.lock"),
+        lock_file(&[("nginx", "1.27", 'a'), ("redis", "7.4", 'b')]),
+    )
+    .unwrap();
+    git(&ws, &["init", "-q", "-b", "main"]);
+    git(
+        &ws,
+        &[
+            "-c",
+            "user.name=t",
+            "-c",
+            "user.email=t@example.invalid",
+            "add",
+            ".",
+        ],
+    );
+    git(
+        &ws,
+        &[
+            "-c",
+            "user.name=t",
+            "-c",
+            "user.email=t@example.invalid",
+            "commit",
+            "-qm",
+            "policy",
+        ],
+    );
+    git(&ws, &["remote", "add", "origin", origin.to_str().unwrap()]);
+    git(&ws, &["push", "-q", "origin", "main"]);
+
+    // Nothing moved upstream: no branch, no pull request.
+    let r = a.run("update", DOCKER_SECRET);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert!(output_has(&r, "changed=false"), "{}", r.output);
+    assert!(a.github.requests().is_empty());
+    assert_eq!(a.argv(), ["lock --policy vetted.toml --upgrade"]);
+
+    // redis moved, alpine is new.
+    fs::write(
+        a.dir.path().join("fake/lock.new"),
+        lock_file(&[
+            ("alpine", "3.20", 'd'),
+            ("nginx", "1.27", 'a'),
+            ("redis", "7.4", 'c'),
+        ]),
+    )
+    .unwrap();
+    let r = a.run("update", DOCKER_SECRET);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert!(
+        output_has(&r, "changed=true") && output_has(&r, "pull-request=1"),
+        "{}",
+        r.output
+    );
+    let pulls = a.github.state.lock().unwrap().pulls.clone();
+    assert_eq!(pulls.len(), 1);
+    assert_eq!(pulls[0]["head"]["ref"], "vetted/lock-update");
+    assert_eq!(pulls[0]["base"]["ref"], "main");
+    let body = pulls[0]["body"].as_str().unwrap();
+    assert!(
+        body.starts_with("<!-- vetted:update org=acme -->"),
+        "{body}"
+    );
+    assert!(
+        body.contains("- `redis:7.4` sha256:bbbbbbbbbbbb -> sha256:cccccccccccc"),
+        "{body}"
+    );
+    assert!(
+        body.contains("- `alpine:3.20` added: sha256:dddddddddddd"),
+        "{body}"
+    );
+    assert!(
+        !body.contains("nginx"),
+        "unchanged images are not listed: {body}"
+    );
+    let pushed = run(Command::new("git")
+        .current_dir(&origin)
+        .args(["show", "refs/heads/vetted/lock-update:vetted.lock"]));
+    assert_eq!(
+        text(&pushed.stdout),
+        fs::read_to_string(a.dir.path().join("fake/lock.new")).unwrap()
+    );
+
+    // The next week, nginx moved too: the same pull request is updated, on a rebuilt branch.
+    git(&ws, &["checkout", "-q", "main"]);
+    git(&ws, &["reset", "-q", "--hard", "origin/main"]);
+    fs::write(
+        a.dir.path().join("fake/lock.new"),
+        lock_file(&[
+            ("alpine", "3.20", 'd'),
+            ("nginx", "1.27", 'e'),
+            ("redis", "7.4", 'c'),
+        ]),
+    )
+    .unwrap();
+    let r = a.run("update", DOCKER_SECRET);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let s = a.github.state.lock().unwrap();
+    assert_eq!(s.pulls.len(), 1, "{:?}", s.pulls);
+    let body = s.pulls[0]["body"].as_str().unwrap();
+    assert!(
+        body.contains("- `nginx:1.27` sha256:aaaaaaaaaaaa -> sha256:eeeeeeeeeeee"),
+        "{body}"
+    );
+    assert!(
+        s.requests
+            .iter()
+            .any(|r| r.method == "PATCH" && r.path == "/repos/acme/policy/pulls/1")
+    );
+    let log = run(Command::new("git").current_dir(&origin).args([
+        "rev-list",
+        "--count",
+        "main..vetted/lock-update",
+    ]));
+    assert_eq!(
+        text(&log.stdout).trim(),
+        "1",
+        "the branch holds one commit on top of main"
+    );
+}
+
+#[test]
+#[should_panic(expected = "is not installed: run `bash scripts/install-deps.sh`")]
+fn a_missing_lint_tool_fails_with_the_install_hint() {
+    tool("vetted-no-such-linter", Some("VETTED_NO_SUCH_LINTER"), None);
+}
