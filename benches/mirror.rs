@@ -661,11 +661,12 @@ alice = "owner"
         wall: Duration,
         /// Largest peak RSS of the children, KiB.
         max_rss_kib: u64,
-        read_bytes: u64,
         written_bytes: u64,
     }
 
-    /// `/proc/PID/io` rchar and wchar (all reads and writes: sockets and files).
+    /// `/proc/PID/io` rchar and wchar. wchar counts every write(2)/writev(2), sockets included, so it
+    /// is the bytes a tool sent; rchar misses recv(2) (which tokio reads sockets with), so reads are
+    /// not compared.
     fn proc_io(pid: u32) -> (u64, u64) {
         let text = std::fs::read_to_string(format!("/proc/{pid}/io")).unwrap_or_default();
         let field = |name: &str| {
@@ -678,8 +679,8 @@ alice = "owner"
     }
 
     /// Waits for `child` to exit, reads its I/O counters before reaping it, then reaps it with
-    /// `wait4` for its rusage. Returns (exit ok, peak RSS KiB, read, written).
-    fn reap(child: Child) -> Result<(bool, u64, u64, u64)> {
+    /// `wait4` for its rusage. Returns (exit ok, peak RSS KiB, bytes written).
+    fn reap(child: Child) -> Result<(bool, u64, u64)> {
         let pid = child.id();
         // SAFETY: plain syscalls on our own child's pid with zeroed out-parameters.
         unsafe {
@@ -687,7 +688,7 @@ alice = "owner"
             if libc::waitid(libc::P_PID, pid, &mut info, libc::WEXITED | libc::WNOWAIT) != 0 {
                 bail!("waitid: {}", std::io::Error::last_os_error());
             }
-            let (read, written) = proc_io(pid);
+            let (_, written) = proc_io(pid);
             let mut status = 0;
             let mut usage: libc::rusage = std::mem::zeroed();
             if libc::wait4(pid as libc::pid_t, &mut status, 0, &mut usage) < 0 {
@@ -695,12 +696,7 @@ alice = "owner"
             }
             std::mem::forget(child);
             let ok = libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0;
-            Ok((
-                ok,
-                u64::try_from(usage.ru_maxrss).unwrap_or(0),
-                read,
-                written,
-            ))
+            Ok((ok, u64::try_from(usage.ru_maxrss).unwrap_or(0), written))
         }
     }
 
@@ -740,10 +736,9 @@ alice = "owner"
             let Some(pos) = running.iter().position(|c| c.id() == pid) else {
                 bail!("an unexpected child {pid} exited");
             };
-            let (ok, rss, read, written) = reap(running.swap_remove(pos))?;
+            let (ok, rss, written) = reap(running.swap_remove(pos))?;
             failed |= !ok;
             m.max_rss_kib = m.max_rss_kib.max(rss);
-            m.read_bytes += read;
             m.written_bytes += written;
         }
         m.wall = start.elapsed();
@@ -976,11 +971,10 @@ alice = "owner"
             format!("{:>11}", "-")
         };
         println!(
-            "  {:<28} {:<34} {:>8.2} s  rss {rss}  io r {:>8.1} / w {:>8.1} MiB  {ratio}  {wire}",
+            "  {:<28} {:<34} {:>8.2} s  rss {rss}  written {:>8.1} MiB  {ratio}  {wire}",
             r.scenario,
             r.tool,
             r.m.wall.as_secs_f64(),
-            mib(r.m.read_bytes),
             mib(r.m.written_bytes),
         );
     }
