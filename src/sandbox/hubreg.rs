@@ -91,7 +91,12 @@ pub fn registry_actions(hub: &HubState, subject: Option<&str>, repository: &str)
         return own(PULL);
     };
     if !hub.is_org(ns) {
-        return own(PULL);
+        // As on Docker Hub, every account owns the namespace of its name: a user publishes
+        // community images there (pull for everyone, push for that user only).
+        let own_namespace = subject.is_some_and(|s| {
+            s.eq_ignore_ascii_case(ns) && hub.users.contains_key(&ns.to_lowercase())
+        });
+        return own(if own_namespace { PULL_PUSH } else { PULL });
     }
     let principal = subject.map(|s| principal_of(hub, s));
     let role = principal.as_ref().and_then(|p| role_of(hub, p));
@@ -413,6 +418,14 @@ private = false
         assert_eq!(acts(&h, Some("alice"), "library/nginx"), p);
         assert_eq!(acts(&h, None, "alpine"), p);
         assert_eq!(acts(&h, Some(INTERNAL_SUBJECT), "bitnami/redis"), pp);
+        // A user's own namespace: push for that user only, pull for everyone.
+        assert_eq!(acts(&h, Some("dave"), "dave/tool"), pp);
+        assert_eq!(acts(&h, Some("Dave"), "dave/tool"), pp);
+        assert_eq!(acts(&h, Some("alice"), "dave/tool"), p);
+        assert_eq!(acts(&h, None, "dave/tool"), p);
+        assert_eq!(acts(&h, Some("dave"), "bitnami/redis"), p);
+        // A namespace named like a subject that is no account of the hub stays pull-only.
+        assert_eq!(acts(&h, Some("zed"), "zed/tool"), p);
     }
 
     #[test]

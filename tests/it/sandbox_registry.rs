@@ -271,6 +271,49 @@ fn team_grants_and_non_members_on_a_private_repository() {
     assert_eq!(names, vec!["1"]);
 }
 
+#[test]
+fn a_user_publishes_community_images_in_their_own_namespace() {
+    let sbx = start();
+    // mallory (no member of the org) pushes into the namespace of her own name, as on Docker Hub.
+    let out = sbx.copy("library/alpine:3.20", "mallory/tool:1", Some(MALLORY));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let digest = sbx.inspect("library/alpine:3.20", None).unwrap();
+    // A community image: anyone pulls it, the org's owner can mirror it into the org.
+    assert_eq!(sbx.inspect("mallory/tool:1", None).unwrap(), digest);
+    let out = sbx.copy("mallory/tool:1", "acme/tool:1", Some(ALICE));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(sbx.inspect("acme/tool:1", Some(ALICE)).unwrap(), digest);
+    // Nobody else pushes there: not the org's owner, not another user, not anonymous; and
+    // mallory cannot push into another user's namespace or the org.
+    for creds in [Some(ALICE), Some(BOB), None] {
+        assert!(
+            !sbx.copy("library/alpine:3.20", "mallory/tool:2", creds)
+                .status
+                .success(),
+            "{creds:?}"
+        );
+    }
+    assert!(
+        !sbx.copy("library/alpine:3.20", "bob/tool:1", Some(MALLORY))
+            .status
+            .success()
+    );
+    assert!(
+        !sbx.copy("library/alpine:3.20", "acme/tool:2", Some(MALLORY))
+            .status
+            .success()
+    );
+    assert!(sbx.inspect("mallory/tool:2", None).is_err());
+}
+
 #[tokio::test]
 async fn in_process_sandbox_seeds_the_registry_and_shutdown_stops_it() {
     use vetted::sandbox::{Sandbox, SandboxConfig};

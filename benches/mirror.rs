@@ -1,0 +1,1380 @@
+//! vetted against skopeo, side by side on the same machine, registries and images.
+//!
+//! `cargo bench --bench mirror -- [bulk|latency|all] [--quick]`
+//!
+//! Everything is generated here: deterministic random layer files (written once to a temp dir and
+//! streamed, never held in memory), a plain anonymous `docker-registry` as the source, a fresh
+//! `vetted sandbox` (hub API + token-auth registry) as the target of each measurement, and, for the
+//! latency-bound scenario, delay lines that add 20 ms to every request sent to a registry or the
+//! hub API. vetted runs as the real product: `vetted apply --yes` of a policy mirroring the images.
+//! skopeo runs as users run it: `skopeo copy --all` per image. Each tool is a child process whose
+//! wall time, peak RSS (`wait4` rusage) and I/O bytes (`/proc/PID/io`, read before reaping) are
+//! printed, with the ratios. Only 127.0.0.1 is used; every loop is bounded.
+
+#[cfg(not(target_os = "linux"))]
+fn main() {
+    eprintln!("the mirror benchmark measures child processes through Linux interfaces only");
+}
+
+#[cfg(target_os = "linux")]
+fn main() {
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("a tokio runtime");
+    if let Err(e) = rt.block_on(bench::main()) {
+        eprintln!("benchmark failed: {e:#}");
+        std::process::exit(1);
+    }
+}
+
+#[cfg(target_os = "linux")]
+mod bench {
+    use std::collections::{BTreeMap, BTreeSet};
+    use std::io::{BufRead, BufReader, Write};
+    use std::net::SocketAddr;
+    use std::path::{Path, PathBuf};
+    use std::process::{Child, Command, Stdio};
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicU64, Ordering};
+    use std::time::{Duration, Instant};
+
+    use anyhow::{Context, Result, anyhow, bail};
+    use futures::StreamExt;
+    use rand::{RngCore, SeedableRng};
+    use serde_json::json;
+    use sha2::{Digest, Sha256};
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    const VETTED: &str = env!("CARGO_BIN_EXE_vetted");
+    const REGISTRY_BIN: &str = "/usr/bin/docker-registry";
+    const OWNER: &str = "alice";
+    const OWNER_SECRET: &str = "sandbox-alice-token";
+    const PUBLISHER: &str = "publisher";
+    const PUBLISHER_SECRET: &str = "sandbox-publisher-token";
+    /// vetted's default `--copy-parallelism`; the raw upload and parallel skopeo use the same.
+    const PARALLELISM: usize = 4;
+    const MIB: u64 = 1024 * 1024;
+    const CHUNK: usize = 256 * 1024;
+
+    const DOCKER_MANIFEST: &str = "application/vnd.docker.distribution.manifest.v2+json";
+    const DOCKER_CONFIG: &str = "application/vnd.docker.container.image.v1+json";
+    const DOCKER_LAYER: &str = "application/vnd.docker.image.rootfs.diff.tar.gzip";
+    const OCI_INDEX: &str = "application/vnd.oci.image.index.v1+json";
+    const OCI_MANIFEST: &str = "application/vnd.oci.image.manifest.v1+json";
+    const OCI_CONFIG: &str = "application/vnd.oci.image.config.v1+json";
+    const OCI_LAYER: &str = "application/vnd.oci.image.layer.v1.tar+gzip";
+
+    const SEED: &str = r#"
+org = "acme"
+[users.alice]
+full_name = "Alice Owner"
+email = "alice@acme.example"
+[users.publisher]
+full_name = "A community publisher"
+email = "publisher@elsewhere.example"
+[[credentials]]
+identifier = "alice"
+secret = "sandbox-alice-token"
+kind = "password"
+[[credentials]]
+identifier = "publisher"
+secret = "sandbox-publisher-token"
+kind = "password"
+[members]
+alice = "owner"
+"#;
+
+    // ---------------------------------------------------------------- data
+
+    /// A blob on disk.
+    #[derive(Debug, Clone)]
+    struct Blob {
+        digest: String,
+        size: u64,
+        path: PathBuf,
+    }
+
+    /// One manifest (pushed by digest, or by tag when it is the top level).
+    #[derive(Debug, Clone)]
+    struct Manifest {
+        media_type: &'static str,
+        bytes: Vec<u8>,
+        digest: String,
+    }
+
+    /// A generated image: blobs, child manifests (of an index) and the top-level manifest.
+    #[derive(Debug, Clone)]
+    struct Image {
+        name: String,
+        blobs: Vec<Blob>,
+        children: Vec<Manifest>,
+        top: Manifest,
+    }
+
+    const TAG: &str = "v1";
+
+    fn sha256_hex(data: &[u8]) -> String {
+        format!("sha256:{}", hex::encode(Sha256::digest(data)))
+    }
+
+    /// Writes `size` deterministic random bytes derived from `key` (streamed in chunks, hashed on
+    /// the way), once per key.
+    struct Generator {
+        dir: PathBuf,
+        made: BTreeMap<String, Blob>,
+    }
+
+    impl Generator {
+        fn layer(&mut self, key: &str, size: u64) -> Result<Blob> {
+            if let Some(b) = self.made.get(key) {
+                return Ok(b.clone());
+            }
+            let seed = u64::from_le_bytes(
+                Sha256::digest(key.as_bytes())[..8]
+                    .try_into()
+                    .context("seed bytes")?,
+            );
+            let mut rng = rand::rngs::StdRng::seed_from_u64(seed);
+            let path = self.dir.join(format!("{}.layer", self.made.len()));
+            let mut file = std::io::BufWriter::new(
+                std::fs::File::create(&path)
+                    .with_context(|| format!("creating {}", path.display()))?,
+            );
+            let mut hasher = Sha256::new();
+            let mut buf = vec![0u8; CHUNK];
+            let mut left = size;
+            while left > 0 {
+                let n = usize::try_from(left.min(CHUNK as u64))?;
+                rng.fill_bytes(&mut buf[..n]);
+                hasher.update(&buf[..n]);
+                file.write_all(&buf[..n])?;
+                left -= n as u64;
+            }
+            file.flush()?;
+            let blob = Blob {
+                digest: format!("sha256:{}", hex::encode(hasher.finalize())),
+                size,
+                path,
+            };
+            self.made.insert(key.to_string(), blob.clone());
+            Ok(blob)
+        }
+
+        fn small(&mut self, data: &[u8]) -> Result<Blob> {
+            let digest = sha256_hex(data);
+            if let Some(b) = self.made.get(&digest) {
+                return Ok(b.clone());
+            }
+            let path = self.dir.join(format!("{}.json", self.made.len()));
+            std::fs::write(&path, data)?;
+            let blob = Blob {
+                digest: digest.clone(),
+                size: data.len() as u64,
+                path,
+            };
+            self.made.insert(digest, blob.clone());
+            Ok(blob)
+        }
+
+        /// A single-platform manifest over `layers` (key, size).
+        fn manifest(
+            &mut self,
+            oci: bool,
+            arch: &str,
+            layers: &[(String, u64)],
+            blobs: &mut Vec<Blob>,
+        ) -> Result<Manifest> {
+            let (mt, ct, lt) = if oci {
+                (OCI_MANIFEST, OCI_CONFIG, OCI_LAYER)
+            } else {
+                (DOCKER_MANIFEST, DOCKER_CONFIG, DOCKER_LAYER)
+            };
+            let mut descs = Vec::new();
+            let mut diff_ids = Vec::new();
+            for (key, size) in layers {
+                let b = self.layer(key, *size)?;
+                descs.push(json!({"mediaType": lt, "size": b.size, "digest": b.digest}));
+                diff_ids.push(b.digest.clone());
+                blobs.push(b);
+            }
+            let config = serde_json::to_vec(&json!({
+                "architecture": arch, "os": "linux",
+                "rootfs": {"type": "layers", "diff_ids": diff_ids},
+                "config": {"Labels": {"bench": layers.iter().map(|l| l.0.as_str()).collect::<Vec<_>>().join(",")}}
+            }))?;
+            let cb = self.small(&config)?;
+            let bytes = serde_json::to_vec(&json!({
+                "schemaVersion": 2, "mediaType": mt,
+                "config": {"mediaType": ct, "size": cb.size, "digest": cb.digest},
+                "layers": descs,
+            }))?;
+            blobs.push(cb);
+            Ok(Manifest {
+                media_type: mt,
+                digest: sha256_hex(&bytes),
+                bytes,
+            })
+        }
+
+        fn image(&mut self, name: &str, layers: &[(String, u64)]) -> Result<Image> {
+            let mut blobs = Vec::new();
+            let top = self.manifest(false, "amd64", layers, &mut blobs)?;
+            Ok(Image {
+                name: name.to_string(),
+                blobs: dedup(blobs),
+                children: Vec::new(),
+                top,
+            })
+        }
+
+        fn multi_arch(
+            &mut self,
+            name: &str,
+            per_arch: &[(&str, Vec<(String, u64)>)],
+        ) -> Result<Image> {
+            let mut blobs = Vec::new();
+            let mut children = Vec::new();
+            let mut descs = Vec::new();
+            for (arch, layers) in per_arch {
+                let m = self.manifest(true, arch, layers, &mut blobs)?;
+                descs.push(
+                    json!({"mediaType": m.media_type, "size": m.bytes.len(), "digest": m.digest,
+                    "platform": {"architecture": arch, "os": "linux"}}),
+                );
+                children.push(m);
+            }
+            let bytes = serde_json::to_vec(
+                &json!({"schemaVersion": 2, "mediaType": OCI_INDEX, "manifests": descs}),
+            )?;
+            Ok(Image {
+                name: name.to_string(),
+                blobs: dedup(blobs),
+                children,
+                top: Manifest {
+                    media_type: OCI_INDEX,
+                    digest: sha256_hex(&bytes),
+                    bytes,
+                },
+            })
+        }
+    }
+
+    fn dedup(blobs: Vec<Blob>) -> Vec<Blob> {
+        let mut seen = BTreeSet::new();
+        blobs
+            .into_iter()
+            .filter(|b| seen.insert(b.digest.clone()))
+            .collect()
+    }
+
+    fn unique_blobs(images: &[Image]) -> Vec<Blob> {
+        dedup(images.iter().flat_map(|i| i.blobs.clone()).collect())
+    }
+
+    fn total(blobs: &[Blob]) -> u64 {
+        blobs.iter().map(|b| b.size).sum()
+    }
+
+    /// Bulk: 10 images sharing base layers, one multi-arch, one layer of at least 1 GiB.
+    fn bulk_images(generator: &mut Generator, quick: bool) -> Result<Vec<Image>> {
+        let unit = if quick { MIB / 8 } else { MIB };
+        let base = ("base-os".to_string(), 48 * unit);
+        let runtime = ("runtime".to_string(), 96 * unit);
+        let big = if quick { 64 * MIB } else { 1024 * MIB + MIB };
+        let mut images = Vec::new();
+        for i in 0..10u64 {
+            let name = format!("img{i}");
+            let own = (format!("own-{i}"), (8 + 4 * i) * unit);
+            let image = match i {
+                1 => generator.multi_arch(
+                    &name,
+                    &[
+                        ("amd64", vec![base.clone(), own.clone()]),
+                        (
+                            "arm64",
+                            vec![
+                                ("base-os-arm64".to_string(), 48 * unit),
+                                ("own-1-arm64".to_string(), 12 * unit),
+                            ],
+                        ),
+                    ],
+                )?,
+                2..=6 => generator.image(&name, &[base.clone(), runtime.clone(), own])?,
+                9 => generator.image(&name, &[base.clone(), ("big".to_string(), big), own])?,
+                _ => generator.image(&name, &[base.clone(), own])?,
+            };
+            images.push(image);
+        }
+        Ok(images)
+    }
+
+    /// Latency-bound: `n` small images over a shared 1 MiB base and two small own layers.
+    fn small_images(generator: &mut Generator, n: usize) -> Result<Vec<Image>> {
+        (0..n)
+            .map(|i| {
+                generator.image(
+                    &format!("img{i}"),
+                    &[
+                        ("small-base".to_string(), MIB),
+                        (format!("small-a-{i}"), 16 * 1024),
+                        (format!("small-b-{i}"), 48 * 1024),
+                    ],
+                )
+            })
+            .collect()
+    }
+
+    // ---------------------------------------------------------------- registry client
+
+    /// Token auth for a registry (`None`: anonymous).
+    #[derive(Clone)]
+    struct Login {
+        user: String,
+        secret: String,
+    }
+
+    #[derive(Clone)]
+    struct Pusher {
+        http: reqwest::Client,
+        base: String,
+        login: Option<Login>,
+        /// Bearer realm and service, when the registry asks for tokens.
+        realm: Option<(String, String)>,
+    }
+
+    fn auth_param(header: &str, key: &str) -> Option<String> {
+        let start = header.find(&format!("{key}=\""))? + key.len() + 2;
+        let end = header[start..].find('"')? + start;
+        Some(header[start..end].to_string())
+    }
+
+    impl Pusher {
+        async fn new(base: &str, login: Option<Login>) -> Result<Self> {
+            let http = reqwest::Client::builder()
+                .timeout(Duration::from_secs(600))
+                .pool_max_idle_per_host(16)
+                .build()?;
+            let base = base.trim_end_matches('/').to_string();
+            let resp = http.get(format!("{base}/v2/")).send().await?;
+            let realm = if resp.status() == reqwest::StatusCode::UNAUTHORIZED {
+                let header = resp
+                    .headers()
+                    .get("www-authenticate")
+                    .and_then(|v| v.to_str().ok())
+                    .ok_or_else(|| anyhow!("{base}: 401 without WWW-Authenticate"))?;
+                Some((
+                    auth_param(header, "realm").ok_or_else(|| anyhow!("no realm"))?,
+                    auth_param(header, "service").unwrap_or_default(),
+                ))
+            } else {
+                None
+            };
+            Ok(Self {
+                http,
+                base,
+                login,
+                realm,
+            })
+        }
+
+        async fn token(&self, repo: &str) -> Result<Option<String>> {
+            let Some((realm, service)) = &self.realm else {
+                return Ok(None);
+            };
+            let mut req = self.http.get(realm).query(&[
+                ("service", service.as_str()),
+                ("scope", &format!("repository:{repo}:pull,push")),
+            ]);
+            if let Some(l) = &self.login {
+                req = req.basic_auth(&l.user, Some(&l.secret));
+            }
+            let body: serde_json::Value = req.send().await?.error_for_status()?.json().await?;
+            Ok(body["token"].as_str().map(str::to_string))
+        }
+
+        fn req(
+            &self,
+            method: reqwest::Method,
+            url: &str,
+            token: &Option<String>,
+        ) -> reqwest::RequestBuilder {
+            let r = self.http.request(method, url);
+            match token {
+                Some(t) => r.bearer_auth(t),
+                None => r,
+            }
+        }
+
+        /// Monolithic upload (POST, then PUT of the file streamed), no existence check.
+        async fn upload(&self, repo: &str, blob: &Blob, token: &Option<String>) -> Result<()> {
+            let resp = self
+                .req(
+                    reqwest::Method::POST,
+                    &format!("{}/v2/{repo}/blobs/uploads/", self.base),
+                    token,
+                )
+                .send()
+                .await?;
+            if resp.status() != reqwest::StatusCode::ACCEPTED {
+                bail!("POST upload to {repo}: {}", resp.status());
+            }
+            let location = resp
+                .headers()
+                .get("location")
+                .and_then(|v| v.to_str().ok())
+                .ok_or_else(|| anyhow!("upload without Location"))?;
+            let mut url = if location.starts_with("http") {
+                reqwest::Url::parse(location)?
+            } else {
+                reqwest::Url::parse(&format!("{}{location}", self.base))?
+            };
+            url.query_pairs_mut().append_pair("digest", &blob.digest);
+            let file = tokio::fs::File::open(&blob.path).await?;
+            let stream = futures::stream::try_unfold(file, |mut f| async move {
+                let mut buf = vec![0u8; CHUNK];
+                let n = f.read(&mut buf).await?;
+                if n == 0 {
+                    return Ok::<_, std::io::Error>(None);
+                }
+                buf.truncate(n);
+                Ok(Some((bytes::Bytes::from(buf), f)))
+            });
+            let resp = self
+                .req(reqwest::Method::PUT, url.as_str(), token)
+                .header("content-type", "application/octet-stream")
+                .header("content-length", blob.size)
+                .body(reqwest::Body::wrap_stream(stream))
+                .send()
+                .await?;
+            if resp.status() != reqwest::StatusCode::CREATED {
+                bail!("PUT blob {} to {repo}: {}", blob.digest, resp.status());
+            }
+            Ok(())
+        }
+
+        async fn exists(&self, repo: &str, digest: &str, token: &Option<String>) -> Result<bool> {
+            let resp = self
+                .req(
+                    reqwest::Method::HEAD,
+                    &format!("{}/v2/{repo}/blobs/{digest}", self.base),
+                    token,
+                )
+                .send()
+                .await?;
+            Ok(resp.status().is_success())
+        }
+
+        async fn put_manifest(
+            &self,
+            repo: &str,
+            reference: &str,
+            m: &Manifest,
+            token: &Option<String>,
+        ) -> Result<()> {
+            let resp = self
+                .req(
+                    reqwest::Method::PUT,
+                    &format!("{}/v2/{repo}/manifests/{reference}", self.base),
+                    token,
+                )
+                .header("content-type", m.media_type)
+                .body(m.bytes.clone())
+                .send()
+                .await?;
+            if resp.status() != reqwest::StatusCode::CREATED {
+                bail!(
+                    "PUT manifest {repo}:{reference}: {} {}",
+                    resp.status(),
+                    resp.text().await.unwrap_or_default()
+                );
+            }
+            Ok(())
+        }
+
+        /// Publishes images as `namespace/<name>:v1`, blobs `PARALLELISM` at a time.
+        async fn publish(&self, namespace: &str, images: &[Image]) -> Result<()> {
+            for image in images {
+                let repo = format!("{namespace}/{}", image.name);
+                let token = self.token(&repo).await?;
+                let results: Vec<Result<()>> = futures::stream::iter(image.blobs.iter())
+                    .map(|b| {
+                        let (repo, token) = (repo.clone(), token.clone());
+                        async move {
+                            if !self.exists(&repo, &b.digest, &token).await? {
+                                self.upload(&repo, b, &token).await?;
+                            }
+                            Ok(())
+                        }
+                    })
+                    .buffer_unordered(PARALLELISM)
+                    .collect()
+                    .await;
+                results.into_iter().collect::<Result<()>>()?;
+                for child in &image.children {
+                    self.put_manifest(&repo, &child.digest, child, &token)
+                        .await?;
+                }
+                self.put_manifest(&repo, TAG, &image.top, &token).await?;
+            }
+            Ok(())
+        }
+
+        /// The raw ceiling: every blob uploaded once into one repository, `PARALLELISM` at a time.
+        async fn raw_upload(&self, repo: &str, blobs: &[Blob]) -> Result<()> {
+            let token = self.token(repo).await?;
+            let results: Vec<Result<()>> = futures::stream::iter(blobs.iter())
+                .map(|b| {
+                    let token = token.clone();
+                    async move { self.upload(repo, b, &token).await }
+                })
+                .buffer_unordered(PARALLELISM)
+                .collect()
+                .await;
+            results.into_iter().collect()
+        }
+    }
+
+    // ---------------------------------------------------------------- processes
+
+    /// A child killed (and reaped) on drop.
+    struct Proc(Child);
+
+    impl Drop for Proc {
+        fn drop(&mut self) {
+            let _ = self.0.kill();
+            let _ = self.0.wait();
+        }
+    }
+
+    fn free_port() -> Result<u16> {
+        Ok(std::net::TcpListener::bind("127.0.0.1:0")?
+            .local_addr()?
+            .port())
+    }
+
+    /// A plain anonymous docker-registry (the source).
+    struct SourceRegistry {
+        _proc: Proc,
+        host: String,
+    }
+
+    async fn start_source(dir: &Path) -> Result<SourceRegistry> {
+        let port = free_port()?;
+        let storage = dir.join("source-storage");
+        std::fs::create_dir_all(&storage)?;
+        let config = dir.join("source.yml");
+        std::fs::write(
+            &config,
+            format!(
+                "version: 0.1\nlog:\n  level: error\nstorage:\n  filesystem:\n    rootdirectory: {}\nhttp:\n  addr: 127.0.0.1:{port}\n",
+                storage.display()
+            ),
+        )?;
+        let child = Command::new(REGISTRY_BIN)
+            .arg("serve")
+            .arg(&config)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(std::fs::File::create(dir.join("source.log"))?)
+            .spawn()
+            .with_context(|| format!("starting {REGISTRY_BIN} (Debian package docker-registry)"))?;
+        let proc = Proc(child);
+        let host = format!("127.0.0.1:{port}");
+        let http = reqwest::Client::new();
+        for _ in 0..150 {
+            if http.get(format!("http://{host}/v2/")).send().await.is_ok() {
+                return Ok(SourceRegistry { _proc: proc, host });
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        bail!("the source registry did not answer within 15 s")
+    }
+
+    /// A fresh `vetted sandbox` (hub API + registry) in its own directory.
+    struct Sandbox {
+        _proc: Proc,
+        hub: String,
+        registry: String,
+        dir: tempfile::TempDir,
+    }
+
+    impl Sandbox {
+        fn registry_host(&self) -> &str {
+            self.registry
+                .trim_start_matches("http://")
+                .trim_end_matches('/')
+        }
+    }
+
+    fn start_sandbox(parent: &Path) -> Result<Sandbox> {
+        let dir = tempfile::Builder::new()
+            .prefix("sandbox")
+            .tempdir_in(parent)?;
+        let seed = dir.path().join("seed.toml");
+        std::fs::write(&seed, SEED)?;
+        let mut child = Command::new(VETTED)
+            .args(["sandbox", "--port", "0", "--seed"])
+            .arg(&seed)
+            .arg("--state")
+            .arg(dir.path().join("state.json"))
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(std::fs::File::create(dir.path().join("sandbox.log"))?)
+            .spawn()?;
+        let stdout = child.stdout.take().ok_or_else(|| anyhow!("no stdout"))?;
+        let proc = Proc(child);
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            let mut reader = BufReader::new(stdout);
+            for _ in 0..2 {
+                let mut line = String::new();
+                let _ = reader.read_line(&mut line);
+                let _ = tx.send(line.trim().to_string());
+            }
+        });
+        let mut lines = Vec::new();
+        for _ in 0..2 {
+            let line = rx
+                .recv_timeout(Duration::from_secs(120))
+                .context("the sandbox did not print its URLs within 120 s")?;
+            if !line.starts_with("http://127.0.0.1:") {
+                bail!(
+                    "the sandbox printed {line:?}; see {}",
+                    dir.path().join("sandbox.log").display()
+                );
+            }
+            lines.push(line);
+        }
+        Ok(Sandbox {
+            _proc: proc,
+            hub: lines[0].clone(),
+            registry: lines[1].clone(),
+            dir,
+        })
+    }
+
+    /// What one measured run (one or more child processes) cost.
+    #[derive(Debug, Clone, Copy, Default)]
+    struct Measure {
+        wall: Duration,
+        /// Largest peak RSS of the children, KiB.
+        max_rss_kib: u64,
+        written_bytes: u64,
+    }
+
+    /// `/proc/PID/io` rchar and wchar. wchar counts every write(2)/writev(2), sockets included, so it
+    /// is the bytes a tool sent; rchar misses recv(2) (which tokio reads sockets with), so reads are
+    /// not compared.
+    fn proc_io(pid: u32) -> (u64, u64) {
+        let text = std::fs::read_to_string(format!("/proc/{pid}/io")).unwrap_or_default();
+        let field = |name: &str| {
+            text.lines()
+                .find_map(|l| l.strip_prefix(name))
+                .and_then(|v| v.trim().parse().ok())
+                .unwrap_or(0)
+        };
+        (field("rchar:"), field("wchar:"))
+    }
+
+    /// Waits for `child` to exit, reads its I/O counters before reaping it, then reaps it with
+    /// `wait4` for its rusage. Returns (exit ok, peak RSS KiB, bytes written).
+    fn reap(child: Child) -> Result<(bool, u64, u64)> {
+        let pid = child.id();
+        // SAFETY: plain syscalls on our own child's pid with zeroed out-parameters.
+        unsafe {
+            let mut info: libc::siginfo_t = std::mem::zeroed();
+            if libc::waitid(libc::P_PID, pid, &mut info, libc::WEXITED | libc::WNOWAIT) != 0 {
+                bail!("waitid: {}", std::io::Error::last_os_error());
+            }
+            let (_, written) = proc_io(pid);
+            let mut status = 0;
+            let mut usage: libc::rusage = std::mem::zeroed();
+            if libc::wait4(pid as libc::pid_t, &mut status, 0, &mut usage) < 0 {
+                bail!("wait4: {}", std::io::Error::last_os_error());
+            }
+            std::mem::forget(child);
+            let ok = libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0;
+            Ok((ok, u64::try_from(usage.ru_maxrss).unwrap_or(0), written))
+        }
+    }
+
+    /// Runs the commands, at most `parallel` at a time, and measures them together. Each
+    /// command's stderr goes to `log` (appended); a failure names the log.
+    fn run_measured(commands: Vec<Command>, parallel: usize, log: &Path) -> Result<Measure> {
+        let start = Instant::now();
+        let mut m = Measure::default();
+        let mut queue = commands.into_iter();
+        let mut running: Vec<Child> = Vec::new();
+        let mut failed = false;
+        loop {
+            while running.len() < parallel {
+                let Some(mut cmd) = queue.next() else { break };
+                let log_file = std::fs::OpenOptions::new()
+                    .create(true)
+                    .append(true)
+                    .open(log)?;
+                cmd.stdin(Stdio::null())
+                    .stdout(log_file.try_clone()?)
+                    .stderr(log_file);
+                running.push(cmd.spawn().with_context(|| format!("starting {cmd:?}"))?);
+            }
+            if running.is_empty() {
+                break;
+            }
+            // Reap whichever child exits first (bounded: each child is reaped exactly once).
+            let mut info: libc::siginfo_t = unsafe { std::mem::zeroed() };
+            // SAFETY: waits for any of our children without reaping it.
+            if unsafe { libc::waitid(libc::P_ALL, 0, &mut info, libc::WEXITED | libc::WNOWAIT) }
+                != 0
+            {
+                bail!("waitid: {}", std::io::Error::last_os_error());
+            }
+            // SAFETY: si_pid is valid for an exited child.
+            let pid = unsafe { info.si_pid() } as u32;
+            let Some(pos) = running.iter().position(|c| c.id() == pid) else {
+                bail!("an unexpected child {pid} exited");
+            };
+            let (ok, rss, written) = reap(running.swap_remove(pos))?;
+            failed |= !ok;
+            m.max_rss_kib = m.max_rss_kib.max(rss);
+            m.written_bytes += written;
+        }
+        m.wall = start.elapsed();
+        if failed {
+            bail!("a measured command failed; see {}", log.display());
+        }
+        Ok(m)
+    }
+
+    // ---------------------------------------------------------------- delay line
+
+    /// A TCP delay line on 127.0.0.1: every byte from client to upstream is forwarded `delay`
+    /// after it arrived (order kept, throughput not throttled), so each request/response round
+    /// trip costs `delay` more, like a network. Counts bytes both ways.
+    struct DelayLine {
+        addr: SocketAddr,
+        up: Arc<AtomicU64>,
+        down: Arc<AtomicU64>,
+        task: tokio::task::JoinHandle<()>,
+    }
+
+    impl Drop for DelayLine {
+        fn drop(&mut self) {
+            self.task.abort();
+        }
+    }
+
+    async fn delay_line(upstream: &str, delay: Duration) -> Result<DelayLine> {
+        let upstream: SocketAddr = upstream
+            .trim_start_matches("http://")
+            .trim_end_matches('/')
+            .parse()?;
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+        let addr = listener.local_addr()?;
+        let (up, down) = (Arc::new(AtomicU64::new(0)), Arc::new(AtomicU64::new(0)));
+        let (up2, down2) = (up.clone(), down.clone());
+        let task = tokio::spawn(async move {
+            while let Ok((client, _)) = listener.accept().await {
+                let (up, down) = (up2.clone(), down2.clone());
+                tokio::spawn(async move {
+                    let _ = client.set_nodelay(true);
+                    let Ok(server) = tokio::net::TcpStream::connect(upstream).await else {
+                        return;
+                    };
+                    let _ = server.set_nodelay(true);
+                    let (mut cr, mut cw) = client.into_split();
+                    let (mut sr, mut sw) = server.into_split();
+                    let (tx, mut rx) =
+                        tokio::sync::mpsc::channel::<(tokio::time::Instant, Vec<u8>)>(256);
+                    let reader = tokio::spawn(async move {
+                        let mut buf = vec![0u8; 64 * 1024];
+                        while let Ok(n) = cr.read(&mut buf).await {
+                            if n == 0 {
+                                break;
+                            }
+                            up.fetch_add(n as u64, Ordering::Relaxed);
+                            if tx
+                                .send((tokio::time::Instant::now() + delay, buf[..n].to_vec()))
+                                .await
+                                .is_err()
+                            {
+                                break;
+                            }
+                        }
+                    });
+                    let writer = tokio::spawn(async move {
+                        while let Some((due, chunk)) = rx.recv().await {
+                            tokio::time::sleep_until(due).await;
+                            if sw.write_all(&chunk).await.is_err() {
+                                break;
+                            }
+                        }
+                        let _ = sw.shutdown().await;
+                    });
+                    let mut buf = vec![0u8; 64 * 1024];
+                    while let Ok(n) = sr.read(&mut buf).await {
+                        if n == 0 || cw.write_all(&buf[..n]).await.is_err() {
+                            break;
+                        }
+                        down.fetch_add(n as u64, Ordering::Relaxed);
+                    }
+                    let _ = cw.shutdown().await;
+                    reader.abort();
+                    writer.abort();
+                });
+            }
+        });
+        Ok(DelayLine {
+            addr,
+            up,
+            down,
+            task,
+        })
+    }
+
+    impl DelayLine {
+        fn url(&self) -> String {
+            format!("http://{}", self.addr)
+        }
+        fn host(&self) -> String {
+            self.addr.to_string()
+        }
+        fn bytes(&self) -> (u64, u64) {
+            (
+                self.up.load(Ordering::Relaxed),
+                self.down.load(Ordering::Relaxed),
+            )
+        }
+    }
+
+    // ---------------------------------------------------------------- the tools
+
+    /// `vetted apply --yes` of a policy mirroring `sources` (repository name -> source reference).
+    fn vetted_apply(
+        work: &Path,
+        hub: &str,
+        docker_io: &str,
+        sources: &[(String, String)],
+    ) -> Result<Command> {
+        let mut policy = String::from("org = \"acme\"\n");
+        for (repo, from) in sources {
+            policy.push_str(&format!(
+                "\n[repositories.{repo}]\nmirror = {{ from = \"{from}\", tags = [\"{TAG}\"] }}\n"
+            ));
+        }
+        let path = work.join("vetted.toml");
+        std::fs::write(&path, policy)?;
+        let docker_config = work.join("docker-config");
+        std::fs::create_dir_all(&docker_config)?;
+        let mut cmd = Command::new(VETTED);
+        cmd.args(["--color", "never", "apply", "--yes", "--policy"])
+            .arg(&path)
+            .env("VETTED_HUB_URL", hub)
+            .env("VETTED_DOCKER_IO_REGISTRY", docker_io)
+            .env("DOCKERHUB_USERNAME", OWNER)
+            .env("DOCKERHUB_TOKEN", OWNER_SECRET)
+            .env("DOCKER_CONFIG", &docker_config)
+            .env_remove("VETTED_REGISTRY_USERNAME")
+            .env_remove("VETTED_REGISTRY_PASSWORD");
+        Ok(cmd)
+    }
+
+    /// `skopeo copy --all` of one image, as users run it.
+    fn skopeo_copy(home: &Path, src: &str, dest: &str, src_creds: bool) -> Command {
+        let mut cmd = Command::new("skopeo");
+        cmd.env("HOME", home).args([
+            "copy",
+            "--all",
+            // The generated layers are random bytes, not gzip: without this skopeo compresses them
+            // (changing every digest), which it never does to real (already gzip) images.
+            "--preserve-digests",
+            "--src-tls-verify=false",
+            "--dest-tls-verify=false",
+        ]);
+        if src_creds {
+            cmd.args(["--src-creds", &format!("{OWNER}:{OWNER_SECRET}")]);
+        } else {
+            cmd.arg("--src-no-creds");
+        }
+        cmd.args(["--dest-creds", &format!("{OWNER}:{OWNER_SECRET}")])
+            .arg(format!("docker://{src}"))
+            .arg(format!("docker://{dest}"));
+        cmd
+    }
+
+    /// skopeo's view of a manifest digest (the independent check of what vetted mirrored).
+    fn skopeo_digest(image: &str) -> Result<String> {
+        let out = Command::new("skopeo")
+            .args([
+                "inspect",
+                "--raw",
+                "--tls-verify=false",
+                "--creds",
+                &format!("{OWNER}:{OWNER_SECRET}"),
+            ])
+            .arg(format!("docker://{image}"))
+            .stdin(Stdio::null())
+            .output()?;
+        if !out.status.success() {
+            bail!(
+                "skopeo inspect {image}: {}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+        }
+        Ok(sha256_hex(&out.stdout))
+    }
+
+    fn check_mirrored(registry_host: &str, images: &[Image], prefix: &str) -> Result<()> {
+        for image in images {
+            let got = skopeo_digest(&format!(
+                "{registry_host}/acme/{prefix}{}:{TAG}",
+                image.name
+            ))?;
+            if got != image.top.digest {
+                bail!(
+                    "acme/{prefix}{} has {got}, not the source's {}",
+                    image.name,
+                    image.top.digest
+                );
+            }
+        }
+        Ok(())
+    }
+
+    // ---------------------------------------------------------------- report
+
+    struct Row {
+        scenario: String,
+        tool: String,
+        m: Measure,
+        /// Network bytes through the delay lines (up, down) when known.
+        wire: Option<(u64, u64)>,
+    }
+
+    fn mib(b: u64) -> f64 {
+        b as f64 / MIB as f64
+    }
+
+    fn print_row(r: &Row, reference: Option<(&str, Duration)>) {
+        let ratio = reference
+            .map(|(name, d)| format!("{:.2}x {name}", r.m.wall.as_secs_f64() / d.as_secs_f64()))
+            .unwrap_or_default();
+        let wire = r
+            .wire
+            .map(|(u, d)| format!("wire up {:.1} / down {:.1} MiB", mib(u), mib(d)))
+            .unwrap_or_default();
+        let rss = if r.m.max_rss_kib > 0 {
+            format!("{:>7.1} MiB", r.m.max_rss_kib as f64 / 1024.0)
+        } else {
+            format!("{:>11}", "-")
+        };
+        println!(
+            "  {:<28} {:<34} {:>8.2} s  rss {rss}  written {:>8.1} MiB  {ratio}  {wire}",
+            r.scenario,
+            r.tool,
+            r.m.wall.as_secs_f64(),
+            mib(r.m.written_bytes),
+        );
+    }
+
+    // ---------------------------------------------------------------- scenarios
+
+    async fn bulk(root: &Path, quick: bool) -> Result<Vec<String>> {
+        println!("== bulk{}", if quick { " (--quick)" } else { "" });
+        let mut generator = Generator {
+            dir: root.join("bulk-blobs"),
+            made: BTreeMap::new(),
+        };
+        std::fs::create_dir_all(&generator.dir)?;
+        let t = Instant::now();
+        let images = bulk_images(&mut generator, quick)?;
+        let unique = unique_blobs(&images);
+        let largest = unique.iter().map(|b| b.size).max().unwrap_or(0);
+        println!(
+            "  {} images, {} unique blobs, {:.1} MiB unique ({:.1} MiB referenced), largest layer {:.1} MiB; generated in {:.1} s",
+            images.len(),
+            unique.len(),
+            mib(total(&unique)),
+            mib(images.iter().map(|i| total(&i.blobs)).sum()),
+            mib(largest),
+            t.elapsed().as_secs_f64()
+        );
+        let source = start_source(root).await?;
+        let t = Instant::now();
+        Pusher::new(&format!("http://{}", source.host), None)
+            .await?
+            .publish("bench", &images)
+            .await?;
+        println!(
+            "  source registry {} filled in {:.1} s",
+            source.host,
+            t.elapsed().as_secs_f64()
+        );
+        let login = Some(Login {
+            user: OWNER.into(),
+            secret: OWNER_SECRET.into(),
+        });
+        let mut rows = Vec::new();
+
+        // The ceiling: the unique blobs uploaded straight from their files.
+        let sbx = start_sandbox(root)?;
+        let pusher = Pusher::new(&sbx.registry, login.clone()).await?;
+        let t = Instant::now();
+        pusher.raw_upload("acme/raw", &unique).await?;
+        let raw = Measure {
+            wall: t.elapsed(),
+            written_bytes: total(&unique),
+            ..Measure::default()
+        };
+        rows.push(Row {
+            scenario: "bulk".into(),
+            tool: format!("raw parallel upload (x{PARALLELISM})"),
+            m: raw,
+            wire: None,
+        });
+        drop(sbx);
+
+        // skopeo, one image at a time.
+        let sbx = start_sandbox(root)?;
+        let home = sbx.dir.path().join("home");
+        std::fs::create_dir_all(&home)?;
+        let cmds = images
+            .iter()
+            .map(|i| {
+                skopeo_copy(
+                    &home,
+                    &format!("{}/bench/{}:{TAG}", source.host, i.name),
+                    &format!("{}/acme/sk-{}:{TAG}", sbx.registry_host(), i.name),
+                    false,
+                )
+            })
+            .collect();
+        let m = run_measured(cmds, 1, &sbx.dir.path().join("skopeo.log"))?;
+        check_mirrored(sbx.registry_host(), &images, "sk-")?;
+        rows.push(Row {
+            scenario: "bulk".into(),
+            tool: "skopeo copy --all, one by one".into(),
+            m,
+            wire: None,
+        });
+        drop(sbx);
+
+        // skopeo, PARALLELISM at a time (xargs -P style).
+        let sbx = start_sandbox(root)?;
+        let home = sbx.dir.path().join("home");
+        std::fs::create_dir_all(&home)?;
+        let cmds = images
+            .iter()
+            .map(|i| {
+                skopeo_copy(
+                    &home,
+                    &format!("{}/bench/{}:{TAG}", source.host, i.name),
+                    &format!("{}/acme/sk-{}:{TAG}", sbx.registry_host(), i.name),
+                    false,
+                )
+            })
+            .collect();
+        let m = run_measured(cmds, PARALLELISM, &sbx.dir.path().join("skopeo.log"))?;
+        check_mirrored(sbx.registry_host(), &images, "sk-")?;
+        rows.push(Row {
+            scenario: "bulk".into(),
+            tool: format!("skopeo copy --all, {PARALLELISM} at once"),
+            m,
+            wire: None,
+        });
+        drop(sbx);
+
+        // vetted: one apply of all.
+        let sbx = start_sandbox(root)?;
+        let sources: Vec<(String, String)> = images
+            .iter()
+            .map(|i| (i.name.clone(), format!("{}/bench/{}", source.host, i.name)))
+            .collect();
+        let cmd = vetted_apply(sbx.dir.path(), &sbx.hub, &sbx.registry, &sources)?;
+        let log = sbx.dir.path().join("vetted.log");
+        let m = run_measured(vec![cmd], 1, &log)?;
+        check_mirrored(sbx.registry_host(), &images, "")?;
+        print_log_tail(&log, 3);
+        rows.push(Row {
+            scenario: "bulk".into(),
+            tool: "vetted apply".into(),
+            m,
+            wire: None,
+        });
+        drop(sbx);
+
+        let skopeo = rows[1].m.wall;
+        let vetted = rows[3].m.wall;
+        for r in &rows {
+            print_row(r, Some(("of skopeo one by one", skopeo)));
+        }
+        let summary = vec![format!(
+            "bulk: vetted {:.2} s, skopeo one by one {:.2} s ({:.2}x vetted's speed), skopeo x{PARALLELISM} {:.2} s, raw upload {:.2} s (vetted {:.2}x the raw time); peak RSS vetted {:.1} MiB, skopeo {:.1} MiB",
+            vetted.as_secs_f64(),
+            skopeo.as_secs_f64(),
+            skopeo.as_secs_f64() / vetted.as_secs_f64(),
+            rows[2].m.wall.as_secs_f64(),
+            raw.wall.as_secs_f64(),
+            vetted.as_secs_f64() / raw.wall.as_secs_f64(),
+            rows[3].m.max_rss_kib as f64 / 1024.0,
+            rows[1].m.max_rss_kib.max(rows[2].m.max_rss_kib) as f64 / 1024.0,
+        )];
+        Ok(summary)
+    }
+
+    fn print_log_tail(log: &Path, n: usize) {
+        let text = std::fs::read_to_string(log).unwrap_or_default();
+        let lines: Vec<&str> = text.lines().collect();
+        for l in &lines[lines.len().saturating_sub(n)..] {
+            println!("    | {l}");
+        }
+    }
+
+    async fn latency(root: &Path, quick: bool) -> Result<Vec<String>> {
+        let n = if quick { 10 } else { 50 };
+        let delay = Duration::from_millis(20);
+        println!(
+            "== latency-bound{}: {n} images, +{} ms per request",
+            if quick { " (--quick)" } else { "" },
+            delay.as_millis()
+        );
+        let mut generator = Generator {
+            dir: root.join("small-blobs"),
+            made: BTreeMap::new(),
+        };
+        std::fs::create_dir_all(&generator.dir)?;
+        let images = small_images(&mut generator, n)?;
+        let source = start_source(root).await?;
+        Pusher::new(&format!("http://{}", source.host), None)
+            .await?
+            .publish("bench", &images)
+            .await?;
+        let src_line = delay_line(&source.host, delay).await?;
+        let mut rows = Vec::new();
+
+        // vetted: first mirror, then the no-op re-run, on one sandbox.
+        let sbx = start_sandbox(root)?;
+        let hub_line = delay_line(&sbx.hub, delay).await?;
+        let reg_line = delay_line(&sbx.registry, delay).await?;
+        let sources: Vec<(String, String)> = images
+            .iter()
+            .map(|i| {
+                (
+                    i.name.clone(),
+                    format!("{}/bench/{}", src_line.host(), i.name),
+                )
+            })
+            .collect();
+        let log = sbx.dir.path().join("vetted.log");
+        let before = (src_line.bytes(), reg_line.bytes());
+        let m = run_measured(
+            vec![vetted_apply(
+                sbx.dir.path(),
+                &hub_line.url(),
+                &reg_line.url(),
+                &sources,
+            )?],
+            1,
+            &log,
+        )?;
+        check_mirrored(sbx.registry_host(), &images, "")?;
+        print_log_tail(&log, 2);
+        rows.push(Row {
+            scenario: "first mirror".into(),
+            tool: "vetted apply".into(),
+            m,
+            wire: Some(wire(before, (src_line.bytes(), reg_line.bytes()))),
+        });
+        let before = (src_line.bytes(), reg_line.bytes());
+        let m = run_measured(
+            vec![vetted_apply(
+                sbx.dir.path(),
+                &hub_line.url(),
+                &reg_line.url(),
+                &sources,
+            )?],
+            1,
+            &log,
+        )?;
+        print_log_tail(&log, 2);
+        rows.push(Row {
+            scenario: "no-op re-run".into(),
+            tool: "vetted apply".into(),
+            m,
+            wire: Some(wire(before, (src_line.bytes(), reg_line.bytes()))),
+        });
+        drop((hub_line, reg_line, sbx));
+
+        // skopeo: one by one, then again (it has no no-op mode: users re-run the copies).
+        let sbx = start_sandbox(root)?;
+        let reg_line = delay_line(&sbx.registry, delay).await?;
+        let home = sbx.dir.path().join("home");
+        std::fs::create_dir_all(&home)?;
+        let cmds = |sbx_host: &str| -> Vec<Command> {
+            images
+                .iter()
+                .map(|i| {
+                    skopeo_copy(
+                        &home,
+                        &format!("{}/bench/{}:{TAG}", src_line.host(), i.name),
+                        &format!("{sbx_host}/acme/sk-{}:{TAG}", i.name),
+                        false,
+                    )
+                })
+                .collect()
+        };
+        let log = sbx.dir.path().join("skopeo.log");
+        let before = (src_line.bytes(), reg_line.bytes());
+        let m = run_measured(cmds(&reg_line.host()), 1, &log)?;
+        check_mirrored(sbx.registry_host(), &images, "sk-")?;
+        rows.push(Row {
+            scenario: "first mirror".into(),
+            tool: "skopeo copy --all, one by one".into(),
+            m,
+            wire: Some(wire(before, (src_line.bytes(), reg_line.bytes()))),
+        });
+        let before = (src_line.bytes(), reg_line.bytes());
+        let m = run_measured(cmds(&reg_line.host()), 1, &log)?;
+        rows.push(Row {
+            scenario: "no-op re-run".into(),
+            tool: "skopeo copy --all, one by one".into(),
+            m,
+            wire: Some(wire(before, (src_line.bytes(), reg_line.bytes()))),
+        });
+        drop((reg_line, sbx));
+
+        // Same registry: community namespace -> org namespace of the sandbox registry (mounts).
+        let sbx = start_sandbox(root)?;
+        Pusher::new(
+            &sbx.registry,
+            Some(Login {
+                user: PUBLISHER.into(),
+                secret: PUBLISHER_SECRET.into(),
+            }),
+        )
+        .await?
+        .publish(PUBLISHER, &images)
+        .await?;
+        let hub_line = delay_line(&sbx.hub, delay).await?;
+        let reg_line = delay_line(&sbx.registry, delay).await?;
+        let home = sbx.dir.path().join("home");
+        std::fs::create_dir_all(&home)?;
+        let cmds: Vec<Command> = images
+            .iter()
+            .map(|i| {
+                skopeo_copy(
+                    &home,
+                    &format!("{}/{PUBLISHER}/{}:{TAG}", reg_line.host(), i.name),
+                    &format!("{}/acme/sk-{}:{TAG}", reg_line.host(), i.name),
+                    true,
+                )
+            })
+            .collect();
+        let before = reg_line.bytes();
+        let m = run_measured(cmds, 1, &sbx.dir.path().join("skopeo.log"))?;
+        check_mirrored(sbx.registry_host(), &images, "sk-")?;
+        rows.push(Row {
+            scenario: "same registry".into(),
+            tool: "skopeo copy --all, one by one".into(),
+            m,
+            wire: Some(sub(reg_line.bytes(), before)),
+        });
+        let sources: Vec<(String, String)> = images
+            .iter()
+            .map(|i| (i.name.clone(), format!("{PUBLISHER}/{}", i.name)))
+            .collect();
+        let log = sbx.dir.path().join("vetted.log");
+        let before = reg_line.bytes();
+        let m = run_measured(
+            vec![vetted_apply(
+                sbx.dir.path(),
+                &hub_line.url(),
+                &reg_line.url(),
+                &sources,
+            )?],
+            1,
+            &log,
+        )?;
+        check_mirrored(sbx.registry_host(), &images, "")?;
+        print_log_tail(&log, 2);
+        rows.push(Row {
+            scenario: "same registry".into(),
+            tool: "vetted apply".into(),
+            m,
+            wire: Some(sub(reg_line.bytes(), before)),
+        });
+        drop((hub_line, reg_line, sbx));
+
+        let find = |scenario: &str, tool: &str| {
+            rows.iter()
+                .find(|r| r.scenario == scenario && r.tool.starts_with(tool))
+                .map(|r| r.m)
+                .unwrap_or_default()
+        };
+        let mut summary = Vec::new();
+        for scenario in ["first mirror", "no-op re-run", "same registry"] {
+            let skopeo = find(scenario, "skopeo");
+            for r in rows.iter().filter(|r| r.scenario == scenario) {
+                print_row(r, Some(("of skopeo", skopeo.wall)));
+            }
+            let vetted = find(scenario, "vetted");
+            summary.push(format!(
+                "latency {scenario} ({n} images): vetted {:.2} s, skopeo {:.2} s: vetted {:.1}x faster; peak RSS vetted {:.1} MiB, skopeo {:.1} MiB",
+                vetted.wall.as_secs_f64(),
+                skopeo.wall.as_secs_f64(),
+                skopeo.wall.as_secs_f64() / vetted.wall.as_secs_f64(),
+                vetted.max_rss_kib as f64 / 1024.0,
+                skopeo.max_rss_kib as f64 / 1024.0,
+            ));
+        }
+        Ok(summary)
+    }
+
+    fn sub(after: (u64, u64), before: (u64, u64)) -> (u64, u64) {
+        (after.0 - before.0, after.1 - before.1)
+    }
+
+    /// Bytes through the source and target delay lines between two snapshots.
+    fn wire(before: ((u64, u64), (u64, u64)), after: ((u64, u64), (u64, u64))) -> (u64, u64) {
+        let s = sub(after.0, before.0);
+        let t = sub(after.1, before.1);
+        (s.0 + t.0, s.1 + t.1)
+    }
+
+    pub async fn main() -> Result<()> {
+        let args: Vec<String> = std::env::args().skip(1).collect();
+        let quick = args.iter().any(|a| a == "--quick");
+        // cargo bench passes --bench; other flags are ours.
+        let scenario = args
+            .iter()
+            .find(|a| !a.starts_with("--"))
+            .map(String::as_str)
+            .unwrap_or("all");
+        if !matches!(scenario, "bulk" | "latency" | "all") {
+            bail!(
+                "unknown scenario {scenario:?}: use bulk, latency or all (and --quick for a smoke run)"
+            );
+        }
+        for tool in [REGISTRY_BIN, "/usr/bin/skopeo"] {
+            if !Path::new(tool).is_file() {
+                bail!("{tool} is missing: run scripts/install-deps.sh");
+            }
+        }
+        let root = tempfile::Builder::new().prefix("vetted-bench").tempdir()?;
+        println!("vetted {VETTED}\nwork dir {}", root.path().display());
+        let mut summary = Vec::new();
+        if matches!(scenario, "bulk" | "all") {
+            summary.extend(bulk(root.path(), quick).await?);
+        }
+        if matches!(scenario, "latency" | "all") {
+            summary.extend(latency(root.path(), quick).await?);
+        }
+        println!("== summary");
+        for line in summary {
+            println!("  {line}");
+        }
+        Ok(())
+    }
+}
