@@ -127,15 +127,15 @@ pub async fn live_tags(
 ) -> Result<BTreeMap<(String, String), Option<String>>, String> {
     let wanted = lock::wanted(policy)?;
     let org = &policy.desired.org;
-    let results: Vec<Result<((String, String), Option<String>), String>> =
-        futures::stream::iter(wanted.iter())
-            .map(|w| async move {
-                let live = read_target(client, org, w).await?;
-                Ok(((w.repository.clone(), w.tag.clone()), live))
-            })
-            .buffered(RESOLVE_CONCURRENCY)
-            .collect()
-            .await;
+    type TagRead = Result<((String, String), Option<String>), String>;
+    let results: Vec<TagRead> = futures::stream::iter(wanted.iter())
+        .map(|w| async move {
+            let live = read_target(client, org, w).await?;
+            Ok(((w.repository.clone(), w.tag.clone()), live))
+        })
+        .buffered(RESOLVE_CONCURRENCY)
+        .collect()
+        .await;
     let mut out = BTreeMap::new();
     let mut failures = Vec::new();
     for r in results {
