@@ -8,6 +8,7 @@ mod openapi;
 mod registry;
 mod sandbox_api;
 mod sandbox_registry;
+mod saved;
 mod support {
     pub mod registry_proc;
 }
