@@ -174,7 +174,13 @@ fn saved_plan_with_image_copies_applies_exactly_and_converges() {
     assert_eq!(skopeo_digest(&sb, "acme/redis:7.2"), None);
 
     // A fresh plan applies, exactly: the image lands with the upstream digest, then a re-plan is clean.
-    plan_out(&sb, "vetted.toml", &["--format", "markdown"]);
+    let out = plan_out(&sb, "vetted.toml", &["--format", "markdown"]);
+    let comment = stdout(&out);
+    assert!(
+        comment.starts_with("<!-- vetted:plan org=acme -->\n"),
+        "{comment}"
+    );
+    assert!(comment.len() <= 65_536);
     let out = ok(apply_saved(&sb));
     let err = stderr(&out);
     assert!(err.contains("plan.json is current"), "{err}");
