@@ -1,6 +1,6 @@
 //! Renders a [`Plan`] for people and machines: a terminal text view (comfy-table per resource kind,
 //! unified diffs for long texts), the versioned JSON document (docs/plan-json.md) and markdown for
-//! pull-request comments ([`markdown`]).
+//! pull-request comments ([`markdown`](mod@markdown)).
 
 pub mod markdown;
 pub mod progress;
