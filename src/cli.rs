@@ -12,6 +12,7 @@ Examples:
   vetted plan --policy vetted.toml
   vetted plan --format json --detailed-exitcode
   vetted apply --policy vetted.toml --yes
+  vetted plan --out plan.json && vetted apply plan.json   # apply exactly the reviewed plan
   vetted sandbox --seed sandbox/demo-seed.toml
 
 Credentials come from DOCKERHUB_USERNAME and DOCKERHUB_TOKEN (a password, a personal access token,
@@ -67,14 +68,19 @@ pub enum Command {
     Validate(PolicyArgs),
     /// Read the live organization and show what apply would change.
     #[command(
-        after_help = "Examples:\n  vetted plan\n  vetted plan --format markdown > plan.md\n  vetted plan --detailed-exitcode   # exit 2 when changes are pending"
+        after_help = "Examples:\n  vetted plan\n  vetted plan --format markdown > plan.md\n  vetted plan --detailed-exitcode   # exit 2 when changes are pending\n  vetted plan --out plan.json --format markdown   # save the plan for `vetted apply plan.json`"
     )]
     Plan(PlanArgs),
-    /// Make the organization match the policy.
+    /// Make the organization match the policy, or apply a saved plan exactly.
     #[command(
-        after_help = "Examples:\n  vetted apply              # shows the plan and asks on a terminal\n  vetted apply --yes        # non-interactive (CI)\n  vetted apply --yes --force   # past the mass-deletion guard"
+        after_help = "Examples:\n  vetted apply              # shows the plan and asks on a terminal\n  vetted apply --yes        # non-interactive (CI)\n  vetted apply --yes --force   # past the mass-deletion guard\n  vetted apply --yes plan.json # exactly the saved plan; refused when it is stale"
     )]
     Apply(ApplyArgs),
+    /// Render a saved plan (`vetted plan --out`) offline: no network, no credentials.
+    #[command(
+        after_help = "Examples:\n  vetted show plan.json\n  vetted show plan.json --format markdown   # a pull-request comment body\n  vetted show plan.json --format markdown --max-chars 1048576 >> \"$GITHUB_STEP_SUMMARY\""
+    )]
+    Show(ShowArgs),
     /// Resolve every mirrored tag to its upstream digest and write vetted.lock beside the policy.
     #[command(
         after_help = "Examples:\n  vetted lock                    # lock what is not locked yet; keep the rest\n  vetted lock --upgrade          # re-resolve every tag\n  vetted lock --upgrade redis    # re-resolve the tags of one repository\n  vetted lock --locked           # CI: fail when vetted.lock is missing or out of date (offline)\n\nResolving uses HEAD requests, which do not count against Docker Hub pull limits."
@@ -142,6 +148,32 @@ pub struct PlanArgs {
     /// Exit 0 when there are no changes, 2 when changes are pending, 1 on error.
     #[arg(long)]
     pub detailed_exitcode: bool,
+    /// Also save the plan to this file, for `vetted apply FILE` and `vetted show FILE` (no secrets).
+    #[arg(long, value_name = "FILE")]
+    pub out: Option<PathBuf>,
+    #[command(flatten)]
+    pub markdown: MarkdownArgs,
+}
+
+/// How `--format markdown` is cut to size.
+#[derive(Debug, Args)]
+pub struct MarkdownArgs {
+    /// Largest markdown output in characters: 65536 fits a GitHub comment, 1048576 a job summary.
+    /// A longer plan is cut row by row, keeping the summary and deletions, and says so.
+    #[arg(long, value_name = "N", default_value_t = 65_536, value_parser = clap::value_parser!(u64).range(1024..=16_777_216))]
+    pub max_chars: u64,
+}
+
+#[derive(Debug, Args)]
+pub struct ShowArgs {
+    /// The saved plan (`vetted plan --out FILE`).
+    #[arg(value_name = "PLAN")]
+    pub plan: PathBuf,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = Format::Text)]
+    pub format: Format,
+    #[command(flatten)]
+    pub markdown: MarkdownArgs,
 }
 
 #[derive(Debug, Args)]
@@ -164,6 +196,10 @@ pub struct ApplyArgs {
     /// Apply even when the mass-deletion guard refuses the plan.
     #[arg(long)]
     pub force: bool,
+    /// A saved plan (`vetted plan --out FILE`): apply exactly its changes, after checking that the
+    /// policy, vetted.lock and the live organization are as they were when it was made.
+    #[arg(value_name = "PLAN")]
+    pub plan: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]

@@ -38,6 +38,9 @@ pub enum Error {
     /// A registry could not be read (resolving mirrored images).
     #[error("{0}")]
     Registry(String),
+    /// A saved plan file could not be read, written or understood.
+    #[error(transparent)]
+    SavedPlan(#[from] crate::plan::saved::SavedPlanError),
     /// The sandbox could not start or stopped with an error.
     #[error("sandbox: {0}")]
     Sandbox(String),

@@ -1,6 +1,8 @@
-//! `vetted apply`: compute the plan, show it, pass the safety checks, confirm, execute, report.
+//! `vetted apply`: compute the plan (or read a saved one and check it is still current), show it,
+//! pass the safety checks, confirm, execute, report.
 
 use std::io::{BufRead, IsTerminal, Write};
+use std::path::Path;
 use std::sync::Mutex;
 use std::time::Instant;
 
@@ -9,26 +11,149 @@ use indicatif::HumanBytes;
 use crate::apply::{ApplyOptions, ChangeResult, CopyTotals, OrgWriter, Status};
 use crate::cli::ApplyArgs;
 use crate::error::{Error, Outcome};
+use crate::hub::HubClient;
+use crate::model::OrgState;
+use crate::plan::Plan;
+use crate::plan::saved::{SavedPlan, recorded_url};
+use crate::policy::Policy;
+use crate::registry::client::RegistryClient;
 use crate::render::progress::CopyProgress;
 use crate::settings::Output;
 
+/// The policy flag's default: a saved plan names its own policy, so only another value conflicts.
+const DEFAULT_POLICY: &str = "vetted.toml";
+
 pub async fn run(args: &ApplyArgs, output: Output) -> Result<Outcome, Error> {
+    if let Some(path) = &args.plan {
+        return run_saved(args, path, output).await;
+    }
     let planned = super::load_and_plan(
-        &args.policy,
+        &args.policy.policy,
         &args.hub,
         &args.registry,
         args.locked,
         output.verbose,
     )
     .await?;
-    let plan = &planned.plan;
+    execute(
+        args,
+        output,
+        Ready {
+            plan: &planned.plan,
+            live: &planned.live,
+            policy: &planned.policy,
+            client: &planned.client,
+            registry: planned.registry.as_ref(),
+            pulls_remaining: planned.pulls_remaining,
+        },
+    )
+    .await
+}
+
+/// `vetted apply PLAN`: re-reads what the saved plan was computed from (the policy, vetted.lock, the
+/// live organization with the same scope, the organization's mirrored tags) and applies exactly the
+/// saved changes when every fingerprint matches; otherwise refuses, changing nothing.
+async fn run_saved(args: &ApplyArgs, path: &Path, output: Output) -> Result<Outcome, Error> {
+    let saved = SavedPlan::read(path)?;
+    if args.policy.policy != Path::new(DEFAULT_POLICY) && args.policy.policy != saved.policy {
+        return Err(Error::Usage(format!(
+            "{} was made from the policy {}, but --policy names {}; drop --policy (the saved plan names its policy) or run `vetted plan --out` with that policy",
+            path.display(),
+            saved.policy.display(),
+            args.policy.policy.display()
+        )));
+    }
+    let hub_url = recorded_url(&crate::settings::hub_config(&args.hub)?.base_url);
+    if hub_url != saved.hub_url {
+        return Err(Error::Refused(format!(
+            "{} was made against {}, but this apply talks to {hub_url}; nothing was changed. Point --hub-url (VETTED_HUB_URL) at {} or run `vetted plan --out` again",
+            path.display(),
+            saved.hub_url,
+            saved.hub_url
+        )));
+    }
+    super::status(&format!(
+        "Checking that {} is still current ...",
+        path.display()
+    ));
+    let loaded = super::load(
+        &saved.policy,
+        &args.hub,
+        &args.registry,
+        args.locked,
+        output.verbose,
+    )
+    .await?;
+    let mut stale = Vec::new();
+    if loaded.policy.desired.org != saved.org {
+        stale.push(format!(
+            "the policy now names organization {} instead of {}",
+            loaded.policy.desired.org, saved.org
+        ));
+    }
+    let tags = match &loaded.registry {
+        Some(registry) => crate::mirror::live_tags(registry, &loaded.policy)
+            .await
+            .map_err(Error::Registry)?,
+        None => Default::default(),
+    };
+    let now = super::fingerprints(&loaded.policy, &loaded.live, &tags)?;
+    let lock_path = crate::policy::lock::path_for(&loaded.policy.path);
+    stale.extend(
+        saved
+            .fingerprints
+            .changes_since(&now, &loaded.policy.path, &lock_path),
+    );
+    if !stale.is_empty() {
+        return Err(Error::Refused(format!(
+            "the plan is stale: {}; nothing was changed; run `vetted plan` again",
+            stale.join("; ")
+        )));
+    }
+    super::status(&format!(
+        "{} is current: the policy, {} and the organization are as they were when it was made.",
+        path.display(),
+        lock_path.display()
+    ));
+    let pulls_remaining = loaded
+        .registry
+        .as_ref()
+        .and_then(RegistryClient::ratelimit_remaining);
+    execute(
+        args,
+        output,
+        Ready {
+            plan: &saved.plan,
+            live: &loaded.live,
+            policy: &loaded.policy,
+            client: &loaded.client,
+            registry: loaded.registry.as_ref(),
+            pulls_remaining,
+        },
+    )
+    .await
+}
+
+/// A plan ready to apply and what applying it needs.
+struct Ready<'a> {
+    plan: &'a Plan,
+    live: &'a OrgState,
+    policy: &'a Policy,
+    client: &'a HubClient,
+    registry: Option<&'a RegistryClient>,
+    pulls_remaining: Option<u64>,
+}
+
+/// Shows the plan, runs the safety checks and the confirmation, applies, reports.
+async fn execute(args: &ApplyArgs, output: Output, ready: Ready<'_>) -> Result<Outcome, Error> {
+    let plan = ready.plan;
     print!("{}", super::render_plan(plan, args.format, output));
     let _ = std::io::stdout().flush();
 
     if plan.is_empty() {
         return Ok(Outcome::Ok);
     }
-    let violations = planned.violations();
+    let violations = super::violations(plan, ready.live, ready.policy, ready.client);
     if !violations.is_empty() {
         let list: Vec<String> = violations.iter().map(|v| format!("  - {v}")).collect();
         if args.force {
@@ -45,7 +170,7 @@ pub async fn run(args: &ApplyArgs, output: Output) -> Result<Outcome, Error> {
     }
     // Docker Hub's pull limit: refuse before changing anything rather than fail half-way.
     let pulls = crate::mirror::docker_hub_pulls(&plan.changes);
-    if let Some(remaining) = planned.pulls_remaining
+    if let Some(remaining) = ready.pulls_remaining
         && pulls > remaining
     {
         return Err(Error::Refused(format!(
@@ -53,7 +178,7 @@ pub async fn run(args: &ApplyArgs, output: Output) -> Result<Outcome, Error> {
         )));
     }
     if !args.yes {
-        confirm(&planned.policy.desired.org)?;
+        confirm(&plan.org)?;
     }
 
     let total = plan.changes.len();
@@ -64,8 +189,8 @@ pub async fn run(args: &ApplyArgs, output: Output) -> Result<Outcome, Error> {
     };
     let progress = CopyProgress::new(std::io::stderr().is_terminal());
     let writer = OrgWriter {
-        hub: &planned.client,
-        registry: planned.registry.as_ref(),
+        hub: ready.client,
+        registry: ready.registry,
         progress: &progress,
         totals: Mutex::new(CopyTotals::default()),
     };

@@ -5,17 +5,22 @@ mod apply;
 mod lock;
 mod plan;
 mod sandbox;
+mod show;
 mod validate;
 
-use crate::cli::{Cli, Command, Format, HubArgs, PolicyArgs, RegistryArgs};
+use std::path::Path;
+
+use crate::cli::{Cli, Command, Format, HubArgs, RegistryArgs};
 use crate::error::{Error, Outcome};
 use crate::hub::HubClient;
 use crate::model::{OrgState, Scope, Username};
 use crate::plan::Plan;
 use crate::plan::diff::DiffOptions;
+use crate::plan::saved::{Fingerprints, LiveTags};
 use crate::policy::Policy;
 use crate::registry::client::RegistryClient;
 use crate::render::RenderOptions;
+use crate::render::markdown::MarkdownOptions;
 use crate::settings::{self, Output};
 
 pub fn run(cli: Cli, output: Output) -> Result<Outcome, Error> {
@@ -24,6 +29,8 @@ pub fn run(cli: Cli, output: Output) -> Result<Outcome, Error> {
         Command::Validate(args) => validate::run(&args),
         Command::Plan(args) => block_on(plan::run(&args, output)),
         Command::Apply(args) => block_on(apply::run(&args, output)),
+        // Offline: renders a file.
+        Command::Show(args) => show::run(&args, output),
         Command::Lock(args) => block_on(lock::run(&args)),
         Command::Sandbox(args) => block_on(sandbox::run(&args)),
     }
@@ -41,31 +48,47 @@ fn block_on(command: impl Future<Output = Result<Outcome, Error>>) -> Result<Out
         .block_on(command)
 }
 
+/// What `plan` and `apply` read before planning: the policy and its lock, the clients, the live
+/// state with the policy's scope.
+pub(crate) struct Loaded {
+    pub policy: Policy,
+    pub lock_state: crate::mirror::LockState,
+    pub client: HubClient,
+    pub live: OrgState,
+    /// The registry client, when the policy mirrors images.
+    pub registry: Option<RegistryClient>,
+    /// The hub API base URL the live state was read from.
+    pub hub_url: url::Url,
+}
+
 /// Everything `plan` and `apply` compute before they diverge.
 pub(crate) struct Planned {
     pub policy: Policy,
     pub client: HubClient,
     pub live: OrgState,
+    /// The organization's mirrored tags as read (part of the live fingerprint of a saved plan).
+    pub live_tags: LiveTags,
     pub plan: Plan,
     /// The registry client, when the policy mirrors images.
     pub registry: Option<RegistryClient>,
     /// Docker Hub's remaining pulls, when it said.
     pub pulls_remaining: Option<u64>,
+    pub hub_url: url::Url,
 }
 
 /// Loads the policy and its lock (offline, fails before any request; `locked` demands a current
-/// lock), logs in, reads the live state the policy manages and diffs; then resolves the mirrored
-/// images and adds their copy rows.
-pub(crate) async fn load_and_plan(
-    policy_args: &PolicyArgs,
+/// lock), logs in and reads the live state the policy manages.
+pub(crate) async fn load(
+    policy_path: &Path,
     hub_args: &HubArgs,
     registry_args: &RegistryArgs,
     locked: bool,
     verbose: bool,
-) -> Result<Planned, Error> {
-    let policy = crate::policy::load(&policy_args.policy)?;
+) -> Result<Loaded, Error> {
+    let policy = crate::policy::load(policy_path)?;
     let lock_state = lock_state(&policy, locked)?;
     let config = settings::hub_config(hub_args)?;
+    let hub_url = config.base_url.clone();
     let registries = crate::mirror::registries(&policy.desired);
     let registry = if registries.is_empty() {
         None
@@ -83,6 +106,32 @@ pub(crate) async fn load_and_plan(
     let client = HubClient::login(config).await?;
     let scope = Scope::of(&policy.desired);
     let live = client.read_state(&policy.desired.org, &scope).await?;
+    Ok(Loaded {
+        policy,
+        lock_state,
+        client,
+        live,
+        registry,
+        hub_url,
+    })
+}
+
+/// [`load`], then the diff; then resolves the mirrored images and adds their copy rows.
+pub(crate) async fn load_and_plan(
+    policy_path: &Path,
+    hub_args: &HubArgs,
+    registry_args: &RegistryArgs,
+    locked: bool,
+    verbose: bool,
+) -> Result<Planned, Error> {
+    let Loaded {
+        policy,
+        lock_state,
+        client,
+        live,
+        registry,
+        hub_url,
+    } = load(policy_path, hub_args, registry_args, locked, verbose).await?;
     let opts = DiffOptions {
         prune: policy.settings.prune,
         identity: Some(Username::new(client.identity())),
@@ -90,11 +139,13 @@ pub(crate) async fn load_and_plan(
     let mut plan = crate::plan::diff(&policy.desired, &live, &opts);
     plan.api_calls = client.api_calls();
     let mut pulls_remaining = None;
+    let mut live_tags = LiveTags::new();
     if let Some(registry) = &registry {
         status("Resolving mirrored images ...");
         let resolution = crate::mirror::resolve(registry, &policy, &lock_state)
             .await
             .map_err(Error::Registry)?;
+        live_tags = resolution.live.clone();
         let (mut copies, notes) = crate::mirror::changes(&plan.org, &resolution);
         // Plan order first: a blob shared by several images counts at the first one shown.
         crate::plan::diff::sort_changes(&mut copies, &plan.org);
@@ -123,10 +174,43 @@ pub(crate) async fn load_and_plan(
         policy,
         client,
         live,
+        live_tags,
         plan,
         registry,
         pulls_remaining,
+        hub_url,
     })
+}
+
+/// The fingerprints of a saved plan: the policy file (re-read: its bytes), vetted.lock beside it
+/// (or its absence), the live state and the mirrored tags.
+pub(crate) fn fingerprints(
+    policy: &Policy,
+    live: &OrgState,
+    tags: &LiveTags,
+) -> Result<Fingerprints, Error> {
+    let source = std::fs::read(&policy.path).map_err(|source| Error::Io {
+        context: format!("reading {}", policy.path.display()),
+        source,
+    })?;
+    let lock_path = crate::policy::lock::path_for(&policy.path);
+    let lock = match std::fs::read(&lock_path) {
+        Ok(bytes) => Some(bytes),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
+        Err(source) => {
+            return Err(Error::Io {
+                context: format!("reading {}", lock_path.display()),
+                source,
+            });
+        }
+    };
+    Ok(Fingerprints::compute(
+        &source,
+        policy,
+        lock.as_deref(),
+        live,
+        tags,
+    ))
 }
 
 /// Reads vetted.lock beside the policy. With `locked`, a missing or outdated lock is an error.
@@ -162,25 +246,41 @@ fn lock_state(policy: &Policy, locked: bool) -> Result<crate::mirror::LockState,
     }
 }
 
+/// Every safety check: the mass-deletion guard, the last owner, and the identity running apply.
+pub(crate) fn violations(
+    plan: &Plan,
+    live: &OrgState,
+    policy: &Policy,
+    client: &HubClient,
+) -> Vec<crate::plan::safety::Violation> {
+    let mut v = crate::plan::safety::check(plan, live, policy.settings.delete_threshold);
+    let identity = Username::new(client.identity());
+    v.extend(crate::plan::safety::check_identity(plan, &identity));
+    v.extend(crate::plan::safety::check_mirror_identity(
+        plan, live, &identity,
+    ));
+    v
+}
+
 impl Planned {
-    /// Every safety check: the mass-deletion guard, the last owner, and the identity running apply.
+    /// Every safety check on the computed plan.
     pub fn violations(&self) -> Vec<crate::plan::safety::Violation> {
-        let mut v = crate::plan::safety::check(
-            &self.plan,
-            &self.live,
-            self.policy.settings.delete_threshold,
-        );
-        let identity = Username::new(self.client.identity());
-        v.extend(crate::plan::safety::check_identity(&self.plan, &identity));
-        v.extend(crate::plan::safety::check_mirror_identity(
-            &self.plan, &self.live, &identity,
-        ));
-        v
+        violations(&self.plan, &self.live, &self.policy, &self.client)
     }
 }
 
-/// Renders a plan in the requested format for stdout.
+/// Renders a plan in the requested format for stdout (markdown within GitHub's comment limit).
 pub(crate) fn render_plan(plan: &Plan, format: Format, output: Output) -> String {
+    render_plan_with(plan, format, output, &MarkdownOptions::default())
+}
+
+/// [`render_plan`] with markdown options (`--max-chars`).
+pub(crate) fn render_plan_with(
+    plan: &Plan,
+    format: Format,
+    output: Output,
+    markdown: &MarkdownOptions,
+) -> String {
     match format {
         Format::Text => crate::render::text(
             plan,
@@ -190,7 +290,15 @@ pub(crate) fn render_plan(plan: &Plan, format: Format, output: Output) -> String
             },
         ),
         Format::Json => crate::render::json(plan),
-        Format::Markdown => crate::render::markdown(plan),
+        Format::Markdown => crate::render::markdown::render(plan, markdown),
+    }
+}
+
+/// Markdown options from `--max-chars`.
+pub(crate) fn markdown_options(args: &crate::cli::MarkdownArgs) -> MarkdownOptions {
+    MarkdownOptions {
+        max_chars: usize::try_from(args.max_chars).unwrap_or(usize::MAX),
+        ..MarkdownOptions::default()
     }
 }
 

@@ -1,12 +1,14 @@
-//! `vetted plan`: show what apply would change. Read-only against Docker Hub.
+//! `vetted plan`: show what apply would change. Read-only against Docker Hub. With `--out`, also
+//! save the plan and its fingerprints for `vetted apply FILE` (src/plan/saved.rs).
 
 use crate::cli::PlanArgs;
 use crate::error::{Error, Outcome};
+use crate::plan::saved::SavedPlan;
 use crate::settings::Output;
 
 pub async fn run(args: &PlanArgs, output: Output) -> Result<Outcome, Error> {
     let planned = super::load_and_plan(
-        &args.policy,
+        &args.policy.policy,
         &args.hub,
         &args.registry,
         args.locked,
@@ -14,10 +16,32 @@ pub async fn run(args: &PlanArgs, output: Output) -> Result<Outcome, Error> {
     )
     .await?;
     let plan = &planned.plan;
-    print!("{}", super::render_plan(plan, args.format, output));
+    print!(
+        "{}",
+        super::render_plan_with(
+            plan,
+            args.format,
+            output,
+            &super::markdown_options(&args.markdown)
+        )
+    );
     let violations = planned.violations();
     for v in &violations {
         super::status(&format!("warning: apply would refuse this plan: {v}"));
+    }
+    if let Some(out) = &args.out {
+        let fingerprints = super::fingerprints(&planned.policy, &planned.live, &planned.live_tags)?;
+        let saved = SavedPlan::new(
+            plan.clone(),
+            &planned.hub_url,
+            &planned.policy.path,
+            fingerprints,
+        );
+        saved.write(out)?;
+        super::status(&format!(
+            "Saved the plan to {0}; apply exactly this plan with `vetted apply {0}`.",
+            out.display()
+        ));
     }
     if args.detailed_exitcode && !plan.is_empty() {
         Ok(Outcome::ChangesPending)

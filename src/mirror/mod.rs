@@ -102,6 +102,61 @@ fn lock_note(message: String) -> Note {
     }
 }
 
+/// What the organization's copy of one mirrored tag points at (`None`: the tag is missing).
+async fn read_target(
+    client: &RegistryClient,
+    org: &str,
+    w: &Wanted,
+) -> Result<Option<String>, String> {
+    let target = target_reference(org, &w.repository, &w.tag)?;
+    match client
+        .resolve_scoped(&target, &[Scope::pull(&target.repository)])
+        .await
+    {
+        Ok(r) => Ok(Some(r.digest)),
+        Err(e) if e.status() == Some(404) => Ok(None),
+        Err(e) => Err(format!("{target}: {e}")),
+    }
+}
+
+/// Reads only the organization's mirrored tags (HEAD requests), as [`resolve`] does: what a saved
+/// plan's live fingerprint covers besides the hub state.
+pub async fn live_tags(
+    client: &RegistryClient,
+    policy: &crate::policy::Policy,
+) -> Result<BTreeMap<(String, String), Option<String>>, String> {
+    let wanted = lock::wanted(policy)?;
+    let org = &policy.desired.org;
+    type TagRead = Result<((String, String), Option<String>), String>;
+    let results: Vec<TagRead> = futures::stream::iter(wanted.iter())
+        .map(|w| async move {
+            let live = read_target(client, org, w).await?;
+            Ok(((w.repository.clone(), w.tag.clone()), live))
+        })
+        .buffered(RESOLVE_CONCURRENCY)
+        .collect()
+        .await;
+    let mut out = BTreeMap::new();
+    let mut failures = Vec::new();
+    for r in results {
+        match r {
+            Ok((key, live)) => {
+                out.insert(key, live);
+            }
+            Err(e) => failures.push(format!("  - {e}")),
+        }
+    }
+    if failures.is_empty() {
+        Ok(out)
+    } else {
+        Err(format!(
+            "could not read {} mirrored tag(s) of the organization:\n{}",
+            failures.len(),
+            failures.join("\n")
+        ))
+    }
+}
+
 /// Resolves every mirrored tag of `desired` and reads the organization's tags.
 pub async fn resolve(
     client: &RegistryClient,
@@ -135,15 +190,7 @@ pub async fn resolve(
         futures::stream::iter(wanted.iter())
             .map(|w| async move {
                 let image = resolve_one(client, policy, lock, w).await?;
-                let target = target_reference(org, &w.repository, &w.tag)?;
-                let live = match client
-                    .resolve_scoped(&target, &[Scope::pull(&target.repository)])
-                    .await
-                {
-                    Ok(r) => Some(r.digest),
-                    Err(e) if e.status() == Some(404) => None,
-                    Err(e) => return Err(format!("{target}: {e}")),
-                };
+                let live = read_target(client, org, w).await?;
                 Ok((image, live))
             })
             .buffered(RESOLVE_CONCURRENCY)

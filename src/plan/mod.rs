@@ -5,6 +5,7 @@
 
 pub mod diff;
 pub mod safety;
+pub mod saved;
 
 use serde::{Deserialize, Serialize};
 

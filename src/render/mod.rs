@@ -1,7 +1,11 @@
 //! Renders a [`Plan`] for people and machines: a terminal text view (comfy-table per resource kind,
-//! unified diffs for long texts), the versioned JSON document (docs/plan-json.md) and markdown.
+//! unified diffs for long texts), the versioned JSON document (docs/plan-json.md) and markdown for
+//! pull-request comments ([`markdown`](mod@markdown)).
 
+pub mod markdown;
 pub mod progress;
+
+pub use markdown::markdown;
 
 use std::fmt::Write as _;
 
@@ -300,53 +304,6 @@ pub fn json(plan: &Plan) -> String {
         "api_calls": plan.api_calls,
     });
     serde_json::to_string_pretty(&doc).unwrap_or_default()
-}
-
-fn md_escape(s: &str) -> String {
-    s.replace('|', "\\|").replace('\n', " ")
-}
-
-/// Markdown: summary line first, then one table per kind (deletions first), then notes.
-pub fn markdown(plan: &Plan) -> String {
-    let mut out = String::new();
-    let _ = writeln!(out, "**{}**", summary_line(plan));
-    let s = plan.summary();
-    if s.destroy > 0 {
-        let _ = writeln!(
-            out,
-            "\n> :warning: This plan destroys {} resource(s).",
-            s.destroy
-        );
-    }
-    for ((action, kind), changes) in groups(plan) {
-        let _ = writeln!(out, "\n### {}\n", heading(action, kind));
-        let _ = writeln!(out, "| | address | change |\n|---|---|---|");
-        for c in changes {
-            let marker = match c.action() {
-                Action::Create => "`+`",
-                Action::Update => "`~`",
-                Action::Delete => "`-`",
-            };
-            let _ = writeln!(
-                out,
-                "| {marker} | `{}` | {} |",
-                md_escape(&c.address(&plan.org)),
-                md_escape(&detail(c))
-            );
-        }
-    }
-    if !plan.notes.is_empty() {
-        let _ = writeln!(out, "\n### Notes (drift left alone, information)\n");
-        for n in &plan.notes {
-            let _ = writeln!(
-                out,
-                "- `{}`: {}",
-                md_escape(&n.address),
-                md_escape(&n.message)
-            );
-        }
-    }
-    out
 }
 
 #[cfg(test)]
@@ -670,69 +627,5 @@ mod tests {
         assert_eq!(v["summary"]["bytes"], 3 * 1024 * 1024 + 512);
         // Image copies come last (after the repositories they go into).
         assert_eq!(v["changes"][7]["type"], "copy_image");
-    }
-
-    #[test]
-    fn markdown_document() {
-        insta::assert_snapshot!(markdown(&sample()), @"
-        **Plan: 3 to add, 3 to change, 2 to destroy. Images: 2 to copy, about 3.00 MiB to transfer.**
-
-        > :warning: This plan destroys 2 resource(s).
-
-        ### grant (destroy)
-
-        | | address | change |
-        |---|---|---|
-        | `-` | `grant acme/redis:qa` | revoke read |
-
-        ### repository (destroy)
-
-        | | address | change |
-        |---|---|---|
-        | `-` | `repository acme/legacy` | delete repository and all its tags |
-
-        ### member
-
-        | | address | change |
-        |---|---|---|
-        | `~` | `member ed` | role member -> editor |
-
-        ### repository
-
-        | | address | change |
-        |---|---|---|
-        | `+` | `repository acme/nginx` | create, public |
-        | `~` | `repository acme/redis` | update full_description |
-
-        ### grant
-
-        | | address | change |
-        |---|---|---|
-        | `+` | `grant acme/nginx:devs` | grant write |
-
-        ### image
-
-        | | address | change |
-        |---|---|---|
-        | `+` | `image acme/nginx:1.27` | copy docker.io/library/nginx:1.27 sha256:abababababab, ~3.00 MiB |
-        | `~` | `image acme/redis:7.2` | copy docker.io/bitnami/redis:7.2 sha256:010101010101 -> sha256:efefefefefef, ~512 B, platforms linux/amd64 (new index) |
-
-        ### Notes (drift left alone, information)
-
-        - `member old`: member not in the policy (left alone; set prune = true in [settings] to remove)
-        ");
-    }
-
-    #[test]
-    fn markdown_escapes_pipes() {
-        let mut p = empty();
-        p.notes.push(Note {
-            kind: ResourceKind::Team,
-            address: "team a|b".into(),
-            message: "x | y".into(),
-        });
-        let md = markdown(&p);
-        assert!(md.starts_with("**No changes."));
-        assert!(md.contains("team a\\|b") && md.contains("x \\| y"), "{md}");
     }
 }

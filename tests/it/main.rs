@@ -10,6 +10,7 @@ mod proxy;
 mod registry;
 mod sandbox_api;
 mod sandbox_registry;
+mod saved;
 mod workflows;
 mod support {
     pub mod fake_github;

@@ -1,0 +1,28 @@
+//! `vetted show PLAN`: render a saved plan (`vetted plan --out`) offline, in any format. Reads the
+//! file only: no network, no credentials.
+
+use crate::cli::ShowArgs;
+use crate::error::{Error, Outcome};
+use crate::plan::saved::SavedPlan;
+use crate::settings::Output;
+
+pub fn run(args: &ShowArgs, output: Output) -> Result<Outcome, Error> {
+    let saved = SavedPlan::read(&args.plan)?;
+    super::status(&format!(
+        "Saved plan for organization {} (policy {}, {}), written by vetted {}.",
+        saved.org,
+        saved.policy.display(),
+        saved.hub_url,
+        saved.vetted_version
+    ));
+    print!(
+        "{}",
+        super::render_plan_with(
+            &saved.plan,
+            args.format,
+            output,
+            &super::markdown_options(&args.markdown)
+        )
+    );
+    Ok(Outcome::Ok)
+}

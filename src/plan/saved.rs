@@ -1,0 +1,488 @@
+//! Saved plans (`vetted plan --out plan.json`, `vetted apply plan.json`, `vetted show plan.json`):
+//! the plan as pure data together with fingerprints of everything it was computed from, so apply can
+//! refuse a plan whose inputs moved on. This module owns the file format (docs/saved-plans.md), its
+//! reading and writing, and the fingerprints; it holds no credentials and makes no request.
+//!
+//! Fingerprints are `sha256:` digests of canonical JSON (object keys sorted, no whitespace):
+//! - `policy`: the policy file's bytes and the desired state it means (which includes the README
+//!   files it references);
+//! - `lock`: vetted.lock's bytes, or `null` when there was none;
+//! - `live`: the live organization as read with the policy's scope, plus the organization's mirrored
+//!   tags as read from the registry. `live_parts` holds one digest per section (image access,
+//!   members, each team, each repository, each mirrored tag), so a stale plan says what moved.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use sha2::{Digest, Sha256};
+
+use crate::model::OrgState;
+use crate::plan::{FORMAT_VERSION, Plan};
+use crate::policy::Policy;
+
+/// What the `kind` field of a saved plan says.
+pub const KIND: &str = "vetted-saved-plan";
+/// Version of the saved-plan file format. Bump on incompatible changes.
+pub const SAVED_FORMAT_VERSION: &str = "1";
+
+/// The organization's mirrored tags as read: (repository, tag) -> digest (`None`: missing).
+pub type LiveTags = BTreeMap<(String, String), Option<String>>;
+
+/// A saved plan file.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SavedPlan {
+    /// Always [`KIND`].
+    pub kind: String,
+    /// [`SAVED_FORMAT_VERSION`].
+    pub format_version: String,
+    /// The vetted version that wrote the file (information).
+    pub vetted_version: String,
+    pub org: String,
+    /// The Docker Hub API base URL the live state was read from (never with credentials).
+    pub hub_url: String,
+    /// The policy file as given to `plan` (relative paths resolve against the working directory).
+    pub policy: PathBuf,
+    pub fingerprints: Fingerprints,
+    pub plan: Plan,
+}
+
+/// What apply re-computes and compares.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Fingerprints {
+    pub policy: String,
+    /// `None`: there was no vetted.lock beside the policy.
+    pub lock: Option<String>,
+    pub live: String,
+    /// One digest per live section, keyed like plan addresses (`team developers`,
+    /// `repository acme/redis`, `image acme/redis:7.2`, `image_access`, `members`).
+    pub live_parts: BTreeMap<String, String>,
+}
+
+/// A saved plan file could not be read or is not one this version understands.
+#[derive(Debug, thiserror::Error)]
+#[error("{path}: {message}")]
+pub struct SavedPlanError {
+    pub path: String,
+    pub message: String,
+}
+
+/// Writes `value` as JSON with object keys sorted and no whitespace.
+pub fn canonical_json(value: &Value) -> String {
+    let mut out = String::new();
+    write_canonical(value, &mut out);
+    out
+}
+
+fn write_canonical(value: &Value, out: &mut String) {
+    match value {
+        Value::Object(map) => {
+            let mut keys: Vec<&String> = map.keys().collect();
+            keys.sort();
+            out.push('{');
+            for (i, k) in keys.into_iter().enumerate() {
+                if i > 0 {
+                    out.push(',');
+                }
+                out.push_str(&Value::String(k.clone()).to_string());
+                out.push(':');
+                if let Some(v) = map.get(k) {
+                    write_canonical(v, out);
+                }
+            }
+            out.push('}');
+        }
+        Value::Array(items) => {
+            out.push('[');
+            for (i, v) in items.iter().enumerate() {
+                if i > 0 {
+                    out.push(',');
+                }
+                write_canonical(v, out);
+            }
+            out.push(']');
+        }
+        scalar => out.push_str(&scalar.to_string()),
+    }
+}
+
+/// `sha256:<hex>` of `bytes`.
+pub fn sha256(bytes: &[u8]) -> String {
+    format!("sha256:{}", hex::encode(Sha256::digest(bytes)))
+}
+
+/// The digest of a value's canonical JSON.
+fn digest_of<T: Serialize>(value: &T) -> String {
+    let v = serde_json::to_value(value).unwrap_or(Value::Null);
+    sha256(canonical_json(&v).as_bytes())
+}
+
+/// The policy fingerprint: the file's bytes and the desired state and settings they mean.
+pub fn policy_fingerprint(source: &[u8], policy: &Policy) -> String {
+    let meaning = serde_json::json!({
+        "file": sha256(source),
+        "desired": digest_of(&policy.desired),
+        "prune": policy.settings.prune,
+        "delete_threshold": policy.settings.delete_threshold,
+    });
+    sha256(canonical_json(&meaning).as_bytes())
+}
+
+/// The lock fingerprint: its bytes, or `None` when there is no lock.
+pub fn lock_fingerprint(bytes: Option<&[u8]>) -> Option<String> {
+    bytes.map(sha256)
+}
+
+/// Per-section digests of the live state and the mirrored tags.
+pub fn live_parts(live: &OrgState, tags: &LiveTags) -> BTreeMap<String, String> {
+    let org = &live.org;
+    let mut parts = BTreeMap::new();
+    parts.insert("image_access".to_string(), digest_of(&live.image_access));
+    parts.insert("members".to_string(), digest_of(&live.members));
+    match &live.teams {
+        None => {
+            parts.insert("teams".to_string(), digest_of(&Value::Null));
+        }
+        Some(teams) => {
+            for (name, team) in teams {
+                parts.insert(format!("team {name}"), digest_of(team));
+            }
+        }
+    }
+    for (name, repo) in &live.repositories {
+        parts.insert(format!("repository {org}/{name}"), digest_of(repo));
+    }
+    for ((repo, tag), digest) in tags {
+        parts.insert(
+            crate::plan::image_address(org, repo, tag),
+            digest_of(digest),
+        );
+    }
+    parts
+}
+
+/// The live fingerprint: the whole live state and the mirrored tags.
+pub fn live_fingerprint(live: &OrgState, tags: &LiveTags) -> String {
+    let tags: Vec<(&String, &String, &Option<String>)> =
+        tags.iter().map(|((r, t), d)| (r, t, d)).collect();
+    digest_of(&serde_json::json!({ "state": live, "tags": tags }))
+}
+
+impl Fingerprints {
+    pub fn compute(
+        policy_source: &[u8],
+        policy: &Policy,
+        lock: Option<&[u8]>,
+        live: &OrgState,
+        tags: &LiveTags,
+    ) -> Fingerprints {
+        Fingerprints {
+            policy: policy_fingerprint(policy_source, policy),
+            lock: lock_fingerprint(lock),
+            live: live_fingerprint(live, tags),
+            live_parts: live_parts(live, tags),
+        }
+    }
+
+    /// What differs between the fingerprints a plan was made from (`self`) and `now`, in words;
+    /// empty when nothing did. `policy` and `lock` name the files.
+    pub fn changes_since(&self, now: &Fingerprints, policy: &Path, lock: &Path) -> Vec<String> {
+        let mut out = Vec::new();
+        if self.policy != now.policy {
+            out.push(format!(
+                "the policy {} (or a file it references) changed",
+                policy.display()
+            ));
+        }
+        match (&self.lock, &now.lock) {
+            (Some(_), None) => out.push(format!("{} was removed", lock.display())),
+            (None, Some(_)) => out.push(format!("{} was created", lock.display())),
+            (Some(a), Some(b)) if a != b => out.push(format!("{} changed", lock.display())),
+            _ => {}
+        }
+        if self.live != now.live {
+            let mut moved = Vec::new();
+            for (key, digest) in &now.live_parts {
+                match self.live_parts.get(key) {
+                    None => moved.push(format!("{key} (new)")),
+                    Some(old) if old != digest => moved.push(key.clone()),
+                    Some(_) => {}
+                }
+            }
+            for key in self.live_parts.keys() {
+                if !now.live_parts.contains_key(key) {
+                    moved.push(format!("{key} (gone)"));
+                }
+            }
+            if moved.is_empty() {
+                out.push("the live organization changed".to_string());
+            } else {
+                out.push(format!(
+                    "the live organization changed: {}",
+                    moved.join(", ")
+                ));
+            }
+        }
+        out
+    }
+}
+
+/// `url` without user name, password, query or fragment: what a saved plan records.
+pub fn recorded_url(url: &url::Url) -> String {
+    let mut u = url.clone();
+    let _ = u.set_username("");
+    let _ = u.set_password(None);
+    u.set_query(None);
+    u.set_fragment(None);
+    u.as_str().trim_end_matches('/').to_string()
+}
+
+impl SavedPlan {
+    pub fn new(
+        plan: Plan,
+        hub_url: &url::Url,
+        policy: &Path,
+        fingerprints: Fingerprints,
+    ) -> SavedPlan {
+        SavedPlan {
+            kind: KIND.to_string(),
+            format_version: SAVED_FORMAT_VERSION.to_string(),
+            vetted_version: env!("CARGO_PKG_VERSION").to_string(),
+            org: plan.org.clone(),
+            hub_url: recorded_url(hub_url),
+            policy: policy.to_path_buf(),
+            fingerprints,
+            plan,
+        }
+    }
+
+    /// The file's text: pretty JSON, keys in a fixed order, a trailing newline.
+    pub fn to_json(&self) -> String {
+        let mut text = serde_json::to_string_pretty(self).unwrap_or_default();
+        text.push('\n');
+        text
+    }
+
+    /// Parses a saved plan, checking its kind and versions before its shape so that a file from
+    /// another version says so rather than failing on a field.
+    pub fn parse(path: &Path, text: &str) -> Result<SavedPlan, SavedPlanError> {
+        let shown = path.display().to_string();
+        let err = |message: String| SavedPlanError {
+            path: shown.clone(),
+            message,
+        };
+        let value: Value = serde_json::from_str(text).map_err(|e| {
+            err(format!(
+                "not a saved plan: invalid JSON at line {} column {}: {e}; write one with `vetted plan --out {shown}`",
+                e.line(),
+                e.column()
+            ))
+        })?;
+        let Value::Object(map) = &value else {
+            return Err(err(
+                "not a saved plan: the file is not a JSON object; write one with `vetted plan --out`"
+                    .into(),
+            ));
+        };
+        match map.get("kind").and_then(Value::as_str) {
+            Some(KIND) => {}
+            Some(other) => {
+                return Err(err(format!(
+                    "not a saved plan: `kind` is {other:?}, expected {KIND:?} (a `plan --format json` document cannot be applied; write one with `vetted plan --out`)"
+                )));
+            }
+            None => {
+                return Err(err(format!(
+                    "not a saved plan: no `kind` field (expected {KIND:?}); a `plan --format json` document cannot be applied; write one with `vetted plan --out`"
+                )));
+            }
+        }
+        let version = map.get("format_version").and_then(Value::as_str);
+        if version != Some(SAVED_FORMAT_VERSION) {
+            let written_by = map
+                .get("vetted_version")
+                .and_then(Value::as_str)
+                .unwrap_or("an unknown version");
+            return Err(err(format!(
+                "saved plan format {} (written by vetted {written_by}) is not supported: this vetted {} reads format {SAVED_FORMAT_VERSION}; run `vetted plan --out` again with this version",
+                version.map_or_else(|| "(missing)".to_string(), |v| format!("{v:?}")),
+                env!("CARGO_PKG_VERSION"),
+            )));
+        }
+        let saved: SavedPlan = serde_json::from_str(text).map_err(|e| {
+            err(format!(
+                "corrupt saved plan at line {} column {}: {e}; run `vetted plan --out` again",
+                e.line(),
+                e.column()
+            ))
+        })?;
+        if saved.plan.format_version != FORMAT_VERSION {
+            return Err(err(format!(
+                "the plan inside has format {:?}; this vetted reads {FORMAT_VERSION:?}; run `vetted plan --out` again",
+                saved.plan.format_version
+            )));
+        }
+        if saved.plan.org != saved.org {
+            return Err(err(format!(
+                "corrupt saved plan: `org` is {:?} but the plan is for {:?}",
+                saved.org, saved.plan.org
+            )));
+        }
+        Ok(saved)
+    }
+
+    /// Reads and parses the file at `path`.
+    pub fn read(path: &Path) -> Result<SavedPlan, SavedPlanError> {
+        let text = std::fs::read_to_string(path).map_err(|e| SavedPlanError {
+            path: path.display().to_string(),
+            message: format!("cannot read the saved plan: {e}"),
+        })?;
+        SavedPlan::parse(path, &text)
+    }
+
+    /// Writes the file atomically (a temporary file beside it, then a rename), so an interrupted
+    /// write never leaves half a plan.
+    pub fn write(&self, path: &Path) -> Result<(), SavedPlanError> {
+        let err = |e: std::io::Error| SavedPlanError {
+            path: path.display().to_string(),
+            message: format!("cannot write the saved plan: {e}"),
+        };
+        let name = path
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_else(|| "plan.json".to_string());
+        let tmp = path.with_file_name(format!(".{name}.tmp{}", std::process::id()));
+        std::fs::write(&tmp, self.to_json()).map_err(err)?;
+        std::fs::rename(&tmp, path).map_err(|e| {
+            let _ = std::fs::remove_file(&tmp);
+            err(e)
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::{Permission, Repository, Team, Username};
+    use crate::plan::Change;
+
+    fn live() -> OrgState {
+        let mut s = OrgState::empty("acme");
+        let mut team = Team::default();
+        team.members.insert(Username::new("bob"));
+        s.teams = Some(BTreeMap::from([("devs".to_string(), team)]));
+        s.repositories.insert(
+            "redis".into(),
+            Repository {
+                private: true,
+                description: Some("d".into()),
+                full_description: Some(String::new()),
+                grants: Some(BTreeMap::from([("devs".to_string(), Permission::Read)])),
+                mirror: None,
+            },
+        );
+        s
+    }
+
+    fn policy() -> Policy {
+        crate::policy::parse(Path::new("vetted.toml"), "org = \"acme\"\n").unwrap()
+    }
+
+    fn saved() -> SavedPlan {
+        let plan = Plan {
+            format_version: FORMAT_VERSION.into(),
+            org: "acme".into(),
+            changes: vec![Change::DeleteRepository {
+                repository: "legacy".into(),
+            }],
+            notes: vec![],
+            api_calls: 3,
+        };
+        let tags = LiveTags::new();
+        let fp = Fingerprints::compute(b"org = \"acme\"\n", &policy(), None, &live(), &tags);
+        let url = url::Url::parse("http://user:pw@127.0.0.1:5080/?q=1").unwrap();
+        SavedPlan::new(plan, &url, Path::new("vetted.toml"), fp)
+    }
+
+    #[test]
+    fn canonical_json_sorts_keys_at_every_depth() {
+        let v = serde_json::json!({"b": [{"z": 1, "a": null}], "a": "x\"y"});
+        assert_eq!(canonical_json(&v), r#"{"a":"x\"y","b":[{"a":null,"z":1}]}"#);
+    }
+
+    #[test]
+    fn round_trip_and_no_credentials_in_the_url() {
+        let s = saved();
+        assert_eq!(s.hub_url, "http://127.0.0.1:5080");
+        let text = s.to_json();
+        assert!(!text.contains("pw") && !text.contains("user"), "{text}");
+        let back = SavedPlan::parse(Path::new("plan.json"), &text).unwrap();
+        assert_eq!(back, s);
+    }
+
+    #[test]
+    fn bad_files_say_what_is_wrong() {
+        let p = Path::new("plan.json");
+        let e = SavedPlan::parse(p, "{\"kind\": ").unwrap_err().to_string();
+        assert!(
+            e.starts_with("plan.json: not a saved plan: invalid JSON at line 1"),
+            "{e}"
+        );
+        let e = SavedPlan::parse(p, r#"{"format_version":"1","org":"acme","changes":[]}"#)
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("no `kind` field"), "{e}");
+        let mut v: Value = serde_json::from_str(&saved().to_json()).unwrap();
+        v["format_version"] = "2".into();
+        let e = SavedPlan::parse(p, &v.to_string()).unwrap_err().to_string();
+        assert!(e.contains("saved plan format \"2\""), "{e}");
+        assert!(e.contains("run `vetted plan --out` again"), "{e}");
+        let mut v: Value = serde_json::from_str(&saved().to_json()).unwrap();
+        v["plan"]["changes"][0]["type"] = "explode".into();
+        let e = SavedPlan::parse(p, &v.to_string()).unwrap_err().to_string();
+        assert!(e.contains("corrupt saved plan at line"), "{e}");
+        let mut v: Value = serde_json::from_str(&saved().to_json()).unwrap();
+        v["org"] = "other".into();
+        let e = SavedPlan::parse(p, &v.to_string()).unwrap_err().to_string();
+        assert!(e.contains("corrupt saved plan: `org`"), "{e}");
+    }
+
+    #[test]
+    fn changes_since_names_what_moved() {
+        let tags = LiveTags::from([(("redis".to_string(), "7.2".to_string()), None)]);
+        let pol = policy();
+        let before = Fingerprints::compute(b"a", &pol, Some(b"lock"), &live(), &tags);
+        let same = Fingerprints::compute(b"a", &pol, Some(b"lock"), &live(), &tags);
+        let (p, l) = (Path::new("vetted.toml"), Path::new("vetted.lock"));
+        assert!(before.changes_since(&same, p, l).is_empty());
+
+        let mut drifted = live();
+        drifted
+            .teams
+            .as_mut()
+            .unwrap()
+            .get_mut("devs")
+            .unwrap()
+            .members
+            .insert(Username::new("mallory"));
+        drifted.repositories.remove("redis");
+        let tags2 = LiveTags::from([(
+            ("redis".to_string(), "7.2".to_string()),
+            Some(format!("sha256:{}", "1".repeat(64))),
+        )]);
+        let now = Fingerprints::compute(b"b", &pol, None, &drifted, &tags2);
+        let said = before.changes_since(&now, p, l);
+        assert_eq!(
+            said,
+            vec![
+                "the policy vetted.toml (or a file it references) changed".to_string(),
+                "vetted.lock was removed".to_string(),
+                "the live organization changed: image acme/redis:7.2, team devs, repository acme/redis (gone)"
+                    .to_string(),
+            ]
+        );
+    }
+}
