@@ -142,6 +142,10 @@ pub struct PlanArgs {
     /// Exit 0 when there are no changes, 2 when changes are pending, 1 on error.
     #[arg(long)]
     pub detailed_exitcode: bool,
+    /// Also show, per person, who gains or loses pull, push or admin (text format; JSON and
+    /// markdown always include it).
+    #[arg(long)]
+    pub access: bool,
 }
 
 #[derive(Debug, Args)]

@@ -15,6 +15,9 @@ pub async fn run(args: &PlanArgs, output: Output) -> Result<Outcome, Error> {
     .await?;
     let plan = &planned.plan;
     print!("{}", super::render_plan(plan, args.format, output));
+    if args.access && args.format == crate::cli::Format::Text {
+        print!("{}", crate::render::access_text(&plan.access, &plan.org));
+    }
     let violations = planned.violations();
     for v in &violations {
         super::status(&format!("warning: apply would refuse this plan: {v}"));

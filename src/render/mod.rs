@@ -1,7 +1,10 @@
 //! Renders a [`Plan`] for people and machines: a terminal text view (comfy-table per resource kind,
 //! unified diffs for long texts), the versioned JSON document (docs/plan-json.md) and markdown.
 
+mod access;
 pub mod progress;
+
+pub use access::{access_markdown, access_text};
 
 use std::fmt::Write as _;
 
@@ -298,6 +301,7 @@ pub fn json(plan: &Plan) -> String {
         "changes": changes,
         "notes": plan.notes,
         "api_calls": plan.api_calls,
+        "access": plan.access,
     });
     serde_json::to_string_pretty(&doc).unwrap_or_default()
 }
@@ -346,6 +350,7 @@ pub fn markdown(plan: &Plan) -> String {
             );
         }
     }
+    out.push_str(&access_markdown(&plan.access, &plan.org));
     out
 }
 
@@ -353,6 +358,7 @@ pub fn markdown(plan: &Plan) -> String {
 mod tests {
     use super::*;
     use crate::model::{Permission, Role, Username};
+    use crate::plan::access::{AccessChange, Level, Subject};
     use crate::plan::{Delta, FORMAT_VERSION, Note, RepoFields};
 
     fn sample() -> Plan {
@@ -426,6 +432,29 @@ mod tests {
                 message: "member not in the policy (left alone; set prune = true in [settings] to remove)".into(),
             }],
             api_calls: 7,
+            access: vec![
+                AccessChange {
+                    subject: Subject::Everyone,
+                    repository: "nginx".into(),
+                    old: None,
+                    new: Some(Level::Pull),
+                    pending: false,
+                },
+                AccessChange {
+                    subject: Subject::Person("carol".into()),
+                    repository: "nginx".into(),
+                    old: None,
+                    new: Some(Level::Push),
+                    pending: false,
+                },
+                AccessChange {
+                    subject: Subject::Person("erin".into()),
+                    repository: "redis".into(),
+                    old: Some(Level::Pull),
+                    new: None,
+                    pending: true,
+                },
+            ],
         }
     }
 
@@ -436,6 +465,7 @@ mod tests {
             changes: vec![],
             notes: vec![],
             api_calls: 3,
+            access: Vec::new(),
         }
     }
 
@@ -546,6 +576,37 @@ mod tests {
     fn json_document() {
         insta::assert_snapshot!(json(&sample()), @r##"
         {
+          "access": [
+            {
+              "new": "pull",
+              "old": null,
+              "pending": false,
+              "repository": "nginx",
+              "subject": {
+                "kind": "everyone"
+              }
+            },
+            {
+              "new": "push",
+              "old": null,
+              "pending": false,
+              "repository": "nginx",
+              "subject": {
+                "kind": "person",
+                "name": "carol"
+              }
+            },
+            {
+              "new": null,
+              "old": "pull",
+              "pending": true,
+              "repository": "redis",
+              "subject": {
+                "kind": "person",
+                "name": "erin"
+              }
+            }
+          ],
           "api_calls": 7,
           "changes": [
             {
@@ -720,6 +781,12 @@ mod tests {
         ### Notes (drift left alone, information)
 
         - `member old`: member not in the policy (left alone; set prune = true in [settings] to remove)
+
+        ### Access changes
+
+        - `+` everyone gains pull on acme/nginx
+        - `+` carol gains push on acme/nginx
+        - `-` erin (invited) will lose pull on acme/redis
         ");
     }
 
