@@ -80,6 +80,11 @@ pub enum Command {
         after_help = "Examples:\n  vetted lock                    # lock what is not locked yet; keep the rest\n  vetted lock --upgrade          # re-resolve every tag\n  vetted lock --upgrade redis    # re-resolve the tags of one repository\n  vetted lock --locked           # CI: fail when vetted.lock is missing or out of date (offline)\n\nResolving uses HEAD requests, which do not count against Docker Hub pull limits."
     )]
     Lock(LockArgs),
+    /// Write a policy from the live organization, such that `vetted plan` on it shows no changes.
+    #[command(
+        after_help = "Examples:\n  vetted export --org acme                     # the policy on stdout\n  vetted export --org acme --out vetted.toml   # refuses to overwrite an existing file\n  vetted export --org acme --out vetted.toml --force\n\nReads every section (image access, members and invites, teams, repositories and their grants and\ntags); changes nothing. Mirrors cannot be inferred from the live organization: tags are listed in comments."
+    )]
+    Export(ExportArgs),
     /// Run a local Docker Hub stand-in (hub API on loopback) to try a policy safely.
     #[command(
         after_help = "Example:\n  vetted sandbox --seed sandbox/demo-seed.toml --port 5080\n\nPrints its URL on stdout when ready; point vetted at it with --hub-url or VETTED_HUB_URL.\nStops on Ctrl-C (state saved to --state when given)."
@@ -167,6 +172,21 @@ pub struct ApplyArgs {
     pub yes: bool,
     /// Apply even when the mass-deletion guard refuses the plan.
     #[arg(long)]
+    pub force: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct ExportArgs {
+    /// The organization to export.
+    #[arg(long, env = "VETTED_ORG")]
+    pub org: String,
+    #[command(flatten)]
+    pub hub: HubArgs,
+    /// Write the policy to this file instead of stdout.
+    #[arg(short, long, value_name = "FILE")]
+    pub out: Option<PathBuf>,
+    /// Overwrite the --out file when it exists.
+    #[arg(long, requires = "out")]
     pub force: bool,
 }
 
