@@ -226,7 +226,9 @@ impl Scope {
             teams: desired.teams.is_some(),
             grant_repositories,
             grant_teams,
-            all_grants: false,
+            // Effective access (plan.access): a change of team membership reaches every repository
+            // the team is granted, so every repository's grants are read when teams are managed.
+            all_grants: desired.teams.is_some(),
         }
     }
 
