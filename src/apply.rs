@@ -351,6 +351,7 @@ mod tests {
             changes,
             notes: vec![],
             api_calls: 0,
+            access: Vec::new(),
         }
     }
 

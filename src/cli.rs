@@ -86,6 +86,11 @@ pub enum Command {
         after_help = "Examples:\n  vetted lock                    # lock what is not locked yet; keep the rest\n  vetted lock --upgrade          # re-resolve every tag\n  vetted lock --upgrade redis    # re-resolve the tags of one repository\n  vetted lock --locked           # CI: fail when vetted.lock is missing or out of date (offline)\n\nResolving uses HEAD requests, which do not count against Docker Hub pull limits."
     )]
     Lock(LockArgs),
+    /// Write a policy from the live organization, such that `vetted plan` on it shows no changes.
+    #[command(
+        after_help = "Examples:\n  vetted export --org acme                     # the policy on stdout\n  vetted export --org acme --out vetted.toml   # refuses to overwrite an existing file\n  vetted export --org acme --out vetted.toml --force\n\nReads every section (image access, members and invites, teams, repositories and their grants and\ntags); changes nothing. Mirrors cannot be inferred from the live organization: tags are listed in comments."
+    )]
+    Export(ExportArgs),
     /// Run a local Docker Hub stand-in (hub API on loopback) to try a policy safely.
     #[command(
         after_help = "Example:\n  vetted sandbox --seed sandbox/demo-seed.toml --port 5080\n\nPrints its URL on stdout when ready; point vetted at it with --hub-url or VETTED_HUB_URL.\nStops on Ctrl-C (state saved to --state when given)."
@@ -148,6 +153,10 @@ pub struct PlanArgs {
     /// Exit 0 when there are no changes, 2 when changes are pending, 1 on error.
     #[arg(long)]
     pub detailed_exitcode: bool,
+    /// Also show, per person, who gains or loses pull, push or admin (text format; JSON and
+    /// markdown always include it).
+    #[arg(long)]
+    pub access: bool,
     /// Also save the plan to this file, for `vetted apply FILE` and `vetted show FILE` (no secrets).
     #[arg(long, value_name = "FILE")]
     pub out: Option<PathBuf>,
@@ -200,6 +209,21 @@ pub struct ApplyArgs {
     /// policy, vetted.lock and the live organization are as they were when it was made.
     #[arg(value_name = "PLAN")]
     pub plan: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct ExportArgs {
+    /// The organization to export.
+    #[arg(long, env = "VETTED_ORG")]
+    pub org: String,
+    #[command(flatten)]
+    pub hub: HubArgs,
+    /// Write the policy to this file instead of stdout.
+    #[arg(short, long, value_name = "FILE")]
+    pub out: Option<PathBuf>,
+    /// Overwrite the --out file when it exists.
+    #[arg(long, requires = "out")]
+    pub force: bool,
 }
 
 #[derive(Debug, Args)]

@@ -202,6 +202,8 @@ pub struct Scope {
     pub grant_repositories: BTreeSet<String>,
     /// Teams whose grants the policy manages (for the per-pair fallback when listing is not possible).
     pub grant_teams: BTreeSet<String>,
+    /// Read the grants of every repository, for every team (`vetted export`).
+    pub all_grants: bool,
 }
 
 impl Scope {
@@ -224,6 +226,20 @@ impl Scope {
             teams: desired.teams.is_some(),
             grant_repositories,
             grant_teams,
+            // Effective access (plan.access): a change of team membership reaches every repository
+            // the team is granted, so every repository's grants are read when teams are managed.
+            all_grants: desired.teams.is_some(),
+        }
+    }
+
+    /// Everything: settings, members, invites, teams and every repository's grants (`vetted export`).
+    pub fn everything() -> Scope {
+        Scope {
+            image_access: true,
+            members: true,
+            teams: true,
+            all_grants: true,
+            ..Scope::default()
         }
     }
 }

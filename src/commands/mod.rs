@@ -2,6 +2,7 @@
 //! renders; none holds logic of its own beyond that. `run` dispatches and owns the async runtime.
 
 mod apply;
+mod export;
 mod lock;
 mod plan;
 mod sandbox;
@@ -32,6 +33,7 @@ pub fn run(cli: Cli, output: Output) -> Result<Outcome, Error> {
         // Offline: renders a file.
         Command::Show(args) => show::run(&args, output),
         Command::Lock(args) => block_on(lock::run(&args)),
+        Command::Export(args) => block_on(export::run(&args)),
         Command::Sandbox(args) => block_on(sandbox::run(&args)),
     }
 }

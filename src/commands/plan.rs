@@ -25,6 +25,9 @@ pub async fn run(args: &PlanArgs, output: Output) -> Result<Outcome, Error> {
             &super::markdown_options(&args.markdown)
         )
     );
+    if args.access && args.format == crate::cli::Format::Text {
+        print!("{}", crate::render::access_text(&plan.access, &plan.org));
+    }
     let violations = planned.violations();
     for v in &violations {
         super::status(&format!("warning: apply would refuse this plan: {v}"));

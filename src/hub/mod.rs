@@ -139,6 +139,15 @@ impl HubClient {
         read::read_state(self, org, scope).await
     }
 
+    /// Tag name -> digest of every tag of `org/repo`.
+    pub async fn read_tags(
+        &self,
+        org: &str,
+        repo: &str,
+    ) -> Result<std::collections::BTreeMap<String, String>, HubError> {
+        read::read_tags(self, org, repo).await
+    }
+
     /// Performs one change against `org`.
     pub async fn execute(&self, org: &str, change: &Change) -> Result<(), HubError> {
         write::execute(self, org, change).await

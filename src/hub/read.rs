@@ -205,11 +205,8 @@ async fn read_repositories(
             str_field(&r, "description").unwrap_or("").to_string(),
         ));
     }
-    let group_ids = if scope
-        .grant_repositories
-        .iter()
-        .any(|r| listed.iter().any(|(n, _, _)| n == r))
-    {
+    let wants_grants = |name: &str| scope.all_grants || scope.grant_repositories.contains(name);
+    let group_ids: BTreeMap<String, i64> = if listed.iter().any(|(n, _, _)| wants_grants(n)) {
         list_groups(client, org)
             .await?
             .into_iter()
@@ -217,6 +214,14 @@ async fn read_repositories(
             .collect()
     } else {
         BTreeMap::new()
+    };
+    // Every team, for the per-pair fallback, when every repository's grants are wanted.
+    let all_teams: BTreeSet<String>;
+    let grant_teams = if scope.all_grants {
+        all_teams = group_ids.keys().cloned().collect();
+        &all_teams
+    } else {
+        &scope.grant_teams
     };
     let group_ids = &group_ids;
     let conc = client.inner().config.concurrency.max(1);
@@ -227,8 +232,8 @@ async fn read_repositories(
             let full_description = str_field(&detail, "full_description")
                 .unwrap_or("")
                 .to_string();
-            let grants = if scope.grant_repositories.contains(&name) {
-                Some(read_grants(client, org, &name, group_ids, &scope.grant_teams).await?)
+            let grants = if wants_grants(&name) {
+                Some(read_grants(client, org, &name, group_ids, grant_teams).await?)
             } else {
                 None
             };
@@ -247,6 +252,28 @@ async fn read_repositories(
         .try_collect()
         .await?;
     Ok(repos.into_iter().collect())
+}
+
+/// Tag name -> digest of every tag of `org/repo` (`GET /v2/namespaces/{org}/repositories/{repo}/tags`).
+/// A tag without a digest maps to an empty string.
+pub(crate) async fn read_tags(
+    client: &HubClient,
+    org: &str,
+    repo: &str,
+) -> Result<BTreeMap<String, String>, HubError> {
+    let url = client.url(
+        &["v2", "namespaces", org, "repositories", repo, "tags"],
+        false,
+    )?;
+    let mut tags = BTreeMap::new();
+    for t in client.list_all(url.clone()).await? {
+        let Some(name) = str_field(&t, "name") else {
+            return Err(shape_error(url.path(), "tag without name"));
+        };
+        let digest = str_field(&t, "digest").unwrap_or("").to_string();
+        tags.insert(name.to_string(), digest);
+    }
+    Ok(tags)
 }
 
 /// Lists every team grant on a repository in one call. The path is not documented by Docker (it is

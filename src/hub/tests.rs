@@ -596,6 +596,7 @@ async fn read_state_paginates_and_reads_everything_in_scope() {
         ]
         .into(),
         grant_teams: ["dev".to_string(), "ops".to_string(), "qa".to_string()].into(),
+        all_grants: false,
     };
     let state = client.read_state("acme", &scope).await.unwrap();
     let members = state.members.unwrap();
@@ -1041,5 +1042,56 @@ async fn grant_listing_405_falls_back_to_pairs() {
         requests(&fake)
             .iter()
             .any(|s| s.path == "/v2/repositories/acme/redis/groups/5/")
+    );
+}
+
+#[tokio::test]
+async fn all_grants_reads_every_repository_and_falls_back_to_every_team() {
+    let (base, fake) = serve(|s, _| match s.path.as_str() {
+        "/v2/namespaces/acme/repositories" => page(
+            &[
+                r#"{"name":"redis","is_private":true}"#,
+                r#"{"name":"api","is_private":false}"#,
+            ],
+            None,
+        ),
+        "/v2/namespaces/acme/repositories/redis" | "/v2/namespaces/acme/repositories/api" => {
+            ok("{}")
+        }
+        "/v2/orgs/acme/groups" => page(
+            &[r#"{"id":5,"name":"dev"}"#, r#"{"id":6,"name":"ops"}"#],
+            None,
+        ),
+        // redis lists its grants; api does not offer the listing: one call per team.
+        "/v2/repositories/acme/redis/groups" => page(
+            &[r#"{"group_id":6,"group_name":"ops","permission":"admin"}"#],
+            None,
+        ),
+        "/v2/repositories/acme/api/groups" => (404, vec![], "{}".into()),
+        "/v2/repositories/acme/api/groups/5/" => ok(r#"{"permission":"write"}"#),
+        "/v2/repositories/acme/api/groups/6/" => (404, vec![], "{}".into()),
+        _ => (418, vec![], "{}".into()),
+    })
+    .await;
+    let client = HubClient::login(config(base)).await.unwrap();
+    let scope = Scope {
+        all_grants: true,
+        ..Scope::default()
+    };
+    let state = client.read_state("acme", &scope).await.unwrap();
+    assert_eq!(
+        state.repositories["redis"].grants,
+        Some(BTreeMap::from([("ops".to_string(), Permission::Admin)]))
+    );
+    assert_eq!(
+        state.repositories["api"].grants,
+        Some(BTreeMap::from([("dev".to_string(), Permission::Write)]))
+    );
+    let paths: Vec<String> = requests(&fake).iter().map(|s| s.path.clone()).collect();
+    assert!(
+        paths
+            .iter()
+            .any(|p| p == "/v2/repositories/acme/api/groups/6/"),
+        "{paths:?}"
     );
 }

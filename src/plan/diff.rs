@@ -52,12 +52,14 @@ pub fn diff(desired: &OrgState, live: &OrgState, opts: &DiffOptions) -> Plan {
     let mut notes = b.notes;
     notes.sort();
     notes.dedup();
+    let access = crate::plan::access::changes(live, &changes);
     Plan {
         format_version: FORMAT_VERSION.to_string(),
         org,
         changes,
         notes,
         api_calls: 0,
+        access,
     }
 }
 

@@ -3,6 +3,7 @@
 //! acts on it. Fields named `from`/`old_*` exist to explain a change to people and are never read by
 //! apply.
 
+pub mod access;
 pub mod diff;
 pub mod safety;
 pub mod saved;
@@ -11,6 +12,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::model::{ImageAccess, Permission, Role, Username};
 
+pub use access::AccessChange;
 pub use diff::{DiffOptions, diff};
 
 /// Version of the JSON plan schema (`--format json`, `plan --out`). Bump on incompatible changes.
@@ -293,6 +295,9 @@ pub struct Plan {
     pub notes: Vec<Note>,
     /// Docker Hub API calls made to read the live state (shown with --verbose and in JSON).
     pub api_calls: u64,
+    /// Who gains or loses pull, push or admin on which repository (see [`access`]).
+    #[serde(default)]
+    pub access: Vec<AccessChange>,
 }
 
 impl Plan {

@@ -225,6 +225,7 @@ mod tests {
             changes,
             notes: vec![],
             api_calls: 0,
+            access: Vec::new(),
         }
     }
     fn live_repos(n: usize) -> OrgState {

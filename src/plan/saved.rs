@@ -399,6 +399,7 @@ mod tests {
                 repository: "legacy".into(),
             }],
             notes: vec![],
+            access: vec![],
             api_calls: 3,
         };
         let tags = LiveTags::new();

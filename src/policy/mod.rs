@@ -5,6 +5,7 @@
 //! `walk` (the hand-written walk over the span-carrying `toml_edit` document).
 
 mod diagnostics;
+pub mod export;
 pub mod lock;
 mod rules;
 mod walk;

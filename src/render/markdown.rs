@@ -22,6 +22,9 @@ pub const COMMENT_LIMIT: usize = 65_536;
 pub const JOB_SUMMARY_LIMIT: usize = 1_048_576;
 /// The smallest `max_chars` accepted: room for the marker, the summary and the cut notice.
 pub const MIN_CHARS: usize = 1_024;
+/// The title of the section that lists who gains or loses access.
+pub const ACCESS_TITLE: &str = "Access changes";
+
 /// Sections longer than this many lines are folded into `<details>`.
 pub const FOLD_AFTER: usize = 12;
 
@@ -140,12 +143,22 @@ fn close_section(lines: usize) -> &'static str {
 
 /// The comment body for `plan`, within `opts.max_chars`.
 pub fn render(plan: &Plan, opts: &MarkdownOptions) -> String {
+    // Who gains or loses access is part of the plan: its section comes first.
+    let access = super::access_markdown(&plan.access, &plan.org);
+    let sections: Vec<Section> = (!access.is_empty())
+        .then(|| Section {
+            title: ACCESS_TITLE.to_string(),
+            body: access,
+        })
+        .into_iter()
+        .chain(opts.sections.iter().cloned())
+        .collect();
     let max = opts.max_chars.max(MIN_CHARS);
     let total = plan.changes.len();
     // The longest cut notice this plan can need, kept free until the end.
     let all_left_out: Vec<String> = ["notes".to_string()]
         .into_iter()
-        .chain(opts.sections.iter().map(|s| s.title.clone()))
+        .chain(sections.iter().map(|s| s.title.clone()))
         .collect();
     let reserve = cut_notice(total, total, &all_left_out, max).len() + "\n</details>\n".len();
     let mut b = Budget {
@@ -248,7 +261,7 @@ pub fn render(plan: &Plan, opts: &MarkdownOptions) -> String {
     }
 
     // Sections other parts of vetted add.
-    for s in &opts.sections {
+    for s in &sections {
         let lines = s.body.lines().count();
         let text = format!(
             "{}{}\n{}",
@@ -287,6 +300,7 @@ mod tests {
             org: "acme".into(),
             changes,
             notes,
+            access: vec![],
             api_calls: 7,
         }
     }

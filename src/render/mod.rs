@@ -2,9 +2,11 @@
 //! unified diffs for long texts), the versioned JSON document (docs/plan-json.md) and markdown for
 //! pull-request comments ([`markdown`](mod@markdown)).
 
+mod access;
 pub mod markdown;
 pub mod progress;
 
+pub use access::{access_markdown, access_text};
 pub use markdown::markdown;
 
 use std::fmt::Write as _;
@@ -302,6 +304,7 @@ pub fn json(plan: &Plan) -> String {
         "changes": changes,
         "notes": plan.notes,
         "api_calls": plan.api_calls,
+        "access": plan.access,
     });
     serde_json::to_string_pretty(&doc).unwrap_or_default()
 }
@@ -310,6 +313,7 @@ pub fn json(plan: &Plan) -> String {
 mod tests {
     use super::*;
     use crate::model::{Permission, Role, Username};
+    use crate::plan::access::{AccessChange, Level, Subject};
     use crate::plan::{Delta, FORMAT_VERSION, Note, RepoFields};
 
     fn sample() -> Plan {
@@ -383,6 +387,29 @@ mod tests {
                 message: "member not in the policy (left alone; set prune = true in [settings] to remove)".into(),
             }],
             api_calls: 7,
+            access: vec![
+                AccessChange {
+                    subject: Subject::Everyone,
+                    repository: "nginx".into(),
+                    old: None,
+                    new: Some(Level::Pull),
+                    pending: false,
+                },
+                AccessChange {
+                    subject: Subject::Person("carol".into()),
+                    repository: "nginx".into(),
+                    old: None,
+                    new: Some(Level::Push),
+                    pending: false,
+                },
+                AccessChange {
+                    subject: Subject::Person("erin".into()),
+                    repository: "redis".into(),
+                    old: Some(Level::Pull),
+                    new: None,
+                    pending: true,
+                },
+            ],
         }
     }
 
@@ -393,6 +420,7 @@ mod tests {
             changes: vec![],
             notes: vec![],
             api_calls: 3,
+            access: Vec::new(),
         }
     }
 
@@ -503,6 +531,37 @@ mod tests {
     fn json_document() {
         insta::assert_snapshot!(json(&sample()), @r##"
         {
+          "access": [
+            {
+              "new": "pull",
+              "old": null,
+              "pending": false,
+              "repository": "nginx",
+              "subject": {
+                "kind": "everyone"
+              }
+            },
+            {
+              "new": "push",
+              "old": null,
+              "pending": false,
+              "repository": "nginx",
+              "subject": {
+                "kind": "person",
+                "name": "carol"
+              }
+            },
+            {
+              "new": null,
+              "old": "pull",
+              "pending": true,
+              "repository": "redis",
+              "subject": {
+                "kind": "person",
+                "name": "erin"
+              }
+            }
+          ],
           "api_calls": 7,
           "changes": [
             {

@@ -1,5 +1,6 @@
 //! The one integration-test binary: one module per area.
 
+mod access_export;
 mod cli;
 mod faults;
 mod harness;

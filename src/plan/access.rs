@@ -1,0 +1,639 @@
+//! Effective access: who can pull, push or administer which repository, and what a plan gives or
+//! takes away per person. Pure functions over [`OrgState`] and [`Change`]s; no I/O.
+//!
+//! Rules (they follow Docker Hub's):
+//! - Owners and editors administer every repository of the organization.
+//! - Other members get what their teams are granted: `read` = pull, `write` = push (and pull),
+//!   `admin` = admin. Several grants: the highest wins.
+//! - A public repository is pullable by everyone (shown once as "everyone", not per person).
+//! - A pending invitee gets the access of the invited role and team only on acceptance; such
+//!   entries are marked `pending`.
+//! - Only what was read is known: when team membership was not read (the policy leaves `[teams]`
+//!   unmanaged), access through a team is attributed to "members of team T"; when a repository's
+//!   grants were not read, grant-derived access to it is not shown.
+//!
+//! The state after the plan is the live state with the plan's changes applied ([`project`]), so
+//! unmanaged sections and prune-off drift stay as they are.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::fmt;
+
+use serde::{Deserialize, Serialize};
+
+use crate::model::{Invite, Members, OrgState, Permission, Repository, Role, Team, Username};
+use crate::plan::Change;
+
+/// What someone can do with a repository. Ordered pull < push < admin.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Level {
+    Pull,
+    Push,
+    Admin,
+}
+
+impl Level {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Level::Pull => "pull",
+            Level::Push => "push",
+            Level::Admin => "admin",
+        }
+    }
+
+    fn of(p: Permission) -> Level {
+        match p {
+            Permission::Read => Level::Pull,
+            Permission::Write => Level::Push,
+            Permission::Admin => Level::Admin,
+        }
+    }
+}
+
+impl fmt::Display for Level {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Who holds access. Ordered: everyone, teams whose members are unknown, then people by name.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(tag = "kind", content = "name", rename_all = "snake_case")]
+pub enum Subject {
+    /// Anyone, signed in or not (public repositories).
+    Everyone,
+    /// The members of a team whose membership was not read.
+    Team(String),
+    /// A person: an accepted member (Docker ID) or a pending invitee (Docker ID or email, lowercase).
+    Person(String),
+}
+
+impl fmt::Display for Subject {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Subject::Everyone => f.write_str("everyone"),
+            Subject::Team(t) => write!(f, "members of team {t}"),
+            Subject::Person(p) => f.write_str(p),
+        }
+    }
+}
+
+/// One holder's access to one repository in one state.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Holding {
+    pub level: Level,
+    /// Held through a pending invite: effective on acceptance.
+    pub pending: bool,
+}
+
+/// Effective access of a whole state: (subject, repository) -> holding. Deterministic order.
+pub type AccessMap = BTreeMap<(Subject, String), Holding>;
+
+/// One subject's access to one repository changing between the live state and the state after the
+/// plan. `old`/`new` `None`: no access.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct AccessChange {
+    pub subject: Subject,
+    /// Repository name without the organization.
+    pub repository: String,
+    pub old: Option<Level>,
+    pub new: Option<Level>,
+    /// The subject is a pending invitee after the plan: the new access applies on acceptance.
+    pub pending: bool,
+}
+
+impl AccessChange {
+    /// `carol gains push on acme/redis (had pull)`, `erin (invited) will gain pull on acme/api`.
+    pub fn sentence(&self, org: &str) -> String {
+        let who = if self.pending {
+            format!("{} (invited)", self.subject)
+        } else {
+            self.subject.to_string()
+        };
+        let plural = matches!(self.subject, Subject::Everyone | Subject::Person(_));
+        let (gain, lose) = match (self.pending, plural) {
+            (true, _) => ("will gain", "will lose"),
+            (false, true) => ("gains", "loses"),
+            (false, false) => ("gain", "lose"),
+        };
+        let repo = format!("{org}/{}", self.repository);
+        match (self.old, self.new) {
+            (None, Some(new)) => format!("{who} {gain} {new} on {repo}"),
+            (Some(old), None) => format!("{who} {lose} {old} on {repo}"),
+            (Some(old), Some(new)) if new > old => {
+                format!("{who} {gain} {new} on {repo} (had {old})")
+            }
+            (Some(old), Some(new)) => format!("{who} {lose} {old} on {repo} (keeps {new})"),
+            (None, None) => format!("{who}: no change on {repo}"),
+        }
+    }
+
+    /// True when the subject ends with less access than before.
+    pub fn is_loss(&self) -> bool {
+        self.new < self.old
+    }
+}
+
+fn raise(map: &mut AccessMap, subject: Subject, repo: &str, level: Level, pending: bool) {
+    let key = (subject, repo.to_string());
+    match map.get_mut(&key) {
+        None => {
+            map.insert(key, Holding { level, pending });
+        }
+        Some(h) => {
+            // An accepted path wins over a pending one at the same or a higher level.
+            if level > h.level || (level == h.level && h.pending && !pending) {
+                *h = Holding { level, pending };
+            }
+        }
+    }
+}
+
+fn invitee_key(s: &str) -> String {
+    s.trim().to_lowercase()
+}
+
+/// Everything known about who can do what in `state`.
+pub fn effective(state: &OrgState) -> AccessMap {
+    let mut map = AccessMap::new();
+    let empty = Members::default();
+    let members = state.members.as_ref().unwrap_or(&empty);
+    let admins_all = |r: Role| matches!(r, Role::Owner | Role::Editor);
+    for (user, role) in &members.roles {
+        if admins_all(*role) {
+            for repo in state.repositories.keys() {
+                raise(&mut map, person(user), repo, Level::Admin, false);
+            }
+        }
+    }
+    for inv in &members.invites {
+        let who = Subject::Person(invitee_key(&inv.invitee));
+        if members.roles.contains_key(&Username::new(&inv.invitee)) {
+            continue; // already a member: the invite adds nothing the member does not have
+        }
+        if admins_all(inv.role) {
+            for repo in state.repositories.keys() {
+                raise(&mut map, who.clone(), repo, Level::Admin, true);
+            }
+        }
+        if let Some(team) = &inv.team {
+            for (repo, r) in &state.repositories {
+                if let Some(p) = r.grants.as_ref().and_then(|g| g.get(team)) {
+                    raise(&mut map, who.clone(), repo, Level::of(*p), true);
+                }
+            }
+        }
+    }
+    for (repo, r) in &state.repositories {
+        if !r.private {
+            raise(&mut map, Subject::Everyone, repo, Level::Pull, false);
+        }
+        let Some(grants) = &r.grants else { continue };
+        for (team, p) in grants {
+            let level = Level::of(*p);
+            match state.teams.as_ref() {
+                None => raise(&mut map, Subject::Team(team.clone()), repo, level, false),
+                Some(teams) => {
+                    for user in teams.get(team).map(|t| &t.members).into_iter().flatten() {
+                        raise(&mut map, person(user), repo, level, false);
+                    }
+                }
+            }
+        }
+    }
+    map
+}
+
+fn person(u: &Username) -> Subject {
+    Subject::Person(u.as_str().to_string())
+}
+
+/// What changes between two access maps, per subject and repository, in deterministic order.
+/// Pull access that only follows a repository becoming public or private is reported once, for
+/// "everyone", not for each person.
+pub fn compare(before: &AccessMap, after: &AccessMap) -> Vec<AccessChange> {
+    let keys: BTreeSet<&(Subject, String)> = before.keys().chain(after.keys()).collect();
+    let everyone = |m: &AccessMap, repo: &str| {
+        m.get(&(Subject::Everyone, repo.to_string()))
+            .map(|h| h.level)
+    };
+    let mut out = Vec::new();
+    for key in keys {
+        let (subject, repo) = key;
+        let b = before.get(key);
+        let a = after.get(key);
+        // A person's effective level includes what everyone has.
+        let level = |h: Option<&Holding>, m: &AccessMap| {
+            let own = h.map(|h| h.level);
+            if matches!(subject, Subject::Person(_)) {
+                own.max(everyone(m, repo))
+            } else {
+                own
+            }
+        };
+        let old = level(b, before);
+        let new = level(a, after);
+        let pending_before = b.is_some_and(|h| h.pending);
+        let pending_after = a.is_some_and(|h| h.pending);
+        if old == new && pending_before == pending_after {
+            continue;
+        }
+        if old == new {
+            // Same level, invite accepted or the member left with a pending invite: not an access
+            // change a reviewer acts on.
+            continue;
+        }
+        if matches!(subject, Subject::Person(_))
+            && old <= Some(Level::Pull)
+            && new <= Some(Level::Pull)
+            && old == everyone(before, repo)
+            && new == everyone(after, repo)
+        {
+            continue; // explained by the "everyone" line
+        }
+        out.push(AccessChange {
+            subject: subject.clone(),
+            repository: repo.clone(),
+            old,
+            new,
+            pending: pending_after || (a.is_none() && pending_before),
+        });
+    }
+    out
+}
+
+/// `live` with `changes` applied: the state apply leaves behind (as far as access is concerned).
+pub fn project(live: &OrgState, changes: &[Change]) -> OrgState {
+    let mut s = live.clone();
+    for c in changes {
+        match c {
+            Change::SetImageAccess { .. } | Change::CopyImage { .. } => {}
+            Change::SetRole { user, new, .. } => {
+                members_mut(&mut s).roles.insert(user.clone(), *new);
+            }
+            Change::RemoveMember { user, .. } => {
+                members_mut(&mut s).roles.remove(user);
+                for t in s.teams.iter_mut().flat_map(|t| t.values_mut()) {
+                    t.members.remove(user);
+                }
+            }
+            Change::Invite {
+                invitee,
+                role,
+                team,
+            } => members_mut(&mut s).invites.push(Invite {
+                id: None,
+                invitee: invitee.as_str().to_string(),
+                role: *role,
+                team: team.clone(),
+            }),
+            Change::CancelInvite {
+                id, invitee, team, ..
+            } => members_mut(&mut s).invites.retain(|i| {
+                !(i.id.as_deref() == Some(id.as_str())
+                    || (&i.invitee == invitee && &i.team == team))
+            }),
+            Change::CreateTeam { team, description } => {
+                // Teams not read (unmanaged) stay unknown.
+                if let Some(teams) = s.teams.as_mut() {
+                    teams.insert(
+                        team.clone(),
+                        Team {
+                            description: Some(description.clone()),
+                            members: BTreeSet::new(),
+                        },
+                    );
+                }
+            }
+            Change::UpdateTeam { .. } => {}
+            Change::DeleteTeam { team } => {
+                if let Some(t) = s.teams.as_mut() {
+                    t.remove(team);
+                }
+                for r in s.repositories.values_mut() {
+                    if let Some(g) = r.grants.as_mut() {
+                        g.remove(team);
+                    }
+                }
+                for i in members_mut(&mut s).invites.iter_mut() {
+                    if i.team.as_ref() == Some(team) {
+                        i.team = None;
+                    }
+                }
+            }
+            Change::AddTeamMember { team, user } => {
+                if let Some(t) = s.teams.as_mut().and_then(|t| t.get_mut(team)) {
+                    t.members.insert(user.clone());
+                }
+            }
+            Change::RemoveTeamMember { team, user } => {
+                if let Some(t) = s.teams.as_mut().and_then(|t| t.get_mut(team)) {
+                    t.members.remove(user);
+                }
+            }
+            Change::CreateRepository { repository, fields } => {
+                s.repositories.insert(
+                    repository.clone(),
+                    Repository {
+                        private: fields.private,
+                        description: Some(fields.description.clone()),
+                        full_description: Some(fields.full_description.clone()),
+                        grants: Some(BTreeMap::new()),
+                        mirror: None,
+                    },
+                );
+            }
+            Change::UpdateRepository {
+                repository,
+                private,
+                ..
+            } => {
+                if let (Some(r), Some(p)) = (s.repositories.get_mut(repository), private) {
+                    r.private = p.new;
+                }
+            }
+            Change::DeleteRepository { repository } => {
+                s.repositories.remove(repository);
+            }
+            Change::Grant {
+                repository,
+                team,
+                permission,
+            } => set_grant(&mut s, repository, team, Some(*permission)),
+            Change::UpdateGrant {
+                repository,
+                team,
+                permission,
+            } => set_grant(&mut s, repository, team, Some(permission.new)),
+            Change::Revoke {
+                repository, team, ..
+            } => set_grant(&mut s, repository, team, None),
+        }
+    }
+    s
+}
+
+fn members_mut(s: &mut OrgState) -> &mut Members {
+    s.members.get_or_insert_with(Members::default)
+}
+
+fn set_grant(s: &mut OrgState, repo: &str, team: &str, p: Option<Permission>) {
+    if let Some(r) = s.repositories.get_mut(repo) {
+        let g = r.grants.get_or_insert_with(BTreeMap::new);
+        match p {
+            Some(p) => g.insert(team.to_string(), p),
+            None => g.remove(team),
+        };
+    }
+}
+
+/// Access changes the plan's `changes` make to `live`.
+pub fn changes(live: &OrgState, changes: &[Change]) -> Vec<AccessChange> {
+    compare(&effective(live), &effective(&project(live, changes)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::plan::{Delta, RepoFields};
+
+    fn u(s: &str) -> Username {
+        Username::new(s)
+    }
+
+    fn repo(private: bool, grants: &[(&str, Permission)]) -> Repository {
+        Repository {
+            private,
+            description: Some(String::new()),
+            full_description: Some(String::new()),
+            grants: Some(grants.iter().map(|(t, p)| (t.to_string(), *p)).collect()),
+            mirror: None,
+        }
+    }
+
+    /// alice owner, bob editor, carol and dave members; team devs = {carol}, team ops = {dave};
+    /// redis private (devs read, ops write), api private (ops admin), site public (no grants);
+    /// erin invited to devs.
+    fn live() -> OrgState {
+        let mut s = OrgState::empty("acme");
+        let mut m = Members::default();
+        m.roles.insert(u("alice"), Role::Owner);
+        m.roles.insert(u("bob"), Role::Editor);
+        m.roles.insert(u("carol"), Role::Member);
+        m.roles.insert(u("dave"), Role::Member);
+        m.invites.push(Invite {
+            id: Some("i1".into()),
+            invitee: "erin".into(),
+            role: Role::Member,
+            team: Some("devs".into()),
+        });
+        s.members = Some(m);
+        let team = |names: &[&str]| Team {
+            description: Some(String::new()),
+            members: names.iter().map(|n| u(n)).collect(),
+        };
+        s.teams = Some(BTreeMap::from([
+            ("devs".to_string(), team(&["carol"])),
+            ("ops".to_string(), team(&["dave"])),
+        ]));
+        s.repositories.insert(
+            "redis".into(),
+            repo(
+                true,
+                &[("devs", Permission::Read), ("ops", Permission::Write)],
+            ),
+        );
+        s.repositories
+            .insert("api".into(), repo(true, &[("ops", Permission::Admin)]));
+        s.repositories.insert("site".into(), repo(false, &[]));
+        s
+    }
+
+    fn get(m: &AccessMap, who: Subject, repo: &str) -> Option<Holding> {
+        m.get(&(who, repo.to_string())).copied()
+    }
+
+    fn p(name: &str) -> Subject {
+        Subject::Person(name.into())
+    }
+
+    #[test]
+    fn expansion_rules() {
+        let m = effective(&live());
+        let held = |h: Option<Holding>| h.map(|h| (h.level, h.pending));
+        // Owners and editors administer everything.
+        for repo in ["redis", "api", "site"] {
+            assert_eq!(held(get(&m, p("alice"), repo)), Some((Level::Admin, false)));
+            assert_eq!(held(get(&m, p("bob"), repo)), Some((Level::Admin, false)));
+        }
+        // Members through team grants: read = pull, write = push, admin = admin.
+        assert_eq!(
+            held(get(&m, p("carol"), "redis")),
+            Some((Level::Pull, false))
+        );
+        assert_eq!(
+            held(get(&m, p("dave"), "redis")),
+            Some((Level::Push, false))
+        );
+        assert_eq!(held(get(&m, p("dave"), "api")), Some((Level::Admin, false)));
+        assert_eq!(get(&m, p("carol"), "api"), None);
+        // Public: everyone pulls; not listed per person.
+        assert_eq!(
+            held(get(&m, Subject::Everyone, "site")),
+            Some((Level::Pull, false))
+        );
+        assert_eq!(get(&m, Subject::Everyone, "redis"), None);
+        assert_eq!(get(&m, p("carol"), "site"), None);
+        // The pending invitee gets the team's access on acceptance.
+        assert_eq!(held(get(&m, p("erin"), "redis")), Some((Level::Pull, true)));
+    }
+
+    #[test]
+    fn highest_grant_wins_and_unknown_membership_is_a_team_subject() {
+        let mut s = live();
+        s.teams
+            .as_mut()
+            .unwrap()
+            .get_mut("devs")
+            .unwrap()
+            .members
+            .insert(u("dave"));
+        let m = effective(&s);
+        assert_eq!(get(&m, p("dave"), "redis").unwrap().level, Level::Push);
+        s.teams = None;
+        let m = effective(&s);
+        assert_eq!(get(&m, p("dave"), "redis"), None);
+        assert_eq!(
+            get(&m, Subject::Team("ops".into()), "redis").unwrap().level,
+            Level::Push
+        );
+    }
+
+    #[test]
+    fn gains_and_losses_per_person() {
+        let live = live();
+        let changes = vec![
+            Change::AddTeamMember {
+                team: "ops".into(),
+                user: u("carol"),
+            },
+            Change::SetRole {
+                user: u("bob"),
+                old: Role::Editor,
+                new: Role::Member,
+            },
+            Change::Invite {
+                invitee: u("frank"),
+                role: Role::Member,
+                team: Some("ops".into()),
+            },
+        ];
+        let got: Vec<String> = super::changes(&live, &changes)
+            .iter()
+            .map(|c| c.sentence("acme"))
+            .collect();
+        assert_eq!(
+            got,
+            vec![
+                "bob loses admin on acme/api",
+                "bob loses admin on acme/redis",
+                "bob loses admin on acme/site (keeps pull)",
+                "carol gains admin on acme/api",
+                "carol gains push on acme/redis (had pull)",
+                "frank (invited) will gain admin on acme/api",
+                "frank (invited) will gain push on acme/redis",
+            ]
+        );
+    }
+
+    #[test]
+    fn visibility_is_reported_once_for_everyone() {
+        let live = live();
+        let changes = vec![Change::UpdateRepository {
+            repository: "redis".into(),
+            private: Some(Delta {
+                old: true,
+                new: false,
+            }),
+            description: None,
+            full_description: None,
+        }];
+        let got = super::changes(&live, &changes);
+        assert_eq!(got.len(), 1, "{got:?}");
+        assert_eq!(got[0].sentence("acme"), "everyone gains pull on acme/redis");
+    }
+
+    #[test]
+    fn repositories_teams_and_grants_created_and_deleted() {
+        let live = live();
+        let changes = vec![
+            Change::CreateTeam {
+                team: "qa".into(),
+                description: String::new(),
+            },
+            Change::AddTeamMember {
+                team: "qa".into(),
+                user: u("carol"),
+            },
+            Change::CreateRepository {
+                repository: "nginx".into(),
+                fields: RepoFields {
+                    private: true,
+                    description: String::new(),
+                    full_description: String::new(),
+                },
+            },
+            Change::Grant {
+                repository: "nginx".into(),
+                team: "qa".into(),
+                permission: Permission::Write,
+            },
+            Change::DeleteTeam { team: "ops".into() },
+            Change::Revoke {
+                repository: "redis".into(),
+                team: "devs".into(),
+                permission: Permission::Read,
+            },
+            Change::CancelInvite {
+                id: "i1".into(),
+                invitee: "erin".into(),
+                team: Some("devs".into()),
+            },
+        ];
+        let got: Vec<String> = super::changes(&live, &changes)
+            .iter()
+            .map(|c| c.sentence("acme"))
+            .collect();
+        assert_eq!(
+            got,
+            vec![
+                "alice gains admin on acme/nginx",
+                "bob gains admin on acme/nginx",
+                "carol gains push on acme/nginx",
+                "carol loses pull on acme/redis",
+                "dave loses admin on acme/api",
+                "dave loses push on acme/redis",
+                "erin (invited) will lose pull on acme/redis",
+            ]
+        );
+    }
+
+    #[test]
+    fn no_changes_no_access_changes_and_json_shape() {
+        assert!(super::changes(&live(), &[]).is_empty());
+        let c = AccessChange {
+            subject: p("carol"),
+            repository: "redis".into(),
+            old: None,
+            new: Some(Level::Push),
+            pending: false,
+        };
+        assert_eq!(
+            serde_json::to_value(&c).unwrap(),
+            serde_json::json!({"subject": {"kind": "person", "name": "carol"},
+                "repository": "redis", "old": null, "new": "push", "pending": false})
+        );
+        let e = serde_json::to_value(Subject::Everyone).unwrap();
+        assert_eq!(e, serde_json::json!({"kind": "everyone"}));
+    }
+}
