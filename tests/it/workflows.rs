@@ -933,3 +933,65 @@ fn update_opens_one_pull_request_listing_the_changed_digests() {
 fn a_missing_lint_tool_fails_with_the_install_hint() {
     tool("vetted-no-such-linter", Some("VETTED_NO_SUCH_LINTER"), None);
 }
+
+/// The action end to end with the real `vetted` against the sandbox (hub API and registry): the
+/// plan step posts vetted's own markdown as the sticky comment, the apply step applies the saved
+/// plan (mirroring the images), and the drift check then finds the organization in sync.
+#[test]
+fn the_action_with_the_real_vetted_plans_applies_and_finds_no_drift() {
+    use crate::harness::{Sandbox, bin};
+    // alice's fake credential in sandbox/demo-seed.toml.
+    const OWNER_TOKEN: &str = "sandbox-alice-token";
+    let root = repo_root();
+    let seed = fs::read_to_string(root.join("sandbox/demo-seed.toml")).unwrap();
+    let sb = Sandbox::start_with_registry(&seed, &[]);
+    let a = Action::new();
+    fs::copy(root.join("policy.example.toml"), a.ws().join("vetted.toml")).unwrap();
+    let registry = sb.registry.clone().unwrap();
+    let real = bin().display().to_string();
+    let env: [(&str, &str); 5] = [
+        ("VETTED_BIN", real.as_str()),
+        ("VETTED_HUB_URL", sb.url.as_str()),
+        ("VETTED_DOCKER_IO_REGISTRY", registry.as_str()),
+        ("DOCKERHUB_USERNAME", "alice"),
+        ("NO_COLOR", "1"),
+    ];
+    // The policy repository commits its lock, as `lock --locked` in the plan step demands.
+    let lock = run(Command::new(bin())
+        .args(["lock", "--policy", "vetted.toml"])
+        .current_dir(a.ws())
+        .env_clear()
+        .env("HOME", a.dir.path())
+        .envs(env.iter().copied())
+        .env("DOCKERHUB_TOKEN", OWNER_TOKEN));
+    assert!(lock.status.success(), "{}", text(&lock.stderr));
+
+    a.event(&pr_event(false));
+    let r = a.run_with("plan", OWNER_TOKEN, &env);
+    assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
+    {
+        let s = a.github.state.lock().unwrap();
+        assert_eq!(s.comments.len(), 1, "{:?}", s.comments);
+        let body = &s.comments[0].2;
+        assert!(
+            body.starts_with("<!-- vetted:plan org=acme -->\n"),
+            "{body}"
+        );
+        assert!(
+            body.contains("to add") && body.contains("to copy"),
+            "{body}"
+        );
+        assert!(body.contains("Access changes"), "{body}");
+    }
+    assert!(r.summary.contains("to copy"), "{}", r.summary);
+
+    let r = a.run_with("apply", OWNER_TOKEN, &env);
+    assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
+    assert!(r.summary.contains("Apply: done"), "{}", r.summary);
+
+    let r = a.run_with("drift", OWNER_TOKEN, &env);
+    assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
+    assert!(output_has(&r, "drifted=false"), "{}", r.output);
+    let s = a.github.state.lock().unwrap();
+    assert!(s.issues.is_empty(), "{:?}", s.issues);
+}
