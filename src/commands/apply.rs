@@ -68,6 +68,7 @@ pub async fn run(args: &ApplyArgs, output: Output) -> Result<Outcome, Error> {
         registry: planned.registry.as_ref(),
         progress: &progress,
         totals: Mutex::new(CopyTotals::default()),
+        ledger: Default::default(),
     };
     let started = Instant::now();
     let report = crate::apply::apply(&writer, plan, options, |r| {
