@@ -282,6 +282,7 @@ async fn shared_layer_from_another_registry_is_uploaded_once_then_mounted() {
     let copied: u64 = reports.iter().map(|r| r.blobs_copied).sum();
     // Each image: the shared layer, its own layer, its config.
     assert_eq!((mounted, copied), (2, 7), "{reports:?}");
+    assert!(reports.iter().all(|r| r.blobs_skipped == 0), "{reports:?}");
     let shared_len = shared[0].len() as u64;
     let (s, d) = (sp.stats(), dp.stats());
     assert_eq!(d.mount_requests, 2);
@@ -313,6 +314,42 @@ async fn shared_layer_from_another_registry_is_uploaded_once_then_mounted() {
     let d2 = dp2.stats();
     assert_eq!(d2.mount_requests, 0);
     assert!(d2.upload_bytes_up >= 3 * shared_len, "{d2:?}");
+
+    // A later image into a repository the ledger knows has the layer: neither sent nor mounted.
+    let (four, _, _) = src
+        .push_image("lib/four", Some("1"), true, "amd64", &shared, 1)
+        .await;
+    let ledger = Some(std::sync::Arc::new(vetted::registry::BlobLedger::default()));
+    let shared_opts = CopyOptions { ledger, ..opts };
+    let c = fast_client();
+    let five = r(&format!("{}/org/five:1", dp.host()));
+    let rep = copy_image(&c, &pairs[1].0, &five, &shared_opts, &NoProgress)
+        .await
+        .unwrap();
+    assert_eq!(rep.blobs_skipped, 0, "{rep:?}");
+    let before = dp.stats();
+    let target = r(&format!("{}/org/five:4", dp.host()));
+    let rep = copy_image(
+        &c,
+        &r(&format!("{}/lib/four:1", sp.host())),
+        &target,
+        &shared_opts,
+        &NoProgress,
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        (rep.blobs_copied, rep.blobs_mounted, rep.blobs_skipped),
+        (2, 0, 1),
+        "{rep:?}"
+    );
+    let after = dp.stats();
+    assert_eq!(after.mount_requests, before.mount_requests);
+    assert!(after.upload_bytes_up - before.upload_bytes_up < shared_len);
+    assert_eq!(
+        dst.skopeo_digest("org/five", "4").as_deref(),
+        Some(four.as_str())
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
