@@ -51,18 +51,25 @@ pub struct OrgWriter<'a> {
     pub registry: Option<&'a crate::registry::client::RegistryClient>,
     pub progress: &'a dyn crate::registry::copy::Progress,
     pub totals: Mutex<CopyTotals>,
+    /// Shared by every image copy of the apply: a blob several target repositories need is
+    /// uploaded once, then mounted from the repository that has it.
+    pub ledger: std::sync::Arc<crate::registry::copy::BlobLedger>,
 }
 
 impl OrgWriter<'_> {
-    async fn copy(
-        &self,
-        org: &str,
-        repository: &str,
-        tag: &str,
-        source: &str,
-        digest: &str,
-        platforms: &Option<Vec<String>>,
-    ) -> Result<(), String> {
+    async fn copy(&self, org: &str, change: &Change) -> Result<(), String> {
+        let Change::CopyImage {
+            repository,
+            tag,
+            source,
+            digest,
+            platforms,
+            signatures,
+            ..
+        } = change
+        else {
+            return Err("not an image copy".into());
+        };
         use crate::registry::copy::{CopyOptions, copy_image};
         let registry = self
             .registry
@@ -72,6 +79,8 @@ impl OrgWriter<'_> {
         let target = crate::mirror::target_reference(org, repository, tag)?;
         let options = CopyOptions {
             platforms: platforms.clone(),
+            signatures: *signatures,
+            ledger: Some(self.ledger.clone()),
             ..CopyOptions::default()
         };
         let report = copy_image(registry, &source, &target, &options, self.progress)
@@ -84,7 +93,7 @@ impl OrgWriter<'_> {
             t.blobs_skipped += report.blobs_skipped;
             t.bytes += report.bytes_copied;
         }
-        if report.digest != digest {
+        if &report.digest != digest {
             return Err(format!(
                 "copied {} but the plan expected {}; run `vetted plan` again",
                 report.digest, digest
@@ -98,17 +107,7 @@ impl Executor for OrgWriter<'_> {
     type Error = String;
     async fn execute(&self, org: &str, change: &Change) -> Result<(), String> {
         match change {
-            Change::CopyImage {
-                repository,
-                tag,
-                source,
-                digest,
-                platforms,
-                ..
-            } => {
-                self.copy(org, repository, tag, source, digest, platforms)
-                    .await
-            }
+            Change::CopyImage { .. } => self.copy(org, change).await,
             other => self
                 .hub
                 .execute(org, other)

@@ -193,6 +193,7 @@ async fn execute(args: &ApplyArgs, output: Output, ready: Ready<'_>) -> Result<O
         registry: ready.registry,
         progress: &progress,
         totals: Mutex::new(CopyTotals::default()),
+        ledger: Default::default(),
     };
     let started = Instant::now();
     let report = crate::apply::apply(&writer, plan, options, |r| {

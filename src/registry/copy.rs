@@ -2,6 +2,9 @@
 //! byte: children before their index, the tag last, so a tag never points at incomplete content.
 //! Blobs already in the target are skipped, blobs on the same registry are cross-repository
 //! mounted, others are streamed GET -> monolithic PUT with the sha256 verified while streaming.
+//! A [`BlobLedger`] shared by several copies (one `copy_images` call, or one apply) remembers which
+//! target repository already has each blob, so a blob from another registry is uploaded once per
+//! target registry and mounted from that sibling repository into the others.
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
@@ -50,6 +53,44 @@ pub struct CopyOptions {
     /// and `.sbom` of the image digest and of each child of an index, and OCI referrers (the
     /// referrers API, or the referrers tag schema `sha256-<hex>` where the API is missing).
     pub signatures: bool,
+    /// Shared by the copies of one apply: blobs already put into a sibling repository of the target
+    /// registry are mounted from there instead of uploaded again. `None`: each copy on its own
+    /// ([`copy_images`] then uses one ledger for all its images).
+    pub ledger: Option<Arc<BlobLedger>>,
+}
+
+/// Which repositories of each target registry received which blob (uploaded, mounted or found
+/// present) during the copies sharing it. Per blob digest one async lock: while the first copy of a
+/// blob into a registry transfers it, other copies of the same blob wait, then mount it from the
+/// repository that got it. Only successes are recorded; a failed transfer leaves the entry empty
+/// and the next copy transfers the blob itself.
+#[derive(Default)]
+pub struct BlobLedger {
+    /// (target base URL, blob digest) -> repositories holding it, in the order they got it.
+    entries: Mutex<HashMap<(String, String), Holders>>,
+}
+
+/// The repositories holding one blob, behind the blob's lock.
+type Holders = Arc<tokio::sync::Mutex<Vec<String>>>;
+
+impl std::fmt::Debug for BlobLedger {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let n = self.entries.lock().map(|e| e.len()).unwrap_or(0);
+        f.debug_struct("BlobLedger").field("blobs", &n).finish()
+    }
+}
+
+impl BlobLedger {
+    fn entry(&self, registry: &str, digest: &str) -> Holders {
+        match self.entries.lock() {
+            Ok(mut m) => m
+                .entry((registry.to_string(), digest.to_string()))
+                .or_default()
+                .clone(),
+            // A poisoned map only loses sharing: this copy then works on its own.
+            Err(_) => Arc::default(),
+        }
+    }
 }
 
 impl Default for CopyOptions {
@@ -68,6 +109,7 @@ impl Default for CopyOptions {
             // blob would still fail a few, 0.125^5 = 3e-5 does not; a retry costs only latency.
             blob_attempts: 5,
             signatures: false,
+            ledger: None,
         }
     }
 }
@@ -327,6 +369,16 @@ pub async fn copy_images(
     progress: &dyn Progress,
 ) -> Vec<Result<CopyReport, CopyError>> {
     let concurrency = options.image_concurrency.max(1);
+    let shared;
+    let options = if options.ledger.is_some() {
+        options
+    } else {
+        shared = CopyOptions {
+            ledger: Some(Arc::default()),
+            ..options.clone()
+        };
+        &shared
+    };
     let mut indexed: Vec<(usize, Result<CopyReport, CopyError>)> =
         futures::stream::iter(pairs.iter().enumerate())
             .map(|(i, (src, dst))| async move {
@@ -519,16 +571,53 @@ impl Job<'_> {
             self.tally(|r| r.blobs_skipped += 1);
             return Ok(());
         }
-        self.copy_blob_retrying(blob).await?;
+        self.copy_blob_shared(blob).await?;
         *done = true;
         Ok(())
     }
 
-    async fn copy_blob_retrying(&self, blob: &Descriptor) -> Result<(), CopyError> {
+    /// Through the ledger when there is one and the source is another registry: the first copy
+    /// of the blob into the target registry transfers it (holding the digest's lock), later ones
+    /// mount it from the repository that has it.
+    async fn copy_blob_shared(&self, blob: &Descriptor) -> Result<(), CopyError> {
+        let ledger = match &self.options.ledger {
+            Some(l) if !self.same_registry => l,
+            _ => return self.copy_blob_retrying(blob, None).await,
+        };
+        let entry = ledger.entry(&self.client.base_url(self.target), &blob.digest);
+        let mut holders = entry.lock().await;
+        let repo = &self.target.repository;
+        if holders.contains(repo) {
+            self.tally(|r| r.blobs_skipped += 1);
+            self.progress.bytes(&self.image, blob.size);
+            return Ok(());
+        }
+        match holders.first().cloned() {
+            None => {
+                self.copy_blob_retrying(blob, None).await?;
+                holders.push(repo.clone());
+            }
+            Some(sibling) => {
+                drop(holders);
+                self.copy_blob_retrying(blob, Some(&sibling)).await?;
+                let mut holders = entry.lock().await;
+                if !holders.contains(repo) {
+                    holders.push(repo.clone());
+                }
+            }
+        }
+        Ok(())
+    }
+
+    async fn copy_blob_retrying(
+        &self,
+        blob: &Descriptor,
+        sibling: Option<&str>,
+    ) -> Result<(), CopyError> {
         let mut attempt = 0;
         loop {
             attempt += 1;
-            match self.copy_blob_once(blob).await {
+            match self.copy_blob_once(blob, sibling).await {
                 Err(e) if e.is_transient() && attempt < self.options.blob_attempts => {
                     tracing::debug!(digest = %blob.digest, error = %e, "retrying blob");
                     tokio::time::sleep(std::time::Duration::from_millis(200 * u64::from(attempt)))
@@ -539,13 +628,34 @@ impl Job<'_> {
         }
     }
 
-    async fn copy_blob_once(&self, blob: &Descriptor) -> Result<(), CopyError> {
+    /// One transfer of a blob into the target: skipped when present, else mounted (from the
+    /// source on the same registry, or from `sibling`, a repository of the target registry that
+    /// has it), else (or when the mount is refused) streamed from the source.
+    async fn copy_blob_once(
+        &self,
+        blob: &Descriptor,
+        sibling: Option<&str>,
+    ) -> Result<(), CopyError> {
+        let (from, dst_scopes) = match sibling {
+            _ if self.same_registry && self.source.repository != self.target.repository => (
+                Some(self.source.repository.as_str()),
+                self.dst_scopes.clone(),
+            ),
+            // A mount from a sibling needs ONE token with pull on it and push on the target.
+            Some(s) if s != self.target.repository => {
+                let mut scopes = self.dst_scopes.clone();
+                scopes.push(Scope::pull(s));
+                (Some(s), scopes)
+            }
+            _ => (None, self.dst_scopes.clone()),
+        };
+        let dst_scopes = &dst_scopes;
         let head_url = self.client.blob_url(self.target, &blob.digest);
         let head = self
             .client
             .send(
                 self.target,
-                &self.dst_scopes,
+                dst_scopes,
                 Method::HEAD,
                 &head_url,
                 |rb| rb,
@@ -559,13 +669,12 @@ impl Job<'_> {
         }
         let base = self.client.base_url(self.target);
         let uploads = format!("{base}/v2/{}/blobs/uploads/", self.target.repository);
-        let mount = self.same_registry && self.source.repository != self.target.repository;
-        let post_url = if mount {
+        let post_url = if let Some(from) = from {
             let mut u = url::Url::parse(&uploads)
                 .map_err(|e| CopyError::Invalid(format!("bad upload url: {e}")))?;
             u.query_pairs_mut()
                 .append_pair("mount", &blob.digest)
-                .append_pair("from", &self.source.repository);
+                .append_pair("from", from);
             u.to_string()
         } else {
             uploads.clone()
@@ -574,14 +683,14 @@ impl Job<'_> {
             .client
             .send(
                 self.target,
-                &self.dst_scopes,
+                dst_scopes,
                 Method::POST,
                 &post_url,
                 |rb| rb.header(reqwest::header::CONTENT_LENGTH, "0"),
                 |s| s == StatusCode::CREATED || s == StatusCode::ACCEPTED,
             )
             .await?;
-        if mount && started.status() == StatusCode::CREATED {
+        if from.is_some() && started.status() == StatusCode::CREATED {
             self.tally(|r| r.blobs_mounted += 1);
             self.progress.bytes(&self.image, blob.size);
             return Ok(());
@@ -642,7 +751,7 @@ impl Job<'_> {
         );
         let put = self.client.send_once(
             self.target,
-            &self.dst_scopes,
+            dst_scopes,
             Method::PUT,
             put_url.as_str(),
             |rb| {

@@ -30,5 +30,7 @@ pub mod reference;
 pub use client::{
     ClientConfig, RegistryClient, RegistryCredentials, RegistryError, Resolved, Scope,
 };
-pub use copy::{CopyError, CopyOptions, CopyReport, NoProgress, Progress, copy_image, copy_images};
+pub use copy::{
+    BlobLedger, CopyError, CopyOptions, CopyReport, NoProgress, Progress, copy_image, copy_images,
+};
 pub use reference::{Reference, ReferenceError};

@@ -413,6 +413,51 @@ async fn an_apply_killed_mid_copy_converges_when_run_again() {
     assert_eq!(plan_exit(&sb, &path, &[]).0, Some(0));
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_layer_shared_by_images_from_another_registry_is_uploaded_once_per_apply() {
+    let upstream = RegistryProc::start().await;
+    let base: Vec<u8> = (0..3_000_000u32).map(|_| rand::random::<u8>()).collect();
+    let shared = [base];
+    let mut digests = Vec::new();
+    let mut body = String::new();
+    let host = upstream.host();
+    for i in 0..3 {
+        let (d, _, _) = upstream
+            .push_image(
+                &format!("community/app{i}"),
+                Some("1.0"),
+                i % 2 == 0,
+                "amd64",
+                &shared,
+                1,
+            )
+            .await;
+        digests.push(d);
+        body.push_str(&format!(
+            "[repositories.app{i}]\nmirror = {{ from = \"{host}/community/app{i}\", tags = [\"1.0\"] }}\n"
+        ));
+    }
+    let sb = Sandbox::start_with_registry(&seed(""), &[]);
+    let path = sb.write_policy("vetted.toml", &policy(&body));
+    // The sandbox registry checks the token: a mount from a sibling needs pull on it.
+    let out = apply(&sb, &path, &[]);
+    let err = stderr(&out);
+    assert!(out.status.success(), "{err}");
+    // 3 images x (shared layer, own layer, config): the shared layer once, mounted twice.
+    assert!(
+        err.contains("Copied 3 image(s): 7 blob(s) copied, 2 mounted"),
+        "{err}"
+    );
+    for (i, d) in digests.iter().enumerate() {
+        assert_eq!(
+            skopeo_digest(&sb, &format!("acme/app{i}:1.0")).as_ref(),
+            Some(d),
+            "app{i}"
+        );
+    }
+    assert_eq!(plan_exit(&sb, &path, &[]).0, Some(0));
+}
+
 #[test]
 fn apply_refuses_before_changing_anything_when_pulls_run_short() {
     let sb = Sandbox::start_with_registry(&seed("[registry]\npull_limit = 2\n"), &[]);
