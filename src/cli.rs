@@ -132,7 +132,7 @@ pub struct RegistryArgs {
     #[arg(long, env = "VETTED_DOCKER_IO_REGISTRY", value_name = "URL")]
     pub docker_io_registry: Option<String>,
     /// Images copied at once by apply.
-    #[arg(long, default_value_t = 4, value_parser = clap::value_parser!(u64).range(1..=32))]
+    #[arg(long, env = "VETTED_COPY_PARALLELISM", default_value_t = 4, value_parser = clap::value_parser!(u64).range(1..=32))]
     pub copy_parallelism: u64,
 }
 
