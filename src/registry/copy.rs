@@ -68,7 +68,17 @@ pub struct CopyOptions {
 pub struct BlobLedger {
     /// (target base URL, blob digest) -> repositories holding it, in the order they got it.
     entries: Mutex<HashMap<(String, String), Holders>>,
+    /// (target base URL, repository, blob digest) -> held while one copy puts that blob into that
+    /// repository. Two images of one repository sharing a layer then never write the same blob link
+    /// at once (distribution's filesystem storage truncates and rewrites a link in place, so two
+    /// concurrent mounts of one blob into one repository can leave it unreadable for a moment, and
+    /// a manifest PUT in that moment fails with MANIFEST_BLOB_UNKNOWN); the second finds the blob
+    /// present by HEAD instead.
+    in_repo: Mutex<HashMap<(String, String, String), InRepo>>,
 }
+
+/// Held while one copy puts one blob into one repository.
+type InRepo = Arc<tokio::sync::Mutex<()>>;
 
 /// The repositories holding one blob, behind the blob's lock.
 type Holders = Arc<tokio::sync::Mutex<Vec<String>>>;
@@ -81,6 +91,25 @@ impl std::fmt::Debug for BlobLedger {
 }
 
 impl BlobLedger {
+    fn in_repo(
+        &self,
+        registry: &str,
+        repository: &str,
+        digest: &str,
+    ) -> Arc<tokio::sync::Mutex<()>> {
+        match self.in_repo.lock() {
+            Ok(mut m) => m
+                .entry((
+                    registry.to_string(),
+                    repository.to_string(),
+                    digest.to_string(),
+                ))
+                .or_default()
+                .clone(),
+            Err(_) => Arc::default(),
+        }
+    }
+
     fn entry(&self, registry: &str, digest: &str) -> Holders {
         match self.entries.lock() {
             Ok(mut m) => m
@@ -580,11 +609,20 @@ impl Job<'_> {
     /// of the blob into the target registry transfers it (holding the digest's lock), later ones
     /// mount it from the repository that has it.
     async fn copy_blob_shared(&self, blob: &Descriptor) -> Result<(), CopyError> {
+        let base = self.client.base_url(self.target);
+        let _in_repo = match &self.options.ledger {
+            Some(l) => Some(
+                l.in_repo(&base, &self.target.repository, &blob.digest)
+                    .lock_owned()
+                    .await,
+            ),
+            None => None,
+        };
         let ledger = match &self.options.ledger {
             Some(l) if !self.same_registry => l,
             _ => return self.copy_blob_retrying(blob, None).await,
         };
-        let entry = ledger.entry(&self.client.base_url(self.target), &blob.digest);
+        let entry = ledger.entry(&base, &blob.digest);
         let mut holders = entry.lock().await;
         let repo = &self.target.repository;
         if holders.contains(repo) {
