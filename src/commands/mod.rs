@@ -168,7 +168,7 @@ pub(crate) async fn load_and_plan(
         }
         plan.changes.extend(copies);
         plan.notes.extend(notes);
-        crate::plan::diff::sort_changes(&mut plan.changes, &plan.org.clone());
+        crate::plan::diff::sort_changes(&mut plan.changes, &plan.org);
         plan.notes.sort();
         plan.notes.dedup();
     }

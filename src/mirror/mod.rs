@@ -127,34 +127,58 @@ pub async fn live_tags(
 ) -> Result<BTreeMap<(String, String), Option<String>>, String> {
     let wanted = lock::wanted(policy)?;
     let org = &policy.desired.org;
-    type TagRead = Result<((String, String), Option<String>), String>;
-    let results: Vec<TagRead> = futures::stream::iter(wanted.iter())
-        .map(|w| async move {
-            let live = read_target(client, org, w).await?;
-            Ok(((w.repository.clone(), w.tag.clone()), live))
-        })
+    let read = read_all(&wanted, |w| async move {
+        let live = read_target(client, org, w).await?;
+        Ok(((w.repository.clone(), w.tag.clone()), live))
+    })
+    .await
+    .map_err(|failures| failed("could not read", "of the organization", &failures))?;
+    Ok(read.into_iter().collect())
+}
+
+/// Runs `read` for every wanted tag, [`RESOLVE_CONCURRENCY`] at a time; the results in the order
+/// of `wanted`, or every failure.
+async fn read_all<'a, T, F, Fut>(wanted: &'a [Wanted], read: F) -> Result<Vec<T>, Vec<String>>
+where
+    F: Fn(&'a Wanted) -> Fut,
+    Fut: Future<Output = Result<T, String>>,
+{
+    let results: Vec<Result<T, String>> = futures::stream::iter(wanted)
+        .map(read)
         .buffered(RESOLVE_CONCURRENCY)
         .collect()
         .await;
-    let mut out = BTreeMap::new();
+    let mut done = Vec::new();
     let mut failures = Vec::new();
     for r in results {
         match r {
-            Ok((key, live)) => {
-                out.insert(key, live);
-            }
-            Err(e) => failures.push(format!("  - {e}")),
+            Ok(v) => done.push(v),
+            Err(e) => failures.push(e),
         }
     }
     if failures.is_empty() {
-        Ok(out)
+        Ok(done)
     } else {
-        Err(format!(
-            "could not read {} mirrored tag(s) of the organization:\n{}",
-            failures.len(),
-            failures.join("\n")
-        ))
+        Err(failures)
     }
+}
+
+/// "could not read 2 mirrored tag(s) of the organization:" and the failures, one per line.
+fn failed(what: &str, whose: &str, failures: &[String]) -> String {
+    let whose = if whose.is_empty() {
+        String::new()
+    } else {
+        format!(" {whose}")
+    };
+    format!(
+        "{what} {} mirrored tag(s){whose}:\n{}",
+        failures.len(),
+        failures
+            .iter()
+            .map(|e| format!("  - {e}"))
+            .collect::<Vec<_>>()
+            .join("\n")
+    )
 }
 
 /// Resolves every mirrored tag of `desired` and reads the organization's tags.
@@ -186,37 +210,21 @@ pub async fn resolve(
             Some(lock)
         }
     };
-    let results: Vec<Result<(SourceImage, Option<String>), String>> =
-        futures::stream::iter(wanted.iter())
-            .map(|w| async move {
-                let image = resolve_one(client, policy, lock, w).await?;
-                let live = read_target(client, org, w).await?;
-                Ok((image, live))
-            })
-            .buffered(RESOLVE_CONCURRENCY)
-            .collect()
-            .await;
+    let read = read_all(&wanted, |w| async move {
+        let image = resolve_one(client, policy, lock, w).await?;
+        let live = read_target(client, org, w).await?;
+        Ok((image, live))
+    })
+    .await
+    .map_err(|failures| failed("could not resolve", "", &failures))?;
     let mut out = Resolution {
         notes,
         ..Resolution::default()
     };
-    let mut failures = Vec::new();
-    for r in results {
-        match r {
-            Ok((image, live)) => {
-                out.live
-                    .insert((image.repository.clone(), image.tag.clone()), live);
-                out.images.push(image);
-            }
-            Err(e) => failures.push(format!("  - {e}")),
-        }
-    }
-    if !failures.is_empty() {
-        return Err(format!(
-            "could not resolve {} mirrored tag(s):\n{}",
-            failures.len(),
-            failures.join("\n")
-        ));
+    for (image, live) in read {
+        out.live
+            .insert((image.repository.clone(), image.tag.clone()), live);
+        out.images.push(image);
     }
     out.pulls_remaining = client.ratelimit_remaining();
     Ok(out)
