@@ -1,10 +1,10 @@
 //! Executes a plan: the only code path that writes to Docker Hub. Changes run in dependency order
 //! (settings, roles, teams, invites, team members, repositories, grants, image copies; then removals
 //! last, in reverse), each phase with bounded concurrency; image copies go through the registry copy
-//! engine ([`OrgWriter`]), at most `copy_parallelism` at once, after their repository exists. A failure skips only the changes that depend on it (a grant on
-//! a repository whose creation failed), every other change still runs, and the report says what was
-//! done, what failed and what was skipped. A re-run converges because the next plan is computed from
-//! the live state again.
+//! engine ([`OrgWriter`]), at most `copy_parallelism` at once, after their repository exists. A
+//! failure skips only the changes that depend on it (a grant on a repository whose creation failed),
+//! every other change still runs, and the report says what was done, what failed and what was
+//! skipped. A re-run converges because the next plan is computed from the live state again.
 
 use std::collections::BTreeSet;
 use std::fmt;
