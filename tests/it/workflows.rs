@@ -15,6 +15,9 @@ use crate::support::fake_github::FakeGithub;
 const DOCKER_SECRET: &str = "dckr_pat_NEVER-PRINT-4f1c9a";
 const GITHUB_SECRET: &str = "ghs_NEVER-PRINT-77b2e0";
 const ACTION_REF: &str = "OWNER/vetted/.github/actions/vetted@v1";
+/// The pull request's last commit (the plan job runs on it) and the commit merging it into main.
+const HEAD_SHA: &str = "1111111111111111111111111111111111111111";
+const MERGE_SHA: &str = "2222222222222222222222222222222222222222";
 
 fn repo_root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
@@ -176,12 +179,13 @@ const FAKE_VETTED: &str = r#"#!/usr/bin/env bash
 printf '%s\n' "$*" >>"$FAKE_DIR/argv.log"
 [ -n "${DOCKERHUB_TOKEN:-}" ] && printf 'DOCKERHUB_TOKEN set\n' >>"$FAKE_DIR/env.log"
 sub=$1; shift
-policy=vetted.toml; out=""; format=text; upgrade=false; detailed=false; file=""
+policy=vetted.toml; out=""; format=text; upgrade=false; detailed=false; file=""; max=""
 while [ $# -gt 0 ]; do
   case "$1" in
     --policy) policy=$2; shift ;;
     --out) out=$2; shift ;;
     --format) format=$2; shift ;;
+    --max-chars) max=$2; shift ;;
     --upgrade) upgrade=true ;;
     --detailed-exitcode) detailed=true ;;
     --*) ;;
@@ -200,7 +204,10 @@ case "$sub" in
     if [ -n "$out" ]; then key=plan-save; printf '{"saved-plan":"%s"}\n' "$(cat "$FAKE_DIR/plan-id" 2>/dev/null)" >"$out"
     elif $detailed; then key=plan-drift
     else key=plan-$format; fi ;;
-  show) key=show-$format; [ -f "$file" ] || { echo "no such plan $file" >&2; exit 1; } ;;
+  show)
+    key=show-$format
+    if [ -n "$max" ] && [ -f "$FAKE_DIR/$key-$max.out" ]; then key=$key-$max; fi
+    [ -f "$file" ] || { echo "no such plan $file" >&2; exit 1; } ;;
   apply) key=apply; printf '%s\n' "$(cat "$file")" >>"$FAKE_DIR/applied.log" ;;
   *) key=$sub ;;
 esac
@@ -312,6 +319,7 @@ impl Action {
             .env("GITHUB_SERVER_URL", "https://github.example")
             .env("GITHUB_RUN_ID", "4242")
             .env("GITHUB_REF_NAME", "main")
+            .env("GITHUB_SHA", MERGE_SHA)
             .env("GITHUB_EVENT_PATH", d.join("event.json"))
             .env("GITHUB_OUTPUT", &output)
             .env("GITHUB_STEP_SUMMARY", &summary)
@@ -367,7 +375,7 @@ fn pr_event(fork: bool) -> Value {
         "number": 7,
         "pull_request": {
             "number": 7,
-            "head": {"ref": "feature", "repo": {"full_name": head, "fork": fork}},
+            "head": {"ref": "feature", "sha": HEAD_SHA, "repo": {"full_name": head, "fork": fork}},
             "base": {"ref": "main", "repo": {"full_name": "acme/policy"}}
         },
         "repository": {"full_name": "acme/policy", "default_branch": "main"}
@@ -414,7 +422,20 @@ fn plan_posts_one_sticky_comment_and_updates_it() {
         "{:?}",
         a.argv()
     );
+    assert_eq!(
+        a.argv()[4],
+        format!(
+            "show {} --format markdown --max-chars 1048576",
+            a.dir.path().join("tmp/vetted/plan.json").display()
+        ),
+        "the job summary gets the plan rendered for its 1 MiB"
+    );
     assert!(output_has(&r, "mode=plan"), "{}", r.output);
+    assert!(
+        output_has(&r, &format!("artifact-name=vetted-plan-{HEAD_SHA}")),
+        "{}",
+        r.output
+    );
     assert!(
         r.summary.contains("+ team dev") && r.summary.contains("Plan: 1 to add"),
         "{}",
@@ -552,11 +573,9 @@ fn plan_truncates_the_summary_and_the_comment_at_their_limits() {
         r.summary
             .starts_with("<!-- vetted:plan org=acme -->\n## vetted plan: 30000 to add")
     );
-    assert!(
-        r.summary
-            .trim_end()
-            .ends_with("the full plan is in the `vetted-plan` artifact.")
-    );
+    assert!(r.summary.trim_end().ends_with(&format!(
+        "the full plan is in the `vetted-plan-{HEAD_SHA}` artifact."
+    )));
     let s = a.github.state.lock().unwrap();
     let body = &s.comments[0].2;
     assert!(
@@ -572,18 +591,345 @@ fn plan_truncates_the_summary_and_the_comment_at_their_limits() {
     }
 }
 
+/// A zip archive of `files`, written by Python's zipfile (an independent zip writer), as the
+/// artifact download serves it.
+fn zip_of(files: &[(&str, &[u8])]) -> Vec<u8> {
+    let dir = tempfile::tempdir().unwrap();
+    fs::create_dir(dir.path().join("files")).unwrap();
+    let paths: Vec<PathBuf> = files
+        .iter()
+        .map(|(name, bytes)| {
+            let p = dir.path().join("files").join(name);
+            fs::write(&p, bytes).unwrap();
+            p
+        })
+        .collect();
+    let zip = dir.path().join("artifact.zip");
+    let out = run(Command::new("python3")
+        .arg("-c")
+        .arg("import os, sys, zipfile\nwith zipfile.ZipFile(sys.argv[1], 'w', zipfile.ZIP_DEFLATED) as z:\n    for f in sys.argv[2:]:\n        z.write(f, os.path.basename(f))\n")
+        .arg(&zip)
+        .args(&paths));
+    assert!(out.status.success(), "zip: {}", text(&out.stderr));
+    fs::read(zip).unwrap()
+}
+
+/// Where an artifact came from, as the artifact listing's `workflow_run` says.
+#[derive(Clone, Copy)]
+enum Origin {
+    ThisRepository,
+    Fork,
+}
+
+impl Action {
+    /// Pull request #7 (last commit HEAD_SHA), merged into main as MERGE_SHA.
+    fn merged_pull_request(&self) {
+        self.github
+            .state
+            .lock()
+            .unwrap()
+            .pulls
+            .push(serde_json::json!({
+                "number": 7, "state": "closed", "merged_at": "2026-11-29T10:00:00Z",
+                "merge_commit_sha": MERGE_SHA, "head": {"ref": "feature", "sha": HEAD_SHA},
+                "base": {"ref": "main"}, "title": "Mirror redis", "body": ""
+            }));
+    }
+
+    /// An artifact as a plan job uploads it (`expired`: past its retention).
+    fn artifact(
+        &self,
+        id: u64,
+        name: &str,
+        created: &str,
+        origin: Origin,
+        expired: bool,
+        zip: Vec<u8>,
+    ) {
+        let head_repository_id = match origin {
+            Origin::ThisRepository => 500,
+            Origin::Fork => 666,
+        };
+        let mut s = self.github.state.lock().unwrap();
+        s.artifacts.push(serde_json::json!({
+            "id": id, "name": name, "expired": expired, "created_at": created,
+            "workflow_run": {"id": id + 90_000, "repository_id": 500,
+                "head_repository_id": head_repository_id, "head_sha": HEAD_SHA}
+        }));
+        s.artifact_zips.insert(id, zip);
+    }
+
+    /// The pull request's one apply comment (`<!-- vetted:apply ... -->`).
+    fn apply_comments(&self) -> Vec<(u64, u64, String)> {
+        let s = self.github.state.lock().unwrap();
+        s.comments
+            .iter()
+            .filter(|c| c.2.starts_with("<!-- vetted:apply org=acme -->"))
+            .cloned()
+            .collect()
+    }
+}
+
+fn plan_zip(content: &str) -> Vec<u8> {
+    zip_of(&[
+        ("plan.json", content.as_bytes()),
+        ("plan.md", b"<!-- vetted:plan org=acme -->\n"),
+    ])
+}
+
 #[test]
-fn apply_applies_the_saved_plan_and_fails_when_apply_fails() {
+fn apply_applies_the_plan_reviewed_on_the_merged_pull_request() {
+    let a = Action::new();
+    a.event(&serde_json::json!({"ref": "refs/heads/main", "after": MERGE_SHA}));
+    a.merged_pull_request();
+    let name = format!("vetted-plan-{HEAD_SHA}");
+    // Two plan runs on the pull request's last commit (a re-run): the newer one is what the sticky
+    // comment shows. A fork's run and an expired artifact are never taken, however new.
+    a.artifact(
+        11,
+        &name,
+        "2026-11-29T09:00:00Z",
+        Origin::ThisRepository,
+        false,
+        plan_zip("{\"reviewed\":\"first run\"}"),
+    );
+    a.artifact(
+        12,
+        &name,
+        "2026-11-29T09:30:00Z",
+        Origin::ThisRepository,
+        false,
+        plan_zip("{\"reviewed\":\"re-run\"}"),
+    );
+    a.artifact(
+        13,
+        &name,
+        "2026-11-29T09:40:00Z",
+        Origin::Fork,
+        false,
+        plan_zip("{\"forged\":true}"),
+    );
+    a.artifact(
+        14,
+        &name,
+        "2026-11-29T09:50:00Z",
+        Origin::ThisRepository,
+        true,
+        plan_zip("{\"expired\":true}"),
+    );
+    a.artifact(
+        15,
+        "vetted-plan-3333333333333333333333333333333333333333",
+        "2026-11-29T09:55:00Z",
+        Origin::ThisRepository,
+        false,
+        plan_zip("{\"other\":true}"),
+    );
+    a.canned(
+        "show-markdown-1048576",
+        "<!-- vetted:plan org=acme -->\n## vetted plan: 1 to add\n",
+        0,
+    );
+    a.canned(
+        "apply",
+        "Apply complete: 1 added, 0 changed, 0 destroyed, 0 failed\n",
+        0,
+    );
+
+    let r = a.run("apply", DOCKER_SECRET);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let plan = a.dir.path().join("tmp/vetted/plan.json");
+    assert_eq!(
+        a.argv(),
+        [
+            format!(
+                "show {} --format markdown --max-chars 1048576",
+                plan.display()
+            ),
+            format!("apply --yes {}", plan.display())
+        ],
+        "the reviewed plan is applied as it is: no new plan"
+    );
+    assert_eq!(
+        fs::read_to_string(a.dir.path().join("fake/applied.log")).unwrap(),
+        "{\"reviewed\":\"re-run\"}\n"
+    );
+    assert!(output_has(&r, "pull-request=7"), "{}", r.output);
+    assert!(
+        output_has(&r, "artifact-name=vetted-apply-4242"),
+        "{}",
+        r.output
+    );
+    assert!(
+        r.summary.contains("reviewed on pull request #7")
+            && r.summary.contains("## Apply: done")
+            && r.summary.contains("1 to add"),
+        "{}",
+        r.summary
+    );
+    let downloads: Vec<String> = a
+        .github
+        .requests()
+        .iter()
+        .filter(|q| q.path.contains("/zip") || q.path.starts_with("/storage/"))
+        .map(|q| q.path.clone())
+        .collect();
+    assert_eq!(
+        downloads,
+        [
+            "/repos/acme/policy/actions/artifacts/12/zip",
+            "/storage/artifacts/12"
+        ]
+    );
+    let comments = a.apply_comments();
+    assert_eq!(comments.len(), 1, "{comments:?}");
+    assert_eq!(comments[0].1, 7);
+    assert!(
+        comments[0]
+            .2
+            .contains("Applied the plan reviewed on this pull request")
+    );
+    assert!(comments[0].2.contains("Apply complete: 1 added"));
+
+    // The organization (or the policy on main) moved since the review: vetted refuses the plan,
+    // the job fails, and the same comment says so and what to do.
+    a.clear_argv();
+    a.canned("apply", "", 1);
+    a.canned_err(
+        "apply",
+        "error: the plan is stale: team developers changed since the plan was made; nothing was changed; run `vetted plan` again\n",
+    );
+    let r = a.run("apply", DOCKER_SECRET);
+    assert_eq!(r.code, 1);
+    assert!(
+        r.stderr.contains("vetted apply failed (exit 1)"),
+        "{}",
+        r.stderr
+    );
+    assert!(
+        r.summary.contains("Apply: FAILED") && r.summary.contains("the plan is stale"),
+        "{}",
+        r.summary
+    );
+    let comments = a.apply_comments();
+    assert_eq!(
+        comments.len(),
+        1,
+        "one apply comment, updated: {comments:?}"
+    );
+    let body = &comments[0].2;
+    assert!(
+        body.contains("**Not applied**") && body.contains("the plan is stale"),
+        "{body}"
+    );
+    assert!(body.contains("Run workflow"), "{body}");
+    assert!(!body.contains("Applied the plan"), "{body}");
+}
+
+#[test]
+fn apply_refuses_when_there_is_no_reviewed_plan() {
+    let a = Action::new();
+    a.event(&serde_json::json!({"ref": "refs/heads/main", "after": MERGE_SHA}));
+
+    // A commit pushed to main directly: no pull request, no reviewed plan.
+    let r = a.run("apply", DOCKER_SECRET);
+    assert_eq!(r.code, 1);
+    assert!(
+        r.stderr.contains("was not merged from a pull request"),
+        "{}",
+        r.stderr
+    );
+    assert!(
+        r.summary.contains("nothing applied") && r.summary.contains("Run workflow"),
+        "{}",
+        r.summary
+    );
+    assert!(a.argv().is_empty(), "vetted never ran: {:?}", a.argv());
+
+    // A merged pull request whose only plan came from a fork's run: refused, and said on it.
+    a.merged_pull_request();
+    let name = format!("vetted-plan-{HEAD_SHA}");
+    a.artifact(
+        21,
+        &name,
+        "2026-11-29T09:00:00Z",
+        Origin::Fork,
+        false,
+        plan_zip("{\"forged\":true}"),
+    );
+    let r = a.run("apply", DOCKER_SECRET);
+    assert_eq!(r.code, 1);
+    assert!(
+        r.summary
+            .contains("has no saved plan for its last commit 111111111111"),
+        "{}",
+        r.summary
+    );
+    assert!(a.argv().is_empty(), "vetted never ran: {:?}", a.argv());
+    let comments = a.apply_comments();
+    assert_eq!(comments.len(), 1, "{comments:?}");
+    assert!(
+        comments[0].2.contains("**Not applied**"),
+        "{}",
+        comments[0].2
+    );
+
+    // An artifact without plan.json is refused too.
+    a.artifact(
+        22,
+        &name,
+        "2026-11-29T09:10:00Z",
+        Origin::ThisRepository,
+        false,
+        zip_of(&[("plan.md", b"x")]),
+    );
+    let r = a.run("apply", DOCKER_SECRET);
+    assert_eq!(r.code, 1);
+    assert!(r.summary.contains("holds no plan.json"), "{}", r.summary);
+
+    // A manual run naming a pull request that is not merged.
+    a.github
+        .state
+        .lock()
+        .unwrap()
+        .pulls
+        .push(serde_json::json!({
+            "number": 8, "state": "open", "merged_at": null, "merge_commit_sha": null,
+            "head": {"ref": "wip", "sha": HEAD_SHA}, "base": {"ref": "main"}
+        }));
+    let r = a.run_with("apply", DOCKER_SECRET, &[("PULL_REQUEST", "8")]);
+    assert_eq!(r.code, 1);
+    assert!(
+        r.summary
+            .contains("Pull request #8 is not merged into main"),
+        "{}",
+        r.summary
+    );
+
+    let r = a.run_with("apply", DOCKER_SECRET, &[("PLAN_SOURCE", "latest")]);
+    assert_eq!(r.code, 1);
+    assert!(
+        r.stderr
+            .contains("plan-source must be 'pull-request' or 'fresh'"),
+        "{}",
+        r.stderr
+    );
+    assert!(a.argv().is_empty(), "vetted never ran: {:?}", a.argv());
+}
+
+#[test]
+fn apply_fresh_plans_now_and_applies_that_plan() {
     let a = Action::new();
     a.event(&serde_json::json!({"ref": "refs/heads/main"}));
-    fs::write(a.dir.path().join("fake/plan-id"), "merge-commit-1").unwrap();
+    fs::write(a.dir.path().join("fake/plan-id"), "planned-now").unwrap();
     a.canned(
         "show-markdown",
         "<!-- vetted:plan org=acme -->\n## vetted plan: 1 to change\n",
         0,
     );
     a.canned("apply", "Applied: 1 changed, 0 failed\n", 0);
-    let r = a.run("apply", DOCKER_SECRET);
+    let fresh = [("PLAN_SOURCE", "fresh")];
+    let r = a.run_with("apply", DOCKER_SECRET, &fresh);
     assert_eq!(r.code, 0, "{}", r.stderr);
     let plan = a.dir.path().join("tmp/vetted/plan.json");
     let argv = a.argv();
@@ -600,7 +946,7 @@ fn apply_applies_the_saved_plan_and_fails_when_apply_fails() {
     );
     assert_eq!(
         fs::read_to_string(a.dir.path().join("fake/applied.log")).unwrap(),
-        "{\"saved-plan\":\"merge-commit-1\"}\n",
+        "{\"saved-plan\":\"planned-now\"}\n",
         "apply gets exactly the saved plan"
     );
     assert!(
@@ -612,13 +958,17 @@ fn apply_applies_the_saved_plan_and_fails_when_apply_fails() {
         a.dir.path().join("fake/env.log").exists(),
         "the token reaches vetted through its environment"
     );
+    assert!(
+        a.github.requests().is_empty(),
+        "a fresh apply needs no GitHub API"
+    );
 
     a.canned("apply", "", 1);
-    a.canned_err("apply", "error: the plan is stale: run plan again\n");
-    let r = a.run("apply", DOCKER_SECRET);
+    a.canned_err("apply", "error: 1 change failed\n");
+    let r = a.run_with("apply", DOCKER_SECRET, &fresh);
     assert_eq!(r.code, 1);
     assert!(
-        r.summary.contains("Apply: FAILED") && r.summary.contains("the plan is stale"),
+        r.summary.contains("Apply: FAILED") && r.summary.contains("1 change failed"),
         "{}",
         r.summary
     );
@@ -630,7 +980,7 @@ fn apply_applies_the_saved_plan_and_fails_when_apply_fails() {
         "plan-save",
         "error: redis:7.4.1 is mirrored by the policy but not locked\n",
     );
-    let r = a.run("apply", DOCKER_SECRET);
+    let r = a.run_with("apply", DOCKER_SECRET, &fresh);
     assert_eq!(r.code, 1);
     assert!(
         r.summary.contains("nothing applied") && r.summary.contains("not locked"),
@@ -935,10 +1285,11 @@ fn a_missing_lint_tool_fails_with_the_install_hint() {
 }
 
 /// The action end to end with the real `vetted` against the sandbox (hub API and registry): the
-/// plan step posts vetted's own markdown as the sticky comment, the apply step applies the saved
-/// plan (mirroring the images), and the drift check then finds the organization in sync.
+/// plan step posts vetted's own markdown as the sticky comment; after the merge, the apply step
+/// fetches that step's artifact and applies the reviewed plan (mirroring the images); a second
+/// apply of the same plan is refused as stale; the drift check then finds the organization in sync.
 #[test]
-fn the_action_with_the_real_vetted_plans_applies_and_finds_no_drift() {
+fn the_action_with_the_real_vetted_applies_the_reviewed_plan_once_and_finds_no_drift() {
     use crate::harness::{Sandbox, bin};
     // alice's fake credential in sandbox/demo-seed.toml.
     const OWNER_TOKEN: &str = "sandbox-alice-token";
@@ -985,9 +1336,57 @@ fn the_action_with_the_real_vetted_plans_applies_and_finds_no_drift() {
     }
     assert!(r.summary.contains("to copy"), "{}", r.summary);
 
+    // The plan job's upload: the files it left, under the name it gave.
+    let name = r
+        .output
+        .lines()
+        .find_map(|l| l.strip_prefix("artifact-name="))
+        .expect("artifact-name output")
+        .to_string();
+    assert_eq!(name, format!("vetted-plan-{HEAD_SHA}"));
+    let work = a.dir.path().join("tmp/vetted");
+    let files: Vec<(&str, Vec<u8>)> = ["plan.json", "plan.md", "plan.txt", "plan-report.json"]
+        .into_iter()
+        .map(|f| (f, fs::read(work.join(f)).unwrap()))
+        .collect();
+    let refs: Vec<(&str, &[u8])> = files.iter().map(|(f, b)| (*f, b.as_slice())).collect();
+    a.artifact(
+        31,
+        &name,
+        "2026-11-29T09:00:00Z",
+        Origin::ThisRepository,
+        false,
+        zip_of(&refs),
+    );
+
+    // The pull request merges: the push to main applies the plan that was reviewed.
+    a.merged_pull_request();
+    a.event(&serde_json::json!({"ref": "refs/heads/main", "after": MERGE_SHA}));
     let r = a.run_with("apply", OWNER_TOKEN, &env);
     assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
-    assert!(r.summary.contains("Apply: done"), "{}", r.summary);
+    assert!(
+        r.summary.contains("Apply: done") && r.summary.contains("reviewed on pull request #7"),
+        "{}",
+        r.summary
+    );
+    assert!(
+        a.apply_comments()[0]
+            .2
+            .contains("Applied the plan reviewed")
+    );
+
+    // The same job run again: the organization is no longer what the plan was computed from, so
+    // vetted refuses the plan and changes nothing.
+    let r = a.run_with("apply", OWNER_TOKEN, &env);
+    assert_eq!(r.code, 1, "{}\n{}", r.stdout, r.stderr);
+    assert!(r.summary.contains("the plan is stale"), "{}", r.summary);
+    let comments = a.apply_comments();
+    assert_eq!(comments.len(), 1, "{comments:?}");
+    assert!(
+        comments[0].2.contains("**Not applied**") && comments[0].2.contains("the plan is stale"),
+        "{}",
+        comments[0].2
+    );
 
     let r = a.run_with("drift", OWNER_TOKEN, &env);
     assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);

@@ -26,8 +26,15 @@ vetted_lock_upgrade() { "$VETTED_BIN" lock --policy "$POLICY" --upgrade; }
 # plan FILE: computes the plan against the live organization and saves it (with the fingerprint
 # of policy, lock and live state) for `apply`.
 vetted_plan_save() { "$VETTED_BIN" plan --policy "$POLICY" --locked --out "$1"; }
-# show FILE FORMAT: renders a saved plan (markdown starts with the `<!-- vetted:plan ... -->` marker).
-vetted_show() { "$VETTED_BIN" show "$1" --format "$2"; }
+# show FILE FORMAT [MAX_CHARS]: renders a saved plan (markdown starts with the
+# `<!-- vetted:plan ... -->` marker and fits MAX_CHARS, by default a comment's 65,536).
+vetted_show() {
+  if [ -n "${3:-}" ]; then
+    "$VETTED_BIN" show "$1" --format "$2" --max-chars "$3"
+  else
+    "$VETTED_BIN" show "$1" --format "$2"
+  fi
+}
 # apply FILE: applies exactly the saved plan; refuses when it is stale.
 vetted_apply_saved() { "$VETTED_BIN" apply --yes "$1"; }
 # drift check: exit 0 in sync, 2 drifted, anything else an error.
@@ -57,17 +64,21 @@ truncate_to() {
   printf '\n%s\n' "$note"
 }
 
-# summary_write FILE: appends FILE to the job summary, truncated to GitHub's 1 MiB per step.
+# summary_write FILE: appends FILE to the job summary, truncated to GitHub's 1 MiB per step. Once
+# a part was cut, later parts are left out, so the cut notice stays last.
+SUMMARY_FULL=false
 summary_write() {
   local file=$1
-  if [ -z "${GITHUB_STEP_SUMMARY:-}" ]; then
+  if [ -z "${GITHUB_STEP_SUMMARY:-}" ] || $SUMMARY_FULL; then
     return 0
   fi
-  local used
+  local used room
   used=0
   [ -f "$GITHUB_STEP_SUMMARY" ] && used=$(wc -c <"$GITHUB_STEP_SUMMARY")
-  truncate_to "$file" $((SUMMARY_LIMIT - used)) \
-    "> **Truncated** to fit the 1 MiB job summary: the full plan is in the \`vetted-plan\` artifact." \
+  room=$((SUMMARY_LIMIT - used))
+  [ "$(wc -c <"$file")" -le "$room" ] || SUMMARY_FULL=true
+  truncate_to "$file" "$room" \
+    "> **Truncated** to fit the 1 MiB job summary: the full plan is in the \`${ARTIFACT:-vetted-plan}\` artifact." \
     >>"$GITHUB_STEP_SUMMARY"
 }
 
@@ -75,18 +86,27 @@ summary_write() {
 # GitHub REST API (GITHUB_API_URL, GITHUB_REPOSITORY, GITHUB_TOKEN)
 # ---------------------------------------------------------------------------------------------
 
-# gh_api METHOD PATH [BODY_FILE]: prints the response body; fails on HTTP errors. The token goes
-# to curl on stdin (a config line), never on its command line.
+# gh_curl OUT_FILE METHOD PATH [CURL_ARGS...]: one GitHub API request, its body written to OUT_FILE;
+# prints the HTTP status. The token goes to curl on stdin (a config line), never on its command line;
+# when GitHub redirects to its storage (artifact downloads), curl does not send it to the other host.
+gh_curl() {
+  local out=$1 method=$2 path=$3
+  shift 3
+  printf 'header = "Authorization: Bearer %s"\n' "$GITHUB_TOKEN" |
+    curl -K - --silent --show-error --max-time 300 --retry 3 -X "$method" -o "$out" -w '%{http_code}' \
+      -H 'Accept: application/vnd.github+json' -H 'X-GitHub-Api-Version: 2022-11-28' "$@" \
+      "${GITHUB_API_URL:-https://api.github.com}$path"
+}
+
+# gh_api METHOD PATH [BODY_FILE]: prints the response body; fails on HTTP errors.
 gh_api() {
   local method=$1 path=$2 body=${3:-} out status
   out=$(mktemp)
-  local args=(--silent --show-error --max-time 30 --retry 3 -X "$method" -o "$out" -w '%{http_code}'
-    -H 'Accept: application/vnd.github+json' -H 'X-GitHub-Api-Version: 2022-11-28')
+  local args=()
   if [ -n "$body" ]; then
     args+=(-H 'Content-Type: application/json' --data-binary "@$body")
   fi
-  if ! status=$(printf 'header = "Authorization: Bearer %s"\n' "$GITHUB_TOKEN" |
-    curl -K - "${args[@]}" "${GITHUB_API_URL:-https://api.github.com}$path"); then
+  if ! status=$(gh_curl "$out" "$method" "$path" "${args[@]}"); then
     rm -f "$out"
     log "GitHub API $method $path: request failed"
     return 1
@@ -98,6 +118,19 @@ gh_api() {
   fi
   cat "$out"
   rm -f "$out"
+}
+
+# gh_download PATH OUT_FILE: GETs PATH into OUT_FILE, following redirects; fails on HTTP errors.
+gh_download() {
+  local path=$1 dest=$2 status
+  if ! status=$(gh_curl "$dest" GET "$path" --location); then
+    log "GitHub API GET $path: request failed"
+    return 1
+  fi
+  if [ "$status" -ge 400 ]; then
+    log "GitHub API GET $path: HTTP $status"
+    return 1
+  fi
 }
 
 uri() { jq -rn --arg v "$1" '$v | @uri'; }

@@ -2,11 +2,14 @@
 # Entry point of the vetted action's shell step: `run.sh plan|apply|drift|update`.
 #   plan   (pull_request) validate, lock --locked, saved plan; sticky PR comment, job summary,
 #          plan files for the artifact. Fork pull requests (no secrets) get the offline checks only.
-#   apply  (push to main) saved plan to the job summary, then apply exactly that plan.
+#   apply  (push to main) finds the plan the merged pull request's plan job saved (its artifact),
+#          prints it to the job summary and applies exactly that plan; vetted refuses it when it
+#          went stale. PLAN_SOURCE=fresh (manual runs) plans now and applies that instead.
 #   drift  (schedule) plan --detailed-exitcode; opens/updates one issue, closes it when in sync.
 #   update (schedule) lock --upgrade; a branch and one pull request listing the moved digests.
-# Inputs come from the environment (set by action.yml): POLICY, WORK_DIR, DRIFT_LABEL,
-# UPDATE_BRANCH, BASE_BRANCH, FAIL_ON_DRIFT, plus GitHub's GITHUB_* variables.
+# Inputs come from the environment (set by action.yml): POLICY, WORK_DIR, PLAN_SOURCE,
+# PULL_REQUEST, DRIFT_LABEL, UPDATE_BRANCH, BASE_BRANCH, FAIL_ON_DRIFT, plus GitHub's GITHUB_*
+# variables.
 set -euo pipefail
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -39,8 +42,17 @@ pr_number() {
   jq -r '.pull_request.number // .number // empty' "$GITHUB_EVENT_PATH" 2>/dev/null || true
 }
 
+# plan_artifact_name: the name of the artifact the plan job uploads. It carries the pull request's
+# head commit, which is how the apply job finds the plan that was reviewed for what got merged.
+plan_artifact_name() {
+  local sha
+  sha=$(jq -r '.pull_request.head.sha // empty' "$GITHUB_EVENT_PATH" 2>/dev/null || true)
+  printf 'vetted-plan-%s\n' "${sha:-${GITHUB_SHA:-local}}"
+}
+
 # ---------------------------------------------------------------------------------------------
 mode_plan() {
+  ARTIFACT=$(plan_artifact_name)
   local summary="$WORK_DIR/summary.md" out="$WORK_DIR/checks.out" marker number body
   marker="<!-- vetted:plan org=$ORG -->"
   number=$(pr_number)
@@ -102,9 +114,11 @@ mode_plan() {
   fi
   cat "$WORK_DIR/plan.err" >&2
   vetted_show "$plan" markdown >"$rendered" || die "vetted show failed"
+  vetted_show "$plan" markdown "$SUMMARY_LIMIT" >"$WORK_DIR/plan.summary.md" || die "vetted show failed"
   vetted_show "$plan" json >"$WORK_DIR/plan-report.json" || die "vetted show failed"
   set_output plan-file "$plan"
   set_output artifact-dir "$WORK_DIR"
+  set_output artifact-name "$ARTIFACT"
 
   # The comment starts with vetted's own marker; older output without one gets ours.
   body="$WORK_DIR/comment.md"
@@ -114,8 +128,10 @@ mode_plan() {
   else
     { printf '%s\n' "$marker"; cat "$rendered"; } >"$body"
   fi
+  # The job summary holds up to 1 MiB: vetted renders the plan for that limit, then the text plan
+  # follows as far as it fits.
+  summary_write "$WORK_DIR/plan.summary.md"
   {
-    cat "$body"
     printf '\n<details><summary>Full plan (text)</summary>\n\n'
     fence "$WORK_DIR/plan.txt"
     printf '\n</details>\n'
@@ -133,7 +149,7 @@ post_plan_comment() {
   fi
   limited="$WORK_DIR/comment.limited.md"
   truncate_to "$file" "$BODY_LIMIT" \
-    "> **Truncated** to fit a comment: the full plan is in the job summary and the \`vetted-plan\` artifact." \
+    "> **Truncated** to fit a comment: the full plan is in the job summary and the \`$ARTIFACT\` artifact." \
     >"$limited"
   id=$(upsert_comment "$number" "$marker" "$limited") || return 1
   set_output comment-id "$id"
@@ -141,26 +157,151 @@ post_plan_comment() {
 
 # ---------------------------------------------------------------------------------------------
 mode_apply() {
-  local plan="$WORK_DIR/plan.json" summary="$WORK_DIR/summary.md" rc=0
+  ARTIFACT="vetted-apply-${GITHUB_RUN_ID:-local}"
+  rm -f "$WORK_DIR/apply.out"
+  case "${PLAN_SOURCE:-pull-request}" in
+    pull-request) apply_reviewed ;;
+    fresh) apply_fresh ;;
+    *) die "plan-source must be 'pull-request' or 'fresh' (got '${PLAN_SOURCE}')" ;;
+  esac
+}
+
+# apply_fresh: plans now and applies exactly that plan (manual runs: repairing drift, retrying after
+# a failed apply). The review gate is the protected environment's approval.
+apply_fresh() {
+  local plan="$WORK_DIR/plan.json"
   if ! vetted_plan_save "$plan" >"$WORK_DIR/plan.txt" 2>"$WORK_DIR/plan.err"; then
     cat "$WORK_DIR/plan.err" >&2
-    { printf '# vetted plan failed: nothing applied\n\n'; fence "$WORK_DIR/plan.err"; } >"$summary"
-    summary_write "$summary"
+    { printf '# vetted plan failed: nothing applied\n\n'; fence "$WORK_DIR/plan.err"; } >"$WORK_DIR/summary.md"
+    summary_write "$WORK_DIR/summary.md"
     die "vetted plan failed"
   fi
   cat "$WORK_DIR/plan.err" >&2
+  apply_plan_file "$plan" 'Planned now (`plan-source: fresh`) from the policy on this commit.' ||
+    die "vetted apply failed (exit $APPLY_RC)"
+}
+
+# apply_reviewed: applies the plan that was reviewed on the pull request merged as this commit (or
+# PULL_REQUEST): the plan job's saved plan for the pull request's last commit, fetched from its
+# artifact. vetted re-reads the policy, vetted.lock and the organization and refuses the plan when
+# any of them moved on since it was reviewed. Every outcome is reported on the pull request.
+apply_reviewed() {
+  local pr number head name artifact zip plan="$WORK_DIR/plan.json"
+  have_github_token || refuse_apply "" "GITHUB_TOKEN and GITHUB_REPOSITORY are needed to find the reviewed plan."
+  pr=$(merged_pull_request) || die "could not read the pull request from the GitHub API"
+  if [ -z "$pr" ]; then
+    refuse_apply "" "Commit ${GITHUB_SHA:-?} was not merged from a pull request, so there is no reviewed plan to apply."
+  fi
+  number=$(jq -r '.number' <<<"$pr")
+  if ! jq -e --arg b "${GITHUB_REF_NAME:-}" '.merged_at != null and ($b == "" or .base.ref == $b)' <<<"$pr" >/dev/null; then
+    refuse_apply "" "Pull request #$number is not merged into ${GITHUB_REF_NAME:-this branch}, so its plan cannot be applied here."
+  fi
+  head=$(jq -r '.head.sha // empty' <<<"$pr")
+  set_output pull-request "$number"
+  name="vetted-plan-$head"
+  artifact=$(gh_api GET "/repos/$GITHUB_REPOSITORY/actions/artifacts?name=$(uri "$name")&per_page=100" |
+    jq -r '[.artifacts[]? | select((.expired | not)
+              and .workflow_run.head_repository_id == .workflow_run.repository_id)]
+           | max_by(.created_at) // empty | .id') ||
+    die "could not list the workflow artifacts from the GitHub API"
+  if [ -z "$artifact" ]; then
+    refuse_apply "$number" "Pull request #$number has no saved plan for its last commit $(short_sha "$head") (artifact \`$name\`): the plan job did not run on that commit, ran validate-only (a fork, or no Docker Hub token), failed, or its artifact expired."
+  fi
+  zip="$WORK_DIR/reviewed-plan.zip"
+  gh_download "/repos/$GITHUB_REPOSITORY/actions/artifacts/$artifact/zip" "$zip" ||
+    die "could not download artifact $artifact ($name)"
+  extract_member "$zip" plan.json "$plan" ||
+    refuse_apply "$number" "Artifact \`$name\` holds no plan.json."
+  log "applying the plan reviewed on #$number (artifact $name)"
+  if apply_plan_file "$plan" "The plan reviewed on pull request #$number (its last commit $(short_sha "$head"), artifact \`$name\`)."; then
+    report_on_pr "$number" "Applied the plan reviewed on this pull request" ||
+      log "could not comment the result on #$number"
+  else
+    report_on_pr "$number" "**Not applied**: vetted apply of the plan reviewed on this pull request failed (exit $APPLY_RC)" \
+      'When the plan went stale (the policy on the branch, vetted.lock or the organization changed since it was reviewed), nothing was changed. To apply the policy as it is now, run the vetted apply workflow by hand (Actions → vetted apply → Run workflow): it plans afresh, shows the plan in the job summary and applies it.' ||
+      log "could not comment the result on #$number"
+    die "vetted apply failed (exit $APPLY_RC)"
+  fi
+}
+
+# merged_pull_request: prints the pull request PULL_REQUEST, or the one merged as GITHUB_SHA, or
+# nothing when the commit came from no pull request.
+merged_pull_request() {
+  if [ -n "${PULL_REQUEST:-}" ]; then
+    gh_api GET "/repos/$GITHUB_REPOSITORY/pulls/$(uri "$PULL_REQUEST")" | jq -c .
+    return
+  fi
+  gh_api GET "/repos/$GITHUB_REPOSITORY/commits/$(uri "${GITHUB_SHA:-}")/pulls?per_page=100" |
+    jq -c --arg sha "${GITHUB_SHA:-}" \
+      '[.[] | select(.merged_at != null)] | (map(select(.merge_commit_sha == $sha)) + .)[0] // empty'
+}
+
+# refuse_apply PR_NUMBER MESSAGE: says why nothing was applied (job summary, the pull request when
+# known) and fails the job.
+refuse_apply() {
+  local number=$1 message=$2
+  {
+    printf '# vetted apply: nothing applied\n\n%s\n\n' "$message"
+    printf 'To apply the policy as it is on this branch, run the vetted apply workflow by hand '
+    printf '(Actions → vetted apply → Run workflow): it plans afresh, shows the plan in the job summary '
+    printf 'and applies it once the environment'"'"'s reviewers approve.\n'
+  } >"$WORK_DIR/summary.md"
+  summary_write "$WORK_DIR/summary.md"
+  if [ -n "$number" ]; then
+    report_on_pr "$number" "**Not applied**: $message" || log "could not comment the result on #$number"
+  fi
+  die "$message"
+}
+
+# apply_plan_file PLAN HOW: renders PLAN to the job summary, applies it with vetted and adds the
+# result. Returns apply's exit code (also in APPLY_RC); the output is in $WORK_DIR/apply.out.
+APPLY_RC=0
+apply_plan_file() {
+  local plan=$1 how=$2
   set_output plan-file "$plan"
   set_output artifact-dir "$WORK_DIR"
-  vetted_show "$plan" markdown >"$WORK_DIR/plan.md" || die "vetted show failed"
-  vetted_apply_saved "$plan" >"$WORK_DIR/apply.out" 2>&1 || rc=$?
+  set_output artifact-name "$ARTIFACT"
+  vetted_show "$plan" markdown "$SUMMARY_LIMIT" >"$WORK_DIR/plan.md" || die "vetted show $plan failed"
+  APPLY_RC=0
+  vetted_apply_saved "$plan" >"$WORK_DIR/apply.out" 2>&1 || APPLY_RC=$?
   cat "$WORK_DIR/apply.out" >&2
   {
-    cat "$WORK_DIR/plan.md"
-    if [ "$rc" -eq 0 ]; then printf '\n## Apply: done\n\n'; else printf '\n## Apply: FAILED (exit %s)\n\n' "$rc"; fi
+    printf '%s\n\n' "$how"
+    if [ "$APPLY_RC" -eq 0 ]; then printf '## Apply: done\n\n'; else printf '## Apply: FAILED (exit %s)\n\n' "$APPLY_RC"; fi
     fence "$WORK_DIR/apply.out"
-  } >"$summary"
-  summary_write "$summary"
-  [ "$rc" -eq 0 ] || die "vetted apply failed (exit $rc)"
+    printf '\n'
+  } >"$WORK_DIR/summary.md"
+  summary_write "$WORK_DIR/summary.md"
+  summary_write "$WORK_DIR/plan.md"
+  return "$APPLY_RC"
+}
+
+# report_on_pr NUMBER HEADLINE [ADVICE]: the pull request's one apply comment (created or updated),
+# with the apply output.
+report_on_pr() {
+  local number=$1 headline=$2 advice=${3:-} marker body
+  marker="<!-- vetted:apply org=$ORG -->"
+  body="$WORK_DIR/apply-comment.md"
+  {
+    printf '%s\n### vetted apply\n\n%s (%s).\n\n' "$marker" "$headline" "$(run_url)"
+    [ -z "$advice" ] || printf '%s\n\n' "$advice"
+    if [ -s "$WORK_DIR/apply.out" ]; then fence "$WORK_DIR/apply.out"; fi
+  } >"$body.full"
+  truncate_to "$body.full" "$BODY_LIMIT" "> **Truncated**: the full output is in the job summary of the run above." >"$body"
+  upsert_comment "$number" "$marker" "$body" >/dev/null
+}
+
+short_sha() { printf '%s' "${1:0:12}"; }
+
+# extract_member ZIP NAME OUT: writes the member NAME of ZIP to OUT (unzip, or Python's zipfile).
+extract_member() {
+  local zip=$1 name=$2 out=$3
+  if command -v unzip >/dev/null 2>&1; then
+    unzip -p "$zip" "$name" >"$out" 2>/dev/null && [ -s "$out" ]
+  else
+    python3 -c 'import sys, zipfile; sys.stdout.buffer.write(zipfile.ZipFile(sys.argv[1]).read(sys.argv[2]))' \
+      "$zip" "$name" >"$out" 2>/dev/null && [ -s "$out" ]
+  fi
 }
 
 # ---------------------------------------------------------------------------------------------
@@ -198,8 +339,8 @@ mode_drift() {
   {
     printf '%s\n' "$marker"
     printf 'The live organization differs from the policy (found by %s). Either apply the policy ' "$(run_url)"
-    printf '(re-run the apply workflow) or change the policy to match. This issue closes itself once the '
-    printf 'organization is back in sync.\n\n'
+    printf '(run the vetted apply workflow by hand: Actions → vetted apply → Run workflow) or change the '
+    printf 'policy to match in a pull request. This issue closes itself once the organization is back in sync.\n\n'
     cat "$out"
   } >"$WORK_DIR/drift.full.md"
   truncate_to "$WORK_DIR/drift.full.md" "$BODY_LIMIT" \

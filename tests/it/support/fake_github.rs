@@ -1,5 +1,6 @@
-//! A fake GitHub REST API on 127.0.0.1 for the action's shell steps: the issue comment, issue and
-//! pull request endpoints the action uses, kept in memory, with every request recorded.
+//! A fake GitHub REST API on 127.0.0.1 for the action's shell steps: the issue comment, issue, pull
+//! request and workflow artifact endpoints the action uses, kept in memory, with every request
+//! recorded. Artifact downloads answer with a redirect to a storage path, as GitHub does.
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{TcpListener, TcpStream};
@@ -27,8 +28,12 @@ pub struct State {
     pub comments: Vec<(u64, u64, String)>,
     /// {number, title, body, labels: [..], state}
     pub issues: Vec<Value>,
-    /// {number, head: {ref}, base: {ref}, title, body, state}
+    /// {number, head: {ref, sha}, base: {ref}, title, body, state, merged_at, merge_commit_sha}
     pub pulls: Vec<Value>,
+    /// {id, name, expired, created_at, workflow_run: {id, repository_id, head_repository_id, head_sha}}
+    pub artifacts: Vec<Value>,
+    /// Artifact id -> the zip archive its download serves.
+    pub artifact_zips: std::collections::BTreeMap<u64, Vec<u8>>,
     next_id: u64,
 }
 
@@ -125,16 +130,43 @@ fn serve(stream: TcpStream, state: &Mutex<State>) {
         return;
     }
     let body = String::from_utf8_lossy(&body).to_string();
-    let (status, reply) = {
-        let mut s = state.lock().unwrap();
-        s.requests.push(Request {
-            method: method.clone(),
-            path: path.clone(),
-            authorization: auth,
-            body: body.clone(),
-        });
-        route(&mut s, &method, &path, &body)
-    };
+    let mut s = state.lock().unwrap();
+    s.requests.push(Request {
+        method: method.clone(),
+        path: path.clone(),
+        authorization: auth,
+        body: body.clone(),
+    });
+    // Artifact archives: the API redirects to storage, which serves the zip bytes.
+    if let Some(id) = path.strip_prefix("/storage/artifacts/") {
+        let zip = id
+            .parse::<u64>()
+            .ok()
+            .and_then(|id| s.artifact_zips.get(&id).cloned());
+        drop(s);
+        let Some(zip) = zip else {
+            let _ =
+                out.write_all(b"HTTP/1.1 404 X\r\nContent-Length: 0\r\nConnection: close\r\n\r\n");
+            return;
+        };
+        let _ = write!(
+            out,
+            "HTTP/1.1 200 X\r\nContent-Type: application/zip\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+            zip.len()
+        );
+        let _ = out.write_all(&zip);
+        return;
+    }
+    let segs: Vec<&str> = path.split('?').next().unwrap_or("").split('/').collect();
+    if let ["", "repos", _, _, "actions", "artifacts", id, "zip"] = segs.as_slice() {
+        let _ = write!(
+            out,
+            "HTTP/1.1 302 X\r\nLocation: /storage/artifacts/{id}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+        );
+        return;
+    }
+    let (status, reply) = route(&mut s, &method, &path, &body);
+    drop(s);
     let reply = reply.to_string();
     let _ = write!(
         out,
@@ -256,6 +288,32 @@ fn route(s: &mut State, method: &str, full: &str, body: &str) -> (u16, Value) {
                 }
                 None => (404, json!({"message": "Not Found"})),
             }
+        }
+        ("GET", ["commits", sha, "pulls"]) => {
+            let list: Vec<Value> = s
+                .pulls
+                .iter()
+                .filter(|p| p["merge_commit_sha"] == *sha)
+                .cloned()
+                .collect();
+            (200, Value::Array(list))
+        }
+        ("GET", ["pulls", n]) => {
+            let n: u64 = n.parse().unwrap_or(0);
+            match s.pulls.iter().find(|p| p["number"] == n) {
+                Some(p) => (200, p.clone()),
+                None => (404, json!({"message": "Not Found"})),
+            }
+        }
+        ("GET", ["actions", "artifacts"]) => {
+            let name = query(full, "name").unwrap_or_default();
+            let list: Vec<Value> = s
+                .artifacts
+                .iter()
+                .filter(|a| name.is_empty() || a["name"] == name.as_str())
+                .cloned()
+                .collect();
+            (200, json!({"total_count": list.len(), "artifacts": list}))
         }
         ("GET", ["pulls"]) => {
             let head = query(full, "head").unwrap_or_default();
