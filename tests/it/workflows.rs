@@ -910,7 +910,88 @@ fn apply_refuses_when_there_is_no_reviewed_plan() {
     assert_eq!(r.code, 1);
     assert!(
         r.stderr
-            .contains("plan-source must be 'pull-request' or 'fresh'"),
+            .contains("plan-source must be 'pull-request', 'file' or 'fresh'"),
+        "{}",
+        r.stderr
+    );
+    assert!(a.argv().is_empty(), "vetted never ran: {:?}", a.argv());
+}
+
+/// A manual run of the apply workflow: its plan job plans afresh (no pull request: no comment, an
+/// artifact named after the run), and its apply job applies exactly the file that job saved.
+#[test]
+fn a_manual_run_applies_the_plan_its_plan_job_saved() {
+    let a = Action::new();
+    a.event(&serde_json::json!({"ref": "refs/heads/main", "inputs": {"pull-request": ""}}));
+    fs::write(a.dir.path().join("fake/plan-id"), "approved-by-reviewers").unwrap();
+    a.canned("plan-save", "Plan: 1 to change\n", 0);
+    a.canned(
+        "show-markdown",
+        "<!-- vetted:plan org=acme -->\n## vetted plan: 1 to change\n",
+        0,
+    );
+    let r = a.run("plan", DOCKER_SECRET);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert!(
+        output_has(&r, "artifact-name=vetted-plan-run-4242"),
+        "{}",
+        r.output
+    );
+    assert!(r.summary.contains("1 to change"), "{}", r.summary);
+    assert!(
+        a.github.requests().is_empty(),
+        "no pull request to comment on"
+    );
+
+    // The apply job downloads the artifact (here: a copy) and applies that file.
+    let approved = a.dir.path().join("approved/plan.json");
+    fs::create_dir_all(approved.parent().unwrap()).unwrap();
+    fs::copy(a.dir.path().join("tmp/vetted/plan.json"), &approved).unwrap();
+    a.clear_argv();
+    a.canned("apply", "Applied: 1 changed, 0 failed\n", 0);
+    let file = approved.display().to_string();
+    let r = a.run_with(
+        "apply",
+        DOCKER_SECRET,
+        &[("PLAN_SOURCE", "file"), ("PLAN_FILE", &file)],
+    );
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert_eq!(
+        a.argv(),
+        [
+            format!("show {file} --format markdown --max-chars 1048576"),
+            format!("apply --yes {file}")
+        ]
+    );
+    assert_eq!(
+        fs::read_to_string(a.dir.path().join("fake/applied.log")).unwrap(),
+        "{\"saved-plan\":\"approved-by-reviewers\"}\n"
+    );
+    assert!(
+        r.summary.contains("saved by this run's plan job") && r.summary.contains("Apply: done"),
+        "{}",
+        r.summary
+    );
+    assert!(a.github.requests().is_empty(), "{:?}", a.github.requests());
+
+    a.clear_argv();
+    let missing = a
+        .dir
+        .path()
+        .join("approved/none.json")
+        .display()
+        .to_string();
+    let r = a.run_with(
+        "apply",
+        DOCKER_SECRET,
+        &[("PLAN_SOURCE", "file"), ("PLAN_FILE", &missing)],
+    );
+    assert_eq!(r.code, 1);
+    assert!(r.stderr.contains("none.json' not found"), "{}", r.stderr);
+    let r = a.run_with("apply", DOCKER_SECRET, &[("PLAN_SOURCE", "file")]);
+    assert_eq!(r.code, 1);
+    assert!(
+        r.stderr.contains("needs the plan-file input"),
         "{}",
         r.stderr
     );

@@ -4,10 +4,11 @@
 #          plan files for the artifact. Fork pull requests (no secrets) get the offline checks only.
 #   apply  (push to main) finds the plan the merged pull request's plan job saved (its artifact),
 #          prints it to the job summary and applies exactly that plan; vetted refuses it when it
-#          went stale. PLAN_SOURCE=fresh (manual runs) plans now and applies that instead.
+#          went stale. PLAN_SOURCE=file applies PLAN_FILE (a plan an earlier job of the run saved
+#          and the environment's reviewers approved); PLAN_SOURCE=fresh plans now and applies that.
 #   drift  (schedule) plan --detailed-exitcode; opens/updates one issue, closes it when in sync.
 #   update (schedule) lock --upgrade; a branch and one pull request listing the moved digests.
-# Inputs come from the environment (set by action.yml): POLICY, WORK_DIR, PLAN_SOURCE,
+# Inputs come from the environment (set by action.yml): POLICY, WORK_DIR, PLAN_SOURCE, PLAN_FILE,
 # PULL_REQUEST, DRIFT_LABEL, UPDATE_BRANCH, BASE_BRANCH, FAIL_ON_DRIFT, plus GitHub's GITHUB_*
 # variables.
 set -euo pipefail
@@ -42,12 +43,17 @@ pr_number() {
   jq -r '.pull_request.number // .number // empty' "$GITHUB_EVENT_PATH" 2>/dev/null || true
 }
 
-# plan_artifact_name: the name of the artifact the plan job uploads. It carries the pull request's
-# head commit, which is how the apply job finds the plan that was reviewed for what got merged.
+# plan_artifact_name: the name of the artifact the plan job uploads. On a pull request it carries
+# the head commit, which is how the apply job finds the plan that was reviewed for what got merged;
+# elsewhere (a manual apply run's plan job) it carries the run.
 plan_artifact_name() {
   local sha
   sha=$(jq -r '.pull_request.head.sha // empty' "$GITHUB_EVENT_PATH" 2>/dev/null || true)
-  printf 'vetted-plan-%s\n' "${sha:-${GITHUB_SHA:-local}}"
+  if [ -n "$sha" ]; then
+    printf 'vetted-plan-%s\n' "$sha"
+  else
+    printf 'vetted-plan-run-%s\n' "${GITHUB_RUN_ID:-local}"
+  fi
 }
 
 # ---------------------------------------------------------------------------------------------
@@ -161,9 +167,19 @@ mode_apply() {
   rm -f "$WORK_DIR/apply.out"
   case "${PLAN_SOURCE:-pull-request}" in
     pull-request) apply_reviewed ;;
+    file) apply_file ;;
     fresh) apply_fresh ;;
-    *) die "plan-source must be 'pull-request' or 'fresh' (got '${PLAN_SOURCE}')" ;;
+    *) die "plan-source must be 'pull-request', 'file' or 'fresh' (got '${PLAN_SOURCE}')" ;;
   esac
+}
+
+# apply_file: applies the saved plan PLAN_FILE, made by an earlier job of this run (manual runs:
+# its job summary is what the environment's reviewers approved).
+apply_file() {
+  [ -n "${PLAN_FILE:-}" ] || die "plan-source 'file' needs the plan-file input"
+  [ -f "$PLAN_FILE" ] || die "plan file '$PLAN_FILE' not found (did the plan job upload it, and was it downloaded?)"
+  apply_plan_file "$PLAN_FILE" "The plan saved by this run's plan job (\`$(basename "$PLAN_FILE")\`)." ||
+    die "vetted apply failed (exit $APPLY_RC)"
 }
 
 # apply_fresh: plans now and applies exactly that plan (manual runs: repairing drift, retrying after
