@@ -162,6 +162,11 @@ post_plan_comment() {
 }
 
 # ---------------------------------------------------------------------------------------------
+# What to do when a merge's reviewed plan was not applied (docs/workflows/apply.yml's manual run).
+MANUAL_RUN_HINT="To apply the policy as it is on the branch now, run the vetted apply workflow by hand \
+(Actions → vetted apply → Run workflow): its plan job plans afresh and shows the plan in its job summary, \
+and the apply job applies exactly that plan once the environment's reviewers approve it."
+
 mode_apply() {
   ARTIFACT="vetted-apply-${GITHUB_RUN_ID:-local}"
   rm -f "$WORK_DIR/apply.out"
@@ -182,8 +187,8 @@ apply_file() {
     die "vetted apply failed (exit $APPLY_RC)"
 }
 
-# apply_fresh: plans now and applies exactly that plan (manual runs: repairing drift, retrying after
-# a failed apply). The review gate is the protected environment's approval.
+# apply_fresh: plans now and applies exactly that plan, in one job (for setups without a separate
+# plan job: the environment's reviewers then approve before the plan exists).
 apply_fresh() {
   local plan="$WORK_DIR/plan.json"
   if ! vetted_plan_save "$plan" >"$WORK_DIR/plan.txt" 2>"$WORK_DIR/plan.err"; then
@@ -234,7 +239,7 @@ apply_reviewed() {
       log "could not comment the result on #$number"
   else
     report_on_pr "$number" "**Not applied**: vetted apply of the plan reviewed on this pull request failed (exit $APPLY_RC)" \
-      'When the plan went stale (the policy on the branch, vetted.lock or the organization changed since it was reviewed), nothing was changed. To apply the policy as it is now, run the vetted apply workflow by hand (Actions → vetted apply → Run workflow): it plans afresh, shows the plan in the job summary and applies it.' ||
+      "When the plan went stale (the policy on the branch, vetted.lock or the organization changed since it was reviewed), nothing was changed. $MANUAL_RUN_HINT" ||
       log "could not comment the result on #$number"
     die "vetted apply failed (exit $APPLY_RC)"
   fi
@@ -257,14 +262,12 @@ merged_pull_request() {
 refuse_apply() {
   local number=$1 message=$2
   {
-    printf '# vetted apply: nothing applied\n\n%s\n\n' "$message"
-    printf 'To apply the policy as it is on this branch, run the vetted apply workflow by hand '
-    printf '(Actions → vetted apply → Run workflow): it plans afresh, shows the plan in the job summary '
-    printf 'and applies it once the environment'"'"'s reviewers approve.\n'
+    printf '# vetted apply: nothing applied\n\n%s\n\n%s\n' "$message" "$MANUAL_RUN_HINT"
   } >"$WORK_DIR/summary.md"
   summary_write "$WORK_DIR/summary.md"
   if [ -n "$number" ]; then
-    report_on_pr "$number" "**Not applied**: $message" || log "could not comment the result on #$number"
+    report_on_pr "$number" "**Not applied**: $message" "$MANUAL_RUN_HINT" ||
+      log "could not comment the result on #$number"
   fi
   die "$message"
 }
