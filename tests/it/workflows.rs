@@ -101,6 +101,14 @@ fn all_workflows() -> Vec<(String, String)> {
             }
         }
     }
+    // The README's copy-paste examples are linted as the workflows they are.
+    let readme = fs::read_to_string(repo_root().join("README.md")).unwrap();
+    for (i, block) in readme.split("```yaml\n").skip(1).enumerate() {
+        let body = block.split("```").next().unwrap_or_default();
+        if body.starts_with("on:") {
+            files.push((format!("readme-{i}.yml"), body.to_string()));
+        }
+    }
     files.sort();
     files
 }
@@ -109,6 +117,10 @@ fn all_workflows() -> Vec<(String, String)> {
 fn actionlint_passes_every_workflow_and_checks_the_action_inputs() {
     let workflows = all_workflows();
     let names: Vec<&str> = workflows.iter().map(|(n, _)| n.as_str()).collect();
+    assert!(
+        names.iter().filter(|n| n.starts_with("readme-")).count() >= 2,
+        "the README's plan and apply examples: {names:?}"
+    );
     for expected in ["plan.yml", "apply.yml", "drift.yml", "update.yml", "ci.yml"] {
         assert!(
             names.iter().any(|n| n.ends_with(expected)),
@@ -116,7 +128,7 @@ fn actionlint_passes_every_workflow_and_checks_the_action_inputs() {
         );
     }
     for (name, body) in &workflows {
-        if name.starts_with("docs") {
+        if name.starts_with("docs") || name.starts_with("readme") {
             assert!(
                 body.contains(ACTION_REF),
                 "{name} must use the action as {ACTION_REF}"
