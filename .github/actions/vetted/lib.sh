@@ -159,12 +159,16 @@ find_comment() {
   done
 }
 
-# upsert_comment ISSUE_NUMBER PREFIX BODY_FILE: updates the comment that starts with PREFIX, or
-# creates it. Prints the comment id.
+# upsert_comment ISSUE_NUMBER PREFIX BODY_FILE TRUNCATION_NOTE: updates the comment that starts
+# with PREFIX, or creates it, with BODY_FILE cut to GitHub's comment limit (TRUNCATION_NOTE then
+# ends it). Prints the comment id.
 upsert_comment() {
-  local number=$1 prefix=$2 file=$3 id req
+  local number=$1 prefix=$2 file=$3 note=$4 id req limited
   req=$(mktemp)
-  json_body "$req" '{body: $body}' --rawfile body "$file"
+  limited=$(mktemp)
+  truncate_to "$file" "$BODY_LIMIT" "$note" >"$limited"
+  json_body "$req" '{body: $body}' --rawfile body "$limited"
+  rm -f "$limited"
   id=$(find_comment "$number" "$prefix") || return 1
   if [ -n "$id" ]; then
     gh_api PATCH "/repos/$GITHUB_REPOSITORY/issues/comments/$id" "$req" >/dev/null || return 1

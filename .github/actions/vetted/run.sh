@@ -123,7 +123,6 @@ mode_plan() {
   vetted_show "$plan" markdown "$SUMMARY_LIMIT" >"$WORK_DIR/plan.summary.md" || die "vetted show failed"
   vetted_show "$plan" json >"$WORK_DIR/plan-report.json" || die "vetted show failed"
   set_output plan-file "$plan"
-  set_output artifact-dir "$WORK_DIR"
   set_output artifact-name "$ARTIFACT"
 
   # The comment starts with vetted's own marker; older output without one gets ours.
@@ -148,16 +147,14 @@ mode_plan() {
 
 # post_plan_comment NUMBER MARKER FILE: one sticky comment per pull request.
 post_plan_comment() {
-  local number=$1 marker=$2 file=$3 limited id
+  local number=$1 marker=$2 file=$3 id
   if [ -z "$number" ] || ! have_github_token; then
     log "no pull request number or GITHUB_TOKEN: not commenting"
     return 0
   fi
-  limited="$WORK_DIR/comment.limited.md"
-  truncate_to "$file" "$BODY_LIMIT" \
-    "> **Truncated** to fit a comment: the full plan is in the job summary and the \`$ARTIFACT\` artifact." \
-    >"$limited"
-  id=$(upsert_comment "$number" "$marker" "$limited") || return 1
+  id=$(upsert_comment "$number" "$marker" "$file" \
+    "> **Truncated** to fit a comment: the full plan is in the job summary and the \`$ARTIFACT\` artifact.") ||
+    return 1
   set_output comment-id "$id"
 }
 
@@ -278,7 +275,6 @@ APPLY_RC=0
 apply_plan_file() {
   local plan=$1 how=$2
   set_output plan-file "$plan"
-  set_output artifact-dir "$WORK_DIR"
   set_output artifact-name "$ARTIFACT"
   vetted_show "$plan" markdown "$SUMMARY_LIMIT" >"$WORK_DIR/plan.md" || die "vetted show $plan failed"
   APPLY_RC=0
@@ -305,9 +301,9 @@ report_on_pr() {
     printf '%s\n### vetted apply\n\n%s (%s).\n\n' "$marker" "$headline" "$(run_url)"
     [ -z "$advice" ] || printf '%s\n\n' "$advice"
     if [ -s "$WORK_DIR/apply.out" ]; then fence "$WORK_DIR/apply.out"; fi
-  } >"$body.full"
-  truncate_to "$body.full" "$BODY_LIMIT" "> **Truncated**: the full output is in the job summary of the run above." >"$body"
-  upsert_comment "$number" "$marker" "$body" >/dev/null
+  } >"$body"
+  upsert_comment "$number" "$marker" "$body" \
+    "> **Truncated**: the full output is in the job summary of the run above." >/dev/null
 }
 
 short_sha() { printf '%s' "${1:0:12}"; }
