@@ -383,7 +383,9 @@ pub async fn estimate(client: &RegistryClient, changes: &mut [Change]) {
             *manifests = count;
             for b in blobs {
                 if seen.insert(b.digest.clone()) {
-                    *bytes += b.size;
+                    // A hostile registry's sizes cannot wrap the sum: it stops at u64::MAX,
+                    // shown as "more than ..." (see [`approx_bytes`]).
+                    *bytes = bytes.saturating_add(b.size);
                 }
             }
         }
@@ -436,6 +438,16 @@ async fn blobs_of(
             }
             Ok((blobs, count))
         }
+    }
+}
+
+/// A byte estimate for display, `approx` (e.g. "about ") then the size; a sum that reached
+/// u64::MAX (sizes added with saturation) is "more than 16.00 EiB", never a wrapped small number.
+pub fn approx_bytes(n: u64, approx: &str) -> String {
+    if n == u64::MAX {
+        format!("more than {}", indicatif::HumanBytes(u64::MAX - 1))
+    } else {
+        format!("{approx}{}", indicatif::HumanBytes(n))
     }
 }
 

@@ -311,7 +311,7 @@ impl Plan {
             }
             if let Change::CopyImage { bytes, .. } = c {
                 s.images += 1;
-                s.bytes += bytes;
+                s.bytes = s.bytes.saturating_add(*bytes);
             }
         }
         s

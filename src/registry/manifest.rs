@@ -8,6 +8,12 @@ pub const DOCKER_LIST: &str = "application/vnd.docker.distribution.manifest.list
 pub const OCI_MANIFEST: &str = "application/vnd.oci.image.manifest.v1+json";
 pub const OCI_INDEX: &str = "application/vnd.oci.image.index.v1+json";
 
+/// The most children of an index vetted reads (and copies); a longer one is refused rather than
+/// fanned out into as many requests. Published multi-platform images list a few dozen.
+pub const MAX_INDEX_CHILDREN: usize = 1_000;
+/// The most blobs (config and layers) of an image manifest vetted copies.
+pub const MAX_IMAGE_BLOBS: usize = 1_000;
+
 /// `sha256:<hex>` of some bytes.
 pub fn sha256_digest(bytes: &[u8]) -> String {
     format!("sha256:{}", hex::encode(Sha256::digest(bytes)))
@@ -77,6 +83,12 @@ pub fn parse(bytes: &[u8], header_type: &str) -> Result<(Parsed, String), String
     let check = |d: &Descriptor| super::reference::validate_digest(&d.digest);
     match (raw.manifests, raw.config) {
         (Some(children), None) => {
+            if children.len() > MAX_INDEX_CHILDREN {
+                return Err(format!(
+                    "the index lists {} manifests, more than the {MAX_INDEX_CHILDREN} vetted reads",
+                    children.len()
+                ));
+            }
             children.iter().try_for_each(check)?;
             let media_type = if media_type.is_empty() {
                 OCI_INDEX.to_string()
@@ -88,6 +100,12 @@ pub fn parse(bytes: &[u8], header_type: &str) -> Result<(Parsed, String), String
         (None, Some(config)) => {
             let mut blobs = vec![config];
             blobs.extend(raw.layers.unwrap_or_default());
+            if blobs.len() > MAX_IMAGE_BLOBS {
+                return Err(format!(
+                    "the image manifest lists {} blobs, more than the {MAX_IMAGE_BLOBS} vetted copies",
+                    blobs.len()
+                ));
+            }
             blobs.iter().try_for_each(check)?;
             let media_type = if media_type.is_empty() {
                 OCI_MANIFEST.to_string()
@@ -192,5 +210,28 @@ mod tests {
         assert!(parse(b"{}", "").is_err());
         let bad = serde_json::json!({"config":{"digest":"sha256:zz"}});
         assert!(parse(&serde_json::to_vec(&bad).unwrap(), "").is_err());
+    }
+
+    #[test]
+    fn caps_children_and_blobs() {
+        let child = |i: usize| serde_json::json!({"mediaType": OCI_MANIFEST, "digest": d((i % 250) as u8), "size": 1});
+        let index = |n: usize| {
+            let m: Vec<_> = (0..n).map(child).collect();
+            serde_json::to_vec(&serde_json::json!({"mediaType": OCI_INDEX, "manifests": m}))
+                .unwrap()
+        };
+        assert!(parse(&index(MAX_INDEX_CHILDREN), "").is_ok());
+        let err = parse(&index(MAX_INDEX_CHILDREN + 1), "").unwrap_err();
+        assert!(
+            err.contains("1001 manifests") && err.contains("1000"),
+            "{err}"
+        );
+        let image = |n: usize| {
+            let layers: Vec<_> = (0..n).map(child).collect();
+            serde_json::to_vec(&serde_json::json!({"config": child(0), "layers": layers})).unwrap()
+        };
+        assert!(parse(&image(MAX_IMAGE_BLOBS - 1), "").is_ok());
+        let err = parse(&image(MAX_IMAGE_BLOBS), "").unwrap_err();
+        assert!(err.contains("1001 blobs"), "{err}");
     }
 }

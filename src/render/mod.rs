@@ -36,9 +36,9 @@ pub fn summary_line(plan: &Plan) -> String {
     if s.images > 0 {
         let _ = write!(
             line,
-            " Images: {} to copy, about {} to transfer.",
+            " Images: {} to copy, {} to transfer.",
             s.images,
-            indicatif::HumanBytes(s.bytes)
+            crate::mirror::approx_bytes(s.bytes, "about ")
         );
     }
     line
@@ -146,7 +146,7 @@ fn detail(c: &Change) -> String {
             let mut out = format!("copy {from} {digests}");
             // 0: the manifests could not be read for the estimate (the copy will say why).
             if *bytes > 0 {
-                let _ = write!(out, ", ~{}", indicatif::HumanBytes(*bytes));
+                let _ = write!(out, ", {}", crate::mirror::approx_bytes(*bytes, "~"));
             }
             if let Some(p) = platforms {
                 let _ = write!(out, ", platforms {} (new index)", p.join(","));
