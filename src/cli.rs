@@ -134,6 +134,10 @@ pub struct RegistryArgs {
     /// Images copied at once by apply.
     #[arg(long, env = "VETTED_COPY_PARALLELISM", default_value_t = 4, value_parser = clap::value_parser!(u64).range(1..=32))]
     pub copy_parallelism: u64,
+    /// Seconds one manifest, token or registry API request may take, body included; its retries
+    /// stop after five times that. Blob transfers may take longer but must keep moving.
+    #[arg(long, env = "VETTED_REGISTRY_TIMEOUT", value_name = "SECS", default_value_t = 60, value_parser = clap::value_parser!(u64).range(1..=600))]
+    pub registry_timeout: u64,
 }
 
 #[derive(Debug, Args)]

@@ -15,9 +15,16 @@ use crate::hub::{Credentials, HubConfig, Secret};
 use crate::registry::client::{ClientConfig, RegistryCredentials};
 use crate::registry::reference::DOCKER_HUB;
 
-/// Registry credentials for every registry, before anything else.
+/// Registry credentials for the organization's registry (docker.io), or for the registries
+/// [`REGISTRY_HOSTS_ENV`] names instead; never for any other registry a policy names.
 pub const REGISTRY_USERNAME_ENV: &str = "VETTED_REGISTRY_USERNAME";
 pub const REGISTRY_PASSWORD_ENV: &str = "VETTED_REGISTRY_PASSWORD";
+/// Comma-separated registries (as in references: `docker.io`, `ghcr.io`, `127.0.0.1:5000`) that
+/// VETTED_REGISTRY_USERNAME/PASSWORD belong to; `docker.io` when unset.
+pub const REGISTRY_HOSTS_ENV: &str = "VETTED_REGISTRY_HOSTS";
+/// Comma-separated `registry=URL` pairs: token realms on another host that may receive that
+/// registry's credentials (e.g. `registry.gitlab.com=https://gitlab.com`).
+pub const REGISTRY_REALMS_ENV: &str = "VETTED_REGISTRY_TOKEN_REALMS";
 /// The server key Docker's config.json uses for Docker Hub.
 const DOCKER_HUB_CONFIG_KEY: &str = "https://index.docker.io/v1/";
 
@@ -107,6 +114,13 @@ pub fn hub_credentials_from_env() -> Option<Credentials> {
     })
 }
 
+/// The Docker Hub API URL of VETTED_HUB_URL (`vetted lock` has no --hub-url): a token realm there
+/// may receive the docker.io credentials. Unset or unusable: none.
+pub fn hub_url_from_env() -> Option<Url> {
+    let raw = std::env::var("VETTED_HUB_URL").ok()?;
+    checked_url("VETTED_HUB_URL", raw.trim()).ok()
+}
+
 /// Where a credential came from (shown with --verbose; never the secret itself).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum CredentialSource {
@@ -131,16 +145,23 @@ impl CredentialSource {
 }
 
 /// Builds the registry client configuration for the `registries` a command talks to (names as in
-/// references: `docker.io`, `ghcr.io`, `127.0.0.1:5000`). Credentials per registry, first match
-/// wins: VETTED_REGISTRY_USERNAME/VETTED_REGISTRY_PASSWORD; for docker.io the Docker Hub
-/// credentials `hub` (DOCKERHUB_USERNAME/DOCKERHUB_TOKEN); Docker's config.json (`auths`,
-/// `credHelpers`, `credsStore`); anonymous.
+/// references: `docker.io`, `ghcr.io`, `127.0.0.1:5000`). Credentials are keyed by registry, as
+/// in Docker's config.json, first match wins: VETTED_REGISTRY_USERNAME/VETTED_REGISTRY_PASSWORD
+/// for the registries of VETTED_REGISTRY_HOSTS (docker.io when unset); for docker.io the Docker
+/// Hub credentials `hub` (DOCKERHUB_USERNAME/DOCKERHUB_TOKEN); Docker's config.json (`auths`,
+/// `credHelpers`, `credsStore`); anonymous. Token realms that may receive a registry's credentials
+/// besides its own origin: VETTED_REGISTRY_TOKEN_REALMS, and for docker.io the Docker Hub API
+/// origin `hub_url` (the sandbox serves its token service there).
 pub fn registry_config(
     args: &RegistryArgs,
     hub: Option<&Credentials>,
+    hub_url: Option<&Url>,
     registries: &BTreeSet<String>,
 ) -> Result<(ClientConfig, BTreeMap<String, CredentialSource>), Error> {
     let mut config = ClientConfig::default();
+    let deadline = Duration::from_secs(args.registry_timeout.max(1));
+    config.request_deadline = deadline;
+    config.retry_budget = deadline.saturating_mul(5);
     if let Some(raw) = args.docker_io_registry.as_deref().map(str::trim)
         && !raw.is_empty()
     {
@@ -151,6 +172,16 @@ pub fn registry_config(
         std::env::var(REGISTRY_USERNAME_ENV).ok(),
         std::env::var(REGISTRY_PASSWORD_ENV).ok(),
     )?;
+    let env_hosts = env_hosts(std::env::var(REGISTRY_HOSTS_ENV).ok().as_deref())?;
+    config.trusted_realms = trusted_realms(std::env::var(REGISTRY_REALMS_ENV).ok().as_deref())?;
+    if let Some(url) = hub_url {
+        config
+            .trusted_realms
+            .entry(DOCKER_HUB.to_string())
+            .or_default()
+            .insert(url.origin().ascii_serialization());
+    }
+    let env_creds = env_creds.map(|c| (c, env_hosts));
     let sources = assign_credentials(
         &mut config,
         env_creds,
@@ -159,6 +190,62 @@ pub fn registry_config(
         docker_config_credential,
     );
     Ok((config, sources))
+}
+
+/// A registry name as in references: Docker Hub's other names are `docker.io`.
+fn registry_name(raw: &str) -> String {
+    let name = raw.trim().trim_end_matches('/').to_ascii_lowercase();
+    match name.as_str() {
+        "index.docker.io" | "registry-1.docker.io" | "https://index.docker.io/v1" => {
+            DOCKER_HUB.to_string()
+        }
+        _ => name,
+    }
+}
+
+/// The registries of VETTED_REGISTRY_HOSTS (`docker.io` when unset or empty).
+fn env_hosts(raw: Option<&str>) -> Result<BTreeSet<String>, Error> {
+    let mut hosts = BTreeSet::new();
+    for item in raw.unwrap_or("").split(',') {
+        let name = registry_name(item);
+        if name.is_empty() {
+            continue;
+        }
+        let bad = name.contains('/') || name.contains(char::is_whitespace) || name.contains('@');
+        if bad {
+            return Err(Error::Usage(format!(
+                "{REGISTRY_HOSTS_ENV}: {item:?} is not a registry name; list registries as in \
+                 image references, e.g. docker.io,ghcr.io,registry.example.com:5000"
+            )));
+        }
+        hosts.insert(name);
+    }
+    if hosts.is_empty() {
+        hosts.insert(DOCKER_HUB.to_string());
+    }
+    Ok(hosts)
+}
+
+/// VETTED_REGISTRY_TOKEN_REALMS: `registry=URL` pairs -> registry -> realm origins (https, or
+/// plain http on loopback only).
+fn trusted_realms(raw: Option<&str>) -> Result<BTreeMap<String, BTreeSet<String>>, Error> {
+    let mut out: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+    for item in raw.unwrap_or("").split(',').map(str::trim) {
+        if item.is_empty() {
+            continue;
+        }
+        let Some((registry, realm)) = item.split_once('=') else {
+            return Err(Error::Usage(format!(
+                "{REGISTRY_REALMS_ENV}: {item:?} is not registry=URL, e.g. \
+                 registry.gitlab.com=https://gitlab.com"
+            )));
+        };
+        let url = checked_url(REGISTRY_REALMS_ENV, realm.trim())?;
+        out.entry(registry_name(registry))
+            .or_default()
+            .insert(url.origin().ascii_serialization());
+    }
+    Ok(out)
 }
 
 /// Both registry variables or neither.
@@ -184,14 +271,17 @@ fn env_credentials(
 /// (server key -> credential).
 fn assign_credentials(
     config: &mut ClientConfig,
-    env_creds: Option<RegistryCredentials>,
+    env_creds: Option<(RegistryCredentials, BTreeSet<String>)>,
     hub: Option<&Credentials>,
     registries: &BTreeSet<String>,
     docker_config: impl Fn(&str) -> Option<RegistryCredentials>,
 ) -> BTreeMap<String, CredentialSource> {
     let mut sources = BTreeMap::new();
     for registry in registries {
-        let (creds, source) = if let Some(c) = &env_creds {
+        let env = env_creds
+            .as_ref()
+            .filter(|(_, hosts)| hosts.contains(registry));
+        let (creds, source) = if let Some((c, _)) = env {
             (Some(c.clone()), CredentialSource::Env)
         } else if let (true, Some(h)) = (registry == DOCKER_HUB, hub) {
             (
@@ -359,19 +449,63 @@ mod tests {
             creds("docker-user", "docker-pass")
         );
 
-        // The environment wins everywhere.
+        // The environment pair belongs to docker.io only (the default VETTED_REGISTRY_HOSTS):
+        // another registry the policy names keeps its own credentials or none.
         let mut config = ClientConfig::default();
-        let env = Some(creds("ci", "ci-pass"));
+        let hosts = env_hosts(None).unwrap();
+        let env = Some((creds("ci", "ci-pass"), hosts));
         let sources = assign_credentials(&mut config, env, Some(&hub), &registries, lookup);
-        assert!(sources.values().all(|s| *s == CredentialSource::Env));
-        assert!(
-            config
-                .credentials
-                .values()
-                .all(|c| *c == creds("ci", "ci-pass"))
+        assert_eq!(sources["docker.io"], CredentialSource::Env);
+        assert_eq!(config.credentials["docker.io"], creds("ci", "ci-pass"));
+        assert_eq!(sources["ghcr.io"], CredentialSource::Anonymous);
+        assert!(!config.credentials.contains_key("ghcr.io"));
+        assert_eq!(sources["127.0.0.1:5000"], CredentialSource::DockerConfig);
+        assert_eq!(
+            config.credentials["127.0.0.1:5000"],
+            creds("local", "local-pass")
         );
         // Debug never shows a password.
         assert!(!format!("{config:?}").contains("ci-pass"));
+
+        // VETTED_REGISTRY_HOSTS names the registries the pair belongs to instead.
+        let mut config = ClientConfig::default();
+        let hosts = env_hosts(Some("ghcr.io, 127.0.0.1:5000")).unwrap();
+        let env = Some((creds("ci", "ci-pass"), hosts));
+        let sources = assign_credentials(&mut config, env, Some(&hub), &registries, lookup);
+        assert_eq!(sources["ghcr.io"], CredentialSource::Env);
+        assert_eq!(sources["127.0.0.1:5000"], CredentialSource::Env);
+        assert_eq!(sources["docker.io"], CredentialSource::DockerHub);
+        assert_eq!(
+            config.credentials["docker.io"],
+            creds("alice", "hub-secret")
+        );
+    }
+
+    #[test]
+    fn registry_hosts_and_token_realms_parse() {
+        let hosts = |s: &str| env_hosts(Some(s)).unwrap().into_iter().collect::<Vec<_>>();
+        assert_eq!(hosts(""), ["docker.io"]);
+        assert_eq!(hosts("index.docker.io,GHCR.io/"), ["docker.io", "ghcr.io"]);
+        let err = env_hosts(Some("ghcr.io/org")).unwrap_err().to_string();
+        assert!(
+            err.contains("VETTED_REGISTRY_HOSTS") && err.contains("ghcr.io/org"),
+            "{err}"
+        );
+
+        let realms = trusted_realms(Some(
+            "registry.gitlab.com=https://gitlab.com/jwt/auth, 127.0.0.1:5000=http://127.0.0.1:5001",
+        ))
+        .unwrap();
+        assert!(realms["registry.gitlab.com"].contains("https://gitlab.com"));
+        assert!(realms["127.0.0.1:5000"].contains("http://127.0.0.1:5001"));
+        assert!(trusted_realms(None).unwrap().is_empty());
+        let err = trusted_realms(Some("gitlab.com")).unwrap_err().to_string();
+        assert!(err.contains("registry=URL"), "{err}");
+        // Never a plain-http realm off loopback.
+        let err = trusted_realms(Some("r.example=http://auth.example"))
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("only allowed for loopback"), "{err}");
     }
 
     #[test]
@@ -389,14 +523,16 @@ mod tests {
         let args = |url: &str| RegistryArgs {
             docker_io_registry: Some(url.into()),
             copy_parallelism: 4,
+            registry_timeout: 60,
         };
         let none = BTreeSet::new();
-        let (config, _) = registry_config(&args("http://127.0.0.1:5001/"), None, &none).unwrap();
+        let (config, _) =
+            registry_config(&args("http://127.0.0.1:5001/"), None, None, &none).unwrap();
         assert_eq!(
             config.endpoints["docker.io"].as_str(),
             "http://127.0.0.1:5001/"
         );
-        let err = registry_config(&args("http://registry.example.com"), None, &none)
+        let err = registry_config(&args("http://registry.example.com"), None, None, &none)
             .unwrap_err()
             .to_string();
         assert!(err.contains("--docker-io-registry"), "{err}");

@@ -62,6 +62,7 @@ pub async fn run(args: &LockArgs) -> Result<Outcome, Error> {
         let (config, _) = crate::settings::registry_config(
             &args.registry,
             crate::settings::hub_credentials_from_env().as_ref(),
+            crate::settings::hub_url_from_env().as_ref(),
             &registries,
         )?;
         let client = RegistryClient::new(config).map_err(|e| Error::Usage(e.to_string()))?;

@@ -95,8 +95,12 @@ pub(crate) async fn load(
     let registry = if registries.is_empty() {
         None
     } else {
-        let (rc, sources) =
-            settings::registry_config(registry_args, Some(&config.credentials), &registries)?;
+        let (rc, sources) = settings::registry_config(
+            registry_args,
+            Some(&config.credentials),
+            Some(&config.base_url),
+            &registries,
+        )?;
         if verbose {
             for (registry, source) in &sources {
                 status(&format!("Registry {registry}: {}", source.describe()));

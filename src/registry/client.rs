@@ -7,7 +7,14 @@
 //! no retries. This client requests one token with several scopes (the `scope` parameter repeated,
 //! push scope first, since some registries read only the first) and retries 5xx, 429 (honouring
 //! `Retry-After`) and connection errors.
-use std::collections::{BTreeMap, HashMap, HashSet};
+//!
+//! Everything a registry sends is treated as hostile: manifest, token and error bodies are read
+//! with caps while streaming ([`MAX_MANIFEST_BYTES`], [`MAX_TOKEN_BYTES`], [`MAX_ERROR_BODY_BYTES`]),
+//! every manifest, token and API request has an overall deadline
+//! ([`ClientConfig::request_deadline`]) and its retries a total budget
+//! ([`ClientConfig::retry_budget`]), and a registry's credentials go only to that registry and to
+//! the token realms [`realm_use`] allows.
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::fmt;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -39,16 +46,40 @@ impl fmt::Debug for RegistryCredentials {
     }
 }
 
+/// The largest manifest read (the OCI distribution spec's floor a registry must accept, 4 MiB);
+/// a longer one, by `Content-Length` or while streaming, is refused without reading further.
+pub const MAX_MANIFEST_BYTES: usize = 4 << 20;
+/// The largest token service response read (Docker Hub's are about 2 KiB).
+pub const MAX_TOKEN_BYTES: usize = 256 << 10;
+/// How much of an error body is read (shown cut to 300 characters).
+pub const MAX_ERROR_BODY_BYTES: usize = 16 << 10;
+
+/// Docker Hub's token service: the documented realm of docker.io, which receives its credentials.
+pub const DOCKER_HUB_REALM: &str = "https://auth.docker.io";
+
 /// How the client behaves. Credentials are keyed by registry name as in references (`docker.io`).
 #[derive(Debug, Clone)]
 pub struct ClientConfig {
+    /// Registry name -> its credentials; they go to that registry only (and the realms
+    /// [`realm_use`] allows), never to another registry a policy names.
     pub credentials: BTreeMap<String, RegistryCredentials>,
+    /// Registry name -> origins (`https://gitlab.com`) of token realms on another host that may
+    /// receive its credentials, besides the registry's own origin (and auth.docker.io for
+    /// docker.io).
+    pub trusted_realms: BTreeMap<String, BTreeSet<String>>,
     /// Registries (host or host:port) reached over plain http besides loopback ones.
     pub insecure: Vec<String>,
     /// Registry name (as in references, e.g. `docker.io`) -> base URL (`http://127.0.0.1:5000`)
     /// to send its API requests to instead (the sandbox standing in for Docker Hub).
     pub endpoints: BTreeMap<String, url::Url>,
+    /// Longest wait between two reads of a response (what bounds a blob transfer, which may take
+    /// long but must keep moving).
     pub request_timeout: Duration,
+    /// Longest time one manifest, token or API request may take, body included (blob transfers,
+    /// which may be large, are bounded by `request_timeout` between reads instead).
+    pub request_deadline: Duration,
+    /// Longest time one request may take with all its retries: no retry starts past it.
+    pub retry_budget: Duration,
     pub connect_timeout: Duration,
     /// Attempts per request, including the first (at least 1).
     pub max_attempts: u32,
@@ -61,9 +92,12 @@ impl Default for ClientConfig {
     fn default() -> Self {
         ClientConfig {
             credentials: BTreeMap::new(),
+            trusted_realms: BTreeMap::new(),
             insecure: Vec::new(),
             endpoints: BTreeMap::new(),
             request_timeout: Duration::from_secs(600),
+            request_deadline: Duration::from_secs(60),
+            retry_budget: Duration::from_secs(300),
             connect_timeout: Duration::from_secs(15),
             max_attempts: 6,
             base_backoff: Duration::from_millis(200),
@@ -224,6 +258,102 @@ fn is_loopback_host(registry: &str) -> bool {
     host == "localhost" || host == "::1" || host.starts_with("127.")
 }
 
+fn url_is_loopback(url: &url::Url) -> bool {
+    match url.host() {
+        Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
+        Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
+        Some(url::Host::Domain(d)) => d.eq_ignore_ascii_case("localhost"),
+        None => false,
+    }
+}
+
+/// What a registry's credentials may do at the token realm its `WWW-Authenticate` challenge names.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RealmUse {
+    /// The realm is the registry's own: ask for a token with the credentials.
+    Credentials,
+    /// The realm is on another origin nobody vouched for: ask for an anonymous token.
+    Anonymous,
+    /// No request at all (plain http off loopback, another scheme).
+    Refused(String),
+}
+
+/// The rule for token realms (README "Registry credentials"): a realm must be https, or plain
+/// http on a loopback address; it receives the credentials of `registry` (reached at
+/// `registry_base`) only when it is on the registry's own origin (scheme, host and port), is
+/// Docker Hub's documented realm for docker.io, or its origin is listed in `trusted` (the
+/// registry's [`ClientConfig::trusted_realms`]). Any other realm gets an anonymous request.
+pub fn realm_use(
+    registry: &str,
+    registry_base: &url::Url,
+    realm: &url::Url,
+    trusted: Option<&BTreeSet<String>>,
+) -> RealmUse {
+    let origin = realm.origin().ascii_serialization();
+    match realm.scheme() {
+        "https" => {}
+        "http" if url_is_loopback(realm) => {}
+        "http" => {
+            return RealmUse::Refused(format!(
+                "token realm {origin} is plain http on a non-loopback host; vetted asks token \
+                 services for tokens over https only"
+            ));
+        }
+        other => {
+            return RealmUse::Refused(format!(
+                "token realm {origin} has unsupported scheme {other:?}"
+            ));
+        }
+    }
+    let own = realm.origin() == registry_base.origin();
+    let hub = registry == DOCKER_HUB && origin == DOCKER_HUB_REALM;
+    if own || hub || trusted.is_some_and(|t| t.contains(&origin)) {
+        RealmUse::Credentials
+    } else {
+        RealmUse::Anonymous
+    }
+}
+
+/// Why reading a capped body failed.
+pub(crate) enum BodyError {
+    TooLarge,
+    Transport(reqwest::Error),
+}
+
+/// Reads a response body of at most `cap` bytes; a longer one (by `Content-Length`, or while
+/// streaming) is refused without reading further.
+pub(crate) async fn read_capped(mut resp: Response, cap: usize) -> Result<Vec<u8>, BodyError> {
+    if resp
+        .content_length()
+        .is_some_and(|n| n > u64::try_from(cap).unwrap_or(u64::MAX))
+    {
+        return Err(BodyError::TooLarge);
+    }
+    let mut out = Vec::new();
+    while let Some(chunk) = resp.chunk().await.map_err(BodyError::Transport)? {
+        if out.len().saturating_add(chunk.len()) > cap {
+            return Err(BodyError::TooLarge);
+        }
+        out.extend_from_slice(&chunk);
+    }
+    Ok(out)
+}
+
+/// At most the first `cap` bytes of an error body, as text (an unreadable rest is dropped).
+pub(crate) async fn error_body(mut resp: Response, cap: usize) -> String {
+    let mut out = Vec::new();
+    while out.len() < cap {
+        match resp.chunk().await {
+            Ok(Some(chunk)) => {
+                let room = cap - out.len();
+                out.extend_from_slice(&chunk[..chunk.len().min(room)]);
+            }
+            _ => break,
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
 struct CachedToken {
     token: String,
     expires: Instant,
@@ -347,7 +477,9 @@ impl RegistryClient {
 
     /// Sends a request built by `build` (called once per attempt), authenticating with the given
     /// scopes when challenged and retrying transient failures. Non-success statuses are returned as
-    /// responses when `ok_status` accepts them, otherwise as [`RegistryError::Status`].
+    /// responses when `ok_status` accepts them, otherwise as [`RegistryError::Status`]. Each
+    /// attempt, body included, ends by [`ClientConfig::request_deadline`]; no retry starts past
+    /// [`ClientConfig::retry_budget`].
     pub async fn send<F>(
         &self,
         reference: &Reference,
@@ -360,22 +492,71 @@ impl RegistryClient {
     where
         F: Fn(RequestBuilder) -> RequestBuilder,
     {
+        let deadline = self.config.request_deadline;
+        self.send_with(
+            reference,
+            scopes,
+            method,
+            url,
+            build,
+            ok_status,
+            Some(deadline),
+        )
+        .await
+    }
+
+    /// [`Self::send`] for a blob download whose body is streamed afterwards: no overall deadline
+    /// (a 1 GiB layer takes its time), only [`ClientConfig::request_timeout`] between reads.
+    pub async fn send_streamed<F>(
+        &self,
+        reference: &Reference,
+        scopes: &[Scope],
+        method: Method,
+        url: &str,
+        build: F,
+        ok_status: impl Fn(StatusCode) -> bool,
+    ) -> Result<Response, RegistryError>
+    where
+        F: Fn(RequestBuilder) -> RequestBuilder,
+    {
+        self.send_with(reference, scopes, method, url, build, ok_status, None)
+            .await
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    async fn send_with<F>(
+        &self,
+        reference: &Reference,
+        scopes: &[Scope],
+        method: Method,
+        url: &str,
+        build: F,
+        ok_status: impl Fn(StatusCode) -> bool,
+        deadline: Option<Duration>,
+    ) -> Result<Response, RegistryError>
+    where
+        F: Fn(RequestBuilder) -> RequestBuilder,
+    {
         let scopes = normalise_scopes(scopes);
         let scope_key: String = scopes
             .iter()
             .map(Scope::param)
             .collect::<Vec<_>>()
             .join(" ");
+        let started = Instant::now();
         let mut authed_once = false;
         let mut attempt = 0u32;
         loop {
             attempt += 1;
             let mut rb = build(self.http.request(method.clone(), url));
+            if let Some(d) = deadline {
+                rb = rb.timeout(d);
+            }
             if let Some(h) = self.cached_auth(reference, &scope_key) {
                 rb = rb.header(reqwest::header::AUTHORIZATION, h);
             }
             let result = rb.send().await;
-            let retry_wait = match result {
+            let (retry_wait, last) = match result {
                 Err(e) => {
                     if attempt >= self.config.max_attempts || e.is_builder() {
                         return Err(RegistryError::Transport {
@@ -384,7 +565,7 @@ impl RegistryClient {
                             message: error_chain(&e),
                         });
                     }
-                    self.backoff(attempt)
+                    (self.backoff(attempt), error_chain(&e))
                 }
                 Ok(resp) => {
                     self.note_ratelimit(resp.headers());
@@ -402,7 +583,7 @@ impl RegistryClient {
                     let transient =
                         status.is_server_error() || status == StatusCode::TOO_MANY_REQUESTS;
                     if !transient || attempt >= self.config.max_attempts {
-                        let body = resp.text().await.unwrap_or_default();
+                        let body = error_body(resp, MAX_ERROR_BODY_BYTES).await;
                         return Err(RegistryError::Status {
                             method: method.to_string(),
                             url: url.to_string(),
@@ -414,17 +595,44 @@ impl RegistryClient {
                         .duration_since(UNIX_EPOCH)
                         .map(|d| d.as_secs())
                         .unwrap_or(0);
-                    resp.headers()
+                    let wait = resp
+                        .headers()
                         .get(reqwest::header::RETRY_AFTER)
                         .and_then(|v| v.to_str().ok())
                         .and_then(|v| parse_retry_after(v, now))
                         .map(|d| d.min(self.config.max_backoff))
-                        .unwrap_or_else(|| self.backoff(attempt))
+                        .unwrap_or_else(|| self.backoff(attempt));
+                    (wait, format!("HTTP {}", status.as_u16()))
                 }
             };
+            self.within_budget(started, retry_wait, attempt, &method, url, &last)?;
             tracing::debug!(%method, url, attempt, ?retry_wait, "retrying registry request");
             tokio::time::sleep(retry_wait).await;
         }
+    }
+
+    /// Refuses a retry that would start past [`ClientConfig::retry_budget`] (counted from
+    /// `started`, the first attempt).
+    fn within_budget(
+        &self,
+        started: Instant,
+        wait: Duration,
+        attempts: u32,
+        method: &Method,
+        url: &str,
+        last: &str,
+    ) -> Result<(), RegistryError> {
+        if started.elapsed().saturating_add(wait) < self.config.retry_budget {
+            return Ok(());
+        }
+        Err(RegistryError::Transport {
+            method: method.to_string(),
+            url: url.to_string(),
+            message: format!(
+                "gave up after {attempts} attempt(s) in {}s, the retry budget (--registry-timeout); last error: {last}",
+                started.elapsed().as_secs()
+            ),
+        })
     }
 
     /// Sends one request without retries or a challenge round, using the auth already cached for
@@ -457,7 +665,7 @@ impl RegistryClient {
             return Ok(resp);
         }
         let status = resp.status().as_u16();
-        let body = resp.text().await.unwrap_or_default();
+        let body = error_body(resp, MAX_ERROR_BODY_BYTES).await;
         Err(RegistryError::Status {
             method: method.to_string(),
             url: url.to_string(),
@@ -510,6 +718,21 @@ impl RegistryClient {
             Challenge::Bearer { realm, service } => {
                 let mut url = url::Url::parse(&realm)
                     .map_err(|e| auth_err(format!("invalid token realm {realm:?}: {e}")))?;
+                let base = url::Url::parse(&self.base_url(reference))
+                    .map_err(|e| auth_err(format!("invalid registry URL: {e}")))?;
+                let trusted = self.config.trusted_realms.get(&reference.registry);
+                let withheld = match realm_use(&reference.registry, &base, &url, trusted) {
+                    RealmUse::Refused(why) => return Err(auth_err(why)),
+                    RealmUse::Credentials => false,
+                    RealmUse::Anonymous => creds.is_some(),
+                };
+                if withheld {
+                    tracing::warn!(
+                        registry = %reference.registry,
+                        realm = %url.origin().ascii_serialization(),
+                        "token realm on another host: asking it for an anonymous token"
+                    );
+                }
                 {
                     let mut q = url.query_pairs_mut();
                     if let Some(s) = &service {
@@ -519,68 +742,91 @@ impl RegistryClient {
                         q.append_pair("scope", &s.param());
                     }
                 }
-                let mut rb = self.http.get(url.clone());
-                if let Some(c) = creds {
+                let realm_origin = url.origin().ascii_serialization();
+                let denied = |status: u16| {
+                    let mut m = format!("token service {realm_origin} answered HTTP {status}");
+                    if withheld {
+                        m.push_str(&format!(
+                            "; the credentials for {} were not sent to it, a token realm on \
+                             another host (to trust it, add {}={realm_origin} to \
+                             VETTED_REGISTRY_TOKEN_REALMS)",
+                            reference.registry, reference.registry
+                        ));
+                    }
+                    auth_err(m)
+                };
+                let mut rb = self
+                    .http
+                    .get(url.clone())
+                    .timeout(self.config.request_deadline);
+                if let (Some(c), false) = (creds, withheld) {
                     rb = rb.basic_auth(&c.username, Some(&c.password));
                 }
+                let started = Instant::now();
                 let mut last = String::new();
                 for attempt in 1..=self.config.max_attempts {
-                    match rb.try_clone().map(|r| r.send()) {
-                        None => return Err(auth_err("token request cannot be built".into())),
-                        Some(fut) => match fut.await {
-                            Ok(resp) if resp.status().is_success() => {
-                                // A body cut short is retried; a complete but unreadable one is not.
-                                let raw = match resp.bytes().await {
-                                    Ok(b) => b,
-                                    Err(e) => {
-                                        last = error_chain(&e);
-                                        if attempt < self.config.max_attempts {
-                                            tokio::time::sleep(self.backoff(attempt)).await;
-                                        }
-                                        continue;
-                                    }
-                                };
-                                let body: TokenResponse =
-                                    serde_json::from_slice(&raw).map_err(|e| {
-                                        auth_err(format!("unreadable token response: {e}"))
-                                    })?;
-                                let token = body
-                                    .token
-                                    .or(body.access_token)
-                                    .filter(|t| !t.is_empty())
-                                    .ok_or_else(|| {
-                                        auth_err("token response has no token".into())
-                                    })?;
-                                let ttl = body.expires_in.unwrap_or(60).max(30);
-                                // Refresh a little early so long copies do not hit expiry mid-request.
-                                let expires = Instant::now() + Duration::from_secs(ttl - 10);
-                                if let Ok(mut t) = self.tokens.lock() {
-                                    t.insert(
-                                        (host.clone(), scope_key.to_string()),
-                                        CachedToken { token, expires },
-                                    );
-                                }
-                                return Ok(());
-                            }
-                            Ok(resp) => {
-                                let status = resp.status();
-                                if !(status.is_server_error()
-                                    || status == StatusCode::TOO_MANY_REQUESTS)
-                                {
-                                    return Err(auth_err(format!(
-                                        "token service {} answered HTTP {}",
-                                        url.origin().ascii_serialization(),
-                                        status.as_u16()
-                                    )));
-                                }
-                                last = format!("HTTP {}", status.as_u16());
-                            }
-                            Err(e) => last = error_chain(&e),
-                        },
+                    if attempt > 1 {
+                        let wait = self.backoff(attempt - 1);
+                        self.within_budget(
+                            started,
+                            wait,
+                            attempt - 1,
+                            &Method::GET,
+                            &realm_origin,
+                            &last,
+                        )?;
+                        tokio::time::sleep(wait).await;
                     }
-                    if attempt < self.config.max_attempts {
-                        tokio::time::sleep(self.backoff(attempt)).await;
+                    let Some(fut) = rb.try_clone().map(|r| r.send()) else {
+                        return Err(auth_err("token request cannot be built".into()));
+                    };
+                    let resp = match fut.await {
+                        Ok(resp) => resp,
+                        Err(e) => {
+                            last = error_chain(&e);
+                            continue;
+                        }
+                    };
+                    let status = resp.status();
+                    if !status.is_success() {
+                        if !(status.is_server_error() || status == StatusCode::TOO_MANY_REQUESTS) {
+                            return Err(denied(status.as_u16()));
+                        }
+                        last = format!("HTTP {}", status.as_u16());
+                        continue;
                     }
+                    // A body cut short is retried; a complete but unreadable one is not.
+                    let raw = match read_capped(resp, MAX_TOKEN_BYTES).await {
+                        Ok(b) => b,
+                        Err(BodyError::TooLarge) => {
+                            return Err(auth_err(format!(
+                                "token response from {realm_origin} is larger than {} KiB",
+                                MAX_TOKEN_BYTES >> 10
+                            )));
+                        }
+                        Err(BodyError::Transport(e)) => {
+                            last = error_chain(&e);
+                            continue;
+                        }
+                    };
+                    let body: TokenResponse = serde_json::from_slice(&raw)
+                        .map_err(|e| auth_err(format!("unreadable token response: {e}")))?;
+                    let token = body
+                        .token
+                        .or(body.access_token)
+                        .filter(|t| !t.is_empty())
+                        .ok_or_else(|| auth_err("token response has no token".into()))?;
+                    // A hostile lifetime cannot overflow the clock: at most a day.
+                    let ttl = body.expires_in.unwrap_or(60).clamp(30, 86_400);
+                    // Refresh a little early so long copies do not hit expiry mid-request.
+                    let expires = Instant::now() + Duration::from_secs(ttl - 10);
+                    if let Ok(mut t) = self.tokens.lock() {
+                        t.insert(
+                            (host.clone(), scope_key.to_string()),
+                            CachedToken { token, expires },
+                        );
+                    }
+                    return Ok(());
                 }
                 Err(auth_err(format!("token service unavailable: {last}")))
             }
@@ -661,14 +907,15 @@ impl RegistryClient {
         )
     }
 
-    /// GETs a manifest's bytes and media type.
+    /// GETs a manifest's bytes and media type: at most [`MAX_MANIFEST_BYTES`], read while
+    /// streaming, within the request deadline; a body cut short is retried within the retry budget.
     pub async fn get_manifest_raw(
         &self,
         reference: &Reference,
         scopes: &[Scope],
     ) -> Result<(Vec<u8>, String), RegistryError> {
         let url = self.manifest_url(reference, reference.manifest_ref());
-        // A body cut short by the network is retried like a failed request (bounded).
+        let started = Instant::now();
         let mut attempt = 0u32;
         loop {
             attempt += 1;
@@ -685,20 +932,28 @@ impl RegistryClient {
             let media_type = header_str(resp.headers(), reqwest::header::CONTENT_TYPE.as_str())
                 .map(|s| s.split(';').next().unwrap_or(s).trim().to_string())
                 .unwrap_or_default();
-            match resp.bytes().await {
-                Ok(bytes) => return Ok((bytes.to_vec(), media_type)),
-                Err(e) if attempt < self.config.max_attempts => {
-                    tracing::debug!(url, attempt, error = %error_chain(&e), "manifest body cut short; retrying");
-                    tokio::time::sleep(self.backoff(attempt)).await;
+            let e = match read_capped(resp, MAX_MANIFEST_BYTES).await {
+                Ok(bytes) => return Ok((bytes, media_type)),
+                Err(BodyError::TooLarge) => {
+                    return Err(RegistryError::Protocol(format!(
+                        "{reference}: the manifest is larger than {} MiB, the most vetted reads",
+                        MAX_MANIFEST_BYTES >> 20
+                    )));
                 }
-                Err(e) => {
-                    return Err(RegistryError::Transport {
-                        method: "GET".into(),
-                        url: url.clone(),
-                        message: error_chain(&e),
-                    });
-                }
+                Err(BodyError::Transport(e)) => e,
+            };
+            let last = error_chain(&e);
+            if attempt >= self.config.max_attempts {
+                return Err(RegistryError::Transport {
+                    method: "GET".into(),
+                    url: url.clone(),
+                    message: last,
+                });
             }
+            let wait = self.backoff(attempt);
+            self.within_budget(started, wait, attempt, &Method::GET, &url, &last)?;
+            tracing::debug!(url, attempt, error = %last, "manifest body cut short; retrying");
+            tokio::time::sleep(wait).await;
         }
     }
 }
@@ -772,6 +1027,95 @@ mod tests {
         cfg.credentials.insert("docker.io".into(), c);
         let client = RegistryClient::new(cfg).unwrap();
         assert!(!format!("{client:?}").contains("s3cret"));
+    }
+
+    #[test]
+    fn token_realm_rule() {
+        let u = |s: &str| url::Url::parse(s).unwrap();
+        let trusted: BTreeSet<String> = ["https://gitlab.com".to_string()].into();
+        let decide = |registry: &str, base: &str, realm: &str| {
+            realm_use(registry, &u(base), &u(realm), Some(&trusted))
+        };
+        // The registry's own origin, and Docker Hub's documented realm for docker.io.
+        assert_eq!(
+            decide("ghcr.io", "https://ghcr.io", "https://ghcr.io/token"),
+            RealmUse::Credentials
+        );
+        assert_eq!(
+            decide(
+                "docker.io",
+                "https://registry-1.docker.io",
+                "https://auth.docker.io/token"
+            ),
+            RealmUse::Credentials
+        );
+        // auth.docker.io is Docker Hub's, not every registry's.
+        assert_eq!(
+            decide("ghcr.io", "https://ghcr.io", "https://auth.docker.io/token"),
+            RealmUse::Anonymous
+        );
+        // Another host or another port: anonymous unless configured.
+        assert_eq!(
+            decide(
+                "evil.example",
+                "https://evil.example",
+                "https://collect.example/t"
+            ),
+            RealmUse::Anonymous
+        );
+        assert_eq!(
+            decide(
+                "127.0.0.1:5000",
+                "http://127.0.0.1:5000",
+                "http://127.0.0.1:5001/t"
+            ),
+            RealmUse::Anonymous
+        );
+        assert_eq!(
+            decide(
+                "registry.gitlab.com",
+                "https://registry.gitlab.com",
+                "https://gitlab.com/jwt/auth"
+            ),
+            RealmUse::Credentials
+        );
+        // Same host, plain http: another origin.
+        assert_eq!(
+            decide("ghcr.io", "https://ghcr.io", "https://ghcr.io:8443/token"),
+            RealmUse::Anonymous
+        );
+        // Plain http off loopback is never used, even when configured or on the registry's host.
+        for (registry, base, realm) in [
+            (
+                "reg.internal",
+                "http://reg.internal",
+                "http://reg.internal/token",
+            ),
+            ("ghcr.io", "https://ghcr.io", "http://ghcr.io/token"),
+            (
+                "registry.gitlab.com",
+                "https://registry.gitlab.com",
+                "http://gitlab.com/jwt",
+            ),
+        ] {
+            assert!(
+                matches!(decide(registry, base, realm), RealmUse::Refused(m) if m.contains("plain http")),
+                "{realm}"
+            );
+        }
+        assert!(matches!(
+            decide("ghcr.io", "https://ghcr.io", "ftp://ghcr.io/token"),
+            RealmUse::Refused(_)
+        ));
+        // Loopback plain http on the registry's own origin (a local registry) is fine.
+        assert_eq!(
+            decide(
+                "localhost:5000",
+                "http://localhost:5000",
+                "http://localhost:5000/auth"
+            ),
+            RealmUse::Credentials
+        );
     }
 
     #[test]

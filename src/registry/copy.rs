@@ -12,7 +12,10 @@ use futures::{StreamExt, TryStreamExt};
 use reqwest::{Method, StatusCode};
 use sha2::{Digest, Sha256};
 
-use super::client::{RegistryClient, RegistryError, Scope, error_chain, header_str};
+use super::client::{
+    BodyError, MAX_MANIFEST_BYTES, RegistryClient, RegistryError, Scope, error_chain, header_str,
+    read_capped,
+};
 use super::manifest::{self, Descriptor, Parsed};
 use super::reference::Reference;
 
@@ -242,6 +245,10 @@ pub async fn copy_image(
 /// schema (`sha256-<hex>`, an index of the referrers).
 const SIGNATURE_SUFFIXES: [&str; 4] = [".sig", ".att", ".sbom", ""];
 
+/// The most referrers (signatures, attestations) copied for one manifest; a longer list is an
+/// error rather than thousands of requests.
+pub const MAX_REFERRERS: usize = 1_000;
+
 /// Copies the signature artifacts of the image digest and of its children (see
 /// [`CopyOptions::signatures`]); returns how many were copied (not already in the target).
 async fn copy_signatures(
@@ -281,12 +288,28 @@ async fn copy_signatures(
             )
             .await?;
         if resp.status().is_success() {
-            let body = resp.bytes().await.map_err(|e| RegistryError::Transport {
-                method: "GET".into(),
-                url: url.clone(),
-                message: error_chain(&e),
-            })?;
-            for referrer in referrer_digests(&body) {
+            let body = read_capped(resp, MAX_MANIFEST_BYTES)
+                .await
+                .map_err(|e| match e {
+                    BodyError::TooLarge => RegistryError::Protocol(format!(
+                        "{url}: the referrers list is larger than {} MiB",
+                        MAX_MANIFEST_BYTES >> 20
+                    )),
+                    BodyError::Transport(e) => RegistryError::Transport {
+                        method: "GET".into(),
+                        url: url.clone(),
+                        message: error_chain(&e),
+                    },
+                })?;
+            let referrers = referrer_digests(&body);
+            if referrers.len() > MAX_REFERRERS {
+                return Err(RegistryError::Protocol(format!(
+                    "{url}: {} referrers, more than the {MAX_REFERRERS} vetted copies for one image",
+                    referrers.len()
+                ))
+                .into());
+            }
+            for referrer in referrers {
                 let rep = copy_one(
                     client,
                     &source.with_digest(&referrer),
@@ -579,7 +602,7 @@ impl Job<'_> {
     }
 
     async fn copy_blobs(&self, blobs: Vec<Descriptor>) -> Result<(), CopyError> {
-        let total: u64 = blobs.iter().map(|b| b.size).sum();
+        let total = blobs.iter().fold(0u64, |t, b| t.saturating_add(b.size));
         self.progress.add_total(&self.image, total);
         let results: Vec<Result<(), CopyError>> = futures::stream::iter(blobs)
             .map(|b| async move { self.copy_blob(&b).await })
@@ -756,7 +779,7 @@ impl Job<'_> {
         let src_url = self.client.blob_url(self.source, &blob.digest);
         let get = self
             .client
-            .send(
+            .send_streamed(
                 self.source,
                 &self.src_scopes,
                 Method::GET,

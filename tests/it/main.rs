@@ -9,11 +9,13 @@ mod mirror;
 mod openapi;
 mod proxy;
 mod registry;
+mod registry_trust;
 mod sandbox_api;
 mod sandbox_registry;
 mod saved;
 mod workflows;
 mod support {
     pub mod fake_github;
+    pub mod hostile;
     pub mod registry_proc;
 }
