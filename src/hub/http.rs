@@ -19,6 +19,11 @@ const TOKEN_RENEW_AFTER: Duration = Duration::from_secs(8 * 60);
 /// Upper bound of pages followed in one listing.
 pub(crate) const MAX_PAGES: usize = 10_000;
 const BASE_BACKOFF_MS: u64 = 200;
+/// The largest Docker Hub response read (a page of 100 repositories is about 100 KiB); a longer
+/// one is refused while streaming.
+pub(crate) const MAX_BODY_BYTES: usize = 16 << 20;
+/// No retry starts once a request has taken this many times its per-attempt timeout.
+const RETRY_BUDGET_TIMEOUTS: u32 = 5;
 
 pub(crate) struct Inner {
     pub(crate) config: HubConfig,
@@ -158,6 +163,8 @@ impl HubClient {
         bearer: Option<&str>,
     ) -> Result<Reply, HubError> {
         let cfg = &inner.config;
+        let started = Instant::now();
+        let budget = cfg.timeout.saturating_mul(RETRY_BUDGET_TIMEOUTS);
         let mut attempt: u32 = 0;
         loop {
             inner.calls.fetch_add(1, Ordering::Relaxed);
@@ -171,9 +178,9 @@ impl HubClient {
             if let Some(b) = body {
                 req = req.json(b);
             }
-            let can_retry = attempt < cfg.max_retries;
+            let can_retry = attempt < cfg.max_retries && started.elapsed() < budget;
             let outcome = match req.send().await {
-                Ok(resp) => {
+                Ok(mut resp) => {
                     let status = resp.status();
                     let headers = resp.headers().clone();
                     let content_type = headers
@@ -181,9 +188,28 @@ impl HubClient {
                         .and_then(|v| v.to_str().ok())
                         .unwrap_or("")
                         .to_string();
-                    match resp.bytes().await {
-                        Ok(b) => Ok((status, headers, content_type, b.to_vec())),
-                        Err(e) => Err(e),
+                    // At most MAX_BODY_BYTES, refused (not retried) beyond, by length or streaming.
+                    let too_large = || {
+                        HubError::new(
+                            method.as_str(),
+                            url.path(),
+                            Some(status.as_u16()),
+                            format!("response larger than {} MiB", MAX_BODY_BYTES >> 20),
+                        )
+                    };
+                    if resp.content_length().unwrap_or(0) > MAX_BODY_BYTES as u64 {
+                        return Err(too_large());
+                    }
+                    let mut body = Vec::new();
+                    loop {
+                        match resp.chunk().await {
+                            Ok(Some(c)) if body.len() + c.len() > MAX_BODY_BYTES => {
+                                return Err(too_large());
+                            }
+                            Ok(Some(c)) => body.extend_from_slice(&c),
+                            Ok(None) => break Ok((status, headers, content_type, body)),
+                            Err(e) => break Err(e),
+                        }
                     }
                 }
                 Err(e) => Err(e),

@@ -323,3 +323,53 @@ fn sizes_that_would_wrap_say_more_than_instead() {
     assert!(text.contains("more than 16.00 EiB"), "{text}");
     assert!(!text.contains("8.00 EiB"), "{text}");
 }
+
+/// `vetted plan` of an empty policy against a hostile hub at `hub` (killed after 90 s).
+fn plan_against_hub(hub: &Hostile, extra: &[&str]) -> std::process::Output {
+    let dir = tempfile::tempdir().unwrap();
+    let policy = write_policy(dir.path(), "");
+    vetted()
+        .args(["plan", "--policy"])
+        .arg(&policy)
+        .args(extra)
+        .env("VETTED_HUB_URL", format!("http://{}", hub.host()))
+        .env("DOCKERHUB_USERNAME", "alice")
+        .env("DOCKERHUB_TOKEN", OWNER_TOKEN)
+        .timeout(Duration::from_secs(90))
+        .output()
+        .unwrap()
+}
+
+#[test]
+fn a_hub_sending_an_endless_body_is_cut_at_the_cap() {
+    let hub = Hostile::start(|_, s, stop| {
+        let ct = [("Content-Type", "application/json")];
+        Hostile::endless(s, &ct, &[b' '; 64 * 1024], 256 << 20, stop)
+    });
+    let out = plan_against_hub(&hub, &[]);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    let err = stderr(&out);
+    assert!(err.contains("larger than 16 MiB"), "{err}");
+    assert_eq!(hub.seen().len(), 1, "{:?}", hub.seen());
+    assert!(!err.contains(OWNER_TOKEN));
+}
+
+#[test]
+fn a_drip_fed_hub_stops_retrying_at_the_budget() {
+    let hub = Hostile::start(|_, s, stop| {
+        let ct = [("Content-Type", "application/json")];
+        Hostile::drip(
+            s,
+            &ct,
+            10_000,
+            Duration::from_millis(200),
+            Duration::from_secs(100),
+            stop,
+        )
+    });
+    // 1 s per attempt and up to 20 retries: the budget (5 timeouts) ends it first.
+    let out = plan_against_hub(&hub, &["--timeout", "1", "--max-retries", "20"]);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    let requests = hub.seen().len();
+    assert!((1..=7).contains(&requests), "{requests} requests");
+}
