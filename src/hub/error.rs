@@ -1,5 +1,7 @@
 //! Errors from the Docker Hub client: which request failed, how, and a hint for the known traps.
-//! Messages never contain credentials.
+//! Messages never contain credentials: [`Redactor`] removes every secret a request carried from the
+//! answer (raw, JSON-escaped in the styles servers use, percent-encoded, and any `Bearer <token>`)
+//! before an error message is cut from it, and the message is then bounded.
 
 use std::fmt;
 
@@ -16,7 +18,7 @@ pub struct HubError {
 
 impl HubError {
     pub(crate) fn new(method: &str, path: &str, status: Option<u16>, message: String) -> Self {
-        let hint = hint_for(path, status, &message);
+        let hint = hint_for(method, path, status, &message);
         HubError {
             method: method.to_string(),
             path: path.to_string(),
@@ -24,6 +26,17 @@ impl HubError {
             message,
             hint,
         }
+    }
+
+    /// A 3xx answer: vetted never follows redirects on the hub API (a followed 301 turns a POST
+    /// into a GET that answers 200 without doing anything), so it is an error naming the target.
+    pub(crate) fn redirect(method: &str, path: &str, status: u16, location: &str) -> Self {
+        let to = if location.is_empty() {
+            "no Location".to_string()
+        } else {
+            format!("redirected to {}", truncate(location, 200))
+        };
+        Self::new(method, path, Some(status), to)
     }
 
     /// True when Docker Hub refused the credentials or their permissions (401/403).
@@ -44,9 +57,14 @@ fn reason(status: u16) -> &'static str {
         .unwrap_or("")
 }
 
-fn hint_for(path: &str, status: Option<u16>, message: &str) -> Option<String> {
+fn hint_for(method: &str, path: &str, status: Option<u16>, message: &str) -> Option<String> {
     let lower = message.to_ascii_lowercase();
     match status {
+        Some(s @ 300..=399) => Some(format!(
+            "Docker Hub answered {s} to {method} {path}: the path form is wrong; this is a bug in \
+             vetted, please report it (vetted does not follow redirects on the Docker Hub API, so \
+             nothing was changed by this request)"
+        )),
         Some(401) if path.ends_with("/v2/auth/token") => Some(
             "check DOCKERHUB_USERNAME and DOCKERHUB_TOKEN (for an organization access token the \
              identifier is the organization name)"
@@ -57,7 +75,7 @@ fn hint_for(path: &str, status: Option<u16>, message: &str) -> Option<String> {
              access token or the account password"
                 .to_string(),
         ),
-        Some(403) if path.ends_with("/settings") => Some(
+        Some(403) if path.trim_end_matches('/').ends_with("/settings") => Some(
             "Image Access Management can only be changed with an owner's credentials (password or \
              personal access token of a user with the owner role), not an organization access token"
                 .to_string(),
@@ -86,18 +104,171 @@ impl fmt::Display for HubError {
 
 impl std::error::Error for HubError {}
 
+/// Characters of Docker Hub's explanation kept in a message.
+const MAX_MESSAGE: usize = 200;
+
+/// Secrets shorter than this are not searched for (they would mangle every message; Docker Hub
+/// passwords and tokens are far longer).
+const MIN_SECRET: usize = 4;
+
+/// Removes secrets from remote text. Built from the secrets one request carried; knows each in the
+/// forms an echoing server shows it: raw; JSON-escaped once and twice (an echoed request body inside
+/// a JSON string), in the escaping styles of common servers (minimal, `\uXXXX` for non-ASCII as
+/// Python does, `\u003c`-style HTML escapes as Go does, `\/` as PHP does, either hex case);
+/// HTML-escaped (an HTML error page); and percent-encoded. Any `Bearer <token>` is redacted whatever the token.
+pub(crate) struct Redactor {
+    forms: Vec<String>,
+}
+
+/// One JSON string-escaping style.
+#[derive(Clone, Copy)]
+struct Style {
+    ascii: bool,
+    html: bool,
+    slash: bool,
+    upper: bool,
+}
+
+fn json_escape(s: &str, st: Style) -> String {
+    let mut out = String::with_capacity(s.len() + 8);
+    let hex = |out: &mut String, u: u16| {
+        if st.upper {
+            out.push_str(&format!("\\u{u:04X}"));
+        } else {
+            out.push_str(&format!("\\u{u:04x}"));
+        }
+    };
+    for c in s.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            '\t' => out.push_str("\\t"),
+            '/' if st.slash => out.push_str("\\/"),
+            '<' | '>' | '&' if st.html => hex(&mut out, c as u16),
+            '\u{2028}' | '\u{2029}' if st.html => hex(&mut out, c as u16),
+            c if (c as u32) < 0x20 => hex(&mut out, c as u16),
+            c if st.ascii && !c.is_ascii() => {
+                let mut buf = [0u16; 2];
+                for u in c.encode_utf16(&mut buf) {
+                    hex(&mut out, *u);
+                }
+            }
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+impl Redactor {
+    pub(crate) fn new(secrets: &[&str]) -> Self {
+        let mut forms = Vec::new();
+        for secret in secrets.iter().filter(|s| s.chars().count() >= MIN_SECRET) {
+            forms.push(secret.to_string());
+            for bits in 0..16u8 {
+                let st = Style {
+                    ascii: bits & 1 != 0,
+                    html: bits & 2 != 0,
+                    slash: bits & 4 != 0,
+                    upper: bits & 8 != 0,
+                };
+                let once = json_escape(secret, st);
+                let twice = json_escape(&once, st);
+                forms.push(once);
+                forms.push(twice);
+            }
+            forms.push(url::form_urlencoded::byte_serialize(secret.as_bytes()).collect());
+            forms.push(
+                url::form_urlencoded::byte_serialize(secret.as_bytes())
+                    .collect::<String>()
+                    .replace('+', "%20"),
+            );
+        }
+        // Each form also HTML-escaped (an HTML error page echoing the request), in Python's and
+        // Go's entity styles.
+        let mut html = Vec::new();
+        for f in &forms {
+            for (quot, apos) in [("&quot;", "&#x27;"), ("&#34;", "&#39;")] {
+                html.push(
+                    f.replace('&', "&amp;")
+                        .replace('<', "&lt;")
+                        .replace('>', "&gt;")
+                        .replace('"', quot)
+                        .replace('\'', apos),
+                );
+            }
+        }
+        forms.extend(html);
+        // Longest first, so a form that contains another is replaced whole.
+        forms.sort_by(|a, b| b.len().cmp(&a.len()).then_with(|| a.cmp(b)));
+        forms.dedup();
+        Redactor { forms }
+    }
+
+    /// The text with every known form of every secret, and every bearer token, replaced by `***`.
+    pub(crate) fn text(&self, text: &str) -> String {
+        let mut out = text.to_string();
+        for f in &self.forms {
+            if out.contains(f.as_str()) {
+                out = out.replace(f.as_str(), "***");
+            }
+        }
+        redact_bearer(&out)
+    }
+
+    /// [`text`](Self::text) on a body (invalid UTF-8 is replaced first, so nothing hides in it).
+    pub(crate) fn bytes(&self, body: &[u8]) -> Vec<u8> {
+        self.text(&String::from_utf8_lossy(body)).into_bytes()
+    }
+}
+
+/// Replaces the token after every `Bearer ` (any case, any run of spaces) with `***`; a token ends
+/// at whitespace, a quote, a backslash, a comma or a closing bracket.
+fn redact_bearer(text: &str) -> String {
+    let lower = text.to_ascii_lowercase();
+    let mut out = String::with_capacity(text.len());
+    let mut i = 0;
+    while let Some(found) = lower[i..].find("bearer") {
+        let start = i + found;
+        let after = start + "bearer".len();
+        let rest = &text[after..];
+        let spaces = rest.len() - rest.trim_start_matches([' ', '\t']).len();
+        if spaces == 0 {
+            out.push_str(&text[i..after]);
+            i = after;
+            continue;
+        }
+        let tok_start = after + spaces;
+        let tok_len = text[tok_start..]
+            .find(|c: char| c.is_whitespace() || "\"'\\,;)]}<>".contains(c))
+            .unwrap_or(text.len() - tok_start);
+        out.push_str(&text[i..tok_start]);
+        if tok_len > 0 {
+            out.push_str("***");
+        }
+        i = tok_start + tok_len;
+    }
+    out.push_str(&text[i..]);
+    out
+}
+
 /// Extracts Docker Hub's explanation from an error body: `detail`/`message`/`errinfo` for JSON, or a
 /// short tag-stripped excerpt for anything else.
 pub(crate) fn describe_body(content_type: &str, body: &[u8]) -> String {
     if let Ok(v) = serde_json::from_slice::<serde_json::Value>(body) {
         for key in ["detail", "message", "error", "errors"] {
             match v.get(key) {
-                Some(serde_json::Value::String(s)) if !s.is_empty() => return s.clone(),
-                Some(other) if !other.is_null() => return other.to_string(),
+                Some(serde_json::Value::String(s)) if !s.is_empty() => {
+                    return truncate(s, MAX_MESSAGE);
+                }
+                Some(other) if !other.is_null() => {
+                    return truncate(&other.to_string(), MAX_MESSAGE);
+                }
                 _ => {}
             }
         }
-        return truncate(&v.to_string(), 200);
+        return truncate(&v.to_string(), MAX_MESSAGE);
     }
     let text = String::from_utf8_lossy(body);
     let mut stripped = String::new();
@@ -119,7 +290,11 @@ pub(crate) fn describe_body(content_type: &str, body: &[u8]) -> String {
     } else {
         content_type
     };
-    format!("non-JSON body ({ct}): {}", truncate(&squashed, 200))
+    format!(
+        "non-JSON body ({}): {}",
+        truncate(ct, 100),
+        truncate(&squashed, MAX_MESSAGE)
+    )
 }
 
 fn truncate(s: &str, max: usize) -> String {

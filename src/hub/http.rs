@@ -11,7 +11,7 @@ use serde_json::Value;
 use tokio::sync::Mutex;
 use url::Url;
 
-use super::error::{HubError, describe_body};
+use super::error::{HubError, Redactor, describe_body};
 use super::{HubClient, HubConfig};
 
 /// Renew the 10-minute token after this long.
@@ -35,7 +35,8 @@ pub(crate) struct Inner {
         Mutex<std::collections::BTreeMap<String, std::collections::BTreeMap<String, i64>>>,
 }
 
-/// A response that was received (any status).
+/// A response that was received (any status but a redirect, which [`HubClient::send`] turns into an
+/// error). The body of a non-2xx answer has every secret of the request redacted.
 pub(crate) struct Reply {
     pub status: StatusCode,
     pub content_type: String,
@@ -119,15 +120,8 @@ impl HubClient {
         });
         let reply = Self::send_raw(inner, &Method::POST, &url, Some(&body), None).await?;
         if !reply.status.is_success() {
-            // A login error body that echoes the request must not leak the secret.
-            let message = describe_body(&reply.content_type, &reply.body)
-                .replace(cfg.credentials.secret.expose(), "***");
-            return Err(HubError::new(
-                "POST",
-                url.path(),
-                Some(reply.status.as_u16()),
-                message,
-            ));
+            // The body was redacted on receipt (send_raw): an echo of the request shows no secret.
+            return Err(error_of(&Method::POST, &url, &reply));
         }
         match reply.json().get("access_token").and_then(Value::as_str) {
             Some(t) if !t.is_empty() => Ok(t.to_string()),
@@ -240,6 +234,28 @@ impl HubClient {
                     ));
                 }
                 Ok((status, headers, content_type, body_bytes)) => {
+                    // Every secret this request carried (the login secret, the bearer token), in
+                    // each form an echoing server may show it, is redacted before anything reads
+                    // the answer: error messages are built (and truncated) from the redacted text.
+                    let redactor =
+                        || Redactor::new(&[cfg.credentials.secret.expose(), bearer.unwrap_or("")]);
+                    if status.is_redirection() {
+                        let location = headers
+                            .get(reqwest::header::LOCATION)
+                            .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned())
+                            .unwrap_or_default();
+                        return Err(HubError::redirect(
+                            method.as_str(),
+                            url.path(),
+                            status.as_u16(),
+                            &redactor().text(&location),
+                        ));
+                    }
+                    let body_bytes = if status.is_success() {
+                        body_bytes
+                    } else {
+                        redactor().bytes(&body_bytes)
+                    };
                     if status == StatusCode::TOO_MANY_REQUESTS && can_retry {
                         let wait = rate_limit_wait(&headers, cfg.max_retry_wait)
                             .unwrap_or_else(|| backoff(attempt, cfg.max_retry_wait));
@@ -327,6 +343,12 @@ impl HubClient {
             }
             pages += 1;
             let v = reply.json();
+            // A bare JSON array is the whole listing (some Docker Hub listings, team members among
+            // them, answer one instead of a page).
+            if let Value::Array(items) = v {
+                out.extend(items);
+                break;
+            }
             match v.get("results").and_then(Value::as_array) {
                 Some(items) => out.extend(items.iter().cloned()),
                 None => {
@@ -363,6 +385,7 @@ impl HubClient {
     }
 }
 
+/// The error for an answer that is not a success (its body is already redacted).
 pub(crate) fn error_of(method: &Method, url: &Url, reply: &Reply) -> HubError {
     HubError::new(
         method.as_str(),

@@ -100,6 +100,10 @@ impl HubClient {
     pub async fn login(config: HubConfig) -> Result<HubClient, HubError> {
         let http = reqwest::Client::builder()
             .user_agent(concat!("vetted/", env!("CARGO_PKG_VERSION")))
+            // Never follow a redirect on the hub API: a followed 301/302 turns a POST into a GET of
+            // the listing (which answers 200, a silent "done"), and a 307 would resend the login
+            // secret to wherever the Location points. A 3xx is an error (http.rs).
+            .redirect(reqwest::redirect::Policy::none())
             .connect_timeout(config.timeout)
             .build()
             .map_err(|e| {

@@ -17,6 +17,11 @@ fn str_field<'a>(v: &'a Value, key: &str) -> Option<&'a str> {
     v.get(key).and_then(Value::as_str)
 }
 
+/// At most `max` characters of remote text for a message.
+fn truncate_chars(s: &str, max: usize) -> String {
+    s.chars().take(max).collect()
+}
+
 fn shape_error(path: &str, what: &str) -> HubError {
     HubError::new(
         "GET",
@@ -46,7 +51,8 @@ pub(crate) async fn read_state(
 }
 
 async fn read_settings(client: &HubClient, org: &str) -> Result<ImageAccess, HubError> {
-    let url = client.url(&["v2", "orgs", org, "settings"], false)?;
+    // The provider's form (GetOrgSettings): with the slash; the PUT goes to the slash-less path.
+    let url = client.url(&["v2", "orgs", org, "settings"], true)?;
     let v = client.call(Method::GET, &url, None).await?;
     let ri = v
         .get("restricted_images")
@@ -163,7 +169,8 @@ async fn read_teams(client: &HubClient, org: &str) -> Result<BTreeMap<String, Te
     let conc = client.inner().config.concurrency.max(1);
     let teams: Vec<(String, Team)> = stream::iter(groups)
         .map(|(name, (_, description))| async move {
-            let url = client.url(&["v2", "orgs", org, "groups", &name, "members"], false)?;
+            // The provider's form (ListOrgTeamMembers): with the slash.
+            let url = client.url(&["v2", "orgs", org, "groups", &name, "members"], true)?;
             let members: BTreeSet<Username> = client
                 .list_all(url)
                 .await?
@@ -276,21 +283,23 @@ pub(crate) async fn read_tags(
     Ok(tags)
 }
 
-/// Lists every team grant on a repository in one call. The path is not documented by Docker (it is
-/// the natural guess from Docker's token-scope documentation); `Ok(None)` when the server does not
-/// offer it (404/405), so the caller falls back to one call per (repository, team) pair.
+/// Lists every team grant on a repository in one call (`GET /v2/repositories/{ns}/{repo}/groups/`,
+/// the slash form Docker Hub users report for this collection, hub-feedback#976/#833; not in the
+/// provider). `Ok(None)` when the server does not offer it (404/405) or refuses it (403, e.g. a token
+/// scope that allows the per-team reads only), so the caller falls back to one call per
+/// (repository, team) pair, which fails loudly if it is refused too.
 async fn list_repo_grants(
     client: &HubClient,
     org: &str,
     repo: &str,
 ) -> Result<Option<Vec<Value>>, HubError> {
-    let url = client.url(&["v2", "repositories", org, repo, "groups"], false)?;
+    let url = client.url(&["v2", "repositories", org, repo, "groups"], true)?;
     let mut first = url.clone();
     first.query_pairs_mut().append_pair("page_size", "100");
     let probe = client.send(Method::GET, &first, None).await?;
     if matches!(
         probe.status,
-        StatusCode::NOT_FOUND | StatusCode::METHOD_NOT_ALLOWED
+        StatusCode::NOT_FOUND | StatusCode::METHOD_NOT_ALLOWED | StatusCode::FORBIDDEN
     ) {
         return Ok(None);
     }
@@ -332,10 +341,37 @@ async fn read_grants(
                         .map(|(n, _)| n.clone())
                 })
             });
-            let perm = str_field(&g, "permission").and_then(Permission::parse);
-            if let (Some(name), Some(perm)) = (name, perm) {
-                grants.insert(name, perm);
-            }
+            // A grant vetted cannot read is an error, never dropped: a dropped admin grant would
+            // be access the plan does not show.
+            let path = format!("/v2/repositories/{org}/{repo}/groups/");
+            let Some(name) = name else {
+                return Err(shape_error(
+                    &path,
+                    &format!(
+                        "a grant names group {} which is not among the organization's teams",
+                        id.map(|i| i.to_string())
+                            .unwrap_or_else(|| "(no id)".into())
+                    ),
+                ));
+            };
+            let perm = match str_field(&g, "permission") {
+                Some(p) => Permission::parse(p).ok_or_else(|| {
+                    shape_error(
+                        &path,
+                        &format!(
+                            "team {name:?} has permission {:?}, which vetted does not know (read, write, admin)",
+                            truncate_chars(p, 40)
+                        ),
+                    )
+                })?,
+                None => {
+                    return Err(shape_error(
+                        &path,
+                        &format!("the grant of team {name:?} has no permission"),
+                    ));
+                }
+            };
+            grants.insert(name, perm);
         }
         return Ok(grants);
     }

@@ -328,7 +328,7 @@ async fn retries_through_500s_then_gives_up() {
     assert_eq!(
         requests(&fake)
             .iter()
-            .filter(|s| s.path.ends_with("/settings"))
+            .filter(|s| s.path.ends_with("/settings/"))
             .count(),
         3
     );
@@ -407,7 +407,7 @@ async fn rate_limit_retry_after_seconds_and_epoch() {
         assert_eq!(
             requests(&fake)
                 .iter()
-                .filter(|s| s.path.ends_with("/settings"))
+                .filter(|s| s.path.ends_with("/settings/"))
                 .count(),
             2,
             "{header}"
@@ -461,7 +461,7 @@ async fn html_502_gives_clean_error() {
         .await
         .unwrap_err();
     let text = err.to_string();
-    assert!(text.starts_with("GET /v2/orgs/acme/settings: 502 Bad Gateway: non-JSON body (text/html): 502 Bad Gateway"), "{text}");
+    assert!(text.starts_with("GET /v2/orgs/acme/settings/: 502 Bad Gateway: non-JSON body (text/html): 502 Bad Gateway"), "{text}");
     assert!(!text.contains('<'), "{text}");
 }
 
@@ -489,7 +489,7 @@ async fn pat_trap_and_settings_trap_hints() {
     let text = err.to_string();
     assert!(err.is_auth());
     assert!(
-        text.starts_with("POST /v2/orgs/acme/groups: 403 Forbidden: token issued"),
+        text.starts_with("POST /v2/orgs/acme/groups/: 403 Forbidden: token issued"),
         "{text}"
     );
     assert!(
@@ -550,8 +550,8 @@ async fn read_state_paginates_and_reads_everything_in_scope() {
                 ],
                 None,
             ),
-            "/v2/orgs/acme/groups/dev/members" => page(&[r#"{"username":"Bob"}"#], None),
-            "/v2/orgs/acme/groups/ops/members" => page(&[], None),
+            "/v2/orgs/acme/groups/dev/members/" => page(&[r#"{"username":"Bob"}"#], None),
+            "/v2/orgs/acme/groups/ops/members/" => page(&[], None),
             // Page 2 of the repositories is past the end: 404 ends the listing.
             "/v2/namespaces/acme/repositories" if !p2 => page(
                 &[
@@ -565,14 +565,14 @@ async fn read_state_paginates_and_reads_everything_in_scope() {
             }
             "/v2/namespaces/acme/repositories/redis" => ok(r##"{"full_description":"# Redis"}"##),
             "/v2/namespaces/acme/repositories/nginx" => ok(r#"{"full_description":null}"#),
-            "/v2/repositories/acme/redis/groups" => {
+            "/v2/repositories/acme/redis/groups/" => {
                 (404, vec![], r#"{"detail":"not found"}"#.into())
             }
             "/v2/repositories/acme/redis/groups/7/" => {
                 ok(r#"{"group_id":7,"group_name":"dev","permission":"write"}"#)
             }
             "/v2/repositories/acme/redis/groups/8/" => (404, vec![], "{}".into()),
-            "/v2/repositories/acme/nginx/groups" => page(
+            "/v2/repositories/acme/nginx/groups/" => page(
                 &[r#"{"group_id":8,"group_name":"ops","permission":"admin"}"#],
                 None,
             ),
@@ -627,10 +627,16 @@ async fn read_state_paginates_and_reads_everything_in_scope() {
     );
     assert!(state.image_access.is_none());
     let log = requests(&fake);
-    assert!(log.iter().all(|s| !s.path.ends_with("/settings")));
     assert!(
         log.iter()
-            .filter(|s| s.path.ends_with("/members") || s.path.ends_with("/repositories"))
+            .all(|s| !s.path.trim_end_matches('/').ends_with("/settings"))
+    );
+    assert!(
+        log.iter()
+            .filter(|s| {
+                let p = s.path.trim_end_matches('/');
+                p.ends_with("/members") || p.ends_with("/repositories")
+            })
             .all(|s| s.query.contains("page_size=100"))
     );
     assert!(
@@ -650,6 +656,13 @@ async fn execute_sends_the_right_request_for_every_change() {
             vec![],
             r#"{"invitees":[{"invitee":"zed","status":"invited"}]}"#.into(),
         ),
+        // Each create answers the created object, as Docker Hub does.
+        "/v2/orgs/acme/groups/" => ok(r#"{"id":42,"name":"dev","description":"Devs"}"#),
+        "/v2/orgs/acme/groups/dev/members/" => ok(r#"{"username":"bob"}"#),
+        "/v2/namespaces/acme/repositories" => (201, vec![], r#"{"name":"redis"}"#.into()),
+        "/v2/repositories/acme/redis/groups/" => {
+            ok(r#"{"group_id":42,"group_name":"dev","permission":"read"}"#)
+        }
         _ => ok("{}"),
     })
     .await;
@@ -686,7 +699,7 @@ async fn execute_sends_the_right_request_for_every_change() {
             },
             vec![(
                 "PUT",
-                "/v2/orgs/acme/members/bob",
+                "/v2/orgs/acme/members/bob/",
                 serde_json::json!({"role":"editor"}),
             )],
         ),
@@ -697,7 +710,7 @@ async fn execute_sends_the_right_request_for_every_change() {
             },
             vec![(
                 "DELETE",
-                "/v2/orgs/acme/members/bob",
+                "/v2/orgs/acme/members/bob/",
                 serde_json::Value::Null,
             )],
         ),
@@ -728,7 +741,7 @@ async fn execute_sends_the_right_request_for_every_change() {
             },
             vec![(
                 "POST",
-                "/v2/orgs/acme/groups",
+                "/v2/orgs/acme/groups/",
                 serde_json::json!({"name":"dev","description":"Devs"}),
             )],
         ),
@@ -739,7 +752,7 @@ async fn execute_sends_the_right_request_for_every_change() {
             },
             vec![(
                 "PATCH",
-                "/v2/orgs/acme/groups/dev",
+                "/v2/orgs/acme/groups/dev/",
                 serde_json::json!({"description":"b"}),
             )],
         ),
@@ -750,7 +763,7 @@ async fn execute_sends_the_right_request_for_every_change() {
             },
             vec![(
                 "POST",
-                "/v2/orgs/acme/groups/dev/members",
+                "/v2/orgs/acme/groups/dev/members/",
                 serde_json::json!({"member":"bob"}),
             )],
         ),
@@ -822,7 +835,7 @@ async fn execute_sends_the_right_request_for_every_change() {
                 ("GET", "/v2/orgs/acme/groups", serde_json::Value::Null),
                 (
                     "POST",
-                    "/v2/repositories/acme/redis/groups",
+                    "/v2/repositories/acme/redis/groups/",
                     serde_json::json!({"group_id":42,"permission":"read"}),
                 ),
             ],
@@ -858,7 +871,7 @@ async fn execute_sends_the_right_request_for_every_change() {
             Change::DeleteTeam { team: "dev".into() },
             vec![(
                 "DELETE",
-                "/v2/orgs/acme/groups/dev",
+                "/v2/orgs/acme/groups/dev/",
                 serde_json::Value::Null,
             )],
         ),
@@ -1007,7 +1020,7 @@ async fn request_timeout_is_retried() {
     assert_eq!(
         requests(&fake)
             .iter()
-            .filter(|s| s.path.ends_with("/settings"))
+            .filter(|s| s.path.ends_with("/settings/"))
             .count(),
         2
     );
@@ -1021,7 +1034,7 @@ async fn grant_listing_405_falls_back_to_pairs() {
         }
         "/v2/namespaces/acme/repositories/redis" => ok("{}"),
         "/v2/orgs/acme/groups" => page(&[r#"{"id":5,"name":"dev"}"#], None),
-        "/v2/repositories/acme/redis/groups" => (405, vec![], "{}".into()),
+        "/v2/repositories/acme/redis/groups/" => (405, vec![], "{}".into()),
         "/v2/repositories/acme/redis/groups/5/" => ok(r#"{"permission":"read"}"#),
         _ => (418, vec![], "{}".into()),
     })
@@ -1063,11 +1076,11 @@ async fn all_grants_reads_every_repository_and_falls_back_to_every_team() {
             None,
         ),
         // redis lists its grants; api does not offer the listing: one call per team.
-        "/v2/repositories/acme/redis/groups" => page(
+        "/v2/repositories/acme/redis/groups/" => page(
             &[r#"{"group_id":6,"group_name":"ops","permission":"admin"}"#],
             None,
         ),
-        "/v2/repositories/acme/api/groups" => (404, vec![], "{}".into()),
+        "/v2/repositories/acme/api/groups/" => (404, vec![], "{}".into()),
         "/v2/repositories/acme/api/groups/5/" => ok(r#"{"permission":"write"}"#),
         "/v2/repositories/acme/api/groups/6/" => (404, vec![], "{}".into()),
         _ => (418, vec![], "{}".into()),
@@ -1094,4 +1107,371 @@ async fn all_grants_reads_every_repository_and_falls_back_to_every_team() {
             .any(|p| p == "/v2/repositories/acme/api/groups/6/"),
         "{paths:?}"
     );
+}
+
+fn create_team() -> Change {
+    Change::CreateTeam {
+        team: "dev".into(),
+        description: String::new(),
+    }
+}
+
+/// A 301 (what Docker Hub's framework answers a POST on the wrong path form) is an error with the
+/// hint, never followed: no GET of the listing is sent, so nothing counts as done.
+#[tokio::test]
+async fn a_redirect_is_an_error_and_is_not_followed() {
+    let (base, fake) = serve(|s, _| match (s.method.as_str(), s.path.as_str()) {
+        ("POST", "/v2/orgs/acme/groups/") => (
+            301,
+            vec![("location", "/v2/orgs/acme/groups/x/".to_string())],
+            String::new(),
+        ),
+        _ => page(&[r#"{"id":1,"name":"dev"}"#], None),
+    })
+    .await;
+    let client = HubClient::login(config(base)).await.unwrap();
+    let err = client.execute("acme", &create_team()).await.unwrap_err();
+    let text = err.to_string();
+    assert_eq!(err.status(), Some(301), "{text}");
+    assert!(
+        text.contains("Docker Hub answered 301 to POST /v2/orgs/acme/groups/: the path form is wrong; this is a bug in vetted, please report it"),
+        "{text}"
+    );
+    assert!(
+        text.contains("redirected to /v2/orgs/acme/groups/x/"),
+        "{text}"
+    );
+    let log = requests(&fake);
+    assert_eq!(log.len(), 1, "{log:?}");
+    assert_eq!(log[0].method, "POST");
+}
+
+/// The login POST answered 307 to another origin (another loopback port): nothing reaches that
+/// origin (a followed 307 would resend the body, secret included).
+#[tokio::test]
+async fn login_307_to_another_origin_sends_nothing_there() {
+    let (elsewhere, elsewhere_fake) = serve(|_, _| ok("{}")).await;
+    let target = format!("{elsewhere}v2/auth/token");
+    let app = Router::new().fallback(move || {
+        let target = target.clone();
+        async move {
+            Response::builder()
+                .status(307)
+                .header("location", target)
+                .body(Body::empty())
+                .unwrap()
+        }
+    });
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move {
+        let _ = axum::serve(listener, app).await;
+    });
+    let base = url::Url::parse(&format!("http://{addr}")).unwrap();
+    let err = HubClient::login(config(base)).await.unwrap_err();
+    let text = err.to_string();
+    assert_eq!(err.status(), Some(307), "{text}");
+    assert!(text.contains("POST /v2/auth/token"), "{text}");
+    assert!(!text.contains(SECRET), "{text}");
+    assert!(
+        elsewhere_fake.log.lock().unwrap().is_empty(),
+        "the redirect target was contacted"
+    );
+}
+
+/// A create answered 200 with something other than the created object (a listing, an empty body,
+/// another team) is an error, not "done".
+#[tokio::test]
+async fn a_create_must_answer_the_created_object() {
+    for body in [
+        r#"{"count":1,"next":null,"results":[{"id":1,"name":"dev"}]}"#,
+        "",
+        r#"{"id":7,"name":"other"}"#,
+        r#"{"name":"dev"}"#,
+    ] {
+        let (base, _) = serve(move |_, _| ok(body)).await;
+        let client = HubClient::login(config(base)).await.unwrap();
+        let err = client.execute("acme", &create_team()).await.unwrap_err();
+        let text = err.to_string();
+        assert!(
+            text.contains("Docker Hub answered success but not with a team {id, name: \"dev\"}"),
+            "{body}: {text}"
+        );
+    }
+    let (base, _) = serve(|s, _| match s.path.as_str() {
+        "/v2/orgs/acme/groups" => page(&[r#"{"id":42,"name":"dev"}"#], None),
+        _ => ok(r#"{"group_id":42,"permission":"write"}"#),
+    })
+    .await;
+    let client = HubClient::login(config(base)).await.unwrap();
+    let grant = Change::Grant {
+        repository: "redis".into(),
+        team: "dev".into(),
+        permission: Permission::Read,
+    };
+    let text = client
+        .execute("acme", &grant)
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(text.contains("not with a grant {group_id: 42"), "{text}");
+    for body in [
+        r#"{"username":"carol"}"#,
+        r#"{"count":0,"next":null,"results":[]}"#,
+    ] {
+        let (base, _) = serve(move |_, _| ok(body)).await;
+        let client = HubClient::login(config(base)).await.unwrap();
+        let add = Change::AddTeamMember {
+            team: "dev".into(),
+            user: Username::new("bob"),
+        };
+        let text = client.execute("acme", &add).await.unwrap_err().to_string();
+        assert!(text.contains("not with the added member \"bob\""), "{text}");
+    }
+    // The provider reads nothing from a member add: an empty answer is accepted.
+    let (base, _) = serve(|_, _| (201, vec![], String::new())).await;
+    let client = HubClient::login(config(base)).await.unwrap();
+    let add = Change::AddTeamMember {
+        team: "dev".into(),
+        user: Username::new("bob"),
+    };
+    client.execute("acme", &add).await.unwrap();
+}
+
+/// A DELETE answered 404 is done (already gone); other errors still fail.
+#[tokio::test]
+async fn delete_404_means_already_gone() {
+    let (base, fake) = serve(|s, _| match s.path.as_str() {
+        "/v2/orgs/acme/groups" => page(&[r#"{"id":42,"name":"dev"}"#], None),
+        _ if s.method == "DELETE" && s.path.contains("boom") => (403, vec![], "{}".into()),
+        _ => (404, vec![], r#"{"detail":"Not found."}"#.into()),
+    })
+    .await;
+    let client = HubClient::login(config(base)).await.unwrap();
+    let u = Username::new;
+    for change in [
+        Change::DeleteTeam { team: "dev".into() },
+        Change::RemoveTeamMember {
+            team: "dev".into(),
+            user: u("bob"),
+        },
+        Change::RemoveMember {
+            user: u("bob"),
+            role: Role::Member,
+        },
+        Change::CancelInvite {
+            id: "i-1".into(),
+            invitee: "zed".into(),
+            team: None,
+        },
+        Change::DeleteRepository {
+            repository: "redis".into(),
+        },
+        Change::Revoke {
+            repository: "redis".into(),
+            team: "dev".into(),
+            permission: Permission::Read,
+        },
+    ] {
+        client.execute("acme", &change).await.unwrap();
+    }
+    let err = client
+        .execute(
+            "acme",
+            &Change::DeleteRepository {
+                repository: "boom".into(),
+            },
+        )
+        .await
+        .unwrap_err();
+    assert_eq!(err.status(), Some(403));
+    assert!(
+        requests(&fake)
+            .iter()
+            .filter(|s| s.method == "DELETE")
+            .count()
+            >= 7
+    );
+}
+
+fn one_repo_grants(listing: Reply) -> impl Fn(&Seen, usize) -> Reply + Send + Sync + 'static {
+    move |s, _| match s.path.as_str() {
+        "/v2/namespaces/acme/repositories" => {
+            page(&[r#"{"name":"redis","is_private":false}"#], None)
+        }
+        "/v2/namespaces/acme/repositories/redis" => ok("{}"),
+        "/v2/orgs/acme/groups" => page(&[r#"{"id":5,"name":"dev"}"#], None),
+        "/v2/repositories/acme/redis/groups/" => listing.clone(),
+        "/v2/repositories/acme/redis/groups/5/" => ok(r#"{"permission":"admin"}"#),
+        _ => (418, vec![], "{}".into()),
+    }
+}
+
+fn grants_scope() -> Scope {
+    Scope {
+        grant_repositories: ["redis".to_string()].into(),
+        grant_teams: ["dev".to_string()].into(),
+        ..Scope::default()
+    }
+}
+
+/// A 403 on the grant listing falls back to the per-team reads instead of aborting.
+#[tokio::test]
+async fn grant_listing_403_falls_back_to_pairs() {
+    let listing = (403, vec![], r#"{"detail":"missing scope"}"#.to_string());
+    let (base, _) = serve(one_repo_grants(listing)).await;
+    let client = HubClient::login(config(base)).await.unwrap();
+    let state = client.read_state("acme", &grants_scope()).await.unwrap();
+    assert_eq!(
+        state.repositories["redis"].grants,
+        Some(BTreeMap::from([("dev".to_string(), Permission::Admin)]))
+    );
+}
+
+/// A listed grant whose permission vetted cannot read is an error naming it, never dropped.
+#[tokio::test]
+async fn a_grant_with_an_unknown_permission_is_an_error() {
+    for item in [
+        r#"{"group_id":5,"group_name":"dev","permission":"owner"}"#,
+        r#"{"group_id":5,"group_name":"dev"}"#,
+        r#"{"group_id":99,"permission":"admin"}"#,
+    ] {
+        let (base, _) = serve(one_repo_grants(page(&[item], None))).await;
+        let client = HubClient::login(config(base)).await.unwrap();
+        let err = client
+            .read_state("acme", &grants_scope())
+            .await
+            .unwrap_err();
+        let text = err.to_string();
+        assert!(
+            text.starts_with("GET /v2/repositories/acme/redis/groups/: unexpected response shape"),
+            "{item}: {text}"
+        );
+    }
+}
+
+/// Team member listings may answer a bare JSON array instead of a page.
+#[tokio::test]
+async fn team_members_may_be_a_bare_array() {
+    let (base, _) = serve(|s, _| match s.path.as_str() {
+        "/v2/namespaces/acme/repositories" => page(&[], None),
+        "/v2/orgs/acme/members" => page(&[r#"{"username":"bob","role":"Member"}"#], None),
+        "/v2/orgs/acme/invites" => ok(r#"{"data":[]}"#),
+        "/v2/orgs/acme/groups" => page(&[r#"{"id":5,"name":"dev"}"#], None),
+        "/v2/orgs/acme/groups/dev/members/" => ok(r#"[{"username":"bob"}]"#),
+        _ => (418, vec![], "{}".into()),
+    })
+    .await;
+    let client = HubClient::login(config(base)).await.unwrap();
+    let scope = Scope {
+        teams: true,
+        ..Scope::default()
+    };
+    let state = client.read_state("acme", &scope).await.unwrap();
+    assert!(
+        state.teams.unwrap()["dev"]
+            .members
+            .contains(&Username::new("bob"))
+    );
+}
+
+/// A secret with characters every JSON escaping style treats differently.
+const ODD_SECRET: &str = "pa\"ss\\w\u{f6}rd/<&>-9a8b7c6d5e";
+
+/// The first run of 4 or more characters of `secret` found in `text`.
+fn leaked_run(text: &str, secret: &str) -> Option<String> {
+    let chars: Vec<char> = secret.chars().collect();
+    chars
+        .windows(4)
+        .map(|w| w.iter().collect::<String>())
+        .find(|w| text.contains(w.as_str()))
+}
+
+/// Error bodies that echo the request (its JSON body, escaped once or twice, Python-style, as text,
+/// or its Authorization header), with the secret placed across the message truncation boundary,
+/// never show a 4-character run of the password or of the bearer token.
+#[tokio::test]
+async fn echoed_secrets_are_redacted_before_truncation() {
+    let request = serde_json::json!({"identifier": "acme", "secret": ODD_SECRET}).to_string();
+    let python = request.replace('\u{f6}', "\\u00f6");
+    for pad in [150usize, 185, 190, 195, 199, 200, 205] {
+        let p = "~".repeat(pad);
+        let bodies: Vec<(&str, String)> = vec![
+            (
+                "application/json",
+                serde_json::json!({"detail": format!("{p}{request}")}).to_string(),
+            ),
+            (
+                "application/json",
+                format!(
+                    r#"{{"detail": "{p}{}"}}"#,
+                    python.replace('\\', "\\\\").replace('"', "\\\"")
+                ),
+            ),
+            (
+                "application/json",
+                format!(r#"{{"echo": {request}, "pad": "{p}"}}"#),
+            ),
+            ("text/plain", format!("{p}{request}")),
+            ("text/html", format!("<p>{p}</p><pre>{python}</pre>")),
+            (
+                "text/html",
+                format!(
+                    "<p>{p}</p><pre>{}</pre>",
+                    request
+                        .replace('&', "&amp;")
+                        .replace('<', "&lt;")
+                        .replace('>', "&gt;")
+                        .replace('"', "&quot;")
+                ),
+            ),
+        ];
+        for (ct, body) in bodies {
+            let login_body = body.clone();
+            // The scripted fake answers logins itself: a dedicated router echoes this one.
+            let app = Router::new().fallback(move || {
+                let b = login_body.clone();
+                async move {
+                    Response::builder()
+                        .status(400)
+                        .header("content-type", ct)
+                        .body(Body::from(b))
+                        .unwrap()
+                }
+            });
+            let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+            let addr = listener.local_addr().unwrap();
+            tokio::spawn(async move {
+                let _ = axum::serve(listener, app).await;
+            });
+            let mut cfg = config(url::Url::parse(&format!("http://{addr}")).unwrap());
+            cfg.credentials.secret = Secret::new(ODD_SECRET);
+            let text = HubClient::login(cfg).await.unwrap_err().to_string();
+            assert!(text.contains("400 Bad Request"), "{text}");
+            assert_eq!(
+                leaked_run(&text, ODD_SECRET),
+                None,
+                "pad {pad} {ct}: {text}"
+            );
+        }
+    }
+    // The bearer token, echoed in a header dump on an authenticated call.
+    for pad in [150usize, 180, 190, 195, 199] {
+        let (base, _) = serve(move |s, _| {
+            let p = "~".repeat(pad);
+            let body = serde_json::json!({"detail": format!("{p}Authorization: {}", s.auth)});
+            (403, vec![], body.to_string())
+        })
+        .await;
+        let client = HubClient::login(config(base)).await.unwrap();
+        let text = client
+            .read_state("acme", &only_settings())
+            .await
+            .unwrap_err()
+            .to_string();
+        if pad < 170 {
+            assert!(text.contains("Authorization: Bearer ***"), "{text}");
+        }
+        assert_eq!(leaked_run(&text, "tok-1"), None, "{text}");
+    }
 }

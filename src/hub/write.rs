@@ -1,4 +1,7 @@
-//! Performing one plan [`Change`] as Docker Hub calls.
+//! Performing one plan [`Change`] as Docker Hub calls, in the path forms Docker's Terraform provider
+//! uses against Docker Hub (trailing slash or not, per call: docs/docker-hub.md). A create counts as
+//! done only when its answer has the created object's shape; a DELETE answered 404 is done (already
+//! gone, as the provider treats it).
 
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
@@ -10,11 +13,90 @@ use super::http::error_of;
 use super::read::{forget_groups, group_id};
 use crate::plan::Change;
 
-/// A create call: a retried POST answered 409 / "already exists" means the first attempt landed.
-async fn create(client: &HubClient, url: &Url, body: &Value) -> Result<Value, HubError> {
+/// What a create's answer must look like.
+enum Created<'a> {
+    /// A team: `{id: integer, name}` with the requested name.
+    Team(&'a str),
+    /// A grant: `{group_id: integer, permission}` with the requested group and permission.
+    Grant(i64, &'a str),
+    /// A team member: empty, or an object (the sandbox answers the user) naming the user when it
+    /// names one.
+    Member(&'a str),
+    /// A repository: `{name}` with the requested name.
+    Repository(&'a str),
+    /// The bulk invite: `{invitees: [...]}`.
+    Invites,
+}
+
+/// Checks a create's 2xx answer; an answer of another shape (a listing, an empty or non-JSON body
+/// where an object is due) means the create did not happen as asked.
+fn check_created(url: &Url, answer: &Value, want: &Created<'_>) -> Result<(), HubError> {
+    let s = |k: &str| answer.get(k).and_then(Value::as_str);
+    // The provider reads nothing from a member add, so an empty answer is allowed there; every
+    // other create's answer is decoded by the provider as the created object.
+    let empty_ok = matches!(want, Created::Member(_)) && answer.is_null();
+    let ok = empty_ok
+        || answer.is_object()
+            && answer.get("results").is_none()
+            && match want {
+                Created::Team(name) => {
+                    answer.get("id").is_some_and(Value::is_i64)
+                        && s("name").is_some_and(|n| n.eq_ignore_ascii_case(name))
+                }
+                Created::Grant(id, perm) => {
+                    answer.get("group_id").and_then(Value::as_i64) == Some(*id)
+                        && s("permission").is_some_and(|p| p.eq_ignore_ascii_case(perm))
+                }
+                Created::Member(user) => s("username").is_none_or(|u| u.eq_ignore_ascii_case(user)),
+                Created::Repository(name) => {
+                    s("name").is_some_and(|n| n.eq_ignore_ascii_case(name))
+                }
+                Created::Invites => answer.get("invitees").is_some_and(Value::is_array),
+            };
+    if ok {
+        return Ok(());
+    }
+    let what = match want {
+        Created::Team(name) => format!("a team {{id, name: {name:?}}}"),
+        Created::Grant(id, perm) => format!("a grant {{group_id: {id}, permission: {perm:?}}}"),
+        Created::Member(user) => format!("the added member {user:?}"),
+        Created::Repository(name) => format!("a repository {{name: {name:?}}}"),
+        Created::Invites => "{invitees: [...]}".to_string(),
+    };
+    let got = match answer {
+        Value::Null => "an empty or non-JSON body".to_string(),
+        Value::Object(o) if o.contains_key("results") => "a listing".to_string(),
+        Value::Object(o) => {
+            let keys: Vec<&str> = o.keys().take(8).map(String::as_str).collect();
+            format!("an object with fields {}", keys.join(", "))
+        }
+        Value::Array(_) => "a list".to_string(),
+        _ => "a JSON scalar".to_string(),
+    };
+    Err(HubError::new(
+        "POST",
+        url.path(),
+        None,
+        format!(
+            "Docker Hub answered success but not with {what} (got {got}); the change may not have \
+             happened: run `vetted plan` to check"
+        ),
+    ))
+}
+
+/// A create call: the answer must have the created object's shape; a retried POST answered 409 /
+/// "already exists" means the first attempt landed.
+async fn create(
+    client: &HubClient,
+    url: &Url,
+    body: &Value,
+    want: Created<'_>,
+) -> Result<Value, HubError> {
     let reply = client.send(Method::POST, url, Some(body)).await?;
     if reply.status.is_success() {
-        return Ok(reply.json());
+        let v = reply.json();
+        check_created(url, &v, &want)?;
+        return Ok(v);
     }
     let exists = reply.status == StatusCode::CONFLICT
         || String::from_utf8_lossy(&reply.body)
@@ -24,6 +106,15 @@ async fn create(client: &HubClient, url: &Url, body: &Value) -> Result<Value, Hu
         return Ok(Value::Null);
     }
     Err(error_of(&Method::POST, url, &reply))
+}
+
+/// A DELETE: 404 means already gone, which is what was asked.
+async fn delete(client: &HubClient, url: &Url) -> Result<(), HubError> {
+    let reply = client.send(Method::DELETE, url, None).await?;
+    if reply.status.is_success() || reply.status == StatusCode::NOT_FOUND {
+        return Ok(());
+    }
+    Err(error_of(&Method::DELETE, url, &reply))
 }
 
 async fn team_id(client: &HubClient, org: &str, team: &str) -> Result<i64, HubError> {
@@ -56,13 +147,13 @@ pub(crate) async fn execute(
             c.call(Method::PUT, &url, Some(&body)).await?;
         }
         SetRole { user, new, .. } => {
-            let url = c.url(&["v2", "orgs", org, "members", user.as_str()], false)?;
+            let url = c.url(&["v2", "orgs", org, "members", user.as_str()], true)?;
             c.call(Method::PUT, &url, Some(&json!({"role": new.as_str()})))
                 .await?;
         }
         RemoveMember { user, .. } => {
-            let url = c.url(&["v2", "orgs", org, "members", user.as_str()], false)?;
-            c.call(Method::DELETE, &url, None).await?;
+            let url = c.url(&["v2", "orgs", org, "members", user.as_str()], true)?;
+            delete(c, &url).await?;
         }
         Invite {
             invitee,
@@ -75,7 +166,7 @@ pub(crate) async fn execute(
             if let Some(t) = team {
                 body["team"] = json!(t);
             }
-            let reply = create(c, &url, &body).await?;
+            let reply = create(c, &url, &body, Created::Invites).await?;
             let statuses = reply
                 .get("invitees")
                 .and_then(Value::as_array)
@@ -96,15 +187,21 @@ pub(crate) async fn execute(
         }
         CancelInvite { id, .. } => {
             let url = c.url(&["v2", "invites", id], false)?;
-            c.call(Method::DELETE, &url, None).await?;
+            delete(c, &url).await?;
         }
         CreateTeam { team, description } => {
-            let url = c.url(&["v2", "orgs", org, "groups"], false)?;
-            create(c, &url, &json!({"name": team, "description": description})).await?;
+            let url = c.url(&["v2", "orgs", org, "groups"], true)?;
+            create(
+                c,
+                &url,
+                &json!({"name": team, "description": description}),
+                Created::Team(team),
+            )
+            .await?;
             forget_groups(c, org).await;
         }
         UpdateTeam { team, description } => {
-            let url = c.url(&["v2", "orgs", org, "groups", team], false)?;
+            let url = c.url(&["v2", "orgs", org, "groups", team], true)?;
             c.call(
                 Method::PATCH,
                 &url,
@@ -113,20 +210,26 @@ pub(crate) async fn execute(
             .await?;
         }
         DeleteTeam { team } => {
-            let url = c.url(&["v2", "orgs", org, "groups", team], false)?;
-            c.call(Method::DELETE, &url, None).await?;
+            let url = c.url(&["v2", "orgs", org, "groups", team], true)?;
+            delete(c, &url).await?;
             forget_groups(c, org).await;
         }
         AddTeamMember { team, user } => {
-            let url = c.url(&["v2", "orgs", org, "groups", team, "members"], false)?;
-            create(c, &url, &json!({"member": user.as_str()})).await?;
+            let url = c.url(&["v2", "orgs", org, "groups", team, "members"], true)?;
+            create(
+                c,
+                &url,
+                &json!({"member": user.as_str()}),
+                Created::Member(user.as_str()),
+            )
+            .await?;
         }
         RemoveTeamMember { team, user } => {
             let url = c.url(
                 &["v2", "orgs", org, "groups", team, "members", user.as_str()],
                 false,
             )?;
-            c.call(Method::DELETE, &url, None).await?;
+            delete(c, &url).await?;
         }
         CreateRepository { repository, fields } => {
             let url = c.url(&["v2", "namespaces", org, "repositories"], false)?;
@@ -138,7 +241,7 @@ pub(crate) async fn execute(
                 "registry": "docker.io",
                 "is_private": fields.private,
             });
-            create(c, &url, &body).await?;
+            create(c, &url, &body, Created::Repository(repository)).await?;
         }
         UpdateRepository {
             repository,
@@ -167,7 +270,7 @@ pub(crate) async fn execute(
         }
         DeleteRepository { repository } => {
             let url = c.url(&["v2", "repositories", org, repository], true)?;
-            c.call(Method::DELETE, &url, None).await?;
+            delete(c, &url).await?;
         }
         Grant {
             repository,
@@ -175,11 +278,12 @@ pub(crate) async fn execute(
             permission,
         } => {
             let id = team_id(c, org, team).await?;
-            let url = c.url(&["v2", "repositories", org, repository, "groups"], false)?;
+            let url = c.url(&["v2", "repositories", org, repository, "groups"], true)?;
             create(
                 c,
                 &url,
                 &json!({"group_id": id, "permission": permission.as_str()}),
+                Created::Grant(id, permission.as_str()),
             )
             .await?;
         }
@@ -200,7 +304,7 @@ pub(crate) async fn execute(
             repository, team, ..
         } => {
             let url = grant_url(c, org, repository, team).await?;
-            c.call(Method::DELETE, &url, None).await?;
+            delete(c, &url).await?;
         }
         CopyImage {
             repository, tag, ..

@@ -1,4 +1,4 @@
-//! Organization endpoints: teams ("groups") and their members, org members and roles, and invites.
+//! Organization endpoints: the organization's profile, teams ("groups") and their members, org members and roles, and invites.
 //! Enforces: personal access tokens cannot manage the org or its teams; only owners (or an
 //! organization access token) manage; a user must be an org member before joining a team; the last
 //! owner cannot be removed or demoted; removing a member removes them from every team; invites
@@ -96,6 +96,31 @@ fn invitee_member_json(i: &InviteState) -> Value {
 
 fn team<'a>(hub: &'a HubState, name: &str) -> Result<&'a TeamState, ApiError> {
     hub.teams.get(name).ok_or_else(ApiError::not_found)
+}
+
+/// `GET /v2/orgs/{org}/` (Docker's provider's `GetOrg`): the organization's public profile; any
+/// signed-in caller may read it, an unknown organization is a 404.
+pub async fn get_org(
+    State(app): State<Arc<App>>,
+    Path(org): Path<String>,
+    caller: Caller,
+) -> Result<Response, ApiError> {
+    caller.required()?;
+    let v = app.read(|hub| {
+        require_org(hub, &org)?;
+        // A stable id derived from the name (Docker Hub's is a UUID-like hex string).
+        let digest = <sha2::Sha256 as sha2::Digest>::digest(hub.org.as_bytes());
+        Ok::<_, ApiError>(json!({
+            "id": hex::encode(&digest[..16]),
+            "orgname": hub.org,
+            "full_name": "",
+            "location": "",
+            "company": "",
+            "type": "Organization",
+            "date_joined": "",
+        }))
+    })?;
+    Ok(reply(StatusCode::OK, v))
 }
 
 /// `GET /v2/orgs/{org}/groups` (`username`, `search` filters)

@@ -146,7 +146,9 @@ pub async fn list(
 #[derive(Deserialize)]
 struct CreateRepo {
     name: String,
-    namespace: String,
+    /// Optional: the URL names the namespace (Docker's provider sends none).
+    #[serde(default)]
+    namespace: Option<String>,
     #[serde(default)]
     description: Option<String>,
     #[serde(default)]
@@ -170,14 +172,13 @@ pub async fn create(
         require_org(hub, &ns)?;
         can_edit_repos(hub, &p)?;
         require_scope(&p, scope::REPO_CREATE)?;
-        if !req.namespace.eq_ignore_ascii_case(&ns) {
-            return Err(ApiError::invalid(
-                "namespace",
-                format!(
-                    "namespace {:?} does not match the URL's {ns:?}",
-                    req.namespace
-                ),
-            ));
+        if let Some(body_ns) = req.namespace.as_deref() {
+            if !body_ns.eq_ignore_ascii_case(&ns) {
+                return Err(ApiError::invalid(
+                    "namespace",
+                    format!("namespace {body_ns:?} does not match the URL's {ns:?}"),
+                ));
+            }
         }
         state::check_repo_name(&req.name).map_err(|e| ApiError::invalid("name", e))?;
         let description = req.description.clone().unwrap_or_default();

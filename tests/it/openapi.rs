@@ -199,10 +199,16 @@ fn is_param(seg: &str) -> bool {
 }
 
 impl Spec {
-    /// The spec's templated path matching a concrete path (exact segment count, trailing slash
-    /// significant), preferring the most literal segments.
+    /// The spec's templated path matching a concrete path (exact segment count), preferring the
+    /// most literal segments. One trailing slash is ignored: Docker Hub answers a path in both forms
+    /// (Docker's provider sends the slash form of paths the spec documents without it), so both are
+    /// held to the documented operation.
     pub fn match_path(&self, path: &str) -> Option<&str> {
         let path = path.split('?').next().unwrap_or(path);
+        let path = match path.strip_suffix('/') {
+            Some(p) if !p.is_empty() => p,
+            _ => path,
+        };
         let segs = segments(path);
         self.paths
             .iter()
@@ -405,7 +411,15 @@ fn paths_match_templates_preferring_literals() {
         Some("/v2/orgs/{org_name}/members/export")
     );
     assert_eq!(s.match_path("/v2/repositories/acme/x/"), None);
-    assert_eq!(s.match_path("/v2/orgs/acme/groups/"), None);
+    assert_eq!(
+        s.match_path("/v2/orgs/acme/groups/"),
+        Some("/v2/orgs/{org_name}/groups")
+    );
+    assert_eq!(
+        s.match_path("/v2/orgs/acme/settings/"),
+        Some("/v2/orgs/{name}/settings")
+    );
+    assert_eq!(s.match_path("/v2/orgs/acme/groups//"), None);
 }
 
 #[test]
