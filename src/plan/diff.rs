@@ -6,13 +6,12 @@ use std::collections::{BTreeMap, BTreeSet};
 use crate::model::{Members, OrgState, Role, Team, Username};
 use crate::plan::{Action, Change, Delta, FORMAT_VERSION, Note, Plan, RepoFields, ResourceKind};
 
-/// Options that change what the diff is allowed to emit.
+/// Options that change what the diff is allowed to emit. Nothing here depends on who runs the
+/// diff: the plan job's read-only identity and the apply job's write identity get the same plan.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct DiffOptions {
     /// Emit deletions for live resources the policy does not mention (otherwise they become notes).
     pub prune: bool,
-    /// The user running apply: never removed from the organization.
-    pub identity: Option<Username>,
 }
 
 struct Builder<'a> {
@@ -128,56 +127,20 @@ fn diff_members(desired: &OrgState, live: &OrgState, opts: &DiffOptions, b: &mut
             });
         }
     }
-    // Extra accepted members. Owners that stay: desired owners who are live members, plus the
-    // identity (never removed); extra owners are removed only while another owner remains.
-    let is_identity = |u: &Username| opts.identity.as_ref() == Some(u);
-    let extra = |u: &Username| !want.roles.contains_key(u);
-    let kept_owners = have
-        .roles
-        .iter()
-        .filter(|(u, r)| match want.roles.get(*u) {
-            Some(w) => *w == Role::Owner,
-            None => **r == Role::Owner && is_identity(u),
-        })
-        .count();
-    let extra_owners = have
-        .roles
-        .iter()
-        .filter(|(u, r)| **r == Role::Owner && extra(u) && !is_identity(u))
-        .count();
-    let mut owners_removed = 0usize;
+    // Extra accepted members. The diff does not depend on who runs it: removing the identity
+    // running apply or the last owner is refused by apply's safety checks (src/plan/safety.rs),
+    // and the plan says so in a note (safety::notes).
     for (user, &role) in &have.roles {
-        if !extra(user) {
+        if want.roles.contains_key(user) {
             continue;
         }
-        let addr = format!("member {user}");
         if !opts.prune {
             b.note(
                 ResourceKind::Member,
-                addr,
+                format!("member {user}"),
                 format!("{role} not in the policy (left alone; set prune = true in [settings] to remove)"),
             );
             continue;
-        }
-        if is_identity(user) {
-            b.note(
-                ResourceKind::Member,
-                addr,
-                "not in the policy, but it is the identity running apply: not removed",
-            );
-            continue;
-        }
-        if role == Role::Owner {
-            let others_left = (kept_owners + extra_owners).saturating_sub(owners_removed + 1);
-            if others_left == 0 {
-                b.note(
-                    ResourceKind::Member,
-                    addr,
-                    "not in the policy, but it is the last owner of the organization: not removed",
-                );
-                continue;
-            }
-            owners_removed += 1;
         }
         b.changes.push(Change::RemoveMember {
             user: user.clone(),
@@ -498,10 +461,7 @@ mod tests {
         }
     }
     fn prune() -> DiffOptions {
-        DiffOptions {
-            prune: true,
-            identity: None,
-        }
+        DiffOptions { prune: true }
     }
     fn addrs(p: &Plan) -> Vec<String> {
         p.changes.iter().map(|c| c.address(&p.org)).collect()
@@ -606,7 +566,7 @@ mod tests {
     }
 
     #[test]
-    fn never_removes_last_owner_or_identity() {
+    fn member_removals_do_not_depend_on_who_runs_the_diff() {
         let mut desired = OrgState::empty("acme");
         desired.members = Some(members(&[("ed", Role::Editor)], vec![]));
         let mut live = OrgState::empty("acme");
@@ -619,44 +579,20 @@ mod tests {
             ],
             vec![],
         ));
-        let opts = DiffOptions {
-            prune: true,
-            identity: Some(u("me")),
-        };
-        let p = diff(&desired, &live, &opts);
+        // Every extra member goes, the last owners and whoever runs apply included: apply's
+        // safety checks refuse those (src/plan/safety.rs), not the diff.
+        let p = diff(&desired, &live, &prune());
+        assert_eq!(addrs(&p), vec!["member me", "member o1", "member o2"]);
+        assert!(p.notes.is_empty(), "{:?}", p.notes);
         assert_eq!(
-            p.changes,
-            vec![Change::RemoveMember {
-                user: u("o1"),
-                role: Role::Owner
-            }]
+            crate::plan::safety::check(&p, &live, 1.0),
+            vec![crate::plan::safety::Violation::LastOwner { user: "o2".into() }]
         );
-        let msgs: Vec<_> = p
-            .notes
-            .iter()
-            .map(|n| (n.address.as_str(), n.message.as_str()))
-            .collect();
-        assert_eq!(msgs.len(), 2);
-        assert!(msgs[0].0 == "member me" && msgs[0].1.contains("identity"));
-        assert!(msgs[1].0 == "member o2" && msgs[1].1.contains("last owner"));
-
-        // With an owner kept by the policy, every extra owner can go.
-        desired.members = Some(members(&[("ed", Role::Owner)], vec![]));
-        let p = diff(&desired, &live, &opts);
-        assert_eq!(
-            addrs(&p),
-            vec!["member o1", "member o2", "member ed"],
-            "{:?}",
-            p.notes
-        );
-        // The identity, if an owner, counts as the remaining owner.
-        desired.members = Some(members(&[("ed", Role::Editor)], vec![]));
-        let opts = DiffOptions {
-            prune: true,
-            identity: Some(u("o2")),
-        };
-        let p = diff(&desired, &live, &opts);
-        assert_eq!(addrs(&p), vec!["member me", "member o1"]);
+        // Without prune, they are drift left alone.
+        let p = diff(&desired, &live, &DiffOptions::default());
+        assert!(p.changes.is_empty());
+        let notes: Vec<_> = p.notes.iter().map(|n| n.address.as_str()).collect();
+        assert_eq!(notes, vec!["member me", "member o1", "member o2"]);
     }
 
     #[test]

@@ -1,11 +1,15 @@
 //! Safety checks on a plan before apply: the mass-deletion guard per resource kind, refusal to
 //! remove the last owner or the identity running apply, and to mirror images as a member who is
 //! not an owner (Image Access Management blocks community pulls for everyone else).
+//!
+//! The diff plans what the policy says whoever runs it; these rules are checked at apply time,
+//! against the identity that applies. [`notes`] tells the plan's readers in advance which changes
+//! apply would refuse, so a plan is never a surprise.
 
 use std::fmt;
 
 use crate::model::{OrgState, Role};
-use crate::plan::{Action, Change, Plan, ResourceKind};
+use crate::plan::{Action, Change, Note, Plan, ResourceKind};
 
 /// A reason to refuse applying a plan.
 #[derive(Debug, Clone, PartialEq)]
@@ -174,6 +178,47 @@ pub fn check_identity(plan: &Plan, identity: &crate::model::Username) -> Option<
         }),
         _ => None,
     })
+}
+
+/// Notes for the plan about what apply would refuse: every identity-independent [`check`]
+/// violation, and every owner the plan removes (apply refuses to remove the identity it runs as,
+/// and only an owner can remove members, so any of them may be that identity).
+pub fn notes(plan: &Plan, live: &OrgState, threshold: f64) -> Vec<Note> {
+    let mut out: Vec<Note> = check(plan, live, threshold)
+        .into_iter()
+        .map(|v| {
+            let (kind, address) = match &v {
+                Violation::MassDeletion { kind, .. } => (*kind, kind.as_str().to_string()),
+                Violation::LastOwner { user } | Violation::Identity { user } => {
+                    (ResourceKind::Member, format!("member {user}"))
+                }
+                Violation::MirrorNeedsOwner { user, .. } => {
+                    (ResourceKind::Image, format!("member {user}"))
+                }
+            };
+            Note {
+                kind,
+                address,
+                message: format!("apply will refuse this plan: {v}"),
+            }
+        })
+        .collect();
+    for c in &plan.changes {
+        if let Change::RemoveMember {
+            user,
+            role: Role::Owner,
+        } = c
+        {
+            out.push(Note {
+                kind: ResourceKind::Member,
+                address: format!("member {user}"),
+                message: format!(
+                    "apply refuses to remove the identity it runs as: apply as an owner other than {user}"
+                ),
+            });
+        }
+    }
+    out
 }
 
 #[cfg(test)]
