@@ -85,18 +85,17 @@ pub fn canonical_json(value: &Value) -> String {
 fn write_canonical(value: &Value, out: &mut String) {
     match value {
         Value::Object(map) => {
-            let mut keys: Vec<&String> = map.keys().collect();
-            keys.sort();
+            // Sorted here, whatever order `serde_json::Map` keeps (a dependency enabling
+            // serde_json's `preserve_order` would otherwise change every fingerprint).
+            let sorted: BTreeMap<&String, &Value> = map.iter().collect();
             out.push('{');
-            for (i, k) in keys.into_iter().enumerate() {
+            for (i, (k, v)) in sorted.into_iter().enumerate() {
                 if i > 0 {
                     out.push(',');
                 }
                 out.push_str(&Value::String(k.clone()).to_string());
                 out.push(':');
-                if let Some(v) = map.get(k) {
-                    write_canonical(v, out);
-                }
+                write_canonical(v, out);
             }
             out.push('}');
         }
@@ -536,6 +535,46 @@ mod tests {
     fn canonical_json_sorts_keys_at_every_depth() {
         let v = serde_json::json!({"b": [{"z": 1, "a": null}], "a": "x\"y"});
         assert_eq!(canonical_json(&v), r#"{"a":"x\"y","b":[{"a":null,"z":1}]}"#);
+        // Arrays keep their order, one comma between items; objects sort by key bytes.
+        let v = serde_json::json!({"k": [3, 1, [true, "s"], {}], "B": {"y": 2, "x": 1}, "a": []});
+        assert_eq!(
+            canonical_json(&v),
+            r#"{"B":{"x":1,"y":2},"a":[],"k":[3,1,[true,"s"],{}]}"#
+        );
+        // Keys inserted out of order (as a `preserve_order` map would keep them) come out sorted.
+        let mut map = serde_json::Map::new();
+        for k in ["zeta", "alpha", "mid"] {
+            map.insert(k.to_string(), Value::from(k.len()));
+        }
+        assert_eq!(
+            canonical_json(&Value::Object(map)),
+            r#"{"alpha":5,"mid":3,"zeta":4}"#
+        );
+    }
+
+    #[test]
+    fn write_puts_the_file_there_atomically_and_read_gets_it_back() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("plan.json");
+        let s = saved();
+        s.write(&path).unwrap();
+        let text = std::fs::read_to_string(&path).unwrap();
+        assert_eq!(text, s.to_json());
+        assert!(text.ends_with("}\n"), "{text}");
+        assert_eq!(SavedPlan::read(&path).unwrap(), s);
+        // Overwrites, and leaves no temporary file beside it.
+        let mut other = saved();
+        other.plan.api_calls = 99;
+        other.write(&path).unwrap();
+        assert_eq!(SavedPlan::read(&path).unwrap(), other);
+        let names: Vec<_> = std::fs::read_dir(dir.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        assert_eq!(names, vec!["plan.json".to_string()]);
+        // A directory that does not exist: an error naming the file.
+        let e = s.write(&dir.path().join("no/such/plan.json")).unwrap_err();
+        assert!(e.to_string().contains("cannot write the saved plan"), "{e}");
     }
 
     #[test]
@@ -598,6 +637,19 @@ mod tests {
             ("redis".to_string(), "7.2".to_string()),
             Some(format!("sha256:{}", "1".repeat(64))),
         )]);
+        // A lock that appears after the plan, or whose bytes change, is a change too.
+        let unlocked = Fingerprints::compute(b"a", &pol, None, &live(), &tags);
+        assert_eq!(
+            unlocked.changes_since(&before, p, l),
+            vec!["vetted.lock was created".to_string()]
+        );
+        let relocked = Fingerprints::compute(b"a", &pol, Some(b"lock2"), &live(), &tags);
+        assert_eq!(
+            before.changes_since(&relocked, p, l),
+            vec!["vetted.lock changed".to_string()]
+        );
+        assert!(unlocked.changes_since(&unlocked, p, l).is_empty());
+
         let now = Fingerprints::compute(b"b", &pol, None, &drifted, &tags2);
         let said = before.changes_since(&now, p, l);
         assert_eq!(

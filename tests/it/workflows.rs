@@ -175,6 +175,7 @@ fn shellcheck_passes_the_action_and_ci_scripts() {
         .collect();
     assert!(files.len() >= 3, "{files:?}");
     files.push(root.join("scripts/install-deps.sh"));
+    files.push(root.join("scripts/mutants.sh"));
     files.push(root.join(".ci/run"));
     let out = run(Command::new(tool("shellcheck", None, None))
         .current_dir(&root)
