@@ -2,7 +2,8 @@
 # Mutation testing of the guards and the saved-plan format: runs cargo-mutants on
 # src/plan/safety.rs (mass-deletion guard, last owner, identity, owner for mirroring) and
 # src/plan/saved.rs (saved-plan file, fingerprints, staleness, the recomputed-plan comparison),
-# with the unit tests only (`cargo test --lib`: fast, no sandbox, no registry). Every mutant that
+# with the unit tests only (`--cargo-arg=--lib`: builds and runs `cargo test --lib`, fast, no
+# sandbox, no registry). Every mutant that
 # survives is a change to a guard that no test notices: add the test that kills it.
 #
 # Installs cargo-mutants from the crate registry when missing (`cargo install --locked`).
@@ -18,5 +19,5 @@ fi
 exec cargo mutants \
   --file src/plan/safety.rs \
   --file src/plan/saved.rs \
-  "$@" \
-  -- --lib
+  --cargo-arg=--lib \
+  "$@"

@@ -189,6 +189,35 @@ pub(crate) async fn plan_loaded(loaded: Loaded, estimate: Estimate<'_>) -> Resul
         plan.notes.extend(notes);
         crate::plan::diff::sort_changes(&mut plan.changes, &plan.org);
     }
+    if registry.is_some() {
+        // Tags pushed by hand into the mirrored repositories (hub tag listing, bounded by its
+        // page limit): part of the live state a saved plan's fingerprint covers.
+        let mut listed = std::collections::BTreeMap::new();
+        for (name, repo) in &policy.desired.repositories {
+            if repo.mirror.is_some() && live.repositories.contains_key(name) {
+                listed.insert(
+                    name.clone(),
+                    client.read_tags(&policy.desired.org, name).await?,
+                );
+            }
+        }
+        let extra = crate::mirror::hand_pushed(&policy.desired, &listed);
+        for ((repo, tag), digest) in &extra {
+            live_tags.insert((repo.clone(), tag.clone()), Some(digest.clone()));
+        }
+        let prune = policy.settings.prune;
+        let (deletes, notes) = crate::mirror::hand_pushed_changes(&plan.org, &extra, prune);
+        plan.notes.extend(notes);
+        if prune {
+            plan.changes.extend(deletes);
+            crate::plan::diff::sort_changes(&mut plan.changes, &plan.org);
+        } else if !deletes.is_empty() {
+            let mut drift = std::mem::take(&mut plan.drift.changes);
+            drift.extend(deletes);
+            crate::plan::diff::set_drift(&mut plan, &live, drift);
+        }
+        plan.api_calls = client.api_calls();
+    }
     plan.notes.extend(crate::plan::safety::notes(
         &plan,
         &live,

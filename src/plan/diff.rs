@@ -34,8 +34,45 @@ impl Builder<'_> {
 }
 
 /// Computes the plan that turns `live` into `desired`. `desired` fields that are `None` are unmanaged
-/// and ignored. The returned plan has `api_calls` 0; the caller fills it in.
+/// and ignored. The returned plan has `api_calls` 0; the caller fills it in. Without prune, the
+/// plan's `drift` holds what prune would also change (drift left alone, each item a note too).
 pub fn diff(desired: &OrgState, live: &OrgState, opts: &DiffOptions) -> Plan {
+    let (changes, notes) = changes_and_notes(desired, live, opts);
+    let drift = if opts.prune {
+        Vec::new()
+    } else {
+        let (pruned, _) = changes_and_notes(desired, live, &DiffOptions { prune: true });
+        pruned
+            .into_iter()
+            .filter(|c| !changes.contains(c))
+            .collect()
+    };
+    let access = crate::plan::access::changes(live, &changes);
+    let mut plan = Plan {
+        format_version: FORMAT_VERSION.to_string(),
+        org: desired.org.clone(),
+        changes,
+        notes,
+        api_calls: 0,
+        access,
+        drift: Default::default(),
+    };
+    set_drift(&mut plan, live, drift);
+    plan
+}
+
+/// Sets `plan.drift` to `changes` (sorted like a plan) and who has access through them.
+pub fn set_drift(plan: &mut Plan, live: &OrgState, mut changes: Vec<Change>) {
+    sort_changes(&mut changes, &plan.org);
+    plan.drift.access = crate::plan::access::drift(live, &plan.changes, &changes);
+    plan.drift.changes = changes;
+}
+
+fn changes_and_notes(
+    desired: &OrgState,
+    live: &OrgState,
+    opts: &DiffOptions,
+) -> (Vec<Change>, Vec<Note>) {
     let mut b = Builder {
         org: &desired.org,
         changes: Vec::new(),
@@ -45,21 +82,12 @@ pub fn diff(desired: &OrgState, live: &OrgState, opts: &DiffOptions) -> Plan {
     diff_members(desired, live, opts, &mut b);
     diff_teams(desired, live, opts, &mut b);
     diff_repositories(desired, live, opts, &mut b);
-    let org = desired.org.clone();
     let mut changes = b.changes;
-    sort_changes(&mut changes, &org);
+    sort_changes(&mut changes, &desired.org);
     let mut notes = b.notes;
     notes.sort();
     notes.dedup();
-    let access = crate::plan::access::changes(live, &changes);
-    Plan {
-        format_version: FORMAT_VERSION.to_string(),
-        org,
-        changes,
-        notes,
-        api_calls: 0,
-        access,
-    }
+    (changes, notes)
 }
 
 /// Deletions first in reverse dependency order, then creates/updates in dependency order; ties by
@@ -721,6 +749,60 @@ mod tests {
         live.members = Some(members(&[], vec![invite("c", Role::Editor, Some("t"))]));
         let p = diff(&desired, &live, &prune());
         assert!(p.changes.is_empty() && p.notes.is_empty(), "{p:?}");
+    }
+
+    #[test]
+    fn drift_left_alone_is_what_prune_would_change_and_who_gains_by_it() {
+        let mut desired = OrgState::empty("acme");
+        desired.teams = Some([("devs".to_string(), team(None, &["bob"]))].into());
+        desired.repositories.insert(
+            "api".into(),
+            repo(true, None, Some(&[("devs", Permission::Write)])),
+        );
+        let mut live = desired.clone();
+        live.members = Some(members(
+            &[("bob", Role::Member), ("eve", Role::Member)],
+            vec![],
+        ));
+        // A team given admin by hand on a repository whose grants the policy manages.
+        live.teams
+            .as_mut()
+            .unwrap()
+            .insert("ops".into(), team(None, &["eve"]));
+        live.repositories.get_mut("api").unwrap().grants = Some(
+            [
+                ("devs".to_string(), Permission::Write),
+                ("ops".to_string(), Permission::Admin),
+            ]
+            .into(),
+        );
+        let p = diff(&desired, &live, &DiffOptions::default());
+        assert!(p.changes.is_empty(), "{:?}", p.changes);
+        let drift: Vec<_> = p.drift.changes.iter().map(|c| c.address("acme")).collect();
+        assert_eq!(drift, vec!["grant acme/api:ops", "team ops"]);
+        assert_eq!(
+            p.drift.access,
+            vec![crate::plan::AccessChange {
+                subject: crate::plan::access::Subject::Person("eve".into()),
+                repository: "api".into(),
+                old: None,
+                new: Some(crate::plan::access::Level::Admin),
+                pending: false,
+            }]
+        );
+        assert_eq!(
+            p.drift.access[0].sentence("acme"),
+            "eve gains admin on acme/api"
+        );
+        // With prune they are the plan's changes, and no drift is left.
+        let p = diff(&desired, &live, &prune());
+        assert_eq!(addrs(&p), vec!["grant acme/api:ops", "team ops"]);
+        assert!(p.drift.is_empty() && p.drift.access.is_empty());
+        assert!(
+            p.access
+                .iter()
+                .any(|a| a.sentence("acme") == "eve loses admin on acme/api")
+        );
     }
 
     #[test]

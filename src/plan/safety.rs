@@ -83,7 +83,8 @@ fn live_count(live: &OrgState, kind: ResourceKind) -> usize {
             .values()
             .map(|r| r.grants.as_ref().map_or(0, |g| g.len()))
             .sum(),
-        // Image copies never delete.
+        // Mirrored tags are not part of the live state read here: deleting hand-pushed tags
+        // (prune) is not guarded by count.
         ResourceKind::Image => 0,
     }
 }
@@ -271,6 +272,7 @@ mod tests {
             notes: vec![],
             api_calls: 0,
             access: Vec::new(),
+            drift: Default::default(),
         }
     }
     fn live_repos(n: usize) -> OrgState {

@@ -523,6 +523,7 @@ mod tests {
             }],
             notes: vec![],
             access: vec![],
+            drift: Default::default(),
             api_calls: 3,
         };
         let tags = LiveTags::new();
@@ -698,6 +699,7 @@ mod compare_tests {
             notes: vec![],
             api_calls: 0,
             access: vec![],
+            drift: Default::default(),
         }
     }
 

@@ -170,6 +170,10 @@ pub fn router(app: Arc<App>) -> Router {
         )
         .route("/v2/repositories/{ns}/{repo}/privacy", post(repos::privacy))
         .route(
+            "/v2/repositories/{ns}/{repo}/tags/{tag}/",
+            axum::routing::delete(repos::delete_tag),
+        )
+        .route(
             "/v2/repositories/{ns}/{repo}/groups",
             get(repos::list_grants).post(repos::create_grant),
         )
