@@ -186,7 +186,8 @@ fn phase(change: &Change) -> u8 {
         Grant { .. } | UpdateGrant { .. } => 6,
         // After the repository exists (and its grants are set).
         CopyImage { .. } => COPY_PHASE,
-        Revoke { .. } => 8,
+        // A hand-pushed tag goes after the copies (which never write it: it is not in the policy).
+        DeleteTag { .. } | Revoke { .. } => 8,
         DeleteRepository { .. } => 9,
         RemoveTeamMember { .. } => 10,
         CancelInvite { .. } => 11,
@@ -351,6 +352,7 @@ mod tests {
             notes: vec![],
             api_calls: 0,
             access: Vec::new(),
+            drift: Default::default(),
         }
     }
 

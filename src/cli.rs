@@ -157,8 +157,12 @@ pub struct PlanArgs {
     /// Exit 0 when there are no changes, 2 when changes are pending, 1 on error.
     #[arg(long)]
     pub detailed_exitcode: bool,
-    /// Also show, per person, who gains or loses pull, push or admin (text format; JSON and
-    /// markdown always include it).
+    /// Count drift left alone (prune off: grants, members, teams, invites, repositories or
+    /// hand-pushed tags the policy does not list) as pending too: exit 2 with --detailed-exitcode.
+    #[arg(long)]
+    pub drift: bool,
+    /// Also show, per person, who gains or loses pull, push or admin, and who has access through
+    /// drift left alone (text format; JSON and markdown always include it).
     #[arg(long)]
     pub access: bool,
     /// Also save the plan to this file, for `vetted apply FILE` and `vetted show FILE` (no secrets).

@@ -1,5 +1,5 @@
-//! `vetted apply`: compute the plan (or read a saved one and check it is still current), show it,
-//! pass the safety checks, confirm, execute, report.
+//! `vetted apply`: compute the plan (or read a saved one, check it is still current and that its
+//! inputs give exactly its changes), show it, pass the safety checks, confirm, execute, report.
 
 use std::io::{BufRead, IsTerminal, Write};
 use std::path::Path;
@@ -14,7 +14,7 @@ use crate::error::{Error, Outcome};
 use crate::hub::HubClient;
 use crate::model::OrgState;
 use crate::plan::Plan;
-use crate::plan::saved::{SavedPlan, recorded_url};
+use crate::plan::saved::{SavedPlan, first_difference, recorded_url};
 use crate::policy::Policy;
 use crate::registry::client::RegistryClient;
 use crate::render::progress::CopyProgress;
@@ -51,8 +51,11 @@ pub async fn run(args: &ApplyArgs, output: Output) -> Result<Outcome, Error> {
 }
 
 /// `vetted apply PLAN`: re-reads what the saved plan was computed from (the policy, vetted.lock, the
-/// live organization with the same scope, the organization's mirrored tags) and applies exactly the
-/// saved changes when every fingerprint matches; otherwise refuses, changing nothing.
+/// live organization with the same scope, the organization's mirrored tags), refuses it as stale
+/// when a fingerprint moved, recomputes the plan from those inputs exactly as `plan` does, and
+/// applies that recomputed plan only when its changes equal the saved ones
+/// ([`first_difference`]); otherwise refuses, changing nothing. The file's `changes` are never
+/// executed as such: a plan edited after review (fingerprints kept) is refused.
 async fn run_saved(args: &ApplyArgs, path: &Path, output: Output) -> Result<Outcome, Error> {
     let saved = SavedPlan::read(path)?;
     if args.policy.policy != Path::new(DEFAULT_POLICY) && args.policy.policy != saved.policy {
@@ -91,18 +94,13 @@ async fn run_saved(args: &ApplyArgs, path: &Path, output: Output) -> Result<Outc
             loaded.policy.desired.org, saved.org
         ));
     }
-    let tags = match &loaded.registry {
-        Some(registry) => crate::mirror::live_tags(registry, &loaded.policy)
-            .await
-            .map_err(Error::Registry)?,
-        None => Default::default(),
-    };
-    let now = super::fingerprints(&loaded.policy, &loaded.live, &tags)?;
-    let lock_path = crate::policy::lock::path_for(&loaded.policy.path);
+    let planned = super::plan_loaded(loaded, super::Estimate::From(&saved.plan)).await?;
+    let now = super::fingerprints(&planned.policy, &planned.live, &planned.live_tags)?;
+    let lock_path = crate::policy::lock::path_for(&planned.policy.path);
     stale.extend(
         saved
             .fingerprints
-            .changes_since(&now, &loaded.policy.path, &lock_path),
+            .changes_since(&now, &planned.policy.path, &lock_path),
     );
     if !stale.is_empty() {
         return Err(Error::Refused(format!(
@@ -110,25 +108,26 @@ async fn run_saved(args: &ApplyArgs, path: &Path, output: Output) -> Result<Outc
             stale.join("; ")
         )));
     }
+    if let Some(difference) = first_difference(&saved.plan, &planned.plan) {
+        return Err(Error::Refused(format!(
+            "the plan does not match what its inputs give: {difference}; nothing was changed"
+        )));
+    }
     super::status(&format!(
-        "{} is current: the policy, {} and the organization are as they were when it was made.",
+        "{} is current: the policy, {} and the organization are as they were when it was made, and they give exactly its changes.",
         path.display(),
         lock_path.display()
     ));
-    let pulls_remaining = loaded
-        .registry
-        .as_ref()
-        .and_then(RegistryClient::ratelimit_remaining);
     execute(
         args,
         output,
         Ready {
-            plan: &saved.plan,
-            live: &loaded.live,
-            policy: &loaded.policy,
-            client: &loaded.client,
-            registry: loaded.registry.as_ref(),
-            pulls_remaining,
+            plan: &planned.plan,
+            live: &planned.live,
+            policy: &planned.policy,
+            client: &planned.client,
+            registry: planned.registry.as_ref(),
+            pulls_remaining: planned.pulls_remaining,
         },
     )
     .await

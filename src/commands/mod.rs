@@ -122,7 +122,7 @@ pub(crate) async fn load(
     })
 }
 
-/// [`load`], then the diff; then resolves the mirrored images and adds their copy rows.
+/// [`load`], then [`plan_loaded`] with the copy estimates: what `plan` shows.
 pub(crate) async fn load_and_plan(
     policy_path: &Path,
     hub_args: &HubArgs,
@@ -130,6 +130,23 @@ pub(crate) async fn load_and_plan(
     locked: bool,
     verbose: bool,
 ) -> Result<Planned, Error> {
+    let loaded = load(policy_path, hub_args, registry_args, locked, verbose).await?;
+    plan_loaded(loaded, Estimate::Read).await
+}
+
+/// Where [`plan_loaded`] gets the copy rows' display-only estimates (`bytes`, `manifests`).
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum Estimate<'a> {
+    /// Read the source manifests (manifest GETs count against Docker Hub's pull limit).
+    Read,
+    /// Take them from a saved plan's rows with the same address (`apply PLAN`: no manifest GETs
+    /// beyond the copies themselves).
+    From(&'a Plan),
+}
+
+/// The diff of what [`load`] read; then resolves the mirrored images and adds their copy rows, and
+/// the notes on what apply's safety checks would refuse. Independent of the identity that runs it.
+pub(crate) async fn plan_loaded(loaded: Loaded, estimate: Estimate<'_>) -> Result<Planned, Error> {
     let Loaded {
         policy,
         lock_state,
@@ -137,10 +154,9 @@ pub(crate) async fn load_and_plan(
         live,
         registry,
         hub_url,
-    } = load(policy_path, hub_args, registry_args, locked, verbose).await?;
+    } = loaded;
     let opts = DiffOptions {
         prune: policy.settings.prune,
-        identity: Some(Username::new(client.identity())),
     };
     let mut plan = crate::plan::diff(&policy.desired, &live, &opts);
     plan.api_calls = client.api_calls();
@@ -155,7 +171,10 @@ pub(crate) async fn load_and_plan(
         let (mut copies, notes) = crate::mirror::changes(&plan.org, &resolution);
         // Plan order first: a blob shared by several images counts at the first one shown.
         crate::plan::diff::sort_changes(&mut copies, &plan.org);
-        crate::mirror::estimate(registry, &mut copies).await;
+        match estimate {
+            Estimate::Read => crate::mirror::estimate(registry, &mut copies).await,
+            Estimate::From(saved) => crate::plan::saved::take_estimates(&mut copies, saved),
+        }
         // After the estimate's manifest reads, which Docker Hub counts too.
         pulls_remaining = registry
             .ratelimit_remaining()
@@ -173,9 +192,43 @@ pub(crate) async fn load_and_plan(
         plan.changes.extend(copies);
         plan.notes.extend(notes);
         crate::plan::diff::sort_changes(&mut plan.changes, &plan.org);
-        plan.notes.sort();
-        plan.notes.dedup();
     }
+    if registry.is_some() {
+        // Tags pushed by hand into the mirrored repositories (hub tag listing, bounded by its
+        // page limit): part of the live state a saved plan's fingerprint covers.
+        let mut listed = std::collections::BTreeMap::new();
+        for (name, repo) in &policy.desired.repositories {
+            if repo.mirror.is_some() && live.repositories.contains_key(name) {
+                listed.insert(
+                    name.clone(),
+                    client.read_tags(&policy.desired.org, name).await?,
+                );
+            }
+        }
+        let extra = crate::mirror::hand_pushed(&policy.desired, &listed);
+        for ((repo, tag), digest) in &extra {
+            live_tags.insert((repo.clone(), tag.clone()), Some(digest.clone()));
+        }
+        let prune = policy.settings.prune;
+        let (deletes, notes) = crate::mirror::hand_pushed_changes(&plan.org, &extra, prune);
+        plan.notes.extend(notes);
+        if prune {
+            plan.changes.extend(deletes);
+            crate::plan::diff::sort_changes(&mut plan.changes, &plan.org);
+        } else if !deletes.is_empty() {
+            let mut drift = std::mem::take(&mut plan.drift.changes);
+            drift.extend(deletes);
+            crate::plan::diff::set_drift(&mut plan, &live, drift);
+        }
+        plan.api_calls = client.api_calls();
+    }
+    plan.notes.extend(crate::plan::safety::notes(
+        &plan,
+        &live,
+        policy.settings.delete_threshold,
+    ));
+    plan.notes.sort();
+    plan.notes.dedup();
     Ok(Planned {
         policy,
         client,

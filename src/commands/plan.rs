@@ -27,6 +27,10 @@ pub async fn run(args: &PlanArgs, output: Output) -> Result<Outcome, Error> {
     );
     if args.access && args.format == crate::cli::Format::Text {
         print!("{}", crate::render::access_text(&plan.access, &plan.org));
+        print!(
+            "{}",
+            crate::render::drift_access_text(&plan.drift.access, &plan.org)
+        );
     }
     let violations = planned.violations();
     for v in &violations {
@@ -46,7 +50,10 @@ pub async fn run(args: &PlanArgs, output: Output) -> Result<Outcome, Error> {
             out.display()
         ));
     }
-    if args.detailed_exitcode && !plan.is_empty() {
+    // Drift left alone is pending only when asked (`--drift`, the drift workflow): otherwise an
+    // organization with unmanaged extras would never plan clean.
+    let pending = !plan.is_empty() || (args.drift && !plan.drift.is_empty());
+    if args.detailed_exitcode && pending {
         Ok(Outcome::ChangesPending)
     } else {
         Ok(Outcome::Ok)

@@ -306,6 +306,12 @@ pub(crate) async fn execute(
             let url = grant_url(c, org, repository, team).await?;
             delete(c, &url).await?;
         }
+        DeleteTag {
+            repository, tag, ..
+        } => {
+            let url = c.url(&["v2", "repositories", org, repository, "tags", tag], true)?;
+            c.call(Method::DELETE, &url, None).await?;
+        }
         CopyImage {
             repository, tag, ..
         } => {

@@ -4,6 +4,8 @@
 //! follow. [`resolve`] does the reading (HEAD requests, which Docker Hub does not count as pulls;
 //! manifest GETs only for platform-filtered mirrors and for byte estimates of images to copy);
 //! [`changes`] is the pure part that turns what was read into [`Change::CopyImage`] rows.
+//! [`hand_pushed`] finds the tags of a mirrored repository that the policy does not list (drift:
+//! [`Change::DeleteTag`] with prune, a note without).
 use std::collections::{BTreeMap, BTreeSet};
 
 use futures::StreamExt;
@@ -360,6 +362,75 @@ pub fn changes(org: &str, resolution: &Resolution) -> (Vec<Change>, Vec<Note>) {
     (changes, notes)
 }
 
+/// Tags of the organization's mirrored repositories that the policy does not list, i.e. pushed by
+/// hand: (repository, tag) -> digest. `listed` holds, per mirrored repository that exists, every
+/// tag the hub lists (tag -> digest). A mirror with `signatures = true` also holds the cosign
+/// signature, attestation and SBOM tags of its copies (`sha256-<hex>.sig|.att|.sbom`): not drift.
+pub fn hand_pushed(
+    desired: &OrgState,
+    listed: &BTreeMap<String, BTreeMap<String, String>>,
+) -> BTreeMap<(String, String), String> {
+    let mut out = BTreeMap::new();
+    for (repo, tags) in listed {
+        let Some(mirror) = desired
+            .repositories
+            .get(repo)
+            .and_then(|r| r.mirror.as_ref())
+        else {
+            continue;
+        };
+        for (tag, digest) in tags {
+            if mirror.tags.contains_key(tag) || (mirror.signatures && is_signature_tag(tag)) {
+                continue;
+            }
+            out.insert((repo.clone(), tag.clone()), digest.clone());
+        }
+    }
+    out
+}
+
+/// `sha256-<64 hex>.sig`, `.att` or `.sbom`: the tags cosign attaches to an image.
+fn is_signature_tag(tag: &str) -> bool {
+    let Some(rest) = tag.strip_prefix("sha256-") else {
+        return false;
+    };
+    let Some((hex, suffix)) = rest.split_once('.') else {
+        return false;
+    };
+    hex.len() == 64
+        && hex.bytes().all(|b| b.is_ascii_hexdigit())
+        && matches!(suffix, "sig" | "att" | "sbom")
+}
+
+/// The plan rows for [`hand_pushed`] tags: [`Change::DeleteTag`] each, and a note each when prune
+/// is off (the changes are then drift, not the plan's).
+pub fn hand_pushed_changes(
+    org: &str,
+    extra: &BTreeMap<(String, String), String>,
+    prune: bool,
+) -> (Vec<Change>, Vec<Note>) {
+    let mut changes = Vec::new();
+    let mut notes = Vec::new();
+    for ((repository, tag), digest) in extra {
+        if !prune {
+            notes.push(Note {
+                kind: ResourceKind::Image,
+                address: image_address(org, repository, tag),
+                message: format!(
+                    "tag pushed by hand ({}), not in the policy (left alone; set prune = true in [settings] to delete)",
+                    if digest.is_empty() { "no digest".to_string() } else { short(digest) }
+                ),
+            });
+        }
+        changes.push(Change::DeleteTag {
+            repository: repository.clone(),
+            tag: tag.clone(),
+            digest: digest.clone(),
+        });
+    }
+    (changes, notes)
+}
+
 /// Fills `bytes` (blob sizes from the manifests; a blob shared by several images counts once, at
 /// the first) and `manifests` (manifest GETs the copy makes) of the copy rows. Reads manifests of
 /// the images to copy only. A failure leaves the row's estimate at 0: it never blocks a plan.
@@ -568,5 +639,102 @@ mod tests {
             copy(&format!("docker.io/bitnami/redis:1@{}", d(1)), 0),
         ];
         assert_eq!(docker_hub_pulls(&changes), 5);
+    }
+}
+
+#[cfg(test)]
+mod hand_pushed_tests {
+    use super::*;
+    use crate::model::{Mirror, Repository};
+
+    fn desired(signatures: bool) -> OrgState {
+        let mut s = OrgState::empty("acme");
+        s.repositories.insert(
+            "redis".into(),
+            Repository {
+                private: true,
+                description: None,
+                full_description: None,
+                grants: None,
+                mirror: Some(Mirror {
+                    from: "bitnami/redis".into(),
+                    tags: BTreeMap::from([("7.2".to_string(), None)]),
+                    platforms: None,
+                    signatures,
+                }),
+            },
+        );
+        s.repositories.insert(
+            "api".into(),
+            Repository {
+                private: true,
+                description: None,
+                full_description: None,
+                grants: None,
+                mirror: None,
+            },
+        );
+        s
+    }
+
+    #[test]
+    fn tags_the_policy_does_not_list_are_hand_pushed() {
+        let sig = format!("sha256-{}.sig", "a".repeat(64));
+        let listed = BTreeMap::from([
+            (
+                "redis".to_string(),
+                BTreeMap::from([
+                    ("7.2".to_string(), "sha256:1".to_string()),
+                    ("hand".to_string(), "sha256:2".to_string()),
+                    (sig.clone(), "sha256:3".to_string()),
+                ]),
+            ),
+            // Not a mirror: its tags are the organization's own.
+            (
+                "api".to_string(),
+                BTreeMap::from([("v1".to_string(), "sha256:4".to_string())]),
+            ),
+        ]);
+        let extra = hand_pushed(&desired(true), &listed);
+        assert_eq!(
+            extra,
+            BTreeMap::from([(("redis".into(), "hand".into()), "sha256:2".into())])
+        );
+        // Without signatures, a signature tag is not the mirror's either.
+        let extra = hand_pushed(&desired(false), &listed);
+        assert_eq!(extra.len(), 2, "{extra:?}");
+        assert!(extra.contains_key(&("redis".to_string(), sig)));
+
+        let (changes, notes) = hand_pushed_changes("acme", &extra, false);
+        assert_eq!(changes.len(), 2);
+        assert_eq!(notes.len(), 2);
+        assert_eq!(notes[0].address, "image acme/redis:hand");
+        assert!(
+            notes[0].message.starts_with("tag pushed by hand"),
+            "{notes:?}"
+        );
+        let (changes, notes) = hand_pushed_changes("acme", &extra, true);
+        assert!(notes.is_empty());
+        assert_eq!(
+            changes[0],
+            Change::DeleteTag {
+                repository: "redis".into(),
+                tag: "hand".into(),
+                digest: "sha256:2".into()
+            }
+        );
+    }
+
+    #[test]
+    fn signature_tags_are_recognised_exactly() {
+        let hex = "0123456789abcdef".repeat(4);
+        for ok in ["sig", "att", "sbom"] {
+            assert!(is_signature_tag(&format!("sha256-{hex}.{ok}")));
+        }
+        assert!(!is_signature_tag(&format!("sha256-{hex}.txt")));
+        assert!(!is_signature_tag(&format!("sha256-{}.sig", &hex[1..])));
+        assert!(!is_signature_tag(&format!("sha256-{}x.sig", &hex[1..])));
+        assert!(!is_signature_tag("latest"));
+        assert!(!is_signature_tag(&format!("sha512-{hex}.sig")));
     }
 }

@@ -267,7 +267,8 @@ pub fn project(live: &OrgState, changes: &[Change]) -> OrgState {
     let mut s = live.clone();
     for c in changes {
         match c {
-            Change::SetImageAccess { .. } | Change::CopyImage { .. } => {}
+            Change::SetImageAccess { .. } | Change::CopyImage { .. } | Change::DeleteTag { .. } => {
+            }
             Change::SetRole { user, new, .. } => {
                 members_mut(&mut s).roles.insert(user.clone(), *new);
             }
@@ -390,6 +391,34 @@ fn set_grant(s: &mut OrgState, repo: &str, team: &str, p: Option<Permission>) {
 /// Access changes the plan's `changes` make to `live`.
 pub fn changes(live: &OrgState, changes: &[Change]) -> Vec<AccessChange> {
     compare(&effective(live), &effective(&project(live, changes)))
+}
+
+/// Who has access through drift left alone: the state after the plan's `changes` with the drift
+/// kept (`new`) against the same state with the `drift` changes applied too (`old`), i.e. what
+/// `prune = true` would take away. Repositories the policy does not list are left out: access to
+/// them is not the policy's to give (prune would delete them whole). Empty when the drift grants
+/// nothing on a managed repository.
+pub fn drift(live: &OrgState, changes: &[Change], drift: &[Change]) -> Vec<AccessChange> {
+    let unmanaged: BTreeSet<&String> = drift
+        .iter()
+        .filter_map(|c| match c {
+            Change::DeleteRepository { repository } => Some(repository),
+            _ => None,
+        })
+        .collect();
+    let drift: Vec<Change> = drift
+        .iter()
+        .filter(|c| !matches!(c, Change::DeleteRepository { .. }))
+        .cloned()
+        .collect();
+    if drift.is_empty() {
+        return Vec::new();
+    }
+    let kept = project(live, changes);
+    compare(&effective(&project(&kept, &drift)), &effective(&kept))
+        .into_iter()
+        .filter(|a| !unmanaged.contains(&a.repository))
+        .collect()
 }
 
 #[cfg(test)]

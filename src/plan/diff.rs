@@ -6,13 +6,12 @@ use std::collections::{BTreeMap, BTreeSet};
 use crate::model::{Members, OrgState, Role, Team, Username};
 use crate::plan::{Action, Change, Delta, FORMAT_VERSION, Note, Plan, RepoFields, ResourceKind};
 
-/// Options that change what the diff is allowed to emit.
+/// Options that change what the diff is allowed to emit. Nothing here depends on who runs the
+/// diff: the plan job's read-only identity and the apply job's write identity get the same plan.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct DiffOptions {
     /// Emit deletions for live resources the policy does not mention (otherwise they become notes).
     pub prune: bool,
-    /// The user running apply: never removed from the organization.
-    pub identity: Option<Username>,
 }
 
 struct Builder<'a> {
@@ -35,8 +34,45 @@ impl Builder<'_> {
 }
 
 /// Computes the plan that turns `live` into `desired`. `desired` fields that are `None` are unmanaged
-/// and ignored. The returned plan has `api_calls` 0; the caller fills it in.
+/// and ignored. The returned plan has `api_calls` 0; the caller fills it in. Without prune, the
+/// plan's `drift` holds what prune would also change (drift left alone, each item a note too).
 pub fn diff(desired: &OrgState, live: &OrgState, opts: &DiffOptions) -> Plan {
+    let (changes, notes) = changes_and_notes(desired, live, opts);
+    let drift = if opts.prune {
+        Vec::new()
+    } else {
+        let (pruned, _) = changes_and_notes(desired, live, &DiffOptions { prune: true });
+        pruned
+            .into_iter()
+            .filter(|c| !changes.contains(c))
+            .collect()
+    };
+    let access = crate::plan::access::changes(live, &changes);
+    let mut plan = Plan {
+        format_version: FORMAT_VERSION.to_string(),
+        org: desired.org.clone(),
+        changes,
+        notes,
+        api_calls: 0,
+        access,
+        drift: Default::default(),
+    };
+    set_drift(&mut plan, live, drift);
+    plan
+}
+
+/// Sets `plan.drift` to `changes` (sorted like a plan) and who has access through them.
+pub fn set_drift(plan: &mut Plan, live: &OrgState, mut changes: Vec<Change>) {
+    sort_changes(&mut changes, &plan.org);
+    plan.drift.access = crate::plan::access::drift(live, &plan.changes, &changes);
+    plan.drift.changes = changes;
+}
+
+fn changes_and_notes(
+    desired: &OrgState,
+    live: &OrgState,
+    opts: &DiffOptions,
+) -> (Vec<Change>, Vec<Note>) {
     let mut b = Builder {
         org: &desired.org,
         changes: Vec::new(),
@@ -46,21 +82,12 @@ pub fn diff(desired: &OrgState, live: &OrgState, opts: &DiffOptions) -> Plan {
     diff_members(desired, live, opts, &mut b);
     diff_teams(desired, live, opts, &mut b);
     diff_repositories(desired, live, opts, &mut b);
-    let org = desired.org.clone();
     let mut changes = b.changes;
-    sort_changes(&mut changes, &org);
+    sort_changes(&mut changes, &desired.org);
     let mut notes = b.notes;
     notes.sort();
     notes.dedup();
-    let access = crate::plan::access::changes(live, &changes);
-    Plan {
-        format_version: FORMAT_VERSION.to_string(),
-        org,
-        changes,
-        notes,
-        api_calls: 0,
-        access,
-    }
+    (changes, notes)
 }
 
 /// Deletions first in reverse dependency order, then creates/updates in dependency order; ties by
@@ -128,56 +155,20 @@ fn diff_members(desired: &OrgState, live: &OrgState, opts: &DiffOptions, b: &mut
             });
         }
     }
-    // Extra accepted members. Owners that stay: desired owners who are live members, plus the
-    // identity (never removed); extra owners are removed only while another owner remains.
-    let is_identity = |u: &Username| opts.identity.as_ref() == Some(u);
-    let extra = |u: &Username| !want.roles.contains_key(u);
-    let kept_owners = have
-        .roles
-        .iter()
-        .filter(|(u, r)| match want.roles.get(*u) {
-            Some(w) => *w == Role::Owner,
-            None => **r == Role::Owner && is_identity(u),
-        })
-        .count();
-    let extra_owners = have
-        .roles
-        .iter()
-        .filter(|(u, r)| **r == Role::Owner && extra(u) && !is_identity(u))
-        .count();
-    let mut owners_removed = 0usize;
+    // Extra accepted members. The diff does not depend on who runs it: removing the identity
+    // running apply or the last owner is refused by apply's safety checks (src/plan/safety.rs),
+    // and the plan says so in a note (safety::notes).
     for (user, &role) in &have.roles {
-        if !extra(user) {
+        if want.roles.contains_key(user) {
             continue;
         }
-        let addr = format!("member {user}");
         if !opts.prune {
             b.note(
                 ResourceKind::Member,
-                addr,
+                format!("member {user}"),
                 format!("{role} not in the policy (left alone; set prune = true in [settings] to remove)"),
             );
             continue;
-        }
-        if is_identity(user) {
-            b.note(
-                ResourceKind::Member,
-                addr,
-                "not in the policy, but it is the identity running apply: not removed",
-            );
-            continue;
-        }
-        if role == Role::Owner {
-            let others_left = (kept_owners + extra_owners).saturating_sub(owners_removed + 1);
-            if others_left == 0 {
-                b.note(
-                    ResourceKind::Member,
-                    addr,
-                    "not in the policy, but it is the last owner of the organization: not removed",
-                );
-                continue;
-            }
-            owners_removed += 1;
         }
         b.changes.push(Change::RemoveMember {
             user: user.clone(),
@@ -498,10 +489,7 @@ mod tests {
         }
     }
     fn prune() -> DiffOptions {
-        DiffOptions {
-            prune: true,
-            identity: None,
-        }
+        DiffOptions { prune: true }
     }
     fn addrs(p: &Plan) -> Vec<String> {
         p.changes.iter().map(|c| c.address(&p.org)).collect()
@@ -606,7 +594,7 @@ mod tests {
     }
 
     #[test]
-    fn never_removes_last_owner_or_identity() {
+    fn member_removals_do_not_depend_on_who_runs_the_diff() {
         let mut desired = OrgState::empty("acme");
         desired.members = Some(members(&[("ed", Role::Editor)], vec![]));
         let mut live = OrgState::empty("acme");
@@ -619,44 +607,20 @@ mod tests {
             ],
             vec![],
         ));
-        let opts = DiffOptions {
-            prune: true,
-            identity: Some(u("me")),
-        };
-        let p = diff(&desired, &live, &opts);
+        // Every extra member goes, the last owners and whoever runs apply included: apply's
+        // safety checks refuse those (src/plan/safety.rs), not the diff.
+        let p = diff(&desired, &live, &prune());
+        assert_eq!(addrs(&p), vec!["member me", "member o1", "member o2"]);
+        assert!(p.notes.is_empty(), "{:?}", p.notes);
         assert_eq!(
-            p.changes,
-            vec![Change::RemoveMember {
-                user: u("o1"),
-                role: Role::Owner
-            }]
+            crate::plan::safety::check(&p, &live, 1.0),
+            vec![crate::plan::safety::Violation::LastOwner { user: "o2".into() }]
         );
-        let msgs: Vec<_> = p
-            .notes
-            .iter()
-            .map(|n| (n.address.as_str(), n.message.as_str()))
-            .collect();
-        assert_eq!(msgs.len(), 2);
-        assert!(msgs[0].0 == "member me" && msgs[0].1.contains("identity"));
-        assert!(msgs[1].0 == "member o2" && msgs[1].1.contains("last owner"));
-
-        // With an owner kept by the policy, every extra owner can go.
-        desired.members = Some(members(&[("ed", Role::Owner)], vec![]));
-        let p = diff(&desired, &live, &opts);
-        assert_eq!(
-            addrs(&p),
-            vec!["member o1", "member o2", "member ed"],
-            "{:?}",
-            p.notes
-        );
-        // The identity, if an owner, counts as the remaining owner.
-        desired.members = Some(members(&[("ed", Role::Editor)], vec![]));
-        let opts = DiffOptions {
-            prune: true,
-            identity: Some(u("o2")),
-        };
-        let p = diff(&desired, &live, &opts);
-        assert_eq!(addrs(&p), vec!["member me", "member o1"]);
+        // Without prune, they are drift left alone.
+        let p = diff(&desired, &live, &DiffOptions::default());
+        assert!(p.changes.is_empty());
+        let notes: Vec<_> = p.notes.iter().map(|n| n.address.as_str()).collect();
+        assert_eq!(notes, vec!["member me", "member o1", "member o2"]);
     }
 
     #[test]
@@ -785,6 +749,60 @@ mod tests {
         live.members = Some(members(&[], vec![invite("c", Role::Editor, Some("t"))]));
         let p = diff(&desired, &live, &prune());
         assert!(p.changes.is_empty() && p.notes.is_empty(), "{p:?}");
+    }
+
+    #[test]
+    fn drift_left_alone_is_what_prune_would_change_and_who_gains_by_it() {
+        let mut desired = OrgState::empty("acme");
+        desired.teams = Some([("devs".to_string(), team(None, &["bob"]))].into());
+        desired.repositories.insert(
+            "api".into(),
+            repo(true, None, Some(&[("devs", Permission::Write)])),
+        );
+        let mut live = desired.clone();
+        live.members = Some(members(
+            &[("bob", Role::Member), ("eve", Role::Member)],
+            vec![],
+        ));
+        // A team given admin by hand on a repository whose grants the policy manages.
+        live.teams
+            .as_mut()
+            .unwrap()
+            .insert("ops".into(), team(None, &["eve"]));
+        live.repositories.get_mut("api").unwrap().grants = Some(
+            [
+                ("devs".to_string(), Permission::Write),
+                ("ops".to_string(), Permission::Admin),
+            ]
+            .into(),
+        );
+        let p = diff(&desired, &live, &DiffOptions::default());
+        assert!(p.changes.is_empty(), "{:?}", p.changes);
+        let drift: Vec<_> = p.drift.changes.iter().map(|c| c.address("acme")).collect();
+        assert_eq!(drift, vec!["grant acme/api:ops", "team ops"]);
+        assert_eq!(
+            p.drift.access,
+            vec![crate::plan::AccessChange {
+                subject: crate::plan::access::Subject::Person("eve".into()),
+                repository: "api".into(),
+                old: None,
+                new: Some(crate::plan::access::Level::Admin),
+                pending: false,
+            }]
+        );
+        assert_eq!(
+            p.drift.access[0].sentence("acme"),
+            "eve gains admin on acme/api"
+        );
+        // With prune they are the plan's changes, and no drift is left.
+        let p = diff(&desired, &live, &prune());
+        assert_eq!(addrs(&p), vec!["grant acme/api:ops", "team ops"]);
+        assert!(p.drift.is_empty() && p.drift.access.is_empty());
+        assert!(
+            p.access
+                .iter()
+                .any(|a| a.sentence("acme") == "eve loses admin on acme/api")
+        );
     }
 
     #[test]

@@ -181,6 +181,14 @@ pub enum Change {
         /// Manifest GETs the copy makes on the source (Docker Hub counts them against pull limits).
         manifests: u64,
     },
+    /// DELETE /v2/repositories/{org}/{repository}/tags/{tag}/: a tag pushed by hand into a
+    /// mirrored repository, which the policy does not list (prune only).
+    DeleteTag {
+        repository: String,
+        tag: String,
+        /// What the tag points at (information).
+        digest: String,
+    },
 }
 
 impl Change {
@@ -194,6 +202,7 @@ impl Change {
             CreateRepository { .. } | Grant { .. } => Action::Create,
             RemoveMember { .. } | CancelInvite { .. } | DeleteTeam { .. } => Action::Delete,
             RemoveTeamMember { .. } | DeleteRepository { .. } | Revoke { .. } => Action::Delete,
+            DeleteTag { .. } => Action::Delete,
             CopyImage {
                 old_digest: None, ..
             } => Action::Create,
@@ -213,7 +222,7 @@ impl Change {
                 ResourceKind::Repository
             }
             Grant { .. } | UpdateGrant { .. } | Revoke { .. } => ResourceKind::Grant,
-            CopyImage { .. } => ResourceKind::Image,
+            CopyImage { .. } | DeleteTag { .. } => ResourceKind::Image,
         }
     }
 
@@ -250,6 +259,9 @@ impl Change {
                 repository, team, ..
             } => format!("grant {org}/{repository}:{team}"),
             CopyImage {
+                repository, tag, ..
+            }
+            | DeleteTag {
                 repository, tag, ..
             } => image_address(org, repository, tag),
         }
@@ -298,6 +310,28 @@ pub struct Plan {
     /// Who gains or loses pull, push or admin on which repository (see [`access`]).
     #[serde(default)]
     pub access: Vec<AccessChange>,
+    /// Drift left alone (`prune = false`): what prune would change, and who has access through it.
+    #[serde(default, skip_serializing_if = "Drift::is_empty")]
+    pub drift: Drift,
+}
+
+/// Drift the plan leaves alone because `prune` is off: live items the policy does not list (extra
+/// grants, members, team members, teams, invites, repositories, hand-pushed tags in mirrors). Each
+/// is also a note. Never applied: with `prune = true` these are the plan's deletions instead.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Drift {
+    /// The changes `prune = true` would add to the plan.
+    pub changes: Vec<Change>,
+    /// Who has access only through that drift: `old` without it, `new` with it (see
+    /// [`access::drift`]).
+    #[serde(default)]
+    pub access: Vec<AccessChange>,
+}
+
+impl Drift {
+    pub fn is_empty(&self) -> bool {
+        self.changes.is_empty()
+    }
 }
 
 impl Plan {

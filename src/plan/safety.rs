@@ -1,11 +1,15 @@
 //! Safety checks on a plan before apply: the mass-deletion guard per resource kind, refusal to
 //! remove the last owner or the identity running apply, and to mirror images as a member who is
 //! not an owner (Image Access Management blocks community pulls for everyone else).
+//!
+//! The diff plans what the policy says whoever runs it; these rules are checked at apply time,
+//! against the identity that applies. [`notes`] tells the plan's readers in advance which changes
+//! apply would refuse, so a plan is never a surprise.
 
 use std::fmt;
 
 use crate::model::{OrgState, Role};
-use crate::plan::{Action, Change, Plan, ResourceKind};
+use crate::plan::{Action, Change, Note, Plan, ResourceKind};
 
 /// A reason to refuse applying a plan.
 #[derive(Debug, Clone, PartialEq)]
@@ -79,7 +83,8 @@ fn live_count(live: &OrgState, kind: ResourceKind) -> usize {
             .values()
             .map(|r| r.grants.as_ref().map_or(0, |g| g.len()))
             .sum(),
-        // Image copies never delete.
+        // Mirrored tags are not part of the live state read here: deleting hand-pushed tags
+        // (prune) is not guarded by count.
         ResourceKind::Image => 0,
     }
 }
@@ -176,6 +181,47 @@ pub fn check_identity(plan: &Plan, identity: &crate::model::Username) -> Option<
     })
 }
 
+/// Notes for the plan about what apply would refuse: every identity-independent [`check`]
+/// violation, and every owner the plan removes (apply refuses to remove the identity it runs as,
+/// and only an owner can remove members, so any of them may be that identity).
+pub fn notes(plan: &Plan, live: &OrgState, threshold: f64) -> Vec<Note> {
+    let mut out: Vec<Note> = check(plan, live, threshold)
+        .into_iter()
+        .map(|v| {
+            let (kind, address) = match &v {
+                Violation::MassDeletion { kind, .. } => (*kind, kind.as_str().to_string()),
+                Violation::LastOwner { user } | Violation::Identity { user } => {
+                    (ResourceKind::Member, format!("member {user}"))
+                }
+                Violation::MirrorNeedsOwner { user, .. } => {
+                    (ResourceKind::Image, format!("member {user}"))
+                }
+            };
+            Note {
+                kind,
+                address,
+                message: format!("apply will refuse this plan: {v}"),
+            }
+        })
+        .collect();
+    for c in &plan.changes {
+        if let Change::RemoveMember {
+            user,
+            role: Role::Owner,
+        } = c
+        {
+            out.push(Note {
+                kind: ResourceKind::Member,
+                address: format!("member {user}"),
+                message: format!(
+                    "apply refuses to remove the identity it runs as: apply as an owner other than {user}"
+                ),
+            });
+        }
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -226,6 +272,7 @@ mod tests {
             notes: vec![],
             api_calls: 0,
             access: Vec::new(),
+            drift: Default::default(),
         }
     }
     fn live_repos(n: usize) -> OrgState {
@@ -271,6 +318,155 @@ mod tests {
             msg.contains("--force") && msg.contains("delete_threshold"),
             "{msg}"
         );
+    }
+
+    #[test]
+    fn only_deletions_of_the_kind_count_against_the_threshold() {
+        let live = live_repos(10);
+        // Creates and updates of the kind are not deletions.
+        let mut changes = deletes(3);
+        for i in 0..10 {
+            changes.push(Change::CreateRepository {
+                repository: format!("new{i}"),
+                fields: crate::plan::RepoFields {
+                    private: true,
+                    description: String::new(),
+                    full_description: String::new(),
+                },
+            });
+            changes.push(Change::UpdateRepository {
+                repository: format!("r{i}"),
+                private: Some(crate::plan::Delta {
+                    old: false,
+                    new: true,
+                }),
+                description: None,
+                full_description: None,
+            });
+        }
+        assert!(check(&plan(changes), &live, 0.3).is_empty());
+        // Deletions of another kind do not count against this one.
+        let mut changes = deletes(3);
+        changes.extend((0..10).map(|i| Change::DeleteTeam {
+            team: format!("t{i}"),
+        }));
+        assert!(check(&plan(changes), &live, 0.3).is_empty());
+        // The count is exactly the deletions: 4 of 10 over 30%, reported as such.
+        let v = check(&plan(deletes(4)), &live, 0.3);
+        assert!(
+            matches!(
+                v.as_slice(),
+                [Violation::MassDeletion {
+                    deleting: 4,
+                    live: 10,
+                    ..
+                }]
+            ),
+            "{v:?}"
+        );
+    }
+
+    fn owners_live(owners: &[&str], others: &[&str]) -> OrgState {
+        let mut live = OrgState::empty("acme");
+        let mut members = Members::default();
+        for o in owners {
+            members.roles.insert(Username::new(o), Role::Owner);
+        }
+        for m in others {
+            members.roles.insert(Username::new(m), Role::Member);
+        }
+        live.members = Some(members);
+        live
+    }
+    fn remove(user: &str, role: Role) -> Change {
+        Change::RemoveMember {
+            user: Username::new(user),
+            role,
+        }
+    }
+    fn set_role(user: &str, old: Role, new: Role) -> Change {
+        Change::SetRole {
+            user: Username::new(user),
+            old,
+            new,
+        }
+    }
+
+    #[test]
+    fn last_owner_guard_counts_only_owners_leaving() {
+        let live = owners_live(&["o1", "o2"], &["m1", "m2"]);
+        // One of two owners leaves: another remains.
+        assert!(check(&plan(vec![remove("o1", Role::Owner)]), &live, 1.0).is_empty());
+        assert!(
+            check(
+                &plan(vec![set_role("o2", Role::Owner, Role::Editor)]),
+                &live,
+                1.0
+            )
+            .is_empty()
+        );
+        // Both leave, one removed and one demoted: the last one is named.
+        let both = plan(vec![
+            remove("o1", Role::Owner),
+            set_role("o2", Role::Owner, Role::Member),
+        ]);
+        assert_eq!(
+            check(&both, &live, 1.0),
+            vec![Violation::LastOwner { user: "o2".into() }]
+        );
+        // Members leaving or changing role are not owners leaving, however many.
+        let members = plan(vec![
+            remove("m1", Role::Member),
+            set_role("m2", Role::Member, Role::Editor),
+            set_role("o1", Role::Owner, Role::Owner),
+            set_role("o2", Role::Owner, Role::Owner),
+        ]);
+        assert!(check(&members, &live, 1.0).is_empty());
+        // Promoting a member while removing one owner of two: still one owner left.
+        let promote = plan(vec![
+            set_role("m1", Role::Member, Role::Owner),
+            remove("o1", Role::Owner),
+        ]);
+        assert!(check(&promote, &live, 1.0).is_empty());
+        // No owners at all (say, roles read without any): nothing to protect.
+        let none = owners_live(&[], &["m1"]);
+        assert!(check(&plan(vec![remove("m1", Role::Member)]), &none, 1.0).is_empty());
+    }
+
+    #[test]
+    fn the_plan_notes_what_apply_would_refuse() {
+        let live = owners_live(&["o1"], &["m1"]);
+        let p = plan(vec![remove("o1", Role::Owner), remove("m1", Role::Member)]);
+        let n = notes(&p, &live, 1.0);
+        let said: Vec<_> = n
+            .iter()
+            .map(|n| (n.address.as_str(), n.message.as_str()))
+            .collect();
+        assert_eq!(said.len(), 2, "{said:?}");
+        assert_eq!(said[0].0, "member o1");
+        assert!(
+            said[0]
+                .1
+                .starts_with("apply will refuse this plan: refusing to remove o1, the last owner"),
+            "{said:?}"
+        );
+        assert_eq!(
+            said[1],
+            (
+                "member o1",
+                "apply refuses to remove the identity it runs as: apply as an owner other than o1"
+            )
+        );
+        // Mass deletion, noted under the kind.
+        let n = notes(&plan(deletes(4)), &live_repos(10), 0.3);
+        assert_eq!(n.len(), 1);
+        assert_eq!(
+            (n[0].kind, n[0].address.as_str()),
+            (ResourceKind::Repository, "repository")
+        );
+        assert!(n[0].message.contains("refusing to delete 4 of 10"), "{n:?}");
+        // Nothing to refuse: no notes.
+        assert!(notes(&plan(deletes(3)), &live_repos(10), 0.3).is_empty());
     }
 
     #[test]

@@ -10,6 +10,11 @@
 //! - `live`: the live organization as read with the policy's scope, plus the organization's mirrored
 //!   tags as read from the registry. `live_parts` holds one digest per section (image access,
 //!   members, each team, each repository, each mirrored tag), so a stale plan says what moved.
+//!
+//! Fingerprints are plain hashes anyone who can read the inputs can recompute, so they only say
+//! that the inputs did not move. What a saved plan may change is decided by [`first_difference`]:
+//! apply recomputes the plan from the same inputs and applies it only when its changes equal the
+//! saved ones, [display-only fields](decisive) aside.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -19,7 +24,7 @@ use serde_json::Value;
 use sha2::{Digest, Sha256};
 
 use crate::model::OrgState;
-use crate::plan::{FORMAT_VERSION, Plan};
+use crate::plan::{Change, FORMAT_VERSION, Plan};
 use crate::policy::Policy;
 
 /// What the `kind` field of a saved plan says.
@@ -80,18 +85,17 @@ pub fn canonical_json(value: &Value) -> String {
 fn write_canonical(value: &Value, out: &mut String) {
     match value {
         Value::Object(map) => {
-            let mut keys: Vec<&String> = map.keys().collect();
-            keys.sort();
+            // Sorted here, whatever order `serde_json::Map` keeps (a dependency enabling
+            // serde_json's `preserve_order` would otherwise change every fingerprint).
+            let sorted: BTreeMap<&String, &Value> = map.iter().collect();
             out.push('{');
-            for (i, k) in keys.into_iter().enumerate() {
+            for (i, (k, v)) in sorted.into_iter().enumerate() {
                 if i > 0 {
                     out.push(',');
                 }
                 out.push_str(&Value::String(k.clone()).to_string());
                 out.push(':');
-                if let Some(v) = map.get(k) {
-                    write_canonical(v, out);
-                }
+                write_canonical(v, out);
             }
             out.push('}');
         }
@@ -227,6 +231,125 @@ impl Fingerprints {
             }
         }
         out
+    }
+}
+
+/// A change without its display-only fields, as compared by [`first_difference`].
+///
+/// Display-only, and so not compared: a copy row's `bytes` and `manifests` (estimates read from
+/// the source manifests, shown to people and used for the early pull-limit check); and, of the
+/// whole plan, `notes`, `access` (derived from the changes and the live state) and `api_calls`.
+/// Everything else is compared, the `old` sides of updates included: they come from the same
+/// live state the fingerprints cover, so a plan its inputs give always has the same ones.
+fn decisive(change: &Change) -> Value {
+    let mut c = change.clone();
+    if let Change::CopyImage {
+        bytes, manifests, ..
+    } = &mut c
+    {
+        *bytes = 0;
+        *manifests = 0;
+    }
+    serde_json::to_value(&c).unwrap_or(Value::Null)
+}
+
+/// `+ invite mallory`: a change as the plan shows it.
+fn shown(change: &Change, org: &str) -> String {
+    format!("`{} {}`", change.action().marker(), change.address(org))
+}
+
+/// The first way `saved`'s changes differ from `now`'s (the plan its inputs give), in words;
+/// `None` when they are the same set of changes ([`decisive`] fields; order aside: apply orders
+/// changes itself). The one comparison `apply PLAN` makes.
+pub fn first_difference(saved: &Plan, now: &Plan) -> Option<String> {
+    if saved.org != now.org {
+        return Some(format!(
+            "the saved plan is for organization {}, its inputs for {}",
+            saved.org, now.org
+        ));
+    }
+    let org = &now.org;
+    // The recomputed changes by address (unique within a plan its inputs give).
+    let mut given: BTreeMap<String, Vec<(Value, &Change)>> = BTreeMap::new();
+    for c in &now.changes {
+        given
+            .entry(c.address(org))
+            .or_default()
+            .push((decisive(c), c));
+    }
+    for c in &saved.changes {
+        let address = c.address(org);
+        let wanted = decisive(c);
+        let Some(candidates) = given.get_mut(&address) else {
+            return Some(format!(
+                "the saved plan has {}, which its inputs do not give",
+                shown(c, org)
+            ));
+        };
+        if let Some(i) = candidates.iter().position(|(v, _)| *v == wanted) {
+            candidates.remove(i);
+            continue;
+        }
+        let Some((theirs, _)) = candidates.first() else {
+            return Some(format!(
+                "the saved plan has {} more often than its inputs give it",
+                shown(c, org)
+            ));
+        };
+        let field = first_field(&wanted, theirs);
+        return Some(format!("{} differs in `{field}`", shown(c, org)));
+    }
+    for c in &now.changes {
+        let address = c.address(org);
+        if given.get(&address).is_some_and(|left| !left.is_empty()) {
+            return Some(format!(
+                "its inputs give {}, which the saved plan lacks",
+                shown(c, org)
+            ));
+        }
+    }
+    None
+}
+
+/// The first field (in key order) where two serialized changes differ.
+fn first_field(a: &Value, b: &Value) -> String {
+    let (Value::Object(a), Value::Object(b)) = (a, b) else {
+        return "type".into();
+    };
+    if a.get("type") != b.get("type") {
+        return "type".into();
+    }
+    let keys: std::collections::BTreeSet<&String> = a.keys().chain(b.keys()).collect();
+    keys.into_iter()
+        .find(|k| a.get(*k) != b.get(*k))
+        .map_or_else(|| "type".into(), |k| k.to_string())
+}
+
+/// Fills the display-only estimates (`bytes`, `manifests`) of `copies` from `saved`'s copy rows
+/// with the same address: `apply PLAN` shows the estimates that were reviewed without reading
+/// every source manifest again (Docker Hub counts manifest GETs as pulls).
+pub fn take_estimates(copies: &mut [Change], saved: &Plan) {
+    let org = &saved.org;
+    let reviewed: BTreeMap<String, (u64, u64)> = saved
+        .changes
+        .iter()
+        .filter_map(|c| match c {
+            Change::CopyImage {
+                bytes, manifests, ..
+            } => Some((c.address(org), (*bytes, *manifests))),
+            _ => None,
+        })
+        .collect();
+    for c in copies.iter_mut() {
+        let address = c.address(org);
+        if let Change::CopyImage {
+            bytes, manifests, ..
+        } = c
+            && let Some((b, m)) = reviewed.get(&address)
+        {
+            *bytes = *b;
+            *manifests = *m;
+        }
     }
 }
 
@@ -400,6 +523,7 @@ mod tests {
             }],
             notes: vec![],
             access: vec![],
+            drift: Default::default(),
             api_calls: 3,
         };
         let tags = LiveTags::new();
@@ -412,6 +536,46 @@ mod tests {
     fn canonical_json_sorts_keys_at_every_depth() {
         let v = serde_json::json!({"b": [{"z": 1, "a": null}], "a": "x\"y"});
         assert_eq!(canonical_json(&v), r#"{"a":"x\"y","b":[{"a":null,"z":1}]}"#);
+        // Arrays keep their order, one comma between items; objects sort by key bytes.
+        let v = serde_json::json!({"k": [3, 1, [true, "s"], {}], "B": {"y": 2, "x": 1}, "a": []});
+        assert_eq!(
+            canonical_json(&v),
+            r#"{"B":{"x":1,"y":2},"a":[],"k":[3,1,[true,"s"],{}]}"#
+        );
+        // Keys inserted out of order (as a `preserve_order` map would keep them) come out sorted.
+        let mut map = serde_json::Map::new();
+        for k in ["zeta", "alpha", "mid"] {
+            map.insert(k.to_string(), Value::from(k.len()));
+        }
+        assert_eq!(
+            canonical_json(&Value::Object(map)),
+            r#"{"alpha":5,"mid":3,"zeta":4}"#
+        );
+    }
+
+    #[test]
+    fn write_puts_the_file_there_atomically_and_read_gets_it_back() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("plan.json");
+        let s = saved();
+        s.write(&path).unwrap();
+        let text = std::fs::read_to_string(&path).unwrap();
+        assert_eq!(text, s.to_json());
+        assert!(text.ends_with("}\n"), "{text}");
+        assert_eq!(SavedPlan::read(&path).unwrap(), s);
+        // Overwrites, and leaves no temporary file beside it.
+        let mut other = saved();
+        other.plan.api_calls = 99;
+        other.write(&path).unwrap();
+        assert_eq!(SavedPlan::read(&path).unwrap(), other);
+        let names: Vec<_> = std::fs::read_dir(dir.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        assert_eq!(names, vec!["plan.json".to_string()]);
+        // A directory that does not exist: an error naming the file.
+        let e = s.write(&dir.path().join("no/such/plan.json")).unwrap_err();
+        assert!(e.to_string().contains("cannot write the saved plan"), "{e}");
     }
 
     #[test]
@@ -474,6 +638,19 @@ mod tests {
             ("redis".to_string(), "7.2".to_string()),
             Some(format!("sha256:{}", "1".repeat(64))),
         )]);
+        // A lock that appears after the plan, or whose bytes change, is a change too.
+        let unlocked = Fingerprints::compute(b"a", &pol, None, &live(), &tags);
+        assert_eq!(
+            unlocked.changes_since(&before, p, l),
+            vec!["vetted.lock was created".to_string()]
+        );
+        let relocked = Fingerprints::compute(b"a", &pol, Some(b"lock2"), &live(), &tags);
+        assert_eq!(
+            before.changes_since(&relocked, p, l),
+            vec!["vetted.lock changed".to_string()]
+        );
+        assert!(unlocked.changes_since(&unlocked, p, l).is_empty());
+
         let now = Fingerprints::compute(b"b", &pol, None, &drifted, &tags2);
         let said = before.changes_since(&now, p, l);
         assert_eq!(
@@ -485,5 +662,127 @@ mod tests {
                     .to_string(),
             ]
         );
+    }
+}
+
+#[cfg(test)]
+mod compare_tests {
+    use super::*;
+    use crate::model::{Permission, Role, Username};
+    use crate::plan::{Delta, Note, ResourceKind};
+
+    fn copy(tag: &str, bytes: u64, manifests: u64) -> Change {
+        Change::CopyImage {
+            repository: "redis".into(),
+            tag: tag.into(),
+            source: format!("docker.io/bitnami/redis:{tag}@sha256:{}", "a".repeat(64)),
+            digest: format!("sha256:{}", "a".repeat(64)),
+            old_digest: None,
+            platforms: None,
+            signatures: false,
+            bytes,
+            manifests,
+        }
+    }
+    fn grant(team: &str, permission: Permission) -> Change {
+        Change::Grant {
+            repository: "api".into(),
+            team: team.into(),
+            permission,
+        }
+    }
+    fn plan(changes: Vec<Change>) -> Plan {
+        Plan {
+            format_version: FORMAT_VERSION.into(),
+            org: "acme".into(),
+            changes,
+            notes: vec![],
+            api_calls: 0,
+            access: vec![],
+            drift: Default::default(),
+        }
+    }
+
+    #[test]
+    fn display_only_fields_and_order_are_not_compared() {
+        let now = plan(vec![grant("devs", Permission::Read), copy("7.2", 10, 2)]);
+        let mut saved = plan(vec![copy("7.2", 999, 0), grant("devs", Permission::Read)]);
+        saved.api_calls = 42;
+        saved.notes.push(Note {
+            kind: ResourceKind::Image,
+            address: "docker.io".into(),
+            message: "anything".into(),
+        });
+        assert_eq!(first_difference(&saved, &now), None);
+        assert_eq!(first_difference(&now, &now), None);
+    }
+
+    #[test]
+    fn every_other_difference_is_named() {
+        let now = plan(vec![grant("devs", Permission::Read)]);
+        let owner = Change::Invite {
+            invitee: Username::new("mallory"),
+            role: Role::Owner,
+            team: None,
+        };
+        let extra = plan(vec![grant("devs", Permission::Read), owner]);
+        assert_eq!(
+            first_difference(&extra, &now).as_deref(),
+            Some("the saved plan has `+ invite mallory`, which its inputs do not give")
+        );
+        let missing = plan(vec![]);
+        assert_eq!(
+            first_difference(&missing, &now).as_deref(),
+            Some("its inputs give `+ grant acme/api:devs`, which the saved plan lacks")
+        );
+        let admin = plan(vec![grant("devs", Permission::Admin)]);
+        assert_eq!(
+            first_difference(&admin, &now).as_deref(),
+            Some("`+ grant acme/api:devs` differs in `permission`")
+        );
+        let twice = plan(vec![
+            grant("devs", Permission::Read),
+            grant("devs", Permission::Read),
+        ]);
+        assert_eq!(
+            first_difference(&twice, &now).as_deref(),
+            Some("the saved plan has `+ grant acme/api:devs` more often than its inputs give it")
+        );
+        let other_type = plan(vec![Change::UpdateGrant {
+            repository: "api".into(),
+            team: "devs".into(),
+            permission: Delta {
+                old: Permission::Read,
+                new: Permission::Read,
+            },
+        }]);
+        assert_eq!(
+            first_difference(&other_type, &now).as_deref(),
+            Some("`~ grant acme/api:devs` differs in `type`")
+        );
+        // The `old` side is compared too: it comes from the live state the fingerprints cover.
+        let now = plan(vec![copy("7.2", 0, 0)]);
+        let mut moved = copy("7.2", 0, 0);
+        if let Change::CopyImage { old_digest, .. } = &mut moved {
+            *old_digest = Some(format!("sha256:{}", "b".repeat(64)));
+        }
+        assert_eq!(
+            first_difference(&plan(vec![moved]), &now).as_deref(),
+            Some("`~ image acme/redis:7.2` differs in `old_digest`")
+        );
+        let mut elsewhere = plan(vec![]);
+        elsewhere.org = "other".into();
+        assert!(
+            first_difference(&elsewhere, &plan(vec![]))
+                .is_some_and(|d| d.contains("organization other"))
+        );
+    }
+
+    #[test]
+    fn estimates_come_from_the_saved_rows_with_the_same_address() {
+        let saved = plan(vec![copy("7.2", 100, 3), grant("devs", Permission::Read)]);
+        let mut copies = vec![copy("7.2", 0, 0), copy("7.4", 0, 0)];
+        take_estimates(&mut copies, &saved);
+        assert_eq!(copies, vec![copy("7.2", 100, 3), copy("7.4", 0, 0)]);
     }
 }

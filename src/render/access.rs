@@ -35,6 +35,22 @@ pub fn access_text(changes: &[AccessChange], org: &str) -> String {
     out
 }
 
+/// The text section printed by `vetted plan --access` for drift left alone (empty when the drift
+/// grants nothing): who has access only through it, which `prune = true` would take away.
+pub fn drift_access_text(changes: &[AccessChange], org: &str) -> String {
+    if changes.is_empty() {
+        return String::new();
+    }
+    let mut out =
+        String::from("\nAccess through drift left alone (prune = true would take it away):\n");
+    for (_, lines) in by_subject(changes, org) {
+        for (_, line) in lines {
+            let _ = writeln!(out, "  ! {line}");
+        }
+    }
+    out
+}
+
 /// A markdown section for the pull-request comment: empty string when nobody's access changes.
 pub fn access_markdown(changes: &[AccessChange], org: &str) -> String {
     if changes.is_empty() {

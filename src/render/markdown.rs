@@ -24,6 +24,9 @@ pub const JOB_SUMMARY_LIMIT: usize = 1_048_576;
 pub const MIN_CHARS: usize = 1_024;
 /// The title of the section that lists who gains or loses access.
 pub const ACCESS_TITLE: &str = "Access changes";
+/// The title of the section that lists who has access only through drift left alone.
+pub const DRIFT_ACCESS_TITLE: &str =
+    "Access through drift left alone (prune = true would take it away)";
 
 /// Sections longer than this many lines are folded into `<details>`.
 pub const FOLD_AFTER: usize = 12;
@@ -145,12 +148,18 @@ fn close_section(lines: usize) -> &'static str {
 pub fn render(plan: &Plan, opts: &MarkdownOptions) -> String {
     // Who gains or loses access is part of the plan: its section comes first.
     let access = super::access_markdown(&plan.access, &plan.org);
+    // Then who has access only through drift left alone (prune off).
+    let drift = super::access_markdown(&plan.drift.access, &plan.org);
     let sections: Vec<Section> = (!access.is_empty())
         .then(|| Section {
             title: ACCESS_TITLE.to_string(),
             body: access,
         })
         .into_iter()
+        .chain((!drift.is_empty()).then(|| Section {
+            title: DRIFT_ACCESS_TITLE.to_string(),
+            body: drift,
+        }))
         .chain(opts.sections.iter().cloned())
         .collect();
     let max = opts.max_chars.max(MIN_CHARS);
@@ -301,6 +310,7 @@ mod tests {
             changes,
             notes,
             access: vec![],
+            drift: Default::default(),
             api_calls: 7,
         }
     }

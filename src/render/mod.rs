@@ -6,7 +6,7 @@ mod access;
 pub mod markdown;
 pub mod progress;
 
-pub use access::{access_markdown, access_text};
+pub use access::{access_markdown, access_text, drift_access_text};
 pub use markdown::markdown;
 
 use std::fmt::Write as _;
@@ -25,8 +25,14 @@ pub struct RenderOptions {
 
 /// The summary line, e.g. `Plan: 3 to add, 1 to change, 0 to destroy.`
 pub fn summary_line(plan: &Plan) -> String {
-    if plan.is_empty() {
+    if plan.is_empty() && plan.drift.is_empty() {
         return "No changes. The organization matches the policy.".to_string();
+    }
+    if plan.is_empty() {
+        return format!(
+            "No changes, but the organization does not match the policy: {} item(s) of drift left alone (see the notes; prune = true would remove them).",
+            plan.drift.changes.len()
+        );
     }
     let s = plan.summary();
     let mut line = format!(
@@ -101,6 +107,7 @@ fn detail(c: &Change) -> String {
         DeleteTeam { .. } => "delete team".to_string(),
         AddTeamMember { .. } => "add to team".to_string(),
         RemoveTeamMember { .. } => "remove from team".to_string(),
+        DeleteTag { digest, .. } => format!("delete tag pushed by hand ({})", short(digest)),
         CreateRepository { fields, .. } => {
             format!(
                 "create, {}",
@@ -305,6 +312,19 @@ pub fn json(plan: &Plan) -> String {
         "notes": plan.notes,
         "api_calls": plan.api_calls,
         "access": plan.access,
+        "drift": {
+            "changes": plan.drift.changes.iter().map(|c| {
+                let mut obj = Map::new();
+                obj.insert("action".into(), json!(c.action()));
+                obj.insert("kind".into(), json!(c.kind()));
+                obj.insert("address".into(), json!(c.address(&plan.org)));
+                if let Ok(Value::Object(payload)) = serde_json::to_value(c) {
+                    obj.extend(payload);
+                }
+                Value::Object(obj)
+            }).collect::<Vec<Value>>(),
+            "access": plan.drift.access,
+        },
     });
     serde_json::to_string_pretty(&doc).unwrap_or_default()
 }
@@ -387,6 +407,7 @@ mod tests {
                 message: "member not in the policy (left alone; set prune = true in [settings] to remove)".into(),
             }],
             api_calls: 7,
+            drift: Default::default(),
             access: vec![
                 AccessChange {
                     subject: Subject::Everyone,
@@ -421,6 +442,7 @@ mod tests {
             notes: vec![],
             api_calls: 3,
             access: Vec::new(),
+            drift: Default::default(),
         }
     }
 
@@ -656,6 +678,10 @@ mod tests {
               "type": "copy_image"
             }
           ],
+          "drift": {
+            "access": [],
+            "changes": []
+          },
           "format_version": "1",
           "notes": [
             {

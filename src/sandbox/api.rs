@@ -228,7 +228,7 @@ pub fn router(app: Arc<App>) -> Router {
     api = both(
         api,
         "/v2/repositories/{ns}/{repo}/tags/{tag}",
-        get(repos::tag),
+        get(repos::tag).delete(repos::delete_tag),
     );
     api = slash_post(
         api,

@@ -314,6 +314,41 @@ impl RegistryLink {
         Ok(out)
     }
 
+    /// Deletes one tag of `repository`: `Ok(false)` when there is no such tag. Distribution 2.8 has
+    /// no untag, only manifest deletion by digest (which drops every tag of that digest), so a tag
+    /// whose digest another tag of the repository shares is refused rather than take that one too.
+    pub async fn delete_tag(&self, repository: &str, tag: &str) -> Result<bool> {
+        let tags = self.tags(repository).await?;
+        let Some(target) = tags.iter().find(|t| t.name == tag) else {
+            return Ok(false);
+        };
+        if let Some(other) = tags
+            .iter()
+            .find(|t| t.name != tag && t.digest == target.digest)
+        {
+            bail!(
+                "the sandbox cannot delete tag {tag}: tag {} has the same digest and would go too",
+                other.name
+            );
+        }
+        let token = self.token(repository, &["pull", "push", "delete", "*"])?;
+        let url = self
+            .base
+            .join(&format!("v2/{repository}/manifests/{}", target.digest))?;
+        let resp = self
+            .client
+            .delete(url)
+            .bearer_auth(&token)
+            .send()
+            .await
+            .context("deleting a manifest in the sandbox registry")?;
+        match resp.status() {
+            s if s.is_success() => Ok(true),
+            StatusCode::NOT_FOUND => Ok(false),
+            s => bail!("the sandbox registry answered {s} to a manifest delete"),
+        }
+    }
+
     /// Deletes every tagged manifest of `repository`; returns how many were deleted.
     pub async fn delete_repository(&self, repository: &str) -> Result<usize> {
         let token = self.token(repository, &["pull", "push", "delete", "*"])?;

@@ -462,6 +462,38 @@ pub async fn delete(
     Ok(StatusCode::ACCEPTED.into_response())
 }
 
+/// `DELETE /v2/repositories/{ns}/{repo}/tags/{tag}/` (undocumented; what Docker Hub's web UI
+/// deletes a tag with): removes one tag, 204. With the registry running, the tag goes there (see
+/// [`RegistryLink::delete_tag`](super::hubreg::RegistryLink::delete_tag)); else from the seed's tags.
+pub async fn delete_tag(
+    State(app): State<Arc<App>>,
+    Path((ns, repo, tag)): Path<(String, String, String)>,
+    caller: Caller,
+) -> Result<Response, ApiError> {
+    let p = caller.required()?;
+    let (org, seeded) = app.write(|hub| {
+        visible(hub, &ns, &repo, Some(&p))?;
+        can_edit_repos(hub, &p)?;
+        let r = hub
+            .repositories
+            .get_mut(&repo)
+            .ok_or_else(ApiError::not_found)?;
+        let seeded = r.tags.remove(&tag).is_some();
+        Ok((hub.org.to_lowercase(), seeded))
+    })?;
+    let found = match app.registry() {
+        Some(link) => link
+            .delete_tag(&format!("{org}/{repo}"), &tag)
+            .await
+            .map_err(|e| ApiError::new(StatusCode::CONFLICT, format!("{e:#}")))?,
+        None => seeded,
+    };
+    if !found {
+        return Err(ApiError::not_found());
+    }
+    Ok(StatusCode::NO_CONTENT.into_response())
+}
+
 fn grant_json(hub: &HubState, id: u64, perm: Permission) -> Value {
     let name = hub
         .team_by_id(id)

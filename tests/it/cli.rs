@@ -471,7 +471,8 @@ fn prune_removes_members_and_cancels_invites_but_never_the_identity() {
         "invite still pending: {state}"
     );
 
-    // A policy without the identity running apply never removes it, prune or not.
+    // A policy without the identity running apply: the plan (the same whoever runs it) shows the
+    // removal and says apply will refuse it; apply refuses it, changing nothing.
     sb.write_policy(
         "vetted.toml",
         "org = \"acme\"\n[members]\nowners = [\"carol\"]\n[settings]\nprune = true\ndelete_threshold = 1.0\n",
@@ -481,12 +482,33 @@ fn prune_removes_members_and_cancels_invites_but_never_the_identity() {
         .args(["plan", "--policy", "vetted.toml"])
         .output()
         .unwrap();
+    let text = stdout(&out);
+    assert!(text.contains("- ┆ member alice"), "{text}");
     assert!(
-        !stdout(&out).contains("- ┆ member alice"),
-        "{}",
-        stdout(&out)
+        text.contains("member alice: apply refuses to remove the identity it runs as"),
+        "{text}"
     );
-    assert!(stdout(&out).contains("alice"), "{}", stdout(&out));
+    assert!(
+        text.contains(
+            "member alice: apply will refuse this plan: refusing to remove alice, the last owner"
+        ),
+        "{text}"
+    );
+    let before = sb.state();
+    let out = sb
+        .vetted()
+        .args(["apply", "--yes", "--policy", "vetted.toml"])
+        .output()
+        .unwrap();
+    assert_eq!(code(&out), 1, "{}", stderr(&out));
+    let err = stderr(&out);
+    assert!(
+        err.contains("refusing to remove alice, the identity running apply"),
+        "{err}"
+    );
+    assert!(err.contains("nothing was changed"), "{err}");
+    assert_eq!(sb.state()["members"], before["members"]);
+    assert_eq!(sb.state()["invites"], before["invites"]);
 }
 
 #[test]

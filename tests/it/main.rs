@@ -2,6 +2,7 @@
 
 mod access_export;
 mod cli;
+mod drift;
 mod faults;
 mod harness;
 mod hub_echo;

@@ -370,3 +370,219 @@ fn bad_plan_files_get_clear_errors() {
         stderr(&out)
     );
 }
+
+/// An organization where a one-line plan is reviewed: the API's description changes.
+fn forge_seed() -> String {
+    format!(
+        r#"{}
+[users.mallory]
+
+[teams.developers]
+description = "Application developers"
+members = ["bob", "carol"]
+
+[repositories.api]
+private = true
+description = "Our API"
+grants = {{ developers = "write" }}
+
+[repositories.beta]
+private = true
+"#,
+        seed()
+    )
+}
+
+/// Writes `plan.json` with `edit` applied to its `plan.changes`, fingerprints kept.
+fn forge(sb: &Sandbox, reviewed: &Value, edit: impl FnOnce(&mut Vec<Value>)) {
+    let mut forged = reviewed.clone();
+    let changes = forged["plan"]["changes"].as_array_mut().unwrap();
+    edit(changes);
+    std::fs::write(
+        sb.path().join("plan.json"),
+        serde_json::to_string_pretty(&forged).unwrap(),
+    )
+    .unwrap();
+}
+
+#[test]
+fn a_forged_saved_plan_is_refused_and_changes_nothing() {
+    let sb = Sandbox::start(&forge_seed(), &[]);
+    sb.write_policy(
+        "vetted.toml",
+        &POLICY.replace("\"Our API\"", "\"Our API, version 2\""),
+    );
+    plan_out(&sb, "vetted.toml", &[]);
+    let reviewed: Value =
+        serde_json::from_str(&std::fs::read_to_string(sb.path().join("plan.json")).unwrap())
+            .unwrap();
+    assert_eq!(
+        reviewed["plan"]["changes"].as_array().unwrap().len(),
+        1,
+        "a one-line plan: {reviewed}"
+    );
+    let before = org_state(&sb);
+
+    let owner_invite = serde_json::json!({
+        "type": "invite", "invitee": "mallory", "role": "owner", "team": null
+    });
+    let beta_public = serde_json::json!({
+        "type": "update_repository", "repository": "beta",
+        "private": {"old": true, "new": false}, "description": null, "full_description": null
+    });
+    let admin_grant = serde_json::json!({
+        "type": "grant", "repository": "api", "team": "legacy", "permission": "admin"
+    });
+    let refusal = |sb: &Sandbox, names: &str| {
+        let out = apply_saved(sb);
+        assert_eq!(code(&out), 1, "{}\n{}", stdout(&out), stderr(&out));
+        let err = stderr(&out);
+        assert!(
+            err.contains("error: the plan does not match what its inputs give: ")
+                && err.contains("; nothing was changed"),
+            "{err}"
+        );
+        assert!(err.contains(names), "{names} not named: {err}");
+        assert!(!err.contains("Apply complete"), "{err}");
+        assert_eq!(
+            org_state(sb),
+            before,
+            "a forged plan changed the organization"
+        );
+    };
+
+    // All three added at once, fingerprints kept.
+    forge(&sb, &reviewed, |c| {
+        c.push(owner_invite.clone());
+        c.push(beta_public.clone());
+        c.push(admin_grant.clone());
+    });
+    refusal(&sb, "invite mallory");
+    // Each on its own.
+    for (extra, names) in [
+        (&owner_invite, "`+ invite mallory`"),
+        (&beta_public, "`~ repository acme/beta`"),
+        (&admin_grant, "`+ grant acme/api:legacy`"),
+    ] {
+        forge(&sb, &reviewed, |c| c.push(extra.clone()));
+        refusal(&sb, names);
+    }
+    // The reviewed change altered in place.
+    forge(&sb, &reviewed, |c| {
+        c[0]["description"]["new"] = "Owned".into();
+    });
+    refusal(&sb, "`~ repository acme/api` differs in `description`");
+    // The reviewed change dropped: an empty plan is not the plan either.
+    forge(&sb, &reviewed, |c| c.clear());
+    refusal(&sb, "which the saved plan lacks");
+    // The reviewed change duplicated.
+    forge(&sb, &reviewed, |c| {
+        let first = c[0].clone();
+        c.push(first);
+    });
+    refusal(&sb, "`~ repository acme/api`");
+
+    // The file as written applies: exactly its one change.
+    forge(&sb, &reviewed, |_| {});
+    let out = ok(apply_saved(&sb));
+    assert!(
+        stderr(&out).contains("Apply complete! 0 added, 1 changed, 0 destroyed."),
+        "{}",
+        stderr(&out)
+    );
+    let state = sb.state();
+    assert_eq!(
+        state["repositories"]["api"]["description"], "Our API, version 2",
+        "{state}"
+    );
+    assert_eq!(state["repositories"]["beta"]["is_private"], true, "{state}");
+}
+
+/// Two owners with passwords: carol plans, alice applies (and the other way round).
+fn two_owner_seed() -> String {
+    format!(
+        r#"
+org = "acme"
+
+[users.alice]
+[users.bob]
+[users.carol]
+
+[[credentials]]
+identifier = "alice"
+secret = "{OWNER_TOKEN}"
+kind = "password"
+
+[[credentials]]
+identifier = "carol"
+secret = "carol-secret-77"
+kind = "password"
+
+[members]
+alice = "owner"
+bob = "member"
+carol = "owner"
+"#
+    )
+}
+
+#[test]
+fn a_plan_made_as_one_identity_applies_as_another() {
+    let sb = Sandbox::start(&two_owner_seed(), &[]);
+    // carol leaves the organization: the policy no longer lists her, and prune is on.
+    sb.write_policy(
+        "vetted.toml",
+        "org = \"acme\"\n[members]\nowners = [\"alice\"]\nmembers = [\"bob\"]\n[settings]\nprune = true\n",
+    );
+    let as_carol = || sb.vetted_as("carol", "carol-secret-77");
+
+    // carol (the plan job's identity) plans; the diff does not depend on who runs it.
+    let out = ok(as_carol()
+        .args(["plan", "--out", "plan.json"])
+        .output()
+        .unwrap());
+    let text = stdout(&out);
+    assert!(
+        text.contains("member carol ┆ remove owner") && text.contains("1 to destroy"),
+        "{text}"
+    );
+    assert!(
+        text.contains("apply refuses to remove the identity it runs as"),
+        "the plan says what apply would refuse: {text}"
+    );
+    let saved = std::fs::read_to_string(sb.path().join("plan.json")).unwrap();
+
+    // carol applies it herself: refused at apply, nothing changed.
+    let before = org_state(&sb);
+    let out = as_carol()
+        .args(["apply", "--yes", "plan.json"])
+        .output()
+        .unwrap();
+    assert_eq!(code(&out), 1, "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("refusing to remove carol, the identity running apply"),
+        "{}",
+        stderr(&out)
+    );
+    assert_eq!(org_state(&sb), before);
+
+    // alice (the apply job's identity) applies carol's plan: it matches, and converges.
+    std::fs::write(sb.path().join("plan.json"), &saved).unwrap();
+    let out = ok(apply_saved(&sb));
+    assert!(
+        stderr(&out).contains("Apply complete! 0 added, 0 changed, 1 destroyed."),
+        "{}",
+        stderr(&out)
+    );
+    assert!(
+        sb.state()["members"].get("carol").is_none(),
+        "{}",
+        sb.state()
+    );
+    let out = sb
+        .vetted()
+        .args(["plan", "--detailed-exitcode"])
+        .output()
+        .unwrap();
+    assert_eq!(code(&out), 0, "{}\n{}", stdout(&out), stderr(&out));
+}

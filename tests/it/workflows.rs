@@ -175,6 +175,7 @@ fn shellcheck_passes_the_action_and_ci_scripts() {
         .collect();
     assert!(files.len() >= 3, "{files:?}");
     files.push(root.join("scripts/install-deps.sh"));
+    files.push(root.join("scripts/mutants.sh"));
     files.push(root.join(".ci/run"));
     let out = run(Command::new(tool("shellcheck", None, None))
         .current_dir(&root)
@@ -1097,7 +1098,7 @@ fn drift_opens_updates_and_closes_one_issue() {
     assert!(issues(&a).is_empty());
     assert_eq!(
         a.argv(),
-        ["plan --policy vetted.toml --locked --format markdown --detailed-exitcode"]
+        ["plan --policy vetted.toml --locked --format markdown --detailed-exitcode --drift"]
     );
 
     // Drifted: one issue opened, labelled, with the plan.
@@ -1382,7 +1383,7 @@ fn a_missing_lint_tool_fails_with_the_install_hint() {
 /// fetches that step's artifact and applies the reviewed plan (mirroring the images); a second
 /// apply of the same plan is refused as stale; the drift check then finds the organization in sync.
 #[test]
-fn the_action_with_the_real_vetted_applies_the_reviewed_plan_once_and_finds_no_drift() {
+fn the_action_with_the_real_vetted_applies_the_reviewed_plan_once_and_reports_drift_left_alone() {
     use crate::harness::{Sandbox, bin};
     // alice's fake credential in sandbox/demo-seed.toml.
     const OWNER_TOKEN: &str = "sandbox-alice-token";
@@ -1481,9 +1482,18 @@ fn the_action_with_the_real_vetted_applies_the_reviewed_plan_once_and_finds_no_d
         comments[0].2
     );
 
+    // The policy leaves the demo's team legacy and repository old-tool alone (prune = false): that
+    // drift is pending for the drift workflow (`plan --drift`), which opens its issue naming it.
     let r = a.run_with("drift", OWNER_TOKEN, &env);
     assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
-    assert!(output_has(&r, "drifted=false"), "{}", r.output);
+    assert!(output_has(&r, "drifted=true"), "{}", r.output);
     let s = a.github.state.lock().unwrap();
-    assert!(s.issues.is_empty(), "{:?}", s.issues);
+    assert_eq!(s.issues.len(), 1, "{:?}", s.issues);
+    let body = s.issues[0]["body"].as_str().unwrap_or_default();
+    assert!(
+        body.contains("team legacy")
+            && body.contains("acme/old-tool")
+            && body.contains("drift left alone"),
+        "{body}"
+    );
 }

@@ -38,7 +38,7 @@ vetted_show() {
 # apply FILE: applies exactly the saved plan; refuses when it is stale.
 vetted_apply_saved() { "$VETTED_BIN" apply --yes "$1"; }
 # drift check: exit 0 in sync, 2 drifted, anything else an error.
-vetted_plan_drift() { "$VETTED_BIN" plan --policy "$POLICY" --locked --format markdown --detailed-exitcode; }
+vetted_plan_drift() { "$VETTED_BIN" plan --policy "$POLICY" --locked --format markdown --detailed-exitcode --drift; }
 
 # ---------------------------------------------------------------------------------------------
 # Step outputs and the job summary

@@ -6,7 +6,8 @@
 #          prints it to the job summary and applies exactly that plan; vetted refuses it when it
 #          went stale. PLAN_SOURCE=file applies PLAN_FILE (a plan an earlier job of the run saved
 #          and the environment's reviewers approved); PLAN_SOURCE=fresh plans now and applies that.
-#   drift  (schedule) plan --detailed-exitcode; opens/updates one issue, closes it when in sync.
+#   drift  (schedule) plan --detailed-exitcode --drift (drift left alone counts); opens/updates one
+#          issue, closes it when in sync.
 #   update (schedule) lock --upgrade; a branch and one pull request listing the moved digests.
 # Inputs come from the environment (set by action.yml): POLICY, WORK_DIR, PLAN_SOURCE, PLAN_FILE,
 # PULL_REQUEST, DRIFT_LABEL, UPDATE_BRANCH, BASE_BRANCH, FAIL_ON_DRIFT, plus GitHub's GITHUB_*
