@@ -536,36 +536,13 @@ impl Walker<'_> {
                 );
                 Some(s.value)
             }
-            (None, Some(f)) => {
-                let path = self.base.join(&f.value);
-                match std::fs::read_to_string(&path) {
-                    Ok(text) => {
-                        let n = text.chars().count();
-                        if n > rules::FULL_DESCRIPTION_MAX {
-                            self.err(
-                                f.span,
-                                format!(
-                                    "`{}` is {n} characters long; Docker Hub allows at most {} in a full description",
-                                    path.display(),
-                                    rules::FULL_DESCRIPTION_MAX
-                                ),
-                                "file too long",
-                                None,
-                            );
-                        }
-                        Some(text)
-                    }
-                    Err(e) => {
-                        self.err(
-                            f.span,
-                            format!("cannot read `{}`: {e}", path.display()),
-                            "unreadable full description file",
-                            Some("the path is relative to the policy file".to_string()),
-                        );
-                        None
-                    }
+            (None, Some(f)) => match super::include::read(self.base, &f.value) {
+                Ok(text) => Some(text),
+                Err(r) => {
+                    self.err(f.span, r.message, r.label, Some(r.help));
+                    None
                 }
-            }
+            },
             (None, None) => None,
         }
     }
