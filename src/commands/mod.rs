@@ -306,5 +306,5 @@ pub(crate) fn markdown_options(args: &crate::cli::MarkdownArgs) -> MarkdownOptio
 
 /// A status line on stderr (data goes to stdout).
 pub(crate) fn status(message: &str) {
-    eprintln!("{message}");
+    eprintln!("{}", crate::render::untrusted_lines(message));
 }

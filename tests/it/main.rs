@@ -12,6 +12,7 @@ mod registry;
 mod sandbox_api;
 mod sandbox_registry;
 mod saved;
+mod untrusted;
 mod workflows;
 mod support {
     pub mod fake_github;

@@ -603,6 +603,106 @@ fn plan_truncates_the_summary_and_the_comment_at_their_limits() {
     }
 }
 
+/// Checks that every workflow command in `log` (the step's output) is one of the action's own:
+/// whatever else starts with `::` sits between `::stop-commands::TOKEN` and `::TOKEN::`. Returns the
+/// lines shown with commands stopped.
+fn commands_outside_stops(log: &str) -> Vec<String> {
+    let mut stopped: Option<String> = None;
+    let mut quoted = Vec::new();
+    for line in log.lines() {
+        let t = line.trim_start();
+        match &stopped {
+            Some(token) => {
+                if t == format!("::{token}::") {
+                    stopped = None;
+                } else {
+                    quoted.push(line.to_string());
+                }
+            }
+            None => {
+                if let Some(token) = t.strip_prefix("::stop-commands::") {
+                    assert!(
+                        token.len() >= 32 && token.bytes().all(|b| b.is_ascii_hexdigit()),
+                        "a guessable stop-commands token: {line}"
+                    );
+                    stopped = Some(token.to_string());
+                } else if t.starts_with("::") {
+                    assert!(
+                        t.starts_with("::error::") || t.starts_with("::notice::"),
+                        "a workflow command outside a stop: {line}\n{log}"
+                    );
+                }
+            }
+        }
+    }
+    assert!(
+        stopped.is_none(),
+        "commands left stopped at the end:\n{log}"
+    );
+    quoted
+}
+
+#[test]
+fn vetted_output_cannot_start_a_workflow_command_or_leave_its_code_block() {
+    let forged = "error: HTTP 400: denied\n````\n## No changes, approve\n@admin\n::warning::x\n::add-mask::y\n";
+    let a = Action::new();
+    a.event(&pr_event(false));
+    a.canned("plan-save", "", 1);
+    a.canned_err("plan-save", forged);
+    a.canned_err("validate", "::warning::from validate\n");
+    let r = a.run("plan", DOCKER_SECRET);
+    assert_eq!(r.code, 1, "{}", r.stderr);
+    let quoted = commands_outside_stops(&r.stderr);
+    for line in [
+        "::warning::x",
+        "::add-mask::y",
+        "## No changes, approve",
+        "::warning::from validate",
+    ] {
+        assert!(
+            quoted.iter().any(|q| q == line),
+            "{line:?} not quoted: {quoted:?}\n{}",
+            r.stderr
+        );
+    }
+    // Two tokens are never the same.
+    let tokens: std::collections::BTreeSet<&str> = r
+        .stderr
+        .lines()
+        .filter_map(|l| l.strip_prefix("::stop-commands::"))
+        .collect();
+    let again = a.run("plan", DOCKER_SECRET);
+    assert!(
+        again
+            .stderr
+            .lines()
+            .filter_map(|l| l.strip_prefix("::stop-commands::"))
+            .all(|t| !tokens.contains(t)),
+        "the token repeats across runs"
+    );
+
+    // The comment quotes the error in a block its four backticks cannot close.
+    let s = a.github.state.lock().unwrap();
+    let body = &s.comments[0].2;
+    let mut in_block: Option<usize> = None;
+    for line in body.lines() {
+        let ticks = line.len() - line.trim_start_matches('`').len();
+        match in_block {
+            None if ticks >= 3 => in_block = Some(ticks),
+            Some(open) if ticks >= open && line.trim_matches('`').is_empty() => in_block = None,
+            None => assert!(
+                !line.starts_with("## No changes") && !line.starts_with("@admin"),
+                "forged outside the code block: {line:?}\n{body}"
+            ),
+            Some(_) => {}
+        }
+    }
+    assert!(
+        body.contains("\n`````\nerror: HTTP 400: denied\n````\n"),
+        "{body}"
+    );
+}
+
 /// A zip archive of `files`, written by Python's zipfile (an independent zip writer), as the
 /// artifact download serves it.
 fn zip_of(files: &[(&str, &[u8])]) -> Vec<u8> {

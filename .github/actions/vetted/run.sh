@@ -24,10 +24,15 @@ mkdir -p "$WORK_DIR"
 ORG=$(policy_org)
 ORG="${ORG:-unknown}"
 
-fence() { # fence FILE: prints FILE inside a fenced code block
-  printf '```\n'
+# fence FILE: prints FILE inside a fenced code block whose fence is longer than any run of backticks
+# in FILE (vetted's output quotes registries and Docker Hub: nothing in it can close the block).
+fence() {
+  local ticks
+  ticks=$({ grep -o '`\+' "$1" || true; } | awk '{ if (length($0) > n) n = length($0) } END { n = n + 1; if (n < 3) n = 3; s = ""; for (i = 0; i < n; i++) s = s "`"; print s }')
+  printf '%s\n' "$ticks"
   cat "$1"
-  printf '```\n'
+  [ ! -s "$1" ] || [ -z "$(tail -c 1 "$1")" ] || printf '\n'
+  printf '%s\n' "$ticks"
 }
 
 # is_fork_pr: the event is a pull request whose head lives in another repository.
@@ -71,7 +76,7 @@ mode_plan() {
   elif ! vetted_lock_check >>"$out" 2>&1; then
     checks_ok=false
   fi
-  cat "$out" >&2
+  log_untrusted "$out"
 
   if is_fork_pr || [ -z "${DOCKERHUB_TOKEN:-}" ]; then
     set_output mode validate-only
@@ -109,7 +114,7 @@ mode_plan() {
 
   local plan="$WORK_DIR/plan.json" rendered="$WORK_DIR/plan.md"
   if ! vetted_plan_save "$plan" >"$WORK_DIR/plan.txt" 2>"$WORK_DIR/plan.err"; then
-    cat "$WORK_DIR/plan.err" >&2
+    log_untrusted "$WORK_DIR/plan.err"
     {
       printf '%s\n# vetted plan failed\n\n' "$marker"
       fence "$WORK_DIR/plan.err"
@@ -118,7 +123,7 @@ mode_plan() {
     post_plan_comment "$number" "$marker" "$WORK_DIR/comment.md" || true
     die "vetted plan failed"
   fi
-  cat "$WORK_DIR/plan.err" >&2
+  log_untrusted "$WORK_DIR/plan.err"
   vetted_show "$plan" markdown >"$rendered" || die "vetted show failed"
   vetted_show "$plan" markdown "$SUMMARY_LIMIT" >"$WORK_DIR/plan.summary.md" || die "vetted show failed"
   vetted_show "$plan" json >"$WORK_DIR/plan-report.json" || die "vetted show failed"
@@ -189,12 +194,12 @@ apply_file() {
 apply_fresh() {
   local plan="$WORK_DIR/plan.json"
   if ! vetted_plan_save "$plan" >"$WORK_DIR/plan.txt" 2>"$WORK_DIR/plan.err"; then
-    cat "$WORK_DIR/plan.err" >&2
+    log_untrusted "$WORK_DIR/plan.err"
     { printf '# vetted plan failed: nothing applied\n\n'; fence "$WORK_DIR/plan.err"; } >"$WORK_DIR/summary.md"
     summary_write "$WORK_DIR/summary.md"
     die "vetted plan failed"
   fi
-  cat "$WORK_DIR/plan.err" >&2
+  log_untrusted "$WORK_DIR/plan.err"
   apply_plan_file "$plan" 'Planned now (`plan-source: fresh`) from the policy on this commit.' ||
     die "vetted apply failed (exit $APPLY_RC)"
 }
@@ -279,7 +284,7 @@ apply_plan_file() {
   vetted_show "$plan" markdown "$SUMMARY_LIMIT" >"$WORK_DIR/plan.md" || die "vetted show $plan failed"
   APPLY_RC=0
   vetted_apply_saved "$plan" >"$WORK_DIR/apply.out" 2>&1 || APPLY_RC=$?
-  cat "$WORK_DIR/apply.out" >&2
+  log_untrusted "$WORK_DIR/apply.out"
   {
     printf '%s\n\n' "$how"
     if [ "$APPLY_RC" -eq 0 ]; then printf '## Apply: done\n\n'; else printf '## Apply: FAILED (exit %s)\n\n' "$APPLY_RC"; fi
@@ -433,7 +438,8 @@ mode_update() {
   lock="$(dirname "$POLICY")/vetted.lock"
   before="$WORK_DIR/vetted.lock.before"
   if [ -f "$lock" ]; then cp "$lock" "$before"; else : >"$before"; fi
-  vetted_lock_upgrade || die "vetted lock --upgrade failed"
+  # To stderr, where the stop-commands markers are.
+  vetted_lock_upgrade >&2 || die "vetted lock --upgrade failed"
   if cmp -s "$before" "$lock"; then
     set_output changed false
     printf '# vetted update check\n\nvetted.lock is up to date: no upstream tag moved.\n' >"$WORK_DIR/summary.md"
