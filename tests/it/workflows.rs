@@ -18,6 +18,8 @@ const ACTION_REF: &str = "OWNER/vetted/.github/actions/vetted@v1";
 /// The pull request's last commit (the plan job runs on it) and the commit merging it into main.
 const HEAD_SHA: &str = "1111111111111111111111111111111111111111";
 const MERGE_SHA: &str = "2222222222222222222222222222222222222222";
+/// Where the plan workflow lives (the action's `plan-workflow` input default).
+const PLAN_WORKFLOW: &str = ".github/workflows/vetted-plan.yml";
 
 fn repo_root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
@@ -748,7 +750,8 @@ impl Action {
             }));
     }
 
-    /// An artifact as a plan job uploads it (`expired`: past its retention).
+    /// An artifact as the plan workflow's job uploads it on a pull request (`expired`: past its
+    /// retention).
     fn artifact(
         &self,
         id: u64,
@@ -758,6 +761,45 @@ impl Action {
         expired: bool,
         zip: Vec<u8>,
     ) {
+        self.artifact_of_run(
+            id,
+            name,
+            created,
+            origin,
+            expired,
+            zip,
+            PLAN_WORKFLOW,
+            "pull_request",
+        );
+    }
+
+    /// An artifact uploaded by a run of the workflow at `path` on `event`.
+    #[allow(clippy::too_many_arguments)]
+    fn artifact_of_run(
+        &self,
+        id: u64,
+        name: &str,
+        created: &str,
+        origin: Origin,
+        expired: bool,
+        zip: Vec<u8>,
+        path: &str,
+        event: &str,
+    ) {
+        let head_repo = match origin {
+            Origin::ThisRepository => "acme/policy",
+            Origin::Fork => "mallory/policy",
+        };
+        self.github
+            .state
+            .lock()
+            .unwrap()
+            .runs
+            .push(serde_json::json!({
+                "id": id + 90_000, "path": path, "event": event, "head_sha": HEAD_SHA,
+                "repository": {"full_name": "acme/policy"},
+                "head_repository": {"full_name": head_repo}
+            }));
         let head_repository_id = match origin {
             Origin::ThisRepository => 500,
             Origin::Fork => 666,
@@ -936,6 +978,85 @@ fn apply_applies_the_plan_reviewed_on_the_merged_pull_request() {
     );
     assert!(body.contains("Run workflow"), "{body}");
     assert!(!body.contains("Applied the plan"), "{body}");
+}
+
+#[test]
+fn apply_takes_only_an_artifact_the_plan_workflow_made_for_the_pull_request() {
+    let a = Action::new();
+    a.event(&serde_json::json!({"ref": "refs/heads/main", "after": MERGE_SHA}));
+    a.merged_pull_request();
+    let name = format!("vetted-plan-{HEAD_SHA}");
+    a.canned(
+        "show-markdown-1048576",
+        "<!-- vetted:plan org=acme -->\n",
+        0,
+    );
+    a.canned("apply", "Apply complete\n", 0);
+    // A branch pusher's own workflow, and a push-event run of the plan workflow, upload a
+    // same-named artifact for the same commit, newer than nothing: both refused.
+    a.artifact_of_run(
+        21,
+        &name,
+        "2026-11-29T09:40:00Z",
+        Origin::ThisRepository,
+        false,
+        plan_zip("{\"forged\":\"other workflow\"}"),
+        ".github/workflows/mine.yml",
+        "pull_request",
+    );
+    a.artifact_of_run(
+        22,
+        &name,
+        "2026-11-29T09:50:00Z",
+        Origin::ThisRepository,
+        false,
+        plan_zip("{\"forged\":\"push run\"}"),
+        PLAN_WORKFLOW,
+        "push",
+    );
+    let r = a.run("apply", DOCKER_SECRET);
+    assert_eq!(r.code, 1, "{}", r.stderr);
+    assert!(
+        !a.argv().iter().any(|l| l.starts_with("apply")),
+        "{:?}",
+        a.argv()
+    );
+    assert!(
+        r.summary.contains("no saved plan")
+            && r.summary.contains(".github/workflows/mine.yml")
+            && r.summary.contains("push"),
+        "{}",
+        r.summary
+    );
+
+    // The plan workflow's own pull_request run: taken, though older than the forged ones.
+    a.artifact(
+        23,
+        &name,
+        "2026-11-29T09:00:00Z",
+        Origin::ThisRepository,
+        false,
+        plan_zip("{\"reviewed\":true}"),
+    );
+    let r = a.run("apply", DOCKER_SECRET);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert_eq!(
+        fs::read_to_string(a.dir.path().join("fake/applied.log")).unwrap(),
+        "{\"reviewed\":true}\n"
+    );
+
+    // A repository that keeps its plan workflow elsewhere says so.
+    let _ = fs::remove_file(a.dir.path().join("fake/applied.log"));
+    let r = a.run_with(
+        "apply",
+        DOCKER_SECRET,
+        &[("PLAN_WORKFLOW", ".github/workflows/mine.yml")],
+    );
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert_eq!(
+        fs::read_to_string(a.dir.path().join("fake/applied.log")).unwrap(),
+        "{\"forged\":\"other workflow\"}\n"
+    );
 }
 
 #[test]

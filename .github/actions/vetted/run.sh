@@ -18,6 +18,8 @@ here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 . "$here/lib.sh"
 
 POLICY="${POLICY:-vetted.toml}"
+PLAN_WORKFLOW="${PLAN_WORKFLOW:-.github/workflows/vetted-plan.yml}"
+PLAN_WORKFLOW="${PLAN_WORKFLOW#./}"
 [ -f "$POLICY" ] || die "policy file '$POLICY' not found (set the action's 'policy' input)"
 WORK_DIR="${WORK_DIR:-${RUNNER_TEMP:-/tmp}/vetted}"
 mkdir -p "$WORK_DIR"
@@ -222,13 +224,10 @@ apply_reviewed() {
   head=$(jq -r '.head.sha // empty' <<<"$pr")
   set_output pull-request "$number"
   name="vetted-plan-$head"
-  artifact=$(gh_api GET "/repos/$GITHUB_REPOSITORY/actions/artifacts?name=$(uri "$name")&per_page=100" |
-    jq -r '[.artifacts[]? | select((.expired | not)
-              and .workflow_run.head_repository_id == .workflow_run.repository_id)]
-           | max_by(.created_at) // empty | .id') ||
-    die "could not list the workflow artifacts from the GitHub API"
+  artifact=$(reviewed_artifact "$name" "$head") ||
+    die "could not list the workflow artifacts and their runs from the GitHub API"
   if [ -z "$artifact" ]; then
-    refuse_apply "$number" "Pull request #$number has no saved plan for its last commit $(short_sha "$head") (artifact \`$name\`): the plan job did not run on that commit, ran validate-only (a fork, or no Docker Hub token), failed, or its artifact expired."
+    refuse_apply "$number" "Pull request #$number has no saved plan for its last commit $(short_sha "$head") (artifact \`$name\` from a \`pull_request\` run of \`$PLAN_WORKFLOW\` in $GITHUB_REPOSITORY): the plan job did not run on that commit, ran validate-only (a fork, or no Docker Hub token), failed, or its artifact expired.$(cat "$WORK_DIR/refused-artifacts" 2>/dev/null)"
   fi
   zip="$WORK_DIR/reviewed-plan.zip"
   gh_download "/repos/$GITHUB_REPOSITORY/actions/artifacts/$artifact/zip" "$zip" ||
@@ -245,6 +244,45 @@ apply_reviewed() {
       log "could not comment the result on #$number"
     die "vetted apply failed (exit $APPLY_RC)"
   fi
+}
+
+# reviewed_artifact NAME HEAD_SHA: prints the id of the newest unexpired artifact NAME that the plan
+# workflow made for the pull request: its run is a `pull_request` run of the workflow file
+# PLAN_WORKFLOW, on HEAD_SHA, in this repository (head and base). Anyone who can push a branch can
+# run a workflow of their own that uploads an artifact of that name, so the name alone proves
+# nothing; the run says who made it. Refused candidates are listed in $WORK_DIR/refused-artifacts.
+reviewed_artifact() {
+  local name=$1 head=$2 candidates id run_id run path event why
+  : >"$WORK_DIR/refused-artifacts"
+  candidates=$(gh_api GET "/repos/$GITHUB_REPOSITORY/actions/artifacts?name=$(uri "$name")&per_page=100" |
+    jq -r --arg n "$name" --arg sha "$head" \
+      '[.artifacts[]? | select(.name == $n and (.expired | not)
+          and .workflow_run.head_repository_id == .workflow_run.repository_id
+          and .workflow_run.head_sha == $sha)]
+       | sort_by(.created_at) | reverse | .[] | "\(.id) \(.workflow_run.id)"') || return 1
+  while read -r id run_id; do
+    [ -n "$id" ] || continue
+    run=$(gh_api GET "/repos/$GITHUB_REPOSITORY/actions/runs/$(uri "$run_id")") || return 1
+    # Shown in messages: only the characters a workflow path or an event name has.
+    path=$(jq -r '(.path // "") | sub("@.*$"; "") | gsub("[^A-Za-z0-9._/-]"; "?")' <<<"$run")
+    event=$(jq -r '(.event // "") | gsub("[^a-z_]"; "?")' <<<"$run")
+    why=""
+    if [ "$path" != "$PLAN_WORKFLOW" ]; then
+      why="made by the workflow \`$path\`"
+    elif [ "$event" != pull_request ]; then
+      why="made by a \`$event\` run"
+    elif ! jq -e --arg sha "$head" --arg repo "$GITHUB_REPOSITORY" \
+      '.head_sha == $sha and .repository.full_name == $repo and .head_repository.full_name == $repo' \
+      <<<"$run" >/dev/null; then
+      why="made by a run on another commit or repository"
+    fi
+    if [ -z "$why" ]; then
+      printf '%s\n' "$id"
+      return 0
+    fi
+    log "artifact $id ($name) refused: $why (run $run_id)"
+    printf ' Refused: artifact %s, %s (run %s).' "$id" "$why" "$run_id" >>"$WORK_DIR/refused-artifacts"
+  done <<<"$candidates"
 }
 
 # merged_pull_request: prints the pull request PULL_REQUEST, or the one merged as GITHUB_SHA, or
