@@ -832,3 +832,29 @@ fn members_need_an_owner() {
     error: policy `policy.toml` has 1 error
     "#);
 }
+
+#[test]
+fn a_hundred_thousand_members_load_and_a_duplicate_among_them_is_found() {
+    let ids: Vec<String> = (0..100_000).map(|i| format!("\"u{i:06}\"")).collect();
+    let src = format!(
+        "{HEAD}[members]\nowners = [\"alice\"]\nmembers = [{}]\n",
+        ids.join(",")
+    );
+    let p = ok(&src);
+    assert_eq!(
+        p.desired.members.as_ref().map(|m| m.roles.len()),
+        Some(100_001)
+    );
+    // The last entry repeats the first, in another case.
+    let src = format!(
+        "{HEAD}[members]\nowners = [\"alice\"]\nmembers = [{},\"U000000\"]\n",
+        ids.join(",")
+    );
+    let out = errors(&src);
+    assert!(
+        out.contains("`U000000` is listed twice in `members.members`"),
+        "{}",
+        &out[..out.len().min(2000)]
+    );
+    assert!(out.contains("policy `policy.toml` has 1 error"));
+}
