@@ -147,8 +147,8 @@ struct Ready<'a> {
 /// Shows the plan, runs the safety checks and the confirmation, applies, reports.
 async fn execute(args: &ApplyArgs, output: Output, ready: Ready<'_>) -> Result<Outcome, Error> {
     let plan = ready.plan;
-    print!("{}", super::render_plan(plan, args.format, output));
-    let _ = std::io::stdout().flush();
+    // A reader that went away does not stop an apply: the plan shown is information.
+    super::print_out(&super::render_plan(plan, args.format, output))?;
 
     if plan.is_empty() {
         return Ok(Outcome::Ok);

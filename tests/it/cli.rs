@@ -609,3 +609,33 @@ fn files_named_by_the_policy_stay_inside_its_directory() {
         "vetted contacted the hub although the policy is invalid"
     );
 }
+
+#[test]
+fn a_closed_stdout_ends_the_plan_quietly() {
+    let sb = Sandbox::start(&seed(""), &[]);
+    let policy = sb.write_policy("vetted.toml", POLICY);
+    for format in ["json", "text", "markdown"] {
+        // `vetted plan --format json | head -c1`: the reader is gone before vetted writes.
+        let mut child = std::process::Command::new(crate::harness::bin())
+            .env_clear()
+            .env("VETTED_HUB_URL", &sb.url)
+            .env("DOCKERHUB_USERNAME", "alice")
+            .env("DOCKERHUB_TOKEN", OWNER_TOKEN)
+            .env("DOCKER_CONFIG", "/nonexistent/vetted-tests-docker-config")
+            .env("NO_COLOR", "1")
+            .current_dir(sb.path())
+            .args(["plan", "--format", format, "--policy"])
+            .arg(&policy)
+            .stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        drop(child.stdout.take());
+        let out = child.wait_with_output().unwrap();
+        let err = stderr(&out);
+        assert!(!err.contains("panicked"), "{format}: {err}");
+        assert!(!err.contains("error"), "{format}: {err}");
+        assert_eq!(out.status.code(), Some(0), "{format}: {err}");
+    }
+}
