@@ -82,7 +82,10 @@ pub fn main_exit() -> ExitCode {
         Err(err) => {
             let text = match &err {
                 Error::Policy(PolicyError::Invalid(diags)) => diags.render(output.color_stderr),
-                other => format!("error: {other}"),
+                // Remote text inside the message was escaped where it was put in; this keeps
+                // vetted's own line breaks and escapes anything else that could reach a terminal
+                // or a log (escape sequences, carriage returns, bidi overrides).
+                other => crate::render::untrusted_lines(&format!("error: {other}")).into_owned(),
             };
             eprintln!("{}", text.trim_end());
             ExitCode::from(err.exit_code())

@@ -146,8 +146,8 @@ struct Ready<'a> {
 /// Shows the plan, runs the safety checks and the confirmation, applies, reports.
 async fn execute(args: &ApplyArgs, output: Output, ready: Ready<'_>) -> Result<Outcome, Error> {
     let plan = ready.plan;
-    print!("{}", super::render_plan(plan, args.format, output));
-    let _ = std::io::stdout().flush();
+    // A reader that went away does not stop an apply: the plan shown is information.
+    super::print_out(&super::render_plan(plan, args.format, output))?;
 
     if plan.is_empty() {
         return Ok(Outcome::Ok);
@@ -231,12 +231,16 @@ async fn execute(args: &ApplyArgs, output: Output, ready: Ready<'_>) -> Result<O
     }
 }
 
+/// One change's outcome. The error may quote a registry or Docker Hub: it cannot start a line of
+/// its own or reach the terminal raw ([`crate::render::untrusted_lines`]).
 fn progress_line(r: &ChangeResult) -> String {
+    use crate::render::{untrusted, untrusted_lines};
     let marker = r.action.marker();
+    let address = untrusted(&r.address);
     match &r.status {
-        Status::Done => format!("{marker} {}: done", r.address),
-        Status::Failed(e) => format!("{marker} {}: FAILED: {e}", r.address),
-        Status::Skipped(why) => format!("{marker} {}: skipped: {why}", r.address),
+        Status::Done => format!("{marker} {address}: done"),
+        Status::Failed(e) => format!("{marker} {address}: FAILED: {}", untrusted_lines(e)),
+        Status::Skipped(why) => format!("{marker} {address}: skipped: {}", untrusted_lines(why)),
     }
 }
 
@@ -265,5 +269,30 @@ fn confirm(org: &str) -> Result<(), Error> {
         Err(Error::Refused(
             "apply cancelled; nothing was changed".into(),
         ))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::plan::Action;
+
+    #[test]
+    fn a_failed_line_cannot_be_forged_by_the_error_it_quotes() {
+        let r = ChangeResult {
+            address: "acme/app:1.0\u{1b}[2J".into(),
+            action: Action::Create,
+            status: Status::Failed(format!(
+                "PUT /v2/x: HTTP 400: {}\n  hint: vetted's own second line\u{202e}",
+                crate::render::untrusted(
+                    "denied\n```\n## No changes, approve\n@admin\n::warning::x"
+                )
+            )),
+        };
+        let line = progress_line(&r);
+        assert_eq!(
+            line,
+            "+ acme/app:1.0\\u{1b}[2J: FAILED: PUT /v2/x: HTTP 400: denied\\n```\\n## No changes, approve\\n@admin\\n::warning::x\n  hint: vetted's own second line\\u{202e}"
+        );
     }
 }

@@ -51,14 +51,7 @@ pub async fn run(args: &ExportArgs) -> Result<Outcome, Error> {
     }
     match &args.out {
         None => {
-            let mut stdout = std::io::stdout().lock();
-            stdout
-                .write_all(text.as_bytes())
-                .and_then(|()| stdout.flush())
-                .map_err(|source| Error::Io {
-                    context: "writing the policy to stdout".into(),
-                    source,
-                })?;
+            super::print_out(&text)?;
         }
         Some(out) => {
             write_file(out, &text, args.force)?;

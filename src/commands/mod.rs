@@ -361,7 +361,28 @@ pub(crate) fn markdown_options(args: &crate::cli::MarkdownArgs) -> MarkdownOptio
     }
 }
 
+/// Writes `text` (data: a plan, a policy) to stdout. When the reader went away (`vetted plan | head
+/// -c1`: EPIPE), vetted does as ripgrep does and stops writing quietly, with no error and no panic
+/// (`print!` panics on it); returns false then, so the caller skips its further output and finishes
+/// what is not output (saving `--out`, an apply already confirmed). Rust ignores SIGPIPE, so the
+/// write fails instead of killing the process: a signal could end an apply between two changes.
+pub(crate) fn print_out(text: &str) -> Result<bool, Error> {
+    use std::io::Write as _;
+    let mut stdout = std::io::stdout().lock();
+    match stdout
+        .write_all(text.as_bytes())
+        .and_then(|()| stdout.flush())
+    {
+        Ok(()) => Ok(true),
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(false),
+        Err(source) => Err(Error::Io {
+            context: "writing to stdout".into(),
+            source,
+        }),
+    }
+}
+
 /// A status line on stderr (data goes to stdout).
 pub(crate) fn status(message: &str) {
-    eprintln!("{message}");
+    eprintln!("{}", crate::render::untrusted_lines(message));
 }

@@ -16,21 +16,18 @@ pub async fn run(args: &PlanArgs, output: Output) -> Result<Outcome, Error> {
     )
     .await?;
     let plan = &planned.plan;
-    print!(
-        "{}",
-        super::render_plan_with(
-            plan,
-            args.format,
-            output,
-            &super::markdown_options(&args.markdown)
-        )
-    );
-    if args.access && args.format == crate::cli::Format::Text {
-        print!("{}", crate::render::access_text(&plan.access, &plan.org));
-        print!(
-            "{}",
-            crate::render::drift_access_text(&plan.drift.access, &plan.org)
-        );
+    let open = super::print_out(&super::render_plan_with(
+        plan,
+        args.format,
+        output,
+        &super::markdown_options(&args.markdown),
+    ))?;
+    if open && args.access && args.format == crate::cli::Format::Text {
+        super::print_out(&crate::render::access_text(&plan.access, &plan.org))?;
+        super::print_out(&crate::render::drift_access_text(
+            &plan.drift.access,
+            &plan.org,
+        ))?;
     }
     let violations = planned.violations();
     for v in &violations {

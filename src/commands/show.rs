@@ -15,14 +15,11 @@ pub fn run(args: &ShowArgs, output: Output) -> Result<Outcome, Error> {
         saved.hub_url,
         saved.vetted_version
     ));
-    print!(
-        "{}",
-        super::render_plan_with(
-            &saved.plan,
-            args.format,
-            output,
-            &super::markdown_options(&args.markdown)
-        )
-    );
+    super::print_out(&super::render_plan_with(
+        &saved.plan,
+        args.format,
+        output,
+        &super::markdown_options(&args.markdown),
+    ))?;
     Ok(Outcome::Ok)
 }

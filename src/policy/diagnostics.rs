@@ -5,6 +5,8 @@ use std::ops::Range;
 
 use annotate_snippets::{AnnotationKind, Group, Level, Origin, Renderer, Snippet};
 
+use crate::render::untrusted;
+
 /// One error in the policy.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Diagnostic {
@@ -58,20 +60,24 @@ impl Diagnostics {
         };
         let mut out = Vec::with_capacity(self.items.len() + 1);
         for d in &self.items {
-            let title = Level::ERROR.primary_title(d.message.as_str());
+            // Messages quote the policy, which comes from a pull request: one line each, no raw
+            // control characters (crate::render::untrusted).
+            let message = untrusted(&d.message);
+            let label = untrusted(&d.label);
+            let title = Level::ERROR.primary_title(message.as_ref());
             let mut group: Group<'_> = match &d.span {
                 Some(span) => {
                     let span = clamp(span.clone(), &self.source);
                     title.element(
                         Snippet::source(self.source.as_str())
                             .path(self.path.as_str())
-                            .annotation(AnnotationKind::Primary.span(span).label(d.label.as_str())),
+                            .annotation(AnnotationKind::Primary.span(span).label(label.as_ref())),
                     )
                 }
                 None => title.element(Origin::path(self.path.as_str())),
             };
             if let Some(help) = &d.help {
-                group = group.element(Level::HELP.message(help.as_str()));
+                group = group.element(Level::HELP.message(untrusted(help)));
             }
             out.push(renderer.render(&[group]));
         }

@@ -2,10 +2,12 @@
 //! file:line:col and the offending line), and builds the desired [`OrgState`] plus the run settings.
 //!
 //! Submodules: `diagnostics` (error collection and rendering), `rules` (name and reference syntax),
-//! `walk` (the hand-written walk over the span-carrying `toml_edit` document).
+//! `walk` (the hand-written walk over the span-carrying `toml_edit` document), `include` (reading the
+//! files a policy names, confined to the policy's directory and bounded in size).
 
 mod diagnostics;
 pub mod export;
+mod include;
 pub mod lock;
 mod rules;
 mod walk;

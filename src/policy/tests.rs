@@ -272,6 +272,130 @@ fn full_description_file() {
     "#);
 }
 
+/// Loads a policy in `dir` naming `file` as the full description; the rendered errors.
+fn file_errors(dir: &Path, file: &str) -> String {
+    let src = format!("{HEAD}[repositories.api]\nfull_description_file = {file:?}\n");
+    match parse(&dir.join("policy.toml"), &src) {
+        Err(PolicyError::Invalid(d)) => d.render(false),
+        other => panic!("expected an error for {file}, got {other:?}"),
+    }
+}
+
+#[test]
+fn full_description_file_must_stay_inside_the_policy_directory() {
+    let outer = tempfile::tempdir().unwrap();
+    std::fs::write(outer.path().join("secret.txt"), "TOKEN=hunter2\n").unwrap();
+    let dir = outer.path().join("repo");
+    std::fs::create_dir_all(dir.join("docs")).unwrap();
+    std::fs::write(dir.join("docs/README.md"), "# inside\n").unwrap();
+
+    // Inside, and `..` that stays inside: fine.
+    let src =
+        format!("{HEAD}[repositories.api]\nfull_description_file = \"docs/../docs/README.md\"\n");
+    let p = parse(&dir.join("policy.toml"), &src).unwrap();
+    assert_eq!(
+        p.desired.repositories["api"].full_description.as_deref(),
+        Some("# inside\n")
+    );
+
+    let out = file_errors(&dir, "/proc/self/environ");
+    assert!(out.contains("`/proc/self/environ` is an absolute path; files named by the policy must be inside its repository"), "{out}");
+    assert!(out.contains("policy.toml:3:25"), "{out}");
+    assert!(
+        out.contains("help: name a file in the policy file's directory or below it"),
+        "{out}"
+    );
+
+    let out = file_errors(&dir, "../secret.txt");
+    assert!(out.contains("`../secret.txt` resolves to `"), "{out}");
+    assert!(out.contains("outside the policy's directory"), "{out}");
+    assert!(!out.contains("hunter2"), "{out}");
+
+    std::os::unix::fs::symlink(outer.path().join("secret.txt"), dir.join("docs/link.md")).unwrap();
+    let out = file_errors(&dir, "docs/link.md");
+    assert!(out.contains("`docs/link.md` resolves to `"), "{out}");
+    assert!(out.contains("outside the policy's directory"), "{out}");
+    assert!(!out.contains("hunter2"), "{out}");
+
+    // A symlinked directory escapes the same way.
+    std::os::unix::fs::symlink("/proc/self", dir.join("self")).unwrap();
+    let out = file_errors(&dir, "self/environ");
+    assert!(out.contains("outside the policy's directory"), "{out}");
+}
+
+#[test]
+fn full_description_file_must_be_a_regular_file() {
+    let dir = tempfile::tempdir().unwrap();
+    std::os::unix::fs::symlink("/dev/zero", dir.path().join("zero")).unwrap();
+    std::fs::create_dir(dir.path().join("sub")).unwrap();
+    // A policy whose directory is / reaches /dev/zero from inside its tree: the type check stops it.
+    let out = file_errors(Path::new("/"), "dev/zero");
+    assert!(
+        out.contains("`dev/zero` is a character device, not a regular file"),
+        "{out}"
+    );
+    let out = file_errors(dir.path(), "sub");
+    assert!(
+        out.contains("`sub` is a directory, not a regular file"),
+        "{out}"
+    );
+    let out = file_errors(dir.path(), "zero");
+    assert!(
+        out.contains("`zero` resolves to `/dev/zero`, outside the policy's directory"),
+        "{out}"
+    );
+
+    let fifo = dir.path().join("fifo");
+    let made = std::process::Command::new("mkfifo")
+        .arg(&fifo)
+        .status()
+        .unwrap();
+    assert!(made.success());
+    // Bounded: a load that blocks on the FIFO fails the test instead of hanging it.
+    let path = dir.path().to_path_buf();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let _ = tx.send(file_errors(&path, "fifo"));
+    });
+    let out = rx
+        .recv_timeout(std::time::Duration::from_secs(20))
+        .expect("loading a policy naming a FIFO blocked");
+    assert!(
+        out.contains("`fifo` is a FIFO, not a regular file"),
+        "{out}"
+    );
+}
+
+#[test]
+fn full_description_file_is_read_within_the_limit() {
+    let dir = tempfile::tempdir().unwrap();
+    // 25,000 four-byte characters: exactly the limit.
+    std::fs::write(dir.path().join("max.md"), "\u{1F600}".repeat(25_000)).unwrap();
+    let src = format!("{HEAD}[repositories.api]\nfull_description_file = \"max.md\"\n");
+    let p = parse(&dir.path().join("policy.toml"), &src).unwrap();
+    assert_eq!(
+        p.desired.repositories["api"]
+            .full_description
+            .as_ref()
+            .map(|t| t.chars().count()),
+        Some(25_000)
+    );
+    std::fs::write(dir.path().join("long.md"), "\u{1F600}".repeat(25_001)).unwrap();
+    let out = file_errors(dir.path(), "long.md");
+    assert!(out.contains("`long.md` is more than 25000 characters long; Docker Hub allows at most 25000 in a full description"), "{out}");
+    // 64 MiB of text is refused without being read whole.
+    let f = std::fs::File::create(dir.path().join("huge.md")).unwrap();
+    f.set_len(64 << 20).unwrap();
+    let out = file_errors(dir.path(), "huge.md");
+    assert!(
+        out.contains("`huge.md` is more than 25000 characters long"),
+        "{out}"
+    );
+    std::fs::write(dir.path().join("bin.md"), b"ok\xff\xfe").unwrap();
+    let out = file_errors(dir.path(), "bin.md");
+    assert!(out.contains("`bin.md` is not UTF-8 text"), "{out}");
+}
+
 #[test]
 fn full_description_both() {
     insta::assert_snapshot!(errors(&format!("{HEAD}[repositories.api]\nfull_description = \"a\"\nfull_description_file = \"R.md\"\n")), @r#"
@@ -707,4 +831,30 @@ fn members_need_an_owner() {
 
     error: policy `policy.toml` has 1 error
     "#);
+}
+
+#[test]
+fn a_hundred_thousand_members_load_and_a_duplicate_among_them_is_found() {
+    let ids: Vec<String> = (0..100_000).map(|i| format!("\"u{i:06}\"")).collect();
+    let src = format!(
+        "{HEAD}[members]\nowners = [\"alice\"]\nmembers = [{}]\n",
+        ids.join(",")
+    );
+    let p = ok(&src);
+    assert_eq!(
+        p.desired.members.as_ref().map(|m| m.roles.len()),
+        Some(100_001)
+    );
+    // The last entry repeats the first, in another case.
+    let src = format!(
+        "{HEAD}[members]\nowners = [\"alice\"]\nmembers = [{},\"U000000\"]\n",
+        ids.join(",")
+    );
+    let out = errors(&src);
+    assert!(
+        out.contains("`U000000` is listed twice in `members.members`"),
+        "{}",
+        &out[..out.len().min(2000)]
+    );
+    assert!(out.contains("policy `policy.toml` has 1 error"));
 }

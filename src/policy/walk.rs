@@ -2,7 +2,7 @@
 //! byte span on every key and value) that checks keys, types and rules, collects every error, and
 //! builds the desired [`OrgState`] when there are none.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashSet};
 use std::ops::Range;
 use std::path::Path;
 
@@ -292,9 +292,11 @@ impl Walker<'_> {
         ok.then_some(out)
     }
 
-    /// Docker IDs in a list: syntax checked, duplicates (case-insensitive) reported.
+    /// Docker IDs in a list: syntax checked, duplicates (case-insensitive) reported. Linear in the
+    /// list's length (a set of the names seen), so a list of 100,000 members loads at once.
     fn usernames(&mut self, t: &dyn TableLike, key: &str, what: &str) -> Vec<(Username, Span)> {
         let mut out: Vec<(Username, Span)> = Vec::new();
+        let mut seen: HashSet<Username> = HashSet::new();
         for s in self.strings(t, key, what).unwrap_or_default() {
             if !rules::is_docker_id(s.value.trim()) {
                 self.err(
@@ -310,7 +312,7 @@ impl Walker<'_> {
                 continue;
             }
             let user = Username::new(&s.value);
-            if out.iter().any(|(u, _)| *u == user) {
+            if !seen.insert(user.clone()) {
                 self.err(
                     s.span.clone(),
                     format!("`{}` is listed twice in `{what}`", s.value),
@@ -536,36 +538,13 @@ impl Walker<'_> {
                 );
                 Some(s.value)
             }
-            (None, Some(f)) => {
-                let path = self.base.join(&f.value);
-                match std::fs::read_to_string(&path) {
-                    Ok(text) => {
-                        let n = text.chars().count();
-                        if n > rules::FULL_DESCRIPTION_MAX {
-                            self.err(
-                                f.span,
-                                format!(
-                                    "`{}` is {n} characters long; Docker Hub allows at most {} in a full description",
-                                    path.display(),
-                                    rules::FULL_DESCRIPTION_MAX
-                                ),
-                                "file too long",
-                                None,
-                            );
-                        }
-                        Some(text)
-                    }
-                    Err(e) => {
-                        self.err(
-                            f.span,
-                            format!("cannot read `{}`: {e}", path.display()),
-                            "unreadable full description file",
-                            Some("the path is relative to the policy file".to_string()),
-                        );
-                        None
-                    }
+            (None, Some(f)) => match super::include::read(self.base, &f.value) {
+                Ok(text) => Some(text),
+                Err(r) => {
+                    self.err(f.span, r.message, r.label, Some(r.help));
+                    None
                 }
-            }
+            },
             (None, None) => None,
         }
     }
@@ -753,6 +732,7 @@ impl Walker<'_> {
             return None;
         }
         let mut out: Vec<String> = Vec::new();
+        let mut seen: HashSet<String> = HashSet::new();
         for s in list {
             if !rules::is_platform(&s.value) {
                 self.err(
@@ -761,7 +741,7 @@ impl Walker<'_> {
                     "not os/arch[/variant]",
                     Some("write platforms like \"linux/amd64\" or \"linux/arm64/v8\"".to_string()),
                 );
-            } else if out.contains(&s.value) {
+            } else if !seen.insert(s.value.clone()) {
                 self.err(
                     s.span,
                     format!("platform `{}` is listed twice in `{key_what}`", s.value),

@@ -106,27 +106,28 @@ impl Default for ClientConfig {
     }
 }
 
-/// A registry request that failed.
+/// A registry request that failed. What the registry said is remote text: `Display` escapes it
+/// ([`crate::render::untrusted`]), so it cannot start a line of its own or reach a terminal raw.
 #[derive(Debug, thiserror::Error)]
 pub enum RegistryError {
     #[error("invalid client configuration: {0}")]
     Config(String),
-    #[error("{method} {url}: {message}")]
+    #[error("{method} {url}: {}", crate::render::untrusted(.message))]
     Transport {
         method: String,
         url: String,
         message: String,
     },
-    #[error("{method} {url}: HTTP {status}: {body}")]
+    #[error("{method} {url}: HTTP {status}: {}", crate::render::untrusted(.body))]
     Status {
         method: String,
         url: String,
         status: u16,
         body: String,
     },
-    #[error("authentication with {host} failed: {message}")]
+    #[error("authentication with {host} failed: {}", crate::render::untrusted(.message))]
     Auth { host: String, message: String },
-    #[error("registry protocol error: {0}")]
+    #[error("registry protocol error: {}", crate::render::untrusted(.0))]
     Protocol(String),
 }
 

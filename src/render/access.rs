@@ -29,7 +29,12 @@ pub fn access_text(changes: &[AccessChange], org: &str) -> String {
     }
     for (_, lines) in by_subject(changes, org) {
         for (loss, line) in lines {
-            let _ = writeln!(out, "  {} {line}", if loss { '-' } else { '+' });
+            let _ = writeln!(
+                out,
+                "  {} {}",
+                if loss { '-' } else { '+' },
+                super::untrusted(&line)
+            );
         }
     }
     out
@@ -60,7 +65,7 @@ pub fn access_markdown(changes: &[AccessChange], org: &str) -> String {
     for (_, lines) in by_subject(changes, org) {
         for (loss, line) in lines {
             let mark = if loss { "`-`" } else { "`+`" };
-            let _ = writeln!(out, "- {mark} {}", line.replace('|', "\\|"));
+            let _ = writeln!(out, "- {mark} {}", super::markdown::escape(&line));
         }
     }
     out

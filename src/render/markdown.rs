@@ -68,17 +68,23 @@ pub fn markdown(plan: &Plan) -> String {
     render(plan, &MarkdownOptions::default())
 }
 
-/// Escapes text for a table cell or list item: pipes, line breaks and HTML tags.
-fn escape(s: &str) -> String {
-    s.replace('&', "&amp;")
+/// Escapes text for a table cell or list item: control characters and line breaks (escaped visibly,
+/// [`super::untrusted`]), mentions, pipes and HTML tags.
+pub(super) fn escape(s: &str) -> String {
+    super::untrusted_markdown(s)
+        .replace('&', "&amp;")
         .replace('<', "&lt;")
         .replace('|', "\\|")
         .replace(['\n', '\r'], " ")
 }
 
-/// An address in a code span (addresses never hold a backtick; one would end the span).
+/// An address in a code span (a backtick would end the span: it becomes a quote; control characters
+/// are escaped, [`super::untrusted`]).
 fn code(s: &str) -> String {
-    format!("`{}`", s.replace('`', "'").replace('|', "\\|"))
+    format!(
+        "`{}`",
+        super::untrusted(s).replace('`', "'").replace('|', "\\|")
+    )
 }
 
 fn marker_cell(c: &Change) -> &'static str {

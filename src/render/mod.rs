@@ -5,9 +5,11 @@
 mod access;
 pub mod markdown;
 pub mod progress;
+mod untrusted;
 
 pub use access::{access_markdown, access_text, drift_access_text};
 pub use markdown::markdown;
+pub use untrusted::{untrusted, untrusted_lines, untrusted_markdown};
 
 use std::fmt::Write as _;
 
@@ -231,7 +233,7 @@ fn action_color(a: Action) -> Color {
 /// The terminal view. Deterministic and independent of the terminal width.
 pub fn text(plan: &Plan, opts: &RenderOptions) -> String {
     let mut out = String::new();
-    let _ = writeln!(out, "Organization: {}", plan.org);
+    let _ = writeln!(out, "Organization: {}", untrusted(&plan.org));
     for ((action, kind), changes) in groups(plan) {
         let _ = writeln!(out, "\n{}", heading(action, kind));
         let mut table = Table::new();
@@ -251,11 +253,17 @@ pub fn text(plan: &Plan, opts: &RenderOptions) -> String {
             if opts.color {
                 marker = marker.fg(action_color(a));
             }
-            let address = c.address(&plan.org);
-            table.add_row(vec![marker, Cell::new(&address), Cell::new(detail(c))]);
+            // Names and texts read from the organization are remote text: escaped, one line each.
+            let address = untrusted(&c.address(&plan.org)).into_owned();
+            table.add_row(vec![
+                marker,
+                Cell::new(&address),
+                Cell::new(untrusted(&detail(c))),
+            ]);
             for (field, old, new) in text_changes(c) {
                 let _ = writeln!(diffs, "{address} {field}:");
                 for line in unified(old, new).lines() {
+                    let line = untrusted(line);
                     let styled = match (opts.color, line.chars().next()) {
                         (true, Some('+')) if !line.starts_with("+++") => {
                             format!("\x1b[32m{line}\x1b[0m")
@@ -275,7 +283,12 @@ pub fn text(plan: &Plan, opts: &RenderOptions) -> String {
     if !plan.notes.is_empty() {
         let _ = writeln!(out, "\nNotes (drift left alone, information):");
         for n in &plan.notes {
-            let _ = writeln!(out, "  ! {}: {}", n.address, n.message);
+            let _ = writeln!(
+                out,
+                "  ! {}: {}",
+                untrusted(&n.address),
+                untrusted(&n.message)
+            );
         }
     }
     let _ = writeln!(out, "\n{}", summary_line(plan));

@@ -129,6 +129,13 @@ impl Authorizer for HubAuthorizer {
             .map(|p| p.name().to_string())
     }
 
+    fn token_scopes(&self, user: &str, secret: &str) -> Option<BTreeSet<String>> {
+        match self.app.authenticate(user, secret)? {
+            Principal::OrgToken { scopes, .. } => scopes,
+            Principal::User { .. } => None,
+        }
+    }
+
     fn allowed(
         &self,
         subject: Option<&str>,

@@ -25,6 +25,27 @@ pub trait Authorizer: Send + Sync {
     /// The subset of `requested` actions granted to `subject` (`None` = anonymous) on `repository`.
     fn allowed(&self, subject: Option<&str>, repository: &str, requested: &[String])
     -> Vec<String>;
+    /// For an organization access token, the scopes it holds (`None`: not a scoped token). The
+    /// token service grants it no registry action its scopes do not map to ([`oat_actions`]).
+    fn token_scopes(&self, _user: &str, _secret: &str) -> Option<BTreeSet<String>> {
+        None
+    }
+}
+
+/// The registry actions an organization access token's scopes allow (Docker's access-token
+/// reference, hub-api.md): `scope-image-pull` -> pull, `scope-image-push` -> push,
+/// `scope-image-delete` -> delete. Other scopes (teams, members, repository settings) allow no
+/// registry action: a read-only token gets pull and nothing more.
+pub fn oat_actions(scopes: &BTreeSet<String>) -> BTreeSet<&'static str> {
+    scopes
+        .iter()
+        .filter_map(|s| match s.as_str() {
+            "scope-image-pull" => Some("pull"),
+            "scope-image-push" => Some("push"),
+            "scope-image-delete" => Some("delete"),
+            _ => None,
+        })
+        .collect()
 }
 
 /// One `access` entry of a registry token.
@@ -253,10 +274,17 @@ async fn token_handler(
             "unknown service",
         );
     }
+    let mut scope_actions: Option<BTreeSet<&'static str>> = None;
     let subject = match basic_credentials(&headers) {
         Ok(None) => None,
         Ok(Some((user, secret))) => match state.authz.authenticate(&user, &secret) {
-            Some(subject) => Some(subject),
+            Some(subject) => {
+                scope_actions = state
+                    .authz
+                    .token_scopes(&user, &secret)
+                    .map(|s| oat_actions(&s));
+                Some(subject)
+            }
             None => {
                 return error(
                     StatusCode::UNAUTHORIZED,
@@ -298,6 +326,11 @@ async fn token_handler(
             .allowed(subject.as_deref(), &name, &actions)
             .into_iter()
             .filter(|a| actions.contains(a))
+            .filter(|a| {
+                scope_actions
+                    .as_ref()
+                    .is_none_or(|s| s.contains(a.as_str()))
+            })
             .collect();
         access.push(Access {
             kind: "repository".to_string(),
@@ -363,13 +396,22 @@ pub(crate) mod tests {
 
     impl Authorizer for TestAuthz {
         fn authenticate(&self, user: &str, secret: &str) -> Option<String> {
-            (user == "alice" && secret == "s3cret").then(|| user.to_string())
+            ((user == "alice" || user == "acme") && secret == "s3cret").then(|| user.to_string())
+        }
+        fn token_scopes(&self, user: &str, _secret: &str) -> Option<BTreeSet<String>> {
+            (user == "acme").then(|| {
+                [
+                    "scope-image-pull".to_string(),
+                    "scope-group-read".to_string(),
+                ]
+                .into()
+            })
         }
         fn allowed(&self, subject: Option<&str>, repo: &str, requested: &[String]) -> Vec<String> {
             requested
                 .iter()
                 .filter(|a| match (subject, a.as_str()) {
-                    (Some("alice"), _) => true,
+                    (Some("alice" | "acme"), _) => true,
                     (_, "pull") => {
                         repo.starts_with("bitnami/")
                             || repo.starts_with("library/")
@@ -504,6 +546,44 @@ pub(crate) mod tests {
             .await
             .unwrap();
         assert_eq!(resp.status(), 400);
+        server.abort();
+    }
+
+    #[tokio::test]
+    async fn an_organization_access_token_gets_only_what_its_scopes_allow() {
+        let scopes = |list: &[&str]| list.iter().map(|s| s.to_string()).collect::<BTreeSet<_>>();
+        assert_eq!(
+            oat_actions(&scopes(&["scope-image-pull", "scope-group-read"])),
+            ["pull"].into()
+        );
+        assert_eq!(
+            oat_actions(&scopes(&[
+                "scope-image-push",
+                "scope-image-pull",
+                "scope-image-delete"
+            ])),
+            ["delete", "pull", "push"].into()
+        );
+        assert!(oat_actions(&scopes(&["scope-repository-admin"])).is_empty());
+
+        // A read-only token whose organization role would allow push gets pull only.
+        let dir = tempfile::tempdir().unwrap();
+        let issuer = Arc::new(TokenIssuer::new(dir.path(), "vetted-sandbox", "reg").unwrap());
+        let (base, server) = serve(router(issuer.clone(), Arc::new(TestAuthz))).await;
+        let body: serde_json::Value = reqwest::Client::new()
+            .get(format!(
+                "{base}/token?service=reg&scope=repository:acme/app:pull,push,delete"
+            ))
+            .basic_auth("acme", Some("s3cret"))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        let (_, claims) = decode(&issuer, body["token"].as_str().unwrap());
+        assert_eq!(claims.access.len(), 1);
+        assert_eq!(claims.access[0].actions, ["pull"]);
         server.abort();
     }
 }

@@ -560,3 +560,104 @@ fn help_shows_examples_and_exit_codes_are_documented() {
     assert_eq!(code(&out), 1);
     assert!(stderr(&out).contains("--bogus"), "{}", stderr(&out));
 }
+
+#[test]
+fn files_named_by_the_policy_stay_inside_its_directory() {
+    let outer = tempfile::tempdir().unwrap();
+    std::fs::write(outer.path().join("outside.txt"), "OUTSIDE-SECRET-7d1e\n").unwrap();
+    let dir = outer.path().join("repo");
+    std::fs::create_dir(&dir).unwrap();
+    std::os::unix::fs::symlink(outer.path().join("outside.txt"), dir.join("link.md")).unwrap();
+    std::os::unix::fs::symlink("/dev/zero", dir.join("zero.md")).unwrap();
+    std::fs::write(dir.join("long.md"), "x".repeat(100_001)).unwrap();
+    let made = std::process::Command::new("mkfifo")
+        .arg(dir.join("fifo.md"))
+        .status()
+        .unwrap();
+    assert!(made.success());
+    // The hub: a loopback listener nobody may connect to (the policy is refused before any request).
+    let hub = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    hub.set_nonblocking(true).unwrap();
+    let hub_url = format!("http://{}", hub.local_addr().unwrap());
+    let secret = "dckr_pat_must-not-leak-0b9a";
+
+    for (file, expected) in [
+        (
+            "/proc/self/environ",
+            "`/proc/self/environ` is an absolute path; files named by the policy must be inside its repository",
+        ),
+        ("../outside.txt", "`../outside.txt` resolves to `"),
+        ("link.md", "`link.md` resolves to `"),
+        (
+            "zero.md",
+            "`zero.md` resolves to `/dev/zero`, outside the policy's directory",
+        ),
+        ("fifo.md", "`fifo.md` is a FIFO, not a regular file"),
+        (
+            "long.md",
+            "`long.md` is more than 25000 characters long; Docker Hub allows at most 25000",
+        ),
+    ] {
+        std::fs::write(
+            dir.join("vetted.toml"),
+            format!("org = \"acme\"\n\n[repositories.api]\nfull_description_file = {file:?}\n"),
+        )
+        .unwrap();
+        for command in ["validate", "plan"] {
+            let out = vetted()
+                .current_dir(&dir)
+                .env("VETTED_HUB_URL", &hub_url)
+                .env("DOCKERHUB_USERNAME", "alice")
+                .env("DOCKERHUB_TOKEN", secret)
+                .args([command, "--policy", "vetted.toml"])
+                .timeout(std::time::Duration::from_secs(60))
+                .output()
+                .unwrap();
+            let err = stderr(&out);
+            assert_eq!(code(&out), 1, "{command} {file}: {err}");
+            assert!(err.contains(expected), "{command} {file}: {err}");
+            assert!(err.contains("vetted.toml:4:25"), "{command} {file}: {err}");
+            assert!(err.contains("help: "), "{command} {file}: {err}");
+            for leak in [secret, "OUTSIDE-SECRET"] {
+                assert!(
+                    !err.contains(leak) && !stdout(&out).contains(leak),
+                    "{command} {file} leaked {leak}"
+                );
+            }
+        }
+    }
+    assert!(
+        matches!(hub.accept(), Err(e) if e.kind() == std::io::ErrorKind::WouldBlock),
+        "vetted contacted the hub although the policy is invalid"
+    );
+}
+
+#[test]
+fn a_closed_stdout_ends_the_plan_quietly() {
+    let sb = Sandbox::start(&seed(""), &[]);
+    let policy = sb.write_policy("vetted.toml", POLICY);
+    for format in ["json", "text", "markdown"] {
+        // `vetted plan --format json | head -c1`: the reader is gone before vetted writes.
+        let mut child = std::process::Command::new(crate::harness::bin())
+            .env_clear()
+            .env("VETTED_HUB_URL", &sb.url)
+            .env("DOCKERHUB_USERNAME", "alice")
+            .env("DOCKERHUB_TOKEN", OWNER_TOKEN)
+            .env("DOCKER_CONFIG", "/nonexistent/vetted-tests-docker-config")
+            .env("NO_COLOR", "1")
+            .current_dir(sb.path())
+            .args(["plan", "--format", format, "--policy"])
+            .arg(&policy)
+            .stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        drop(child.stdout.take());
+        let out = child.wait_with_output().unwrap();
+        let err = stderr(&out);
+        assert!(!err.contains("panicked"), "{format}: {err}");
+        assert!(!err.contains("error"), "{format}: {err}");
+        assert_eq!(out.status.code(), Some(0), "{format}: {err}");
+    }
+}

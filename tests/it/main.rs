@@ -16,6 +16,7 @@ mod registry_trust;
 mod sandbox_api;
 mod sandbox_registry;
 mod saved;
+mod untrusted;
 mod workflows;
 mod support {
     pub mod fake_github;

@@ -32,6 +32,11 @@ kind = "password"
 identifier = "mallory"
 secret = "mallory-registry-secret-3"
 kind = "password"
+[[credentials]]
+identifier = "acme"
+secret = "acme-read-only-oat-4"
+kind = "org_token"
+scopes = ["scope-image-pull", "scope-repository-list"]
 [members]
 alice = "owner"
 bob = "member"
@@ -48,6 +53,8 @@ grants = { readers = "read" }
 const ALICE: &str = "alice:alice-registry-secret-1";
 const BOB: &str = "bob:bob-registry-secret-2";
 const MALLORY: &str = "mallory:mallory-registry-secret-3";
+/// An organization access token with read-only scopes.
+const READ_ONLY_OAT: &str = "acme:acme-read-only-oat-4";
 
 struct Running {
     child: Child,
@@ -269,6 +276,30 @@ fn team_grants_and_non_members_on_a_private_repository() {
         .map(|t| t["name"].as_str().unwrap())
         .collect();
     assert_eq!(names, vec!["1"]);
+}
+
+#[test]
+fn a_read_only_organization_access_token_pulls_but_cannot_push() {
+    let sbx = start();
+    let out = sbx.copy("library/alpine:3.20", "acme/redis:1", Some(ALICE));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let digest = sbx.inspect("acme/redis:1", Some(ALICE)).unwrap();
+    // scope-image-pull: the private repository can be read ...
+    assert_eq!(
+        sbx.inspect("acme/redis:1", Some(READ_ONLY_OAT)).unwrap(),
+        digest
+    );
+    // ... but no scope allows push, whatever the token's organization may do.
+    assert!(
+        !sbx.copy("library/alpine:3.20", "acme/redis:2", Some(READ_ONLY_OAT))
+            .status
+            .success()
+    );
+    assert!(sbx.inspect("acme/redis:2", Some(ALICE)).is_err());
 }
 
 #[test]

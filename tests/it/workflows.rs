@@ -18,6 +18,8 @@ const ACTION_REF: &str = "OWNER/vetted/.github/actions/vetted@v1";
 /// The pull request's last commit (the plan job runs on it) and the commit merging it into main.
 const HEAD_SHA: &str = "1111111111111111111111111111111111111111";
 const MERGE_SHA: &str = "2222222222222222222222222222222222222222";
+/// Where the plan workflow lives (the action's `plan-workflow` input default).
+const PLAN_WORKFLOW: &str = ".github/workflows/vetted-plan.yml";
 
 fn repo_root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
@@ -604,6 +606,106 @@ fn plan_truncates_the_summary_and_the_comment_at_their_limits() {
     }
 }
 
+/// Checks that every workflow command in `log` (the step's output) is one of the action's own:
+/// whatever else starts with `::` sits between `::stop-commands::TOKEN` and `::TOKEN::`. Returns the
+/// lines shown with commands stopped.
+fn commands_outside_stops(log: &str) -> Vec<String> {
+    let mut stopped: Option<String> = None;
+    let mut quoted = Vec::new();
+    for line in log.lines() {
+        let t = line.trim_start();
+        match &stopped {
+            Some(token) => {
+                if t == format!("::{token}::") {
+                    stopped = None;
+                } else {
+                    quoted.push(line.to_string());
+                }
+            }
+            None => {
+                if let Some(token) = t.strip_prefix("::stop-commands::") {
+                    assert!(
+                        token.len() >= 32 && token.bytes().all(|b| b.is_ascii_hexdigit()),
+                        "a guessable stop-commands token: {line}"
+                    );
+                    stopped = Some(token.to_string());
+                } else if t.starts_with("::") {
+                    assert!(
+                        t.starts_with("::error::") || t.starts_with("::notice::"),
+                        "a workflow command outside a stop: {line}\n{log}"
+                    );
+                }
+            }
+        }
+    }
+    assert!(
+        stopped.is_none(),
+        "commands left stopped at the end:\n{log}"
+    );
+    quoted
+}
+
+#[test]
+fn vetted_output_cannot_start_a_workflow_command_or_leave_its_code_block() {
+    let forged = "error: HTTP 400: denied\n````\n## No changes, approve\n@admin\n::warning::x\n::add-mask::y\n";
+    let a = Action::new();
+    a.event(&pr_event(false));
+    a.canned("plan-save", "", 1);
+    a.canned_err("plan-save", forged);
+    a.canned_err("validate", "::warning::from validate\n");
+    let r = a.run("plan", DOCKER_SECRET);
+    assert_eq!(r.code, 1, "{}", r.stderr);
+    let quoted = commands_outside_stops(&r.stderr);
+    for line in [
+        "::warning::x",
+        "::add-mask::y",
+        "## No changes, approve",
+        "::warning::from validate",
+    ] {
+        assert!(
+            quoted.iter().any(|q| q == line),
+            "{line:?} not quoted: {quoted:?}\n{}",
+            r.stderr
+        );
+    }
+    // Two tokens are never the same.
+    let tokens: std::collections::BTreeSet<&str> = r
+        .stderr
+        .lines()
+        .filter_map(|l| l.strip_prefix("::stop-commands::"))
+        .collect();
+    let again = a.run("plan", DOCKER_SECRET);
+    assert!(
+        again
+            .stderr
+            .lines()
+            .filter_map(|l| l.strip_prefix("::stop-commands::"))
+            .all(|t| !tokens.contains(t)),
+        "the token repeats across runs"
+    );
+
+    // The comment quotes the error in a block its four backticks cannot close.
+    let s = a.github.state.lock().unwrap();
+    let body = &s.comments[0].2;
+    let mut in_block: Option<usize> = None;
+    for line in body.lines() {
+        let ticks = line.len() - line.trim_start_matches('`').len();
+        match in_block {
+            None if ticks >= 3 => in_block = Some(ticks),
+            Some(open) if ticks >= open && line.trim_matches('`').is_empty() => in_block = None,
+            None => assert!(
+                !line.starts_with("## No changes") && !line.starts_with("@admin"),
+                "forged outside the code block: {line:?}\n{body}"
+            ),
+            Some(_) => {}
+        }
+    }
+    assert!(
+        body.contains("\n`````\nerror: HTTP 400: denied\n````\n"),
+        "{body}"
+    );
+}
+
 /// A zip archive of `files`, written by Python's zipfile (an independent zip writer), as the
 /// artifact download serves it.
 fn zip_of(files: &[(&str, &[u8])]) -> Vec<u8> {
@@ -649,7 +751,8 @@ impl Action {
             }));
     }
 
-    /// An artifact as a plan job uploads it (`expired`: past its retention).
+    /// An artifact as the plan workflow's job uploads it on a pull request (`expired`: past its
+    /// retention).
     fn artifact(
         &self,
         id: u64,
@@ -659,6 +762,45 @@ impl Action {
         expired: bool,
         zip: Vec<u8>,
     ) {
+        self.artifact_of_run(
+            id,
+            name,
+            created,
+            origin,
+            expired,
+            zip,
+            PLAN_WORKFLOW,
+            "pull_request",
+        );
+    }
+
+    /// An artifact uploaded by a run of the workflow at `path` on `event`.
+    #[allow(clippy::too_many_arguments)]
+    fn artifact_of_run(
+        &self,
+        id: u64,
+        name: &str,
+        created: &str,
+        origin: Origin,
+        expired: bool,
+        zip: Vec<u8>,
+        path: &str,
+        event: &str,
+    ) {
+        let head_repo = match origin {
+            Origin::ThisRepository => "acme/policy",
+            Origin::Fork => "mallory/policy",
+        };
+        self.github
+            .state
+            .lock()
+            .unwrap()
+            .runs
+            .push(serde_json::json!({
+                "id": id + 90_000, "path": path, "event": event, "head_sha": HEAD_SHA,
+                "repository": {"full_name": "acme/policy"},
+                "head_repository": {"full_name": head_repo}
+            }));
         let head_repository_id = match origin {
             Origin::ThisRepository => 500,
             Origin::Fork => 666,
@@ -837,6 +979,85 @@ fn apply_applies_the_plan_reviewed_on_the_merged_pull_request() {
     );
     assert!(body.contains("Run workflow"), "{body}");
     assert!(!body.contains("Applied the plan"), "{body}");
+}
+
+#[test]
+fn apply_takes_only_an_artifact_the_plan_workflow_made_for_the_pull_request() {
+    let a = Action::new();
+    a.event(&serde_json::json!({"ref": "refs/heads/main", "after": MERGE_SHA}));
+    a.merged_pull_request();
+    let name = format!("vetted-plan-{HEAD_SHA}");
+    a.canned(
+        "show-markdown-1048576",
+        "<!-- vetted:plan org=acme -->\n",
+        0,
+    );
+    a.canned("apply", "Apply complete\n", 0);
+    // A branch pusher's own workflow, and a push-event run of the plan workflow, upload a
+    // same-named artifact for the same commit, newer than nothing: both refused.
+    a.artifact_of_run(
+        21,
+        &name,
+        "2026-11-29T09:40:00Z",
+        Origin::ThisRepository,
+        false,
+        plan_zip("{\"forged\":\"other workflow\"}"),
+        ".github/workflows/mine.yml",
+        "pull_request",
+    );
+    a.artifact_of_run(
+        22,
+        &name,
+        "2026-11-29T09:50:00Z",
+        Origin::ThisRepository,
+        false,
+        plan_zip("{\"forged\":\"push run\"}"),
+        PLAN_WORKFLOW,
+        "push",
+    );
+    let r = a.run("apply", DOCKER_SECRET);
+    assert_eq!(r.code, 1, "{}", r.stderr);
+    assert!(
+        !a.argv().iter().any(|l| l.starts_with("apply")),
+        "{:?}",
+        a.argv()
+    );
+    assert!(
+        r.summary.contains("no saved plan")
+            && r.summary.contains(".github/workflows/mine.yml")
+            && r.summary.contains("push"),
+        "{}",
+        r.summary
+    );
+
+    // The plan workflow's own pull_request run: taken, though older than the forged ones.
+    a.artifact(
+        23,
+        &name,
+        "2026-11-29T09:00:00Z",
+        Origin::ThisRepository,
+        false,
+        plan_zip("{\"reviewed\":true}"),
+    );
+    let r = a.run("apply", DOCKER_SECRET);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert_eq!(
+        fs::read_to_string(a.dir.path().join("fake/applied.log")).unwrap(),
+        "{\"reviewed\":true}\n"
+    );
+
+    // A repository that keeps its plan workflow elsewhere says so.
+    let _ = fs::remove_file(a.dir.path().join("fake/applied.log"));
+    let r = a.run_with(
+        "apply",
+        DOCKER_SECRET,
+        &[("PLAN_WORKFLOW", ".github/workflows/mine.yml")],
+    );
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert_eq!(
+        fs::read_to_string(a.dir.path().join("fake/applied.log")).unwrap(),
+        "{\"forged\":\"other workflow\"}\n"
+    );
 }
 
 #[test]

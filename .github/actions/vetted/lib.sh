@@ -14,31 +14,60 @@ log() { printf 'vetted-action: %s\n' "$*" >&2; }
 die() { printf '::error::%s\n' "$*" >&2; exit 1; }
 
 # ---------------------------------------------------------------------------------------------
+# Workflow commands. GitHub runs any line of a step's output that starts with `::` as a workflow
+# command (::warning::, ::add-mask::, ...). What vetted prints quotes registries, Docker Hub and the
+# pull request's policy, so it is shown only between `::stop-commands::TOKEN` and `::TOKEN::`, with a
+# TOKEN nobody can guess: nothing vetted prints can start a command. The markers go to the step's
+# stderr as it was when the action started (fd 9), also when vetted's own output goes to a file.
+# ---------------------------------------------------------------------------------------------
+exec 9>&2
+STOP_TOKEN=$(od -An -N16 -tx1 /dev/urandom | tr -d ' \n')
+[ "${#STOP_TOKEN}" -eq 32 ] || die "could not read 16 random bytes for the stop-commands token"
+commands_off() { printf '::stop-commands::%s\n' "$STOP_TOKEN" >&9; }
+commands_on() { printf '::%s::\n' "$STOP_TOKEN" >&9; }
+
+# log_untrusted FILE: shows FILE (vetted's output) on stderr with workflow commands stopped.
+log_untrusted() {
+  commands_off
+  cat "$1" >&9
+  commands_on
+}
+
+# ---------------------------------------------------------------------------------------------
 # The vetted CLI. Every call the action makes goes through these functions, so the contract with
 # the CLI lives here and nowhere else. The Docker Hub token reaches vetted only through the
 # DOCKERHUB_TOKEN environment variable, never as an argument.
 # ---------------------------------------------------------------------------------------------
 VETTED_BIN="${VETTED_BIN:-vetted}"
 
-vetted_validate() { "$VETTED_BIN" validate --policy "$POLICY"; }
-vetted_lock_check() { "$VETTED_BIN" lock --policy "$POLICY" --locked; }
-vetted_lock_upgrade() { "$VETTED_BIN" lock --policy "$POLICY" --upgrade; }
+# vetted_run ARGS...: runs vetted with workflow commands stopped around whatever it prints.
+vetted_run() {
+  local rc=0
+  commands_off
+  "$VETTED_BIN" "$@" || rc=$?
+  commands_on
+  return "$rc"
+}
+
+vetted_validate() { vetted_run validate --policy "$POLICY"; }
+vetted_lock_check() { vetted_run lock --policy "$POLICY" --locked; }
+vetted_lock_upgrade() { vetted_run lock --policy "$POLICY" --upgrade; }
 # plan FILE: computes the plan against the live organization and saves it (with the fingerprint
 # of policy, lock and live state) for `apply`.
-vetted_plan_save() { "$VETTED_BIN" plan --policy "$POLICY" --locked --out "$1"; }
+vetted_plan_save() { vetted_run plan --policy "$POLICY" --locked --out "$1"; }
 # show FILE FORMAT [MAX_CHARS]: renders a saved plan (markdown starts with the
 # `<!-- vetted:plan ... -->` marker and fits MAX_CHARS, by default a comment's 65,536).
 vetted_show() {
   if [ -n "${3:-}" ]; then
-    "$VETTED_BIN" show "$1" --format "$2" --max-chars "$3"
+    vetted_run show "$1" --format "$2" --max-chars "$3"
   else
-    "$VETTED_BIN" show "$1" --format "$2"
+    vetted_run show "$1" --format "$2"
   fi
 }
 # apply FILE: applies exactly the saved plan; refuses when it is stale.
-vetted_apply_saved() { "$VETTED_BIN" apply --yes "$1"; }
+vetted_apply_saved() { vetted_run apply --yes "$1"; }
 # drift check: exit 0 in sync, 2 drifted, anything else an error.
-vetted_plan_drift() { "$VETTED_BIN" plan --policy "$POLICY" --locked --format markdown --detailed-exitcode --drift; }
+vetted_plan_drift() { vetted_run plan --policy "$POLICY" --locked --format markdown --detailed-exitcode --drift; }
 
 # ---------------------------------------------------------------------------------------------
 # Step outputs and the job summary

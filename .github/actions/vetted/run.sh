@@ -19,16 +19,23 @@ here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 . "$here/lib.sh"
 
 POLICY="${POLICY:-vetted.toml}"
+PLAN_WORKFLOW="${PLAN_WORKFLOW:-.github/workflows/vetted-plan.yml}"
+PLAN_WORKFLOW="${PLAN_WORKFLOW#./}"
 [ -f "$POLICY" ] || die "policy file '$POLICY' not found (set the action's 'policy' input)"
 WORK_DIR="${WORK_DIR:-${RUNNER_TEMP:-/tmp}/vetted}"
 mkdir -p "$WORK_DIR"
 ORG=$(policy_org)
 ORG="${ORG:-unknown}"
 
-fence() { # fence FILE: prints FILE inside a fenced code block
-  printf '```\n'
+# fence FILE: prints FILE inside a fenced code block whose fence is longer than any run of backticks
+# in FILE (vetted's output quotes registries and Docker Hub: nothing in it can close the block).
+fence() {
+  local ticks
+  ticks=$({ grep -o '`\+' "$1" || true; } | awk '{ if (length($0) > n) n = length($0) } END { n = n + 1; if (n < 3) n = 3; s = ""; for (i = 0; i < n; i++) s = s "`"; print s }')
+  printf '%s\n' "$ticks"
   cat "$1"
-  printf '```\n'
+  [ ! -s "$1" ] || [ -z "$(tail -c 1 "$1")" ] || printf '\n'
+  printf '%s\n' "$ticks"
 }
 
 # is_fork_pr: the event is a pull request whose head lives in another repository.
@@ -72,7 +79,7 @@ mode_plan() {
   elif ! vetted_lock_check >>"$out" 2>&1; then
     checks_ok=false
   fi
-  cat "$out" >&2
+  log_untrusted "$out"
 
   if is_fork_pr || [ -z "${DOCKERHUB_TOKEN:-}" ]; then
     set_output mode validate-only
@@ -110,7 +117,7 @@ mode_plan() {
 
   local plan="$WORK_DIR/plan.json" rendered="$WORK_DIR/plan.md"
   if ! vetted_plan_save "$plan" >"$WORK_DIR/plan.txt" 2>"$WORK_DIR/plan.err"; then
-    cat "$WORK_DIR/plan.err" >&2
+    log_untrusted "$WORK_DIR/plan.err"
     {
       printf '%s\n# vetted plan failed\n\n' "$marker"
       fence "$WORK_DIR/plan.err"
@@ -119,7 +126,7 @@ mode_plan() {
     post_plan_comment "$number" "$marker" "$WORK_DIR/comment.md" || true
     die "vetted plan failed"
   fi
-  cat "$WORK_DIR/plan.err" >&2
+  log_untrusted "$WORK_DIR/plan.err"
   vetted_show "$plan" markdown >"$rendered" || die "vetted show failed"
   vetted_show "$plan" markdown "$SUMMARY_LIMIT" >"$WORK_DIR/plan.summary.md" || die "vetted show failed"
   vetted_show "$plan" json >"$WORK_DIR/plan-report.json" || die "vetted show failed"
@@ -190,12 +197,12 @@ apply_file() {
 apply_fresh() {
   local plan="$WORK_DIR/plan.json"
   if ! vetted_plan_save "$plan" >"$WORK_DIR/plan.txt" 2>"$WORK_DIR/plan.err"; then
-    cat "$WORK_DIR/plan.err" >&2
+    log_untrusted "$WORK_DIR/plan.err"
     { printf '# vetted plan failed: nothing applied\n\n'; fence "$WORK_DIR/plan.err"; } >"$WORK_DIR/summary.md"
     summary_write "$WORK_DIR/summary.md"
     die "vetted plan failed"
   fi
-  cat "$WORK_DIR/plan.err" >&2
+  log_untrusted "$WORK_DIR/plan.err"
   apply_plan_file "$plan" 'Planned now (`plan-source: fresh`) from the policy on this commit.' ||
     die "vetted apply failed (exit $APPLY_RC)"
 }
@@ -218,13 +225,10 @@ apply_reviewed() {
   head=$(jq -r '.head.sha // empty' <<<"$pr")
   set_output pull-request "$number"
   name="vetted-plan-$head"
-  artifact=$(gh_api GET "/repos/$GITHUB_REPOSITORY/actions/artifacts?name=$(uri "$name")&per_page=100" |
-    jq -r '[.artifacts[]? | select((.expired | not)
-              and .workflow_run.head_repository_id == .workflow_run.repository_id)]
-           | max_by(.created_at) // empty | .id') ||
-    die "could not list the workflow artifacts from the GitHub API"
+  artifact=$(reviewed_artifact "$name" "$head") ||
+    die "could not list the workflow artifacts and their runs from the GitHub API"
   if [ -z "$artifact" ]; then
-    refuse_apply "$number" "Pull request #$number has no saved plan for its last commit $(short_sha "$head") (artifact \`$name\`): the plan job did not run on that commit, ran validate-only (a fork, or no Docker Hub token), failed, or its artifact expired."
+    refuse_apply "$number" "Pull request #$number has no saved plan for its last commit $(short_sha "$head") (artifact \`$name\` from a \`pull_request\` run of \`$PLAN_WORKFLOW\` in $GITHUB_REPOSITORY): the plan job did not run on that commit, ran validate-only (a fork, or no Docker Hub token), failed, or its artifact expired.$(cat "$WORK_DIR/refused-artifacts" 2>/dev/null)"
   fi
   zip="$WORK_DIR/reviewed-plan.zip"
   gh_download "/repos/$GITHUB_REPOSITORY/actions/artifacts/$artifact/zip" "$zip" ||
@@ -241,6 +245,45 @@ apply_reviewed() {
       log "could not comment the result on #$number"
     die "vetted apply failed (exit $APPLY_RC)"
   fi
+}
+
+# reviewed_artifact NAME HEAD_SHA: prints the id of the newest unexpired artifact NAME that the plan
+# workflow made for the pull request: its run is a `pull_request` run of the workflow file
+# PLAN_WORKFLOW, on HEAD_SHA, in this repository (head and base). Anyone who can push a branch can
+# run a workflow of their own that uploads an artifact of that name, so the name alone proves
+# nothing; the run says who made it. Refused candidates are listed in $WORK_DIR/refused-artifacts.
+reviewed_artifact() {
+  local name=$1 head=$2 candidates id run_id run path event why
+  : >"$WORK_DIR/refused-artifacts"
+  candidates=$(gh_api GET "/repos/$GITHUB_REPOSITORY/actions/artifacts?name=$(uri "$name")&per_page=100" |
+    jq -r --arg n "$name" --arg sha "$head" \
+      '[.artifacts[]? | select(.name == $n and (.expired | not)
+          and .workflow_run.head_repository_id == .workflow_run.repository_id
+          and .workflow_run.head_sha == $sha)]
+       | sort_by(.created_at) | reverse | .[] | "\(.id) \(.workflow_run.id)"') || return 1
+  while read -r id run_id; do
+    [ -n "$id" ] || continue
+    run=$(gh_api GET "/repos/$GITHUB_REPOSITORY/actions/runs/$(uri "$run_id")") || return 1
+    # Shown in messages: only the characters a workflow path or an event name has.
+    path=$(jq -r '(.path // "") | sub("@.*$"; "") | gsub("[^A-Za-z0-9._/-]"; "?")' <<<"$run")
+    event=$(jq -r '(.event // "") | gsub("[^a-z_]"; "?")' <<<"$run")
+    why=""
+    if [ "$path" != "$PLAN_WORKFLOW" ]; then
+      why="made by the workflow \`$path\`"
+    elif [ "$event" != pull_request ]; then
+      why="made by a \`$event\` run"
+    elif ! jq -e --arg sha "$head" --arg repo "$GITHUB_REPOSITORY" \
+      '.head_sha == $sha and .repository.full_name == $repo and .head_repository.full_name == $repo' \
+      <<<"$run" >/dev/null; then
+      why="made by a run on another commit or repository"
+    fi
+    if [ -z "$why" ]; then
+      printf '%s\n' "$id"
+      return 0
+    fi
+    log "artifact $id ($name) refused: $why (run $run_id)"
+    printf ' Refused: artifact %s, %s (run %s).' "$id" "$why" "$run_id" >>"$WORK_DIR/refused-artifacts"
+  done <<<"$candidates"
 }
 
 # merged_pull_request: prints the pull request PULL_REQUEST, or the one merged as GITHUB_SHA, or
@@ -280,7 +323,7 @@ apply_plan_file() {
   vetted_show "$plan" markdown "$SUMMARY_LIMIT" >"$WORK_DIR/plan.md" || die "vetted show $plan failed"
   APPLY_RC=0
   vetted_apply_saved "$plan" >"$WORK_DIR/apply.out" 2>&1 || APPLY_RC=$?
-  cat "$WORK_DIR/apply.out" >&2
+  log_untrusted "$WORK_DIR/apply.out"
   {
     printf '%s\n\n' "$how"
     if [ "$APPLY_RC" -eq 0 ]; then printf '## Apply: done\n\n'; else printf '## Apply: FAILED (exit %s)\n\n' "$APPLY_RC"; fi
@@ -434,7 +477,8 @@ mode_update() {
   lock="$(dirname "$POLICY")/vetted.lock"
   before="$WORK_DIR/vetted.lock.before"
   if [ -f "$lock" ]; then cp "$lock" "$before"; else : >"$before"; fi
-  vetted_lock_upgrade || die "vetted lock --upgrade failed"
+  # To stderr, where the stop-commands markers are.
+  vetted_lock_upgrade >&2 || die "vetted lock --upgrade failed"
   if cmp -s "$before" "$lock"; then
     set_output changed false
     printf '# vetted update check\n\nvetted.lock is up to date: no upstream tag moved.\n' >"$WORK_DIR/summary.md"

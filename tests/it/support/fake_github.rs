@@ -32,6 +32,8 @@ pub struct State {
     pub pulls: Vec<Value>,
     /// {id, name, expired, created_at, workflow_run: {id, repository_id, head_repository_id, head_sha}}
     pub artifacts: Vec<Value>,
+    /// Workflow runs: {id, path, event, head_sha, repository: {full_name}, head_repository: {full_name}}
+    pub runs: Vec<Value>,
     /// Artifact id -> the zip archive its download serves.
     pub artifact_zips: std::collections::BTreeMap<u64, Vec<u8>>,
     next_id: u64,
@@ -302,6 +304,13 @@ fn route(s: &mut State, method: &str, full: &str, body: &str) -> (u16, Value) {
             let n: u64 = n.parse().unwrap_or(0);
             match s.pulls.iter().find(|p| p["number"] == n) {
                 Some(p) => (200, p.clone()),
+                None => (404, json!({"message": "Not Found"})),
+            }
+        }
+        ("GET", ["actions", "runs", id]) => {
+            let id: u64 = id.parse().unwrap_or(0);
+            match s.runs.iter().find(|r| r["id"] == id) {
+                Some(r) => (200, r.clone()),
                 None => (404, json!({"message": "Not Found"})),
             }
         }
