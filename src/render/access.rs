@@ -50,7 +50,7 @@ pub fn drift_access_text(changes: &[AccessChange], org: &str) -> String {
         String::from("\nAccess through drift left alone (prune = true would take it away):\n");
     for (_, lines) in by_subject(changes, org) {
         for (_, line) in lines {
-            let _ = writeln!(out, "  ! {line}");
+            let _ = writeln!(out, "  ! {}", super::untrusted(&line));
         }
     }
     out
