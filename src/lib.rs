@@ -17,6 +17,7 @@ pub mod plan;
 pub mod policy;
 pub mod registry;
 pub mod render;
+pub mod retry_after;
 pub mod sandbox;
 pub mod settings;
 

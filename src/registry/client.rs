@@ -231,15 +231,7 @@ pub fn parse_challenge(h: &str) -> Option<Challenge> {
     })
 }
 
-/// Parses `Retry-After` as delay seconds or an epoch timestamp (values above 10^9).
-pub fn parse_retry_after(v: &str, now_epoch: u64) -> Option<Duration> {
-    let n: u64 = v.trim().parse().ok()?;
-    if n > 1_000_000_000 {
-        Some(Duration::from_secs(n.saturating_sub(now_epoch)))
-    } else {
-        Some(Duration::from_secs(n))
-    }
-}
+pub use crate::retry_after::parse_retry_after;
 
 /// Parses `ratelimit-remaining: 76;w=21600` to 76.
 pub fn parse_ratelimit(v: &str) -> Option<u64> {
