@@ -17,8 +17,8 @@ pub mod plan;
 pub mod policy;
 pub mod registry;
 pub mod render;
-pub mod retry_after;
 pub mod sandbox;
 pub mod settings;
+pub mod transport;
 
 pub use error::main_exit;

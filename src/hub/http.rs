@@ -58,7 +58,7 @@ fn backoff(attempt: u32, cap: Duration) -> Duration {
 }
 
 /// Wait requested by a 429: `Retry-After` (seconds, a Unix time or an HTTP date, read by
-/// [`parse_retry_after`](crate::retry_after::parse_retry_after)), else `X-RateLimit-Reset` (a Unix
+/// [`parse_retry_after`](crate::transport::parse_retry_after)), else `X-RateLimit-Reset` (a Unix
 /// time), capped.
 pub(crate) fn rate_limit_wait(headers: &HeaderMap, cap: Duration) -> Option<Duration> {
     let now = SystemTime::now()
@@ -67,7 +67,7 @@ pub(crate) fn rate_limit_wait(headers: &HeaderMap, cap: Duration) -> Option<Dura
         .unwrap_or(0);
     let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
     let wait = header("retry-after")
-        .and_then(|v| crate::retry_after::parse_retry_after(v, now))
+        .and_then(|v| crate::transport::parse_retry_after(v, now))
         .or_else(|| {
             let reset = header("x-ratelimit-reset")?.trim().parse::<u64>().ok()?;
             Some(Duration::from_secs(reset.saturating_sub(now)))
@@ -204,25 +204,35 @@ impl HubClient {
                     // Every request vetted sends converges when repeated, POSTs included: the
                     // token exchange and privacy are idempotent, and a create that landed the first
                     // time answers "already exists" on the retry, which `write` counts as done.
-                    if can_retry {
+                    // A refused connection (nothing listens there: a wrong URL) is retried once.
+                    let refused = crate::transport::connection_refused(&e);
+                    if can_retry && !(refused && attempt >= 1) {
                         tokio::time::sleep(backoff(attempt, cfg.max_retry_wait)).await;
                         attempt += 1;
                         continue;
                     }
-                    let what = if e.is_timeout() {
-                        format!("timed out after {:?}", cfg.timeout)
-                    } else if e.is_connect() {
-                        "connection failed".to_string()
-                    } else {
-                        "connection error (reset or closed)".to_string()
-                    };
                     let tries = attempt + 1;
-                    return Err(HubError::new(
-                        method.as_str(),
-                        url.path(),
-                        None,
-                        format!("{what} ({tries} attempt(s))"),
-                    ));
+                    let origin = cfg.base_url.origin().ascii_serialization();
+                    let what = if e.is_timeout() {
+                        format!(
+                            "timed out after {:?} at {origin} ({tries} attempt(s))",
+                            cfg.timeout
+                        )
+                    } else if e.is_connect() {
+                        let why = if refused {
+                            "connection refused"
+                        } else {
+                            "no connection"
+                        };
+                        format!(
+                            "could not connect to {origin} ({why}, {tries} attempt(s)); check \
+                             --hub-url or VETTED_HUB_URL (the Docker Hub API, \
+                             https://hub.docker.com unless set)"
+                        )
+                    } else {
+                        format!("connection to {origin} reset or closed ({tries} attempt(s))")
+                    };
+                    return Err(HubError::new(method.as_str(), url.path(), None, what));
                 }
                 Ok((status, headers, content_type, body_bytes)) => {
                     // Every secret this request carried (the login secret, the bearer token), in

@@ -1690,7 +1690,7 @@ async fn a_404_on_a_later_page_is_retried_once() {
 
 #[test]
 fn retry_after_reads_seconds_unix_time_and_http_date() {
-    use crate::retry_after::parse_retry_after;
+    use crate::transport::parse_retry_after;
     // Wed, 21 Oct 2015 07:28:00 GMT (RFC 9110's example) is 1445412480.
     let now = 1_445_412_470u64;
     assert_eq!(parse_retry_after("3", now), Some(Duration::from_secs(3)));

@@ -231,7 +231,7 @@ pub fn parse_challenge(h: &str) -> Option<Challenge> {
     })
 }
 
-pub use crate::retry_after::parse_retry_after;
+pub use crate::transport::parse_retry_after;
 
 /// Parses `ratelimit-remaining: 76;w=21600` to 76.
 pub fn parse_ratelimit(v: &str) -> Option<u64> {
@@ -550,6 +550,15 @@ impl RegistryClient {
             let result = rb.send().await;
             let (retry_wait, last) = match result {
                 Err(e) => {
+                    // A refused connection (nothing listens there: a wrong URL) is retried once.
+                    let refused = crate::transport::connection_refused(&e);
+                    if refused && (attempt >= 2 || attempt >= self.config.max_attempts) {
+                        return Err(RegistryError::Transport {
+                            method: method.to_string(),
+                            url: url.to_string(),
+                            message: self.refused_message(reference, url, attempt),
+                        });
+                    }
                     if attempt >= self.config.max_attempts || e.is_builder() {
                         return Err(RegistryError::Transport {
                             method: method.to_string(),
@@ -601,6 +610,29 @@ impl RegistryClient {
             tracing::debug!(%method, url, attempt, ?retry_wait, "retrying registry request");
             tokio::time::sleep(retry_wait).await;
         }
+    }
+
+    /// What a refused connection to `url` means: the registry's origin, and the setting that
+    /// chose it when `reference`'s registry is redirected (`--docker-io-registry`).
+    fn refused_message(&self, reference: &Reference, url: &str, attempts: u32) -> String {
+        let origin = url::Url::parse(url)
+            .map(|u| u.origin().ascii_serialization())
+            .unwrap_or_else(|_| reference.registry.clone());
+        let check = if self.config.endpoints.contains_key(&reference.registry) {
+            format!(
+                "{} requests go there because of --docker-io-registry or \
+                 VETTED_DOCKER_IO_REGISTRY: check that setting (unset, they go to Docker Hub)",
+                reference.registry
+            )
+        } else {
+            format!(
+                "check the registry {} in the policy's mirror source, and that it is reachable",
+                reference.registry
+            )
+        };
+        format!(
+            "could not connect to {origin} (connection refused, {attempts} attempt(s)); {check}"
+        )
     }
 
     /// Refuses a retry that would start past [`ClientConfig::retry_budget`] (counted from
