@@ -493,7 +493,7 @@ async fn pat_trap_and_settings_trap_hints() {
         "{text}"
     );
     assert!(
-        text.contains("hint: a personal access token cannot manage organizations or teams"),
+        text.contains("hint: a personal access token cannot manage organizations, their teams"),
         "{text}"
     );
     assert!(!text.contains(SECRET));
@@ -509,10 +509,25 @@ async fn pat_trap_and_settings_trap_hints() {
         .execute("acme", &Change::SetImageAccess { old: None, new: ia })
         .await
         .unwrap_err();
+    let ctx = |identity| Explain {
+        org: "acme",
+        hub: "https://hub.docker.com",
+        identity,
+        org_source: "`org` in vetted.toml",
+    };
+    let as_user = err.clone().explain(&ctx("bob")).to_string();
     assert!(
-        err.to_string()
-            .contains("hint: Image Access Management can only be changed with an owner"),
-        "{err}"
+        as_user.contains(
+            "hint: changing Image Access Management needs the owner role in acme: bob is not a \
+             member, or has a lower role"
+        ),
+        "{as_user}"
+    );
+    assert!(!as_user.contains("organization access token"), "{as_user}");
+    let as_oat = err.explain(&ctx("acme")).to_string();
+    assert!(
+        as_oat.contains("the organization access token for acme lacks the scope"),
+        "{as_oat}"
     );
 }
 

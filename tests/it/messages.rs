@@ -67,3 +67,96 @@ fn an_unreachable_registry_fails_fast_naming_its_url_and_the_setting() {
     // Refused connections are retried once, not five times with backoff.
     assert!(err.contains("2 attempt(s)"), "{err}");
 }
+
+const SEED: &str = r#"
+org = "acme"
+[users.alice]
+[users.bob]
+[users.carol]
+[[credentials]]
+identifier = "alice"
+secret = "sandbox-alice-password"
+kind = "password"
+[[credentials]]
+identifier = "bob"
+secret = "sandbox-bob-password"
+kind = "password"
+[[credentials]]
+identifier = "carol"
+secret = "sandbox-carol-password"
+kind = "password"
+[members]
+alice = "owner"
+bob = "editor"
+"#;
+
+fn plan_as(sb: &crate::harness::Sandbox, user: &str, secret: &str, policy: &str) -> String {
+    let path = sb.write_policy("vetted.toml", policy);
+    let out = sb
+        .vetted_as(user, secret)
+        .arg("plan")
+        .arg("--policy")
+        .arg(&path)
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    stderr(&out)
+}
+
+#[test]
+fn a_wrong_org_name_says_no_such_organization_and_where_org_is_set() {
+    let sb = crate::harness::Sandbox::start(SEED, &[]);
+    let err = plan_as(
+        &sb,
+        "alice",
+        "sandbox-alice-password",
+        "org = \"acmee\"\n[image_access]\nenabled = false\nallow_official_images = true\nallow_verified_publishers = true\n",
+    );
+    assert!(
+        err.contains(&format!(
+            "no organization acmee on {}, or the credential (alice) is not a member of it",
+            sb.url.trim_end_matches('/')
+        )),
+        "{err}"
+    );
+    assert!(err.contains("check `org` in "), "{err}");
+    assert!(err.contains("vetted.toml"), "{err}");
+}
+
+#[test]
+fn a_403_says_which_role_is_needed_and_blames_no_token_kind_for_a_password() {
+    let sb = crate::harness::Sandbox::start(SEED, &[]);
+    let settings = "org = \"acme\"\n[image_access]\nenabled = false\nallow_official_images = true\nallow_verified_publishers = true\n";
+    // A non-member with a password reading Image Access Management.
+    let err = plan_as(&sb, "carol", "sandbox-carol-password", settings);
+    assert!(err.contains("403"), "{err}");
+    assert!(
+        err.contains(
+            "reading Image Access Management needs membership of acme: carol is not a member, or \
+             has a lower role"
+        ),
+        "{err}"
+    );
+    assert!(!err.contains("organization access token"), "{err}");
+}
+
+#[test]
+fn an_editor_managing_members_is_told_the_owner_role_is_needed() {
+    let sb = crate::harness::Sandbox::start(SEED, &[]);
+    // bob, an editor, may read members, but reading invites (which managing members needs) is for
+    // owners.
+    let err = plan_as(
+        &sb,
+        "bob",
+        "sandbox-bob-password",
+        "org = \"acme\"\n[members]\nowners = [\"alice\"]\neditors = [\"bob\"]\n",
+    );
+    assert!(err.contains("403"), "{err}");
+    assert!(
+        err.contains(
+            "reading invites needs the owner role in acme: bob is not a member, or has a lower role"
+        ),
+        "{err}"
+    );
+    assert!(!err.contains("organization access token"), "{err}");
+}
