@@ -72,6 +72,9 @@ pub struct ClientConfig {
     /// Registry name (as in references, e.g. `docker.io`) -> base URL (`http://127.0.0.1:5000`)
     /// to send its API requests to instead (the sandbox standing in for Docker Hub).
     pub endpoints: BTreeMap<String, url::Url>,
+    /// Registry name -> where its credential came from ("credentials from Docker's config.json"),
+    /// for messages; never the credential. Absent: anonymous.
+    pub credential_sources: BTreeMap<String, String>,
     /// Longest wait between two reads of a response (what bounds a blob transfer, which may take
     /// long but must keep moving).
     pub request_timeout: Duration,
@@ -95,6 +98,7 @@ impl Default for ClientConfig {
             trusted_realms: BTreeMap::new(),
             insecure: Vec::new(),
             endpoints: BTreeMap::new(),
+            credential_sources: BTreeMap::new(),
             request_timeout: Duration::from_secs(600),
             request_deadline: Duration::from_secs(60),
             retry_budget: Duration::from_secs(300),
@@ -585,11 +589,15 @@ impl RegistryClient {
                         status.is_server_error() || status == StatusCode::TOO_MANY_REQUESTS;
                     if !transient || attempt >= self.config.max_attempts {
                         let body = error_body(resp, MAX_ERROR_BODY_BYTES).await;
+                        let mut body = truncate(&body, 300);
+                        if status == StatusCode::UNAUTHORIZED {
+                            body = self.unauthorized_message(reference, &scopes, &body);
+                        }
                         return Err(RegistryError::Status {
                             method: method.to_string(),
                             url: url.to_string(),
                             status: status.as_u16(),
-                            body: truncate(&body, 300),
+                            body,
                         });
                     }
                     let now = SystemTime::now()
@@ -610,6 +618,56 @@ impl RegistryClient {
             tracing::debug!(%method, url, attempt, ?retry_wait, "retrying registry request");
             tokio::time::sleep(retry_wait).await;
         }
+    }
+
+    /// What a 401 after the token round means: which registry refused which credential source
+    /// (never the credential), and what to do. `detail` is the registry's own text, if any.
+    fn unauthorized_message(
+        &self,
+        reference: &Reference,
+        scopes: &[Scope],
+        detail: &str,
+    ) -> String {
+        let registry = &reference.registry;
+        let source = self.config.credential_sources.get(registry);
+        let access = if scopes.iter().any(|s| s.push) {
+            "pull and push"
+        } else {
+            "pull"
+        };
+        let what = match source {
+            Some(s) => format!("{registry} refused {s}"),
+            None => format!("{registry} refused an anonymous request"),
+        };
+        let fix = match source.map(String::as_str) {
+            Some(s) if s.contains("VETTED_REGISTRY_USERNAME") => format!(
+                "check VETTED_REGISTRY_USERNAME and VETTED_REGISTRY_PASSWORD, and that this user \
+                 has {access} access to {}",
+                reference.repository
+            ),
+            Some(s) if s.contains("DOCKERHUB_USERNAME") => format!(
+                "check DOCKERHUB_USERNAME and DOCKERHUB_TOKEN, and that this account has {access} \
+                 access to {}",
+                reference.repository
+            ),
+            Some(_) => format!(
+                "run `docker login {registry}` again, and check that the account has {access} \
+                 access to {}",
+                reference.repository
+            ),
+            None => format!(
+                "the repository {} may be private or not exist; set VETTED_REGISTRY_USERNAME and \
+                 VETTED_REGISTRY_PASSWORD (and VETTED_REGISTRY_HOSTS for a registry other than \
+                 docker.io) or `docker login {registry}` for an account with {access} access",
+                reference.repository
+            ),
+        };
+        let said = if detail.trim().is_empty() {
+            String::new()
+        } else {
+            format!(" (it said: {detail})")
+        };
+        format!("{what}{said}; {fix}")
     }
 
     /// What a refused connection to `url` means: the registry's origin, and the setting that
@@ -879,7 +937,26 @@ impl RegistryClient {
                 |rb| rb.header(reqwest::header::ACCEPT, MANIFEST_ACCEPT),
                 |s| s.is_success(),
             )
-            .await?;
+            .await
+            .map_err(|e| match e {
+                // A HEAD 404 has no body to explain it.
+                RegistryError::Status {
+                    method,
+                    url,
+                    status: 404,
+                    ..
+                } => RegistryError::Status {
+                    method,
+                    url,
+                    status: 404,
+                    body: if reference.digest.is_some() {
+                        format!("{reference} not found (no such manifest upstream)")
+                    } else {
+                        format!("{reference} not found (no such tag upstream)")
+                    },
+                },
+                other => other,
+            })?;
         let h = resp.headers();
         let media_type = header_str(h, reqwest::header::CONTENT_TYPE.as_str())
             .map(|s| s.split(';').next().unwrap_or(s).trim().to_string())

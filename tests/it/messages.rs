@@ -160,3 +160,64 @@ fn an_editor_managing_members_is_told_the_owner_role_is_needed() {
     );
     assert!(!err.contains("organization access token"), "{err}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_missing_upstream_tag_is_named_as_such() {
+    let reg = crate::support::registry_proc::RegistryProc::start().await;
+    reg.push_image("community/app", Some("1.0"), false, "amd64", &[], 1)
+        .await;
+    let dir = tempfile::tempdir().unwrap();
+    let host = reg.host();
+    std::fs::write(
+        dir.path().join("vetted.toml"),
+        format!(
+            "org = \"acme\"\n[repositories.app]\nmirror = {{ from = \"{host}/community/app\", tags = [\"9.9\"] }}\n"
+        ),
+    )
+    .unwrap();
+    let out = vetted()
+        .current_dir(dir.path())
+        .arg("lock")
+        .timeout(Duration::from_secs(60))
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let err = stderr(&out);
+    assert!(
+        err.contains(&format!(
+            "{host}/community/app:9.9 not found (no such tag upstream)"
+        )),
+        "{err}"
+    );
+}
+
+#[test]
+fn a_registry_401_names_the_registry_the_credential_source_and_what_to_do() {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    let seed = std::fs::read_to_string(root.join("sandbox/demo-seed.toml")).unwrap();
+    let sb = crate::harness::Sandbox::start_with_registry(&seed, &[]);
+    std::fs::write(
+        sb.path().join("vetted.toml"),
+        "org = \"acme\"\n[repositories.yy]\nmirror = { from = \"docker.io/acme/hidden\", tags = [\"1\"] }\n",
+    )
+    .unwrap();
+    let out = vetted()
+        .current_dir(sb.path())
+        .env("VETTED_DOCKER_IO_REGISTRY", sb.registry.as_deref().unwrap())
+        .env("VETTED_REGISTRY_USERNAME", "alice")
+        .env("VETTED_REGISTRY_PASSWORD", "wrong-password-for-alice")
+        .arg("lock")
+        .timeout(Duration::from_secs(60))
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let err = stderr(&out);
+    assert!(!err.contains("wrong-password-for-alice"), "{err}");
+    assert!(
+        err.contains(
+            "docker.io refused credentials from VETTED_REGISTRY_USERNAME/VETTED_REGISTRY_PASSWORD"
+        ),
+        "{err}"
+    );
+    assert!(err.contains("pull access to acme/hidden"), "{err}");
+}
