@@ -207,7 +207,16 @@ impl HubClient {
                     // A refused connection (nothing listens there: a wrong URL) is retried once.
                     let refused = crate::transport::connection_refused(&e);
                     if can_retry && !(refused && attempt >= 1) {
-                        tokio::time::sleep(backoff(attempt, cfg.max_retry_wait)).await;
+                        let wait = backoff(attempt, cfg.max_retry_wait);
+                        tracing::debug!(
+                            method = %method,
+                            path = url.path(),
+                            attempt = attempt + 1,
+                            ?wait,
+                            error = %crate::registry::client::error_chain(&e),
+                            "retrying Docker Hub request"
+                        );
+                        tokio::time::sleep(wait).await;
                         attempt += 1;
                         continue;
                     }
@@ -260,12 +269,28 @@ impl HubClient {
                     if status == StatusCode::TOO_MANY_REQUESTS && can_retry {
                         let wait = rate_limit_wait(&headers, cfg.max_retry_wait)
                             .unwrap_or_else(|| backoff(attempt, cfg.max_retry_wait));
+                        tracing::debug!(
+                            method = %method,
+                            path = url.path(),
+                            attempt = attempt + 1,
+                            ?wait,
+                            "Docker Hub answered 429; retrying"
+                        );
                         tokio::time::sleep(wait).await;
                         attempt += 1;
                         continue;
                     }
                     if status.is_server_error() && can_retry {
-                        tokio::time::sleep(backoff(attempt, cfg.max_retry_wait)).await;
+                        let wait = backoff(attempt, cfg.max_retry_wait);
+                        tracing::debug!(
+                            method = %method,
+                            path = url.path(),
+                            attempt = attempt + 1,
+                            status = status.as_u16(),
+                            ?wait,
+                            "retrying Docker Hub request"
+                        );
+                        tokio::time::sleep(wait).await;
                         attempt += 1;
                         continue;
                     }

@@ -221,3 +221,27 @@ fn a_registry_401_names_the_registry_the_credential_source_and_what_to_do() {
     );
     assert!(err.contains("pull access to acme/hidden"), "{err}");
 }
+
+#[test]
+fn verbose_prints_each_retry_and_no_secret() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("vetted.toml"), "org = \"acme\"\n").unwrap();
+    let url = format!("http://127.0.0.1:{}", closed_port());
+    let out = vetted()
+        .current_dir(dir.path())
+        .env_remove("RUST_LOG")
+        .env("VETTED_HUB_URL", &url)
+        .env("DOCKERHUB_USERNAME", "alice")
+        .env("DOCKERHUB_TOKEN", "not-a-real-secret-123")
+        .args(["-v", "plan"])
+        .timeout(Duration::from_secs(60))
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let err = stderr(&out);
+    assert!(
+        err.contains("retrying Docker Hub request") && err.contains("/v2/auth/token"),
+        "{err}"
+    );
+    assert!(!err.contains("not-a-real-secret-123"), "{err}");
+}
