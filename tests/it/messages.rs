@@ -245,3 +245,19 @@ fn verbose_prints_each_retry_and_no_secret() {
     );
     assert!(!err.contains("not-a-real-secret-123"), "{err}");
 }
+
+#[test]
+fn export_of_a_wrong_org_points_at_the_org_flag() {
+    let sb = crate::harness::Sandbox::start(SEED, &[]);
+    let out = sb
+        .vetted_as("alice", "sandbox-alice-password")
+        .args(["export", "--org", "acmee"])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let err = stderr(&out);
+    assert!(
+        err.contains("no organization acmee on ") && err.contains("check --org"),
+        "{err}"
+    );
+}
