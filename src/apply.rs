@@ -108,11 +108,16 @@ impl Executor for OrgWriter<'_> {
     async fn execute(&self, org: &str, change: &Change) -> Result<(), String> {
         match change {
             Change::CopyImage { .. } => self.copy(org, change).await,
-            other => self
-                .hub
-                .execute(org, other)
-                .await
-                .map_err(|e| e.to_string()),
+            other => self.hub.execute(org, other).await.map_err(|e| {
+                let hub = self.hub.hub_origin();
+                e.explain(&crate::hub::Explain {
+                    org,
+                    hub: &hub,
+                    identity: self.hub.identity(),
+                    org_source: "the policy's `org`",
+                })
+                .to_string()
+            }),
         }
     }
 }

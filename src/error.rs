@@ -77,6 +77,9 @@ pub fn main_exit() -> ExitCode {
         }
     };
     let output = crate::settings::Output::resolve(&cli.global);
+    if cli.global.verbose {
+        init_tracing(output.color_stderr);
+    }
     match crate::commands::run(cli, output) {
         Ok(outcome) => ExitCode::from(outcome.exit_code()),
         Err(err) => {
@@ -91,4 +94,20 @@ pub fn main_exit() -> ExitCode {
             ExitCode::from(err.exit_code())
         }
     }
+}
+
+/// `-v`: vetted's own events (each request retried, and why) on stderr, at the level of `RUST_LOG`
+/// when set, else debug for vetted and warnings for the libraries below it. No event vetted emits
+/// carries a header, a body or a secret: they name the method, the URL (the hub's path only), the
+/// attempt, the wait and the error.
+fn init_tracing(color: bool) {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn,vetted=debug"));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(color)
+        .with_target(false)
+        .without_time()
+        .try_init();
 }

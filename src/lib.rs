@@ -19,5 +19,6 @@ pub mod registry;
 pub mod render;
 pub mod sandbox;
 pub mod settings;
+pub mod transport;
 
 pub use error::main_exit;

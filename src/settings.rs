@@ -189,6 +189,11 @@ pub fn registry_config(
         registries,
         docker_config_credential,
     );
+    config.credential_sources = sources
+        .iter()
+        .filter(|(_, s)| !matches!(s, CredentialSource::Anonymous))
+        .map(|(r, s)| (r.clone(), s.describe().to_string()))
+        .collect();
     Ok((config, sources))
 }
 

@@ -27,7 +27,18 @@ pub async fn run(args: &ExportArgs) -> Result<Outcome, Error> {
     let concurrency = config.concurrency.max(1);
     super::status(&format!("Reading organization {org} ..."));
     let client = crate::hub::HubClient::login(config).await?;
-    let live = client.read_state(org, &Scope::everything()).await?;
+    let hub = client.hub_origin();
+    let live = client
+        .read_state(org, &Scope::everything())
+        .await
+        .map_err(|e| {
+            e.explain(&crate::hub::Explain {
+                org,
+                hub: &hub,
+                identity: client.identity(),
+                org_source: "--org",
+            })
+        })?;
     let client = &client;
     let tags: BTreeMap<String, BTreeMap<String, String>> =
         stream::iter(live.repositories.keys().cloned())

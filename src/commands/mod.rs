@@ -111,7 +111,20 @@ pub(crate) async fn load(
     status(&format!("Reading organization {} ...", policy.desired.org));
     let client = HubClient::login(config).await?;
     let scope = Scope::of(&policy.desired);
-    let live = client.read_state(&policy.desired.org, &scope).await?;
+    let org_source = format!("`org` in {}", policy_path.display());
+    // The origin only: a URL's user information never reaches a message.
+    let hub = hub_url.origin().ascii_serialization();
+    let live = client
+        .read_state(&policy.desired.org, &scope)
+        .await
+        .map_err(|e| {
+            e.explain(&crate::hub::Explain {
+                org: &policy.desired.org,
+                hub: &hub,
+                identity: client.identity(),
+                org_source: &org_source,
+            })
+        })?;
     Ok(Loaded {
         policy,
         lock_state,

@@ -44,10 +44,95 @@ impl HubError {
         matches!(self.status, Some(401) | Some(403))
     }
 
+    /// Adds the hint for a 404 or 403 that only the caller can explain: which organization was
+    /// asked for, on which hub, with which credential, and where the organization is named. An
+    /// error that already carries a hint keeps it.
+    pub fn explain(mut self, ctx: &Explain<'_>) -> Self {
+        if self.hint.is_some() {
+            return self;
+        }
+        let org = ctx.org;
+        let path = self.path.trim_end_matches('/');
+        let org_level = [
+            format!("/v2/orgs/{org}/settings"),
+            format!("/v2/orgs/{org}/members"),
+            format!("/v2/orgs/{org}/invites"),
+            format!("/v2/orgs/{org}/groups"),
+            format!("/v2/namespaces/{org}/repositories"),
+        ];
+        let is_read = self.method == "GET";
+        // An organization access token's identifier is the organization's name.
+        let oat = ctx.identity.eq_ignore_ascii_case(org);
+        self.hint = match self.status {
+            Some(404) if is_read && org_level.iter().any(|p| p == path) => Some(format!(
+                "no organization {org} on {}, or the credential ({}) is not a member of it; check {}",
+                ctx.hub, ctx.identity, ctx.org_source
+            )),
+            Some(403) => {
+                let what = if path.starts_with(&format!("/v2/orgs/{org}/settings")) {
+                    if is_read {
+                        "reading Image Access Management needs membership of"
+                    } else {
+                        "changing Image Access Management needs the owner role in"
+                    }
+                } else if path.starts_with(&format!("/v2/orgs/{org}/invites"))
+                    || path.starts_with("/v2/invites")
+                {
+                    // Listing invites is for owners too (the OpenAPI's "List org invites").
+                    if is_read {
+                        "reading invites needs the owner role in"
+                    } else {
+                        "managing invites needs the owner role in"
+                    }
+                } else if path.starts_with(&format!("/v2/orgs/{org}/")) {
+                    if is_read {
+                        "reading members and teams needs membership of"
+                    } else {
+                        "managing members and teams needs the owner role in"
+                    }
+                } else if path.contains("/groups") {
+                    if is_read {
+                        "reading team grants needs membership of"
+                    } else {
+                        "changing team grants needs the owner role in"
+                    }
+                } else if is_read {
+                    "reading repositories needs membership of"
+                } else {
+                    "creating, changing and deleting repositories needs the editor or owner role in"
+                };
+                let who = if oat {
+                    format!(
+                        "the organization access token for {org} lacks the scope for this call \
+                         (and none can change Image Access Management)"
+                    )
+                } else {
+                    format!(
+                        "{} is not a member, or has a lower role; log in as a user with that role",
+                        ctx.identity
+                    )
+                };
+                Some(format!("{what} {org}: {who}"))
+            }
+            _ => None,
+        };
+        self
+    }
+
     /// HTTP status, when the server answered.
     pub fn status(&self) -> Option<u16> {
         self.status
     }
+}
+
+/// What [`HubError::explain`] needs to know about the call: the organization, the hub's URL, the
+/// identifier logged in with (never the secret) and where the organization was named.
+pub struct Explain<'a> {
+    pub org: &'a str,
+    pub hub: &'a str,
+    pub identity: &'a str,
+    /// E.g. "`org` in vetted.toml", or "--org".
+    pub org_source: &'a str,
 }
 
 fn reason(status: u16) -> &'static str {
@@ -71,15 +156,13 @@ fn hint_for(method: &str, path: &str, status: Option<u16>, message: &str) -> Opt
                 .to_string(),
         ),
         Some(403) if lower.contains("personal access token") => Some(
-            "a personal access token cannot manage organizations or teams; use an organization \
-             access token or the account password"
+            "a personal access token cannot manage organizations, their teams or their settings; \
+             use the password of a user with the role needed, or an organization access token \
+             (which cannot change Image Access Management: that needs an owner's password)"
                 .to_string(),
         ),
-        Some(403) if path.trim_end_matches('/').ends_with("/settings") => Some(
-            "Image Access Management can only be changed with an owner's credentials (password or \
-             personal access token of a user with the owner role), not an organization access token"
-                .to_string(),
-        ),
+        // Other 403s and 404s depend on the organization and the credential:
+        // [`HubError::explain`] adds them.
         _ => None,
     }
 }

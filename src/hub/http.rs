@@ -57,31 +57,22 @@ fn backoff(attempt: u32, cap: Duration) -> Duration {
     Duration::from_millis(exp / 2 + jitter).min(cap)
 }
 
-/// Wait requested by a 429: Retry-After as seconds or as an epoch time (> 1e9), else
-/// X-RateLimit-Reset (epoch), capped.
+/// Wait requested by a 429: `Retry-After` (seconds, a Unix time or an HTTP date, read by
+/// [`parse_retry_after`](crate::transport::parse_retry_after)), else `X-RateLimit-Reset` (a Unix
+/// time), capped.
 pub(crate) fn rate_limit_wait(headers: &HeaderMap, cap: Duration) -> Option<Duration> {
-    let num = |name: &str| -> Option<f64> {
-        headers
-            .get(name)?
-            .to_str()
-            .ok()?
-            .trim()
-            .parse::<f64>()
-            .ok()
-            .filter(|n| n.is_finite() && *n >= 0.0)
-    };
     let now = SystemTime::now()
         .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_secs_f64())
-        .unwrap_or(0.0);
-    let secs = if let Some(n) = num("retry-after") {
-        if n > 1e9 { (n - now).max(0.0) } else { n }
-    } else if let Some(reset) = num("x-ratelimit-reset") {
-        (reset - now).max(0.0)
-    } else {
-        return None;
-    };
-    Some(Duration::from_secs_f64(secs.min(cap.as_secs_f64())))
+        .map(|d| d.as_secs())
+        .unwrap_or(0);
+    let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
+    let wait = header("retry-after")
+        .and_then(|v| crate::transport::parse_retry_after(v, now))
+        .or_else(|| {
+            let reset = header("x-ratelimit-reset")?.trim().parse::<u64>().ok()?;
+            Some(Duration::from_secs(reset.saturating_sub(now)))
+        })?;
+    Some(wait.min(cap))
 }
 
 impl HubClient {
@@ -213,25 +204,44 @@ impl HubClient {
                     // Every request vetted sends converges when repeated, POSTs included: the
                     // token exchange and privacy are idempotent, and a create that landed the first
                     // time answers "already exists" on the retry, which `write` counts as done.
-                    if can_retry {
-                        tokio::time::sleep(backoff(attempt, cfg.max_retry_wait)).await;
+                    // A refused connection (nothing listens there: a wrong URL) is retried once.
+                    let refused = crate::transport::connection_refused(&e);
+                    if can_retry && !(refused && attempt >= 1) {
+                        let wait = backoff(attempt, cfg.max_retry_wait);
+                        tracing::debug!(
+                            method = %method,
+                            path = url.path(),
+                            attempt = attempt + 1,
+                            ?wait,
+                            error = %crate::registry::client::error_chain(&e),
+                            "retrying Docker Hub request"
+                        );
+                        tokio::time::sleep(wait).await;
                         attempt += 1;
                         continue;
                     }
-                    let what = if e.is_timeout() {
-                        format!("timed out after {:?}", cfg.timeout)
-                    } else if e.is_connect() {
-                        "connection failed".to_string()
-                    } else {
-                        "connection error (reset or closed)".to_string()
-                    };
                     let tries = attempt + 1;
-                    return Err(HubError::new(
-                        method.as_str(),
-                        url.path(),
-                        None,
-                        format!("{what} ({tries} attempt(s))"),
-                    ));
+                    let origin = cfg.base_url.origin().ascii_serialization();
+                    let what = if e.is_timeout() {
+                        format!(
+                            "timed out after {:?} at {origin} ({tries} attempt(s))",
+                            cfg.timeout
+                        )
+                    } else if e.is_connect() {
+                        let why = if refused {
+                            "connection refused"
+                        } else {
+                            "no connection"
+                        };
+                        format!(
+                            "could not connect to {origin} ({why}, {tries} attempt(s)); check \
+                             --hub-url or VETTED_HUB_URL (the Docker Hub API, \
+                             https://hub.docker.com unless set)"
+                        )
+                    } else {
+                        format!("connection to {origin} reset or closed ({tries} attempt(s))")
+                    };
+                    return Err(HubError::new(method.as_str(), url.path(), None, what));
                 }
                 Ok((status, headers, content_type, body_bytes)) => {
                     // Every secret this request carried (the login secret, the bearer token), in
@@ -259,12 +269,28 @@ impl HubClient {
                     if status == StatusCode::TOO_MANY_REQUESTS && can_retry {
                         let wait = rate_limit_wait(&headers, cfg.max_retry_wait)
                             .unwrap_or_else(|| backoff(attempt, cfg.max_retry_wait));
+                        tracing::debug!(
+                            method = %method,
+                            path = url.path(),
+                            attempt = attempt + 1,
+                            ?wait,
+                            "Docker Hub answered 429; retrying"
+                        );
                         tokio::time::sleep(wait).await;
                         attempt += 1;
                         continue;
                     }
                     if status.is_server_error() && can_retry {
-                        tokio::time::sleep(backoff(attempt, cfg.max_retry_wait)).await;
+                        let wait = backoff(attempt, cfg.max_retry_wait);
+                        tracing::debug!(
+                            method = %method,
+                            path = url.path(),
+                            attempt = attempt + 1,
+                            status = status.as_u16(),
+                            ?wait,
+                            "retrying Docker Hub request"
+                        );
+                        tokio::time::sleep(wait).await;
                         attempt += 1;
                         continue;
                     }
@@ -312,19 +338,32 @@ impl HubClient {
 
     /// Follows `next` over every page of a `{count, next, results}` listing.
     pub(crate) async fn list_all(&self, url: Url) -> Result<Vec<Value>, HubError> {
-        self.list_bounded(url, MAX_PAGES).await
+        self.list_pages(url, MAX_PAGES, false).await
     }
 
-    /// [`list_all`](Self::list_all) with an explicit page bound.
-    pub(crate) async fn list_bounded(
+    /// [`list_all`](Self::list_all) for a listing Docker Hub may also answer with a bare JSON
+    /// array, the whole listing (team members). Elsewhere an array is not a listing: the members
+    /// listing's documented "array of pages" would read as entries without usernames.
+    pub(crate) async fn list_all_or_array(&self, url: Url) -> Result<Vec<Value>, HubError> {
+        self.list_pages(url, MAX_PAGES, true).await
+    }
+
+    /// [`list_all`](Self::list_all) with an explicit page bound; `bare_array` as in
+    /// [`list_all_or_array`](Self::list_all_or_array).
+    pub(crate) async fn list_pages(
         &self,
         mut url: Url,
         max_pages: usize,
+        bare_array: bool,
     ) -> Result<Vec<Value>, HubError> {
         url.query_pairs_mut().append_pair("page_size", "100");
         let mut out = Vec::new();
         let mut next = Some(url.clone());
         let mut pages = 0usize;
+        // The entry count the last page announced.
+        let mut count: Option<u64> = None;
+        // The current page already answered 404 once.
+        let mut missing_once = false;
         while let Some(page) = next.take() {
             if pages >= max_pages {
                 return Err(HubError::new(
@@ -336,18 +375,42 @@ impl HubClient {
             }
             let reply = self.send(Method::GET, &page, None).await?;
             if reply.status == StatusCode::NOT_FOUND && pages > 0 {
-                break;
+                // Docker Hub answers 404 for a page past the end; vetted only asks for the page
+                // `next` named, so this is the end only when every announced entry is read.
+                if count.is_some_and(|c| out.len() as u64 >= c) {
+                    break;
+                }
+                if !missing_once {
+                    missing_once = true;
+                    next = Some(page);
+                    continue;
+                }
+                let of = count.map(|c| format!(" of {c}")).unwrap_or_default();
+                return Err(HubError::new(
+                    "GET",
+                    page.path(),
+                    Some(404),
+                    format!(
+                        "page {} of this listing, which the previous page named as `next`, is not \
+                         found (asked twice); the listing changed while it was read and would be \
+                         partial ({} entries{of} read), so nothing is planned from it; run vetted \
+                         again",
+                        pages + 1,
+                        out.len()
+                    ),
+                ));
             }
+            missing_once = false;
             if !reply.status.is_success() {
                 return Err(error_of(&Method::GET, &page, &reply));
             }
             pages += 1;
             let v = reply.json();
-            // A bare JSON array is the whole listing (some Docker Hub listings, team members among
-            // them, answer one instead of a page).
-            if let Value::Array(items) = v {
-                out.extend(items);
-                break;
+            if bare_array {
+                if let Value::Array(items) = v {
+                    out.extend(items);
+                    break;
+                }
             }
             match v.get("results").and_then(Value::as_array) {
                 Some(items) => out.extend(items.iter().cloned()),
@@ -360,6 +423,7 @@ impl HubClient {
                     ));
                 }
             }
+            count = v.get("count").and_then(Value::as_u64).or(count);
             next = match v.get("next").and_then(Value::as_str) {
                 Some(n) if !n.is_empty() => Some(self.same_origin(n, &page)?),
                 _ => None,

@@ -15,7 +15,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
-pub use error::HubError;
+pub use error::{Explain, HubError};
 
 use crate::model::{OrgState, Scope};
 use crate::plan::Change;
@@ -131,6 +131,11 @@ impl HubClient {
     /// The identifier used to log in (a username, or the org name for an organization token).
     pub fn identity(&self) -> &str {
         &self.inner.config.credentials.username
+    }
+
+    /// The Docker Hub API's origin (`https://hub.docker.com`; never user information).
+    pub fn hub_origin(&self) -> String {
+        self.inner.config.base_url.origin().ascii_serialization()
     }
 
     /// Every HTTP request made so far, retries and logins included.

@@ -22,6 +22,28 @@ fn truncate_chars(s: &str, max: usize) -> String {
     s.chars().take(max).collect()
 }
 
+/// A role as Docker Hub spells it (`Owner`, `Editor`, `Member`, any case); anything else, or none,
+/// is an error naming `whom` and the value.
+fn parse_role(role: Option<&str>, whom: &str, path: &str) -> Result<Role, HubError> {
+    match role {
+        Some(r) => Role::parse(r).ok_or_else(|| {
+            shape_error(
+                path,
+                &format!(
+                    "Docker Hub answered role {:?} for {whom}, which vetted does not know; it \
+                     reads owner, editor and member, and will not plan with a role it cannot \
+                     compare (please report it)",
+                    truncate_chars(r, 40)
+                ),
+            )
+        }),
+        None => Err(shape_error(
+            path,
+            &format!("Docker Hub answered no role for {whom}"),
+        )),
+    }
+}
+
 fn shape_error(path: &str, what: &str) -> HubError {
     HubError::new(
         "GET",
@@ -76,10 +98,11 @@ async fn read_members(client: &HubClient, org: &str) -> Result<Members, HubError
         let Some(name) = str_field(&m, "username").filter(|s| !s.is_empty()) else {
             continue;
         };
+        // An unknown role is an error, never read as `member`: a stronger (or new) role would be
+        // access the plan does not show.
         let role = match str_field(&m, "role") {
             Some(r) if r.eq_ignore_ascii_case("invitee") => continue,
-            Some(r) => Role::parse(r).unwrap_or(Role::Member),
-            None => Role::Member,
+            r => parse_role(r, &truncate_chars(name, 100), url.path())?,
         };
         members.roles.insert(Username::new(name), role);
     }
@@ -101,9 +124,11 @@ async fn read_members(client: &HubClient, org: &str) -> Result<Members, HubError
                     .unwrap_or_else(|| id.to_string())
             }),
             invitee: invitee.to_string(),
-            role: str_field(&i, "role")
-                .and_then(Role::parse)
-                .unwrap_or(Role::Member),
+            role: parse_role(
+                str_field(&i, "role"),
+                &format!("the invite of {}", truncate_chars(invitee, 100)),
+                url.path(),
+            )?,
             team: str_field(&i, "team")
                 .filter(|t| !t.is_empty())
                 .map(str::to_string),
@@ -171,13 +196,16 @@ async fn read_teams(client: &HubClient, org: &str) -> Result<BTreeMap<String, Te
         .map(|(name, (_, description))| async move {
             // The provider's form (ListOrgTeamMembers): with the slash.
             let url = client.url(&["v2", "orgs", org, "groups", &name, "members"], true)?;
-            let members: BTreeSet<Username> = client
-                .list_all(url)
-                .await?
-                .iter()
-                .filter_map(|m| str_field(m, "username"))
-                .map(Username::new)
-                .collect();
+            // A bare array is this listing's other known form.
+            let mut members = BTreeSet::new();
+            for m in client.list_all_or_array(url.clone()).await? {
+                // An entry vetted cannot name is an error, never dropped: the team's access would
+                // be larger than the plan shows.
+                let Some(name) = str_field(&m, "username").filter(|s| !s.is_empty()) else {
+                    return Err(shape_error(url.path(), "team member without username"));
+                };
+                members.insert(Username::new(name));
+            }
             Ok::<_, HubError>((
                 name,
                 Team {

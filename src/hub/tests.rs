@@ -493,7 +493,7 @@ async fn pat_trap_and_settings_trap_hints() {
         "{text}"
     );
     assert!(
-        text.contains("hint: a personal access token cannot manage organizations or teams"),
+        text.contains("hint: a personal access token cannot manage organizations, their teams"),
         "{text}"
     );
     assert!(!text.contains(SECRET));
@@ -509,10 +509,25 @@ async fn pat_trap_and_settings_trap_hints() {
         .execute("acme", &Change::SetImageAccess { old: None, new: ia })
         .await
         .unwrap_err();
+    let ctx = |identity| Explain {
+        org: "acme",
+        hub: "https://hub.docker.com",
+        identity,
+        org_source: "`org` in vetted.toml",
+    };
+    let as_user = err.clone().explain(&ctx("bob")).to_string();
     assert!(
-        err.to_string()
-            .contains("hint: Image Access Management can only be changed with an owner"),
-        "{err}"
+        as_user.contains(
+            "hint: changing Image Access Management needs the owner role in acme: bob is not a \
+             member, or has a lower role"
+        ),
+        "{as_user}"
+    );
+    assert!(!as_user.contains("organization access token"), "{as_user}");
+    let as_oat = err.explain(&ctx("acme")).to_string();
+    assert!(
+        as_oat.contains("the organization access token for acme lacks the scope"),
+        "{as_oat}"
     );
 }
 
@@ -521,7 +536,8 @@ fn page(items: &[&str], next: Option<String>) -> Reply {
         .map(|n| format!("\"{n}\""))
         .unwrap_or_else(|| "null".into());
     ok(&format!(
-        r#"{{"count":0,"next":{next},"results":[{}]}}"#,
+        r#"{{"count":{},"next":{next},"results":[{}]}}"#,
+        items.len(),
         items.join(",")
     ))
 }
@@ -541,7 +557,9 @@ async fn read_state_paginates_and_reads_everything_in_scope() {
             ),
             "/v2/orgs/acme/members" => page(&[r#"{"username":"bob","role":"Editor"}"#], None),
             "/v2/orgs/acme/invites" => {
-                ok(r#"{"data":[{"id":"inv1","invitee":"carol@example.com","team":"dev"}]}"#)
+                ok(
+                    r#"{"data":[{"id":"inv1","invitee":"carol@example.com","role":"Member","team":"dev"}]}"#,
+                )
             }
             "/v2/orgs/acme/groups" => page(
                 &[
@@ -964,7 +982,7 @@ async fn endless_pagination_is_bounded() {
     let url = client
         .url(&["v2", "orgs", "acme", "groups"], false)
         .unwrap();
-    let err = client.list_bounded(url, 3).await.unwrap_err();
+    let err = client.list_pages(url, 3, false).await.unwrap_err();
     assert!(err.to_string().contains("listing exceeds 3 pages"), "{err}");
     assert_eq!(requests(&fake).len(), 3);
 }
@@ -1474,4 +1492,247 @@ async fn echoed_secrets_are_redacted_before_truncation() {
         }
         assert_eq!(leaked_run(&text, "tok-1"), None, "{text}");
     }
+}
+
+/// A members listing, an invites answer and empty repositories; `teams` adds one team "dev" whose
+/// members listing answers `team_members`.
+fn members_script(
+    members: &'static str,
+    invites: &'static str,
+    team_members: &'static str,
+) -> impl Fn(&Seen, usize) -> Reply + Send + Sync + 'static {
+    move |s, _| match s.path.as_str() {
+        "/v2/namespaces/acme/repositories" => page(&[], None),
+        "/v2/orgs/acme/members" => ok(members),
+        "/v2/orgs/acme/invites" => ok(invites),
+        "/v2/orgs/acme/groups" => page(&[r#"{"id":5,"name":"dev"}"#], None),
+        "/v2/orgs/acme/groups/dev/members/" => ok(team_members),
+        _ => (418, vec![], "{}".into()),
+    }
+}
+
+fn members_scope() -> Scope {
+    Scope {
+        members: true,
+        ..Scope::default()
+    }
+}
+
+#[tokio::test]
+async fn an_unknown_or_missing_member_role_is_an_error_naming_user_and_value() {
+    let no_invites = r#"{"data":[]}"#;
+    for (members, want) in [
+        (
+            r#"{"count":1,"next":null,"results":[{"username":"bob","role":"Admin"}]}"#,
+            "Docker Hub answered role \"Admin\" for bob, which vetted does not know",
+        ),
+        (
+            r#"{"count":1,"next":null,"results":[{"username":"bob"}]}"#,
+            "Docker Hub answered no role for bob",
+        ),
+    ] {
+        let (base, _) = serve(members_script(members, no_invites, "[]")).await;
+        let client = HubClient::login(config(base)).await.unwrap();
+        let err = client
+            .read_state("acme", &members_scope())
+            .await
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains(want), "{err}");
+    }
+    // Capitalised roles are Docker Hub's spelling.
+    let (base, _) = serve(members_script(
+        r#"{"count":2,"next":null,"results":[{"username":"bob","role":"Owner"},{"username":"eve","role":"EDITOR"}]}"#,
+        no_invites,
+        "[]",
+    ))
+    .await;
+    let client = HubClient::login(config(base)).await.unwrap();
+    let state = client.read_state("acme", &members_scope()).await.unwrap();
+    let roles = state.members.unwrap().roles;
+    assert_eq!(roles[&Username::new("bob")], Role::Owner);
+    assert_eq!(roles[&Username::new("eve")], Role::Editor);
+}
+
+#[tokio::test]
+async fn an_unknown_or_missing_invite_role_is_an_error() {
+    let members = r#"{"count":0,"next":null,"results":[]}"#;
+    for (invites, want) in [
+        (
+            r#"{"data":[{"id":"1","invitee":"carol@example.com","role":"Admin"}]}"#,
+            "Docker Hub answered role \"Admin\" for the invite of carol@example.com, which vetted does not know",
+        ),
+        (
+            r#"{"data":[{"id":"1","invitee":"carol@example.com"}]}"#,
+            "Docker Hub answered no role for the invite of carol@example.com",
+        ),
+    ] {
+        let (base, _) = serve(members_script(members, invites, "[]")).await;
+        let client = HubClient::login(config(base)).await.unwrap();
+        let err = client
+            .read_state("acme", &members_scope())
+            .await
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains(want), "{err}");
+    }
+}
+
+#[tokio::test]
+async fn a_bare_array_is_a_listing_only_for_team_members() {
+    // The members listing answering an array (the OpenAPI's "array of pages") is not a listing.
+    let (base, _) = serve(members_script(
+        r#"[{"count":1,"next":null,"results":[{"username":"bob","role":"Owner"}]}]"#,
+        r#"{"data":[]}"#,
+        "[]",
+    ))
+    .await;
+    let client = HubClient::login(config(base)).await.unwrap();
+    let err = client
+        .read_state("acme", &members_scope())
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("/v2/orgs/acme/members") && err.contains("no results list"),
+        "{err}"
+    );
+    // Nor is the teams listing.
+    let (base, _) = serve(|s, _| match s.path.as_str() {
+        "/v2/namespaces/acme/repositories" => page(&[], None),
+        "/v2/orgs/acme/members" => page(&[], None),
+        "/v2/orgs/acme/invites" => ok(r#"{"data":[]}"#),
+        "/v2/orgs/acme/groups" => ok(r#"[{"id":5,"name":"dev"}]"#),
+        _ => ok("[]"),
+    })
+    .await;
+    let client = HubClient::login(config(base)).await.unwrap();
+    let scope = Scope {
+        teams: true,
+        ..Scope::default()
+    };
+    let err = client.read_state("acme", &scope).await.unwrap_err();
+    assert!(err.to_string().contains("no results list"), "{err}");
+}
+
+#[tokio::test]
+async fn a_team_member_without_username_is_an_error() {
+    let (base, _) = serve(members_script(
+        r#"{"count":0,"next":null,"results":[]}"#,
+        r#"{"data":[]}"#,
+        r#"[{"username":"bob"},{"email":"x@example.com"}]"#,
+    ))
+    .await;
+    let client = HubClient::login(config(base)).await.unwrap();
+    let scope = Scope {
+        teams: true,
+        ..Scope::default()
+    };
+    let err = client
+        .read_state("acme", &scope)
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("/v2/orgs/acme/groups/dev/members/") && err.contains("without username"),
+        "{err}"
+    );
+}
+
+/// Repositories listed over two pages (`count` as the first page says, one item on it); page 2
+/// answers 404 its first `fail` times, then a page with item "b".
+fn second_page_404(
+    count: u64,
+    fail: usize,
+) -> impl Fn(&Seen, usize) -> Reply + Send + Sync + 'static {
+    let page2 = std::sync::atomic::AtomicUsize::new(0);
+    move |s, _| {
+        if s.path != "/v2/namespaces/acme/repositories" {
+            return ok(r#"{"full_description":""}"#);
+        }
+        if !s.query.contains("page=2") {
+            return ok(&format!(
+                r#"{{"count":{count},"next":"/v2/namespaces/acme/repositories?page=2&page_size=100","results":[{{"name":"a"}}]}}"#
+            ));
+        }
+        if page2.fetch_add(1, std::sync::atomic::Ordering::SeqCst) < fail {
+            (404, vec![], r#"{"detail":"page not found"}"#.into())
+        } else {
+            page(&[r#"{"name":"b"}"#], None)
+        }
+    }
+}
+
+fn page2_requests(fake: &Fake) -> usize {
+    requests(fake)
+        .iter()
+        .filter(|s| s.query.contains("page=2"))
+        .count()
+}
+
+#[tokio::test]
+async fn a_404_on_a_page_next_pointed_at_is_an_error_unless_count_is_reached() {
+    // count 2, one item read: the listing would be partial.
+    let (base, fake) = serve(second_page_404(2, usize::MAX)).await;
+    let client = HubClient::login(config(base)).await.unwrap();
+    let err = client
+        .read_state("acme", &Scope::default())
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("404") && err.contains("next") && err.contains("partial"),
+        "{err}"
+    );
+    // Page 2 was asked for twice (one retry), then given up.
+    assert_eq!(page2_requests(&fake), 2);
+    // count 1, one item read: the listing is whole, the 404 ends it.
+    let (base, fake) = serve(second_page_404(1, usize::MAX)).await;
+    let client = HubClient::login(config(base)).await.unwrap();
+    let state = client.read_state("acme", &Scope::default()).await.unwrap();
+    assert_eq!(state.repositories.keys().collect::<Vec<_>>(), ["a"]);
+    assert_eq!(page2_requests(&fake), 1);
+}
+
+#[tokio::test]
+async fn a_404_on_a_later_page_is_retried_once() {
+    let (base, fake) = serve(second_page_404(2, 1)).await;
+    let client = HubClient::login(config(base)).await.unwrap();
+    let state = client.read_state("acme", &Scope::default()).await.unwrap();
+    assert_eq!(state.repositories.keys().collect::<Vec<_>>(), ["a", "b"]);
+    assert_eq!(page2_requests(&fake), 2);
+}
+
+#[test]
+fn retry_after_reads_seconds_unix_time_and_http_date() {
+    use crate::transport::parse_retry_after;
+    // Wed, 21 Oct 2015 07:28:00 GMT (RFC 9110's example) is 1445412480.
+    let now = 1_445_412_470u64;
+    assert_eq!(parse_retry_after("3", now), Some(Duration::from_secs(3)));
+    assert_eq!(
+        parse_retry_after("1445412480", now),
+        Some(Duration::from_secs(10))
+    );
+    assert_eq!(
+        parse_retry_after("Wed, 21 Oct 2015 07:28:00 GMT", now),
+        Some(Duration::from_secs(10))
+    );
+    assert_eq!(
+        parse_retry_after("Wednesday, 21-Oct-15 07:28:00 GMT", now),
+        Some(Duration::from_secs(10))
+    );
+    assert_eq!(
+        parse_retry_after("Wed, 21 Oct 2015 07:27:00 GMT", now),
+        Some(Duration::ZERO)
+    );
+    assert_eq!(parse_retry_after("soon", now), None);
+    // The hub client reads the date form too.
+    let mut h = reqwest::header::HeaderMap::new();
+    let in_20s = httpdate::fmt_http_date(SystemTime::now() + Duration::from_secs(20));
+    h.insert("retry-after", in_20s.parse().unwrap());
+    let w = http::rate_limit_wait(&h, Duration::from_secs(60)).unwrap();
+    assert!(
+        w <= Duration::from_secs(21) && w >= Duration::from_secs(15),
+        "{w:?}"
+    );
 }

@@ -72,6 +72,9 @@ pub struct ClientConfig {
     /// Registry name (as in references, e.g. `docker.io`) -> base URL (`http://127.0.0.1:5000`)
     /// to send its API requests to instead (the sandbox standing in for Docker Hub).
     pub endpoints: BTreeMap<String, url::Url>,
+    /// Registry name -> where its credential came from ("credentials from Docker's config.json"),
+    /// for messages; never the credential. Absent: anonymous.
+    pub credential_sources: BTreeMap<String, String>,
     /// Longest wait between two reads of a response (what bounds a blob transfer, which may take
     /// long but must keep moving).
     pub request_timeout: Duration,
@@ -95,6 +98,7 @@ impl Default for ClientConfig {
             trusted_realms: BTreeMap::new(),
             insecure: Vec::new(),
             endpoints: BTreeMap::new(),
+            credential_sources: BTreeMap::new(),
             request_timeout: Duration::from_secs(600),
             request_deadline: Duration::from_secs(60),
             retry_budget: Duration::from_secs(300),
@@ -232,15 +236,7 @@ pub fn parse_challenge(h: &str) -> Option<Challenge> {
     })
 }
 
-/// Parses `Retry-After` as delay seconds or an epoch timestamp (values above 10^9).
-pub fn parse_retry_after(v: &str, now_epoch: u64) -> Option<Duration> {
-    let n: u64 = v.trim().parse().ok()?;
-    if n > 1_000_000_000 {
-        Some(Duration::from_secs(n.saturating_sub(now_epoch)))
-    } else {
-        Some(Duration::from_secs(n))
-    }
-}
+pub use crate::transport::parse_retry_after;
 
 /// Parses `ratelimit-remaining: 76;w=21600` to 76.
 pub fn parse_ratelimit(v: &str) -> Option<u64> {
@@ -559,6 +555,15 @@ impl RegistryClient {
             let result = rb.send().await;
             let (retry_wait, last) = match result {
                 Err(e) => {
+                    // A refused connection (nothing listens there: a wrong URL) is retried once.
+                    let refused = crate::transport::connection_refused(&e);
+                    if refused && (attempt >= 2 || attempt >= self.config.max_attempts) {
+                        return Err(RegistryError::Transport {
+                            method: method.to_string(),
+                            url: url.to_string(),
+                            message: self.refused_message(reference, url, attempt),
+                        });
+                    }
                     if attempt >= self.config.max_attempts || e.is_builder() {
                         return Err(RegistryError::Transport {
                             method: method.to_string(),
@@ -585,11 +590,15 @@ impl RegistryClient {
                         status.is_server_error() || status == StatusCode::TOO_MANY_REQUESTS;
                     if !transient || attempt >= self.config.max_attempts {
                         let body = error_body(resp, MAX_ERROR_BODY_BYTES).await;
+                        let mut body = truncate(&body, 300);
+                        if status == StatusCode::UNAUTHORIZED {
+                            body = self.unauthorized_message(reference, &scopes, &body);
+                        }
                         return Err(RegistryError::Status {
                             method: method.to_string(),
                             url: url.to_string(),
                             status: status.as_u16(),
-                            body: truncate(&body, 300),
+                            body,
                         });
                     }
                     let now = SystemTime::now()
@@ -610,6 +619,79 @@ impl RegistryClient {
             tracing::debug!(%method, url, attempt, ?retry_wait, "retrying registry request");
             tokio::time::sleep(retry_wait).await;
         }
+    }
+
+    /// What a 401 after the token round means: which registry refused which credential source
+    /// (never the credential), and what to do. `detail` is the registry's own text, if any.
+    fn unauthorized_message(
+        &self,
+        reference: &Reference,
+        scopes: &[Scope],
+        detail: &str,
+    ) -> String {
+        let registry = &reference.registry;
+        let source = self.config.credential_sources.get(registry);
+        let access = if scopes.iter().any(|s| s.push) {
+            "pull and push"
+        } else {
+            "pull"
+        };
+        let what = match source {
+            Some(s) => format!("{registry} refused {s}"),
+            None => format!("{registry} refused an anonymous request"),
+        };
+        let fix = match source.map(String::as_str) {
+            Some(s) if s.contains("VETTED_REGISTRY_USERNAME") => format!(
+                "check VETTED_REGISTRY_USERNAME and VETTED_REGISTRY_PASSWORD, and that this user \
+                 has {access} access to {}",
+                reference.repository
+            ),
+            Some(s) if s.contains("DOCKERHUB_USERNAME") => format!(
+                "check DOCKERHUB_USERNAME and DOCKERHUB_TOKEN, and that this account has {access} \
+                 access to {}",
+                reference.repository
+            ),
+            Some(_) => format!(
+                "run `docker login {registry}` again, and check that the account has {access} \
+                 access to {}",
+                reference.repository
+            ),
+            None => format!(
+                "the repository {} may be private or not exist; set VETTED_REGISTRY_USERNAME and \
+                 VETTED_REGISTRY_PASSWORD (and VETTED_REGISTRY_HOSTS for a registry other than \
+                 docker.io) or `docker login {registry}` for an account with {access} access",
+                reference.repository
+            ),
+        };
+        let said = if detail.trim().is_empty() {
+            String::new()
+        } else {
+            format!(" (it said: {detail})")
+        };
+        format!("{what}{said}; {fix}")
+    }
+
+    /// What a refused connection to `url` means: the registry's origin, and the setting that
+    /// chose it when `reference`'s registry is redirected (`--docker-io-registry`).
+    fn refused_message(&self, reference: &Reference, url: &str, attempts: u32) -> String {
+        let origin = url::Url::parse(url)
+            .map(|u| u.origin().ascii_serialization())
+            .unwrap_or_else(|_| reference.registry.clone());
+        let check = if self.config.endpoints.contains_key(&reference.registry) {
+            format!(
+                "{} requests go there because of --docker-io-registry or \
+                 VETTED_DOCKER_IO_REGISTRY: check that setting (unset, they go to Docker Hub)",
+                reference.registry
+            )
+        } else {
+            format!(
+                "check the registry {} in the policy's mirror source, and that it is reachable",
+                reference.registry
+            )
+        };
+        format!(
+            "could not connect to {origin} (connection refused, {attempts} attempt(s)); {check}"
+        )
     }
 
     /// Refuses a retry that would start past [`ClientConfig::retry_budget`] (counted from
@@ -856,7 +938,26 @@ impl RegistryClient {
                 |rb| rb.header(reqwest::header::ACCEPT, MANIFEST_ACCEPT),
                 |s| s.is_success(),
             )
-            .await?;
+            .await
+            .map_err(|e| match e {
+                // A HEAD 404 has no body to explain it.
+                RegistryError::Status {
+                    method,
+                    url,
+                    status: 404,
+                    ..
+                } => RegistryError::Status {
+                    method,
+                    url,
+                    status: 404,
+                    body: if reference.digest.is_some() {
+                        format!("{reference} not found (no such manifest upstream)")
+                    } else {
+                        format!("{reference} not found (no such tag upstream)")
+                    },
+                },
+                other => other,
+            })?;
         let h = resp.headers();
         let media_type = header_str(h, reqwest::header::CONTENT_TYPE.as_str())
             .map(|s| s.split(';').next().unwrap_or(s).trim().to_string())

@@ -7,6 +7,7 @@ mod faults;
 mod harness;
 mod hub_echo;
 mod lock;
+mod messages;
 mod mirror;
 mod openapi;
 mod provider_forms;
