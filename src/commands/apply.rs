@@ -20,9 +20,6 @@ use crate::registry::client::RegistryClient;
 use crate::render::progress::CopyProgress;
 use crate::settings::Output;
 
-/// The policy flag's default: a saved plan names its own policy, so only another value conflicts.
-const DEFAULT_POLICY: &str = "vetted.toml";
-
 pub async fn run(args: &ApplyArgs, output: Output) -> Result<Outcome, Error> {
     if let Some(path) = &args.plan {
         return run_saved(args, path, output).await;
@@ -58,21 +55,28 @@ pub async fn run(args: &ApplyArgs, output: Output) -> Result<Outcome, Error> {
 /// executed as such: a plan edited after review (fingerprints kept) is refused.
 async fn run_saved(args: &ApplyArgs, path: &Path, output: Output) -> Result<Outcome, Error> {
     let saved = SavedPlan::read(path)?;
-    if args.policy.policy != Path::new(DEFAULT_POLICY) && args.policy.policy != saved.policy {
-        return Err(Error::Usage(format!(
-            "{} was made from the policy {}, but --policy names {}; drop --policy (the saved plan names its policy) or run `vetted plan --out` with that policy",
+    // Everything below that comes from the file is shown escaped: the file is input, not ours.
+    let shown = |s: &str| crate::render::untrusted(s).into_owned();
+    // The policy is the one this command names (--policy, or the default), never the one the file
+    // names: the fingerprints are plain hashes, so a forged file could otherwise point apply at
+    // another policy in the checkout and have its own changes "recomputed" from that.
+    let policy_path = &args.policy.policy;
+    if *policy_path != saved.policy {
+        return Err(Error::Refused(format!(
+            "{} was made from the policy {}, but this apply reads {}; nothing was changed. Pass --policy {} if that is the policy to apply, or run `vetted plan --out` with {}",
             path.display(),
-            saved.policy.display(),
-            args.policy.policy.display()
+            shown(&saved.policy.display().to_string()),
+            policy_path.display(),
+            shown(&saved.policy.display().to_string()),
+            policy_path.display()
         )));
     }
     let hub_url = recorded_url(&crate::settings::hub_config(&args.hub)?.base_url);
     if hub_url != saved.hub_url {
         return Err(Error::Refused(format!(
-            "{} was made against {}, but this apply talks to {hub_url}; nothing was changed. Point --hub-url (VETTED_HUB_URL) at {} or run `vetted plan --out` again",
+            "{} was made against {}, but this apply talks to {hub_url}; nothing was changed. Point --hub-url (VETTED_HUB_URL) at it or run `vetted plan --out` again",
             path.display(),
-            saved.hub_url,
-            saved.hub_url
+            shown(&saved.hub_url),
         )));
     }
     super::status(&format!(
@@ -80,7 +84,7 @@ async fn run_saved(args: &ApplyArgs, path: &Path, output: Output) -> Result<Outc
         path.display()
     ));
     let loaded = super::load(
-        &saved.policy,
+        policy_path,
         &args.hub,
         &args.registry,
         args.locked,
@@ -91,7 +95,8 @@ async fn run_saved(args: &ApplyArgs, path: &Path, output: Output) -> Result<Outc
     if loaded.policy.desired.org != saved.org {
         stale.push(format!(
             "the policy now names organization {} instead of {}",
-            loaded.policy.desired.org, saved.org
+            loaded.policy.desired.org,
+            shown(&saved.org)
         ));
     }
     let planned = super::plan_loaded(loaded, super::Estimate::From(&saved.plan)).await?;

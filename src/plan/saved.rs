@@ -255,7 +255,12 @@ fn decisive(change: &Change) -> Value {
 
 /// `+ invite mallory`: a change as the plan shows it.
 fn shown(change: &Change, org: &str) -> String {
-    format!("`{} {}`", change.action().marker(), change.address(org))
+    // The address comes from the saved file (input): escaped like any text from outside.
+    format!(
+        "`{} {}`",
+        change.action().marker(),
+        crate::render::untrusted(&change.address(org))
+    )
 }
 
 /// The first way `saved`'s changes differ from `now`'s (the plan its inputs give), in words;
@@ -265,7 +270,8 @@ pub fn first_difference(saved: &Plan, now: &Plan) -> Option<String> {
     if saved.org != now.org {
         return Some(format!(
             "the saved plan is for organization {}, its inputs for {}",
-            saved.org, now.org
+            crate::render::untrusted(&saved.org),
+            now.org
         ));
     }
     let org = &now.org;

@@ -287,6 +287,31 @@ fn live_drift_or_an_edited_policy_make_a_saved_plan_stale() {
         stderr(&out)
     );
 
+    // A plan file that names another policy of the checkout (fingerprints can be recomputed by
+    // anyone) does not choose what apply reads: apply reads its own --policy (here the default),
+    // and refuses the mismatch, with the file's text shown escaped.
+    let mut forged: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(sb.path().join("plan.json")).unwrap())
+            .unwrap();
+    forged["policy"] = "other.toml\nApply complete! 3 added".into();
+    std::fs::write(sb.path().join("forged.json"), forged.to_string()).unwrap();
+    let out = sb
+        .vetted()
+        .args(["apply", "--yes", "forged.json"])
+        .output()
+        .unwrap();
+    assert_eq!(code(&out), 1);
+    assert!(
+        stderr(&out).contains("was made from the policy other.toml\\nApply complete! 3 added, but this apply reads vetted.toml; nothing was changed"),
+        "{}",
+        stderr(&out)
+    );
+    assert!(
+        !stderr(&out).contains("\nApply complete"),
+        "{}",
+        stderr(&out)
+    );
+
     // Without --yes and without a terminal: the usual refusal to apply unconfirmed.
     let out = sb.vetted().args(["apply", "plan.json"]).output().unwrap();
     assert_eq!(code(&out), 1);

@@ -771,10 +771,12 @@ impl Action {
             zip,
             PLAN_WORKFLOW,
             "pull_request",
+            (7, "main"),
         );
     }
 
-    /// An artifact uploaded by a run of the workflow at `path` on `event`.
+    /// An artifact uploaded by a run of the workflow at `path` on `event`, for the pull request
+    /// `(number, base branch)`.
     #[allow(clippy::too_many_arguments)]
     fn artifact_of_run(
         &self,
@@ -786,6 +788,7 @@ impl Action {
         zip: Vec<u8>,
         path: &str,
         event: &str,
+        pull_request: (u64, &str),
     ) {
         let head_repo = match origin {
             Origin::ThisRepository => "acme/policy",
@@ -799,7 +802,9 @@ impl Action {
             .push(serde_json::json!({
                 "id": id + 90_000, "path": path, "event": event, "head_sha": HEAD_SHA,
                 "repository": {"full_name": "acme/policy"},
-                "head_repository": {"full_name": head_repo}
+                "head_repository": {"full_name": head_repo},
+                "pull_requests": [{"number": pull_request.0, "base": {"ref": pull_request.1},
+                    "head": {"sha": HEAD_SHA}}]
             }));
         let head_repository_id = match origin {
             Origin::ThisRepository => 500,
@@ -901,7 +906,7 @@ fn apply_applies_the_plan_reviewed_on_the_merged_pull_request() {
                 "show {} --format markdown --max-chars 1048576",
                 plan.display()
             ),
-            format!("apply --yes {}", plan.display())
+            format!("apply --policy vetted.toml --yes {}", plan.display())
         ],
         "the reviewed plan is applied as it is: no new plan"
     );
@@ -1004,6 +1009,7 @@ fn apply_takes_only_an_artifact_the_plan_workflow_made_for_the_pull_request() {
         plan_zip("{\"forged\":\"other workflow\"}"),
         ".github/workflows/mine.yml",
         "pull_request",
+        (7, "main"),
     );
     a.artifact_of_run(
         22,
@@ -1014,6 +1020,20 @@ fn apply_takes_only_an_artifact_the_plan_workflow_made_for_the_pull_request() {
         plan_zip("{\"forged\":\"push run\"}"),
         PLAN_WORKFLOW,
         "push",
+        (7, "main"),
+    );
+    // The plan workflow's pull_request run on the same head commit, but for another pull request
+    // into a branch the pusher controls (whose plan workflow file they rewrote): refused.
+    a.artifact_of_run(
+        24,
+        &name,
+        "2026-11-29T09:55:00Z",
+        Origin::ThisRepository,
+        false,
+        plan_zip("{\"forged\":\"another pull request\"}"),
+        PLAN_WORKFLOW,
+        "pull_request",
+        (8, "evil"),
     );
     let r = a.run("apply", DOCKER_SECRET);
     assert_eq!(r.code, 1, "{}", r.stderr);
@@ -1025,7 +1045,8 @@ fn apply_takes_only_an_artifact_the_plan_workflow_made_for_the_pull_request() {
     assert!(
         r.summary.contains("no saved plan")
             && r.summary.contains(".github/workflows/mine.yml")
-            && r.summary.contains("push"),
+            && r.summary.contains("push")
+            && r.summary.contains("another pull request or base branch"),
         "{}",
         r.summary
     );
@@ -1194,7 +1215,7 @@ fn a_manual_run_applies_the_plan_its_plan_job_saved() {
         a.argv(),
         [
             format!("show {file} --format markdown --max-chars 1048576"),
-            format!("apply --yes {file}")
+            format!("apply --policy vetted.toml --yes {file}")
         ]
     );
     assert_eq!(
@@ -1257,7 +1278,7 @@ fn apply_fresh_plans_now_and_applies_that_plan() {
     );
     assert_eq!(
         argv.last().unwrap(),
-        &format!("apply --yes {}", plan.display())
+        &format!("apply --policy vetted.toml --yes {}", plan.display())
     );
     assert_eq!(
         fs::read_to_string(a.dir.path().join("fake/applied.log")).unwrap(),

@@ -65,7 +65,7 @@ vetted_show() {
   fi
 }
 # apply FILE: applies exactly the saved plan; refuses when it is stale.
-vetted_apply_saved() { vetted_run apply --yes "$1"; }
+vetted_apply_saved() { vetted_run apply --policy "$POLICY" --yes "$1"; }
 # drift check: exit 0 in sync, 2 drifted, anything else an error.
 vetted_plan_drift() { vetted_run plan --policy "$POLICY" --locked --format markdown --detailed-exitcode --drift; }
 

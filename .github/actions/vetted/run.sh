@@ -223,9 +223,10 @@ apply_reviewed() {
     refuse_apply "" "Pull request #$number is not merged into ${GITHUB_REF_NAME:-this branch}, so its plan cannot be applied here."
   fi
   head=$(jq -r '.head.sha // empty' <<<"$pr")
+  base=$(jq -r '.base.ref // empty' <<<"$pr")
   set_output pull-request "$number"
   name="vetted-plan-$head"
-  artifact=$(reviewed_artifact "$name" "$head") ||
+  artifact=$(reviewed_artifact "$name" "$head" "$number" "$base") ||
     die "could not list the workflow artifacts and their runs from the GitHub API"
   if [ -z "$artifact" ]; then
     refuse_apply "$number" "Pull request #$number has no saved plan for its last commit $(short_sha "$head") (artifact \`$name\` from a \`pull_request\` run of \`$PLAN_WORKFLOW\` in $GITHUB_REPOSITORY): the plan job did not run on that commit, ran validate-only (a fork, or no Docker Hub token), failed, or its artifact expired.$(cat "$WORK_DIR/refused-artifacts" 2>/dev/null)"
@@ -247,13 +248,17 @@ apply_reviewed() {
   fi
 }
 
-# reviewed_artifact NAME HEAD_SHA: prints the id of the newest unexpired artifact NAME that the plan
-# workflow made for the pull request: its run is a `pull_request` run of the workflow file
-# PLAN_WORKFLOW, on HEAD_SHA, in this repository (head and base). Anyone who can push a branch can
-# run a workflow of their own that uploads an artifact of that name, so the name alone proves
-# nothing; the run says who made it. Refused candidates are listed in $WORK_DIR/refused-artifacts.
+# reviewed_artifact NAME HEAD_SHA NUMBER BASE: prints the id of the newest unexpired artifact NAME
+# that the plan workflow made for pull request NUMBER: its run is a `pull_request` run of the
+# workflow file PLAN_WORKFLOW, on HEAD_SHA, in this repository (head and base), for pull request
+# NUMBER into BASE. Anyone who can push a branch can run a workflow of their own that uploads an
+# artifact of that name, so the name alone proves nothing; the run says who made it. The pull
+# request matters too: a `pull_request` run takes its workflow file from the pull request's base
+# branch, so a pusher could open another pull request with the same head into a branch whose
+# PLAN_WORKFLOW they rewrote. Only the merged pull request's own runs (into BASE, the protected
+# branch it merged into) count. Refused candidates are listed in $WORK_DIR/refused-artifacts.
 reviewed_artifact() {
-  local name=$1 head=$2 candidates id run_id run path event why
+  local name=$1 head=$2 number=$3 base=$4 candidates id run_id run path event why
   : >"$WORK_DIR/refused-artifacts"
   candidates=$(gh_api GET "/repos/$GITHUB_REPOSITORY/actions/artifacts?name=$(uri "$name")&per_page=100" |
     jq -r --arg n "$name" --arg sha "$head" \
@@ -276,6 +281,10 @@ reviewed_artifact() {
       '.head_sha == $sha and .repository.full_name == $repo and .head_repository.full_name == $repo' \
       <<<"$run" >/dev/null; then
       why="made by a run on another commit or repository"
+    elif ! jq -e --argjson n "$number" --arg base "$base" \
+      '[.pull_requests[]? | select(.number == $n and .base.ref == $base)] | length > 0' \
+      <<<"$run" >/dev/null; then
+      why="made by a run for another pull request or base branch"
     fi
     if [ -z "$why" ]; then
       printf '%s\n' "$id"
