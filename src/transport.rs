@@ -1,5 +1,6 @@
-//! What the Docker Hub and registry clients share about retrying: reading `Retry-After` (RFC 9110
-//! section 10.2.3) and telling a refused connection (nothing listens there) from a transient one.
+//! What the Docker Hub and registry clients share about retrying and remote text: reading
+//! `Retry-After` (RFC 9110 section 10.2.3), telling a refused connection (nothing listens there)
+//! from a transient one, and taking bearer tokens out of error bodies that echo a request.
 
 use std::time::{Duration, UNIX_EPOCH};
 
@@ -39,4 +40,73 @@ pub fn connection_refused(e: &reqwest::Error) -> bool {
         source = err.source();
     }
     false
+}
+
+/// Replaces the token after every `Bearer` (any case) with `***`. The separator may be any run of
+/// spaces, tabs, line breaks, `=`, `:`, `+`, `%20` or the escapes `\\n`, `\\t`, `\\r` (an echo in
+/// JSON or a URL); a token ends at whitespace, a quote, a backslash, a comma or a closing bracket.
+/// An error body that echoes the request (hub or registry) never shows a token this way, whatever
+/// vetted knows of the secrets.
+pub fn redact_bearer(text: &str) -> String {
+    let lower = text.to_ascii_lowercase();
+    let mut out = String::with_capacity(text.len());
+    let mut i = 0;
+    while let Some(found) = lower[i..].find("bearer") {
+        let start = i + found;
+        let after = start + "bearer".len();
+        let mut tok_start = after;
+        // Bounded: each step consumes at least one byte of the text.
+        loop {
+            let rest = &lower[tok_start..];
+            let skip = [
+                " ", "\t", "\n", "\r", "=", ":", "+", "%20", "\\n", "\\t", "\\r",
+            ]
+            .iter()
+            .find(|sep| rest.starts_with(**sep))
+            .map_or(0, |sep| sep.len());
+            if skip == 0 {
+                break;
+            }
+            tok_start += skip;
+        }
+        if tok_start == after {
+            out.push_str(&text[i..after]);
+            i = after;
+            continue;
+        }
+        let tok_len = text[tok_start..]
+            .find(|c: char| c.is_whitespace() || "\"'\\,;)]}<>&".contains(c))
+            .unwrap_or(text.len() - tok_start);
+        out.push_str(&text[i..tok_start]);
+        if tok_len > 0 {
+            out.push_str("***");
+        }
+        i = tok_start + tok_len;
+    }
+    out.push_str(&text[i..]);
+    out
+}
+
+#[cfg(test)]
+mod redact_tests {
+    use super::redact_bearer;
+
+    #[test]
+    fn bearer_tokens_are_redacted_in_every_echoed_form() {
+        for (text, want) in [
+            ("Authorization: Bearer abc.def", "Authorization: Bearer ***"),
+            (
+                "authorization=bearer%20abc.def&x=1",
+                "authorization=bearer%20***&x=1",
+            ),
+            ("{\"h\":\"Bearer\\nabc.def\"}", "{\"h\":\"Bearer\\n***\"}"),
+            ("bearer=abc.def, next", "bearer=***, next"),
+            ("BEARER\tabc", "BEARER\t***"),
+            ("Bearer+abc", "Bearer+***"),
+            ("no token: bearer", "no token: bearer"),
+            ("bearers are fine", "bearers are fine"),
+        ] {
+            assert_eq!(redact_bearer(text), want, "{text}");
+        }
+    }
 }

@@ -297,43 +297,13 @@ impl Redactor {
                 out = out.replace(f.as_str(), "***");
             }
         }
-        redact_bearer(&out)
+        crate::transport::redact_bearer(&out)
     }
 
     /// [`text`](Self::text) on a body (invalid UTF-8 is replaced first, so nothing hides in it).
     pub(crate) fn bytes(&self, body: &[u8]) -> Vec<u8> {
         self.text(&String::from_utf8_lossy(body)).into_bytes()
     }
-}
-
-/// Replaces the token after every `Bearer ` (any case, any run of spaces) with `***`; a token ends
-/// at whitespace, a quote, a backslash, a comma or a closing bracket.
-fn redact_bearer(text: &str) -> String {
-    let lower = text.to_ascii_lowercase();
-    let mut out = String::with_capacity(text.len());
-    let mut i = 0;
-    while let Some(found) = lower[i..].find("bearer") {
-        let start = i + found;
-        let after = start + "bearer".len();
-        let rest = &text[after..];
-        let spaces = rest.len() - rest.trim_start_matches([' ', '\t']).len();
-        if spaces == 0 {
-            out.push_str(&text[i..after]);
-            i = after;
-            continue;
-        }
-        let tok_start = after + spaces;
-        let tok_len = text[tok_start..]
-            .find(|c: char| c.is_whitespace() || "\"'\\,;)]}<>".contains(c))
-            .unwrap_or(text.len() - tok_start);
-        out.push_str(&text[i..tok_start]);
-        if tok_len > 0 {
-            out.push_str("***");
-        }
-        i = tok_start + tok_len;
-    }
-    out.push_str(&text[i..]);
-    out
 }
 
 /// Extracts Docker Hub's explanation from an error body: `detail`/`message`/`errinfo` for JSON, or a

@@ -348,7 +348,8 @@ pub(crate) async fn error_body(mut resp: Response, cap: usize) -> String {
             _ => break,
         }
     }
-    String::from_utf8_lossy(&out).into_owned()
+    // A registry that echoes the request must not show a token in our output.
+    crate::transport::redact_bearer(&String::from_utf8_lossy(&out))
 }
 
 struct CachedToken {

@@ -60,7 +60,7 @@ pub fn untrusted_markdown(s: &str) -> Cow<'_, str> {
     let mut prev: Option<char> = None;
     let mut mentions = false;
     for c in s.chars() {
-        if c == '@' && !prev.is_some_and(|p| p.is_alphanumeric() || p == '_' || p == '`') {
+        if c == '@' && !prev.is_some_and(|p| p.is_alphanumeric() || p == '_') {
             mentions = true;
             break;
         }
@@ -73,7 +73,7 @@ pub fn untrusted_markdown(s: &str) -> Cow<'_, str> {
     let mut prev: Option<char> = None;
     for c in s.chars() {
         out.push(c);
-        if c == '@' && !prev.is_some_and(|p| p.is_alphanumeric() || p == '_' || p == '`') {
+        if c == '@' && !prev.is_some_and(|p| p.is_alphanumeric() || p == '_') {
             out.push('\u{200B}');
         }
         prev = Some(c);
@@ -121,6 +121,8 @@ mod tests {
             "ping @\u{200B}admin and (@\u{200B}acme/owners), mail bob@example.com"
         );
         assert_eq!(untrusted_markdown("@x\n"), "@\u{200B}x\\n");
+        // Right after a code span GitHub still links the mention.
+        assert_eq!(untrusted_markdown("`x`@admin"), "`x`@\u{200B}admin");
         assert!(matches!(untrusted_markdown("plain"), Cow::Borrowed(_)));
     }
 }
