@@ -1,6 +1,7 @@
 //! What the Docker Hub and registry clients share about retrying and remote text: reading
 //! `Retry-After` (RFC 9110 section 10.2.3), telling a refused connection (nothing listens there)
-//! from a transient one, and taking bearer tokens out of error bodies that echo a request.
+//! from a transient one, taking bearer tokens out of error bodies that echo a request, and
+//! summing up an HTML error page (a CDN's or Cloudflare's 429 or 5xx) by its title.
 
 use std::time::{Duration, UNIX_EPOCH};
 
@@ -87,9 +88,60 @@ pub fn redact_bearer(text: &str) -> String {
     out
 }
 
+/// The longest HTML page title shown in an error message.
+const MAX_TITLE_CHARS: usize = 120;
+
+/// An HTML error page (by `content_type`, or a body that opens like one) summed up for an error
+/// message: its `<title>` (tags stripped, whitespace squashed, at most 120 characters), or
+/// `"an HTML page"` without one; `None` for anything else. The page itself (styles, scripts, a
+/// Cloudflare ray id) never reaches the message. The result is still remote text: callers escape it.
+pub fn html_summary(content_type: &str, body: &str) -> Option<String> {
+    let head: String = body
+        .trim_start()
+        .chars()
+        .take(15)
+        .collect::<String>()
+        .to_ascii_lowercase();
+    let is_html = content_type.to_ascii_lowercase().contains("html")
+        || head.starts_with("<!doctype html")
+        || head.starts_with("<html");
+    if !is_html {
+        return None;
+    }
+    let lower = body.to_ascii_lowercase();
+    let title = lower.find("<title").and_then(|open| {
+        let start = open + lower[open..].find('>')? + 1;
+        let end = start + lower[start..].find("</title")?;
+        body.get(start..end)
+    });
+    let text = title
+        .map(|t| {
+            let mut stripped = String::new();
+            let mut in_tag = false;
+            for c in t.chars() {
+                match c {
+                    '<' => in_tag = true,
+                    '>' if in_tag => in_tag = false,
+                    _ if !in_tag => stripped.push(c),
+                    _ => {}
+                }
+            }
+            stripped.split_whitespace().collect::<Vec<_>>().join(" ")
+        })
+        .filter(|t| !t.is_empty());
+    Some(match text {
+        Some(t) if t.chars().count() > MAX_TITLE_CHARS => {
+            let cut: String = t.chars().take(MAX_TITLE_CHARS).collect();
+            format!("an HTML page titled \"{cut}…\"")
+        }
+        Some(t) => format!("an HTML page titled \"{t}\""),
+        None => "an HTML page".to_string(),
+    })
+}
+
 #[cfg(test)]
 mod redact_tests {
-    use super::redact_bearer;
+    use super::{html_summary, redact_bearer};
 
     #[test]
     fn bearer_tokens_are_redacted_in_every_echoed_form() {
@@ -108,5 +160,37 @@ mod redact_tests {
         ] {
             assert_eq!(redact_bearer(text), want, "{text}");
         }
+    }
+
+    #[test]
+    fn html_pages_are_summed_up_by_title() {
+        let cloudflare = "<!DOCTYPE html>\n<html><head><title>Access denied | registry-1.docker.io used Cloudflare to restrict access</title><style>body{color:red}</style></head><body><script>x()</script>Ray ID: 1234</body></html>";
+        let s = html_summary("text/html; charset=UTF-8", cloudflare).unwrap();
+        assert_eq!(
+            s,
+            "an HTML page titled \"Access denied | registry-1.docker.io used Cloudflare to restrict access\""
+        );
+        // By its opening when the content type says nothing.
+        assert_eq!(
+            html_summary("", "  <html><body>busy</body></html>").as_deref(),
+            Some("an HTML page")
+        );
+        let long = format!("<html><title>{}</title></html>", "x".repeat(500));
+        let s = html_summary("text/html", &long).unwrap();
+        assert_eq!(
+            s.chars().count(),
+            "an HTML page titled \"\"…".chars().count() + 120
+        );
+        assert_eq!(html_summary("application/json", "{\"detail\":1}"), None);
+        assert_eq!(html_summary("text/plain", "too many"), None);
+        // Tags inside the title go; an unterminated title is "an HTML page".
+        assert_eq!(
+            html_summary("text/html", "<title><b>429</b> Too Many</title>").as_deref(),
+            Some("an HTML page titled \"429 Too Many\"")
+        );
+        assert_eq!(
+            html_summary("text/html", "<title>never closed").as_deref(),
+            Some("an HTML page")
+        );
     }
 }

@@ -69,6 +69,7 @@ async fn run_proxy(args: &ProxyArgs) -> Result<Outcome, Error> {
         seed: args.seed,
         kinds,
         ratelimit: args.pull_limit,
+        ..ProxyOptions::default()
     };
     let proxy = Proxy::start_on(&args.upstream, options, args.port)
         .await

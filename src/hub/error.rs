@@ -324,6 +324,15 @@ pub(crate) fn describe_body(content_type: &str, body: &[u8]) -> String {
         return truncate(&v.to_string(), MAX_MESSAGE);
     }
     let text = String::from_utf8_lossy(body);
+    let ct = if content_type.is_empty() {
+        "unknown content type"
+    } else {
+        content_type
+    };
+    // An HTML page (a CDN's or Cloudflare's 429 or 5xx): its title, never its styles or scripts.
+    if let Some(page) = crate::transport::html_summary(content_type, &text) {
+        return format!("non-JSON body ({}): {page}", truncate(ct, 100));
+    }
     let mut stripped = String::new();
     let mut in_tag = false;
     for c in text.chars() {
@@ -338,11 +347,6 @@ pub(crate) fn describe_body(content_type: &str, body: &[u8]) -> String {
         }
     }
     let squashed = stripped.split_whitespace().collect::<Vec<_>>().join(" ");
-    let ct = if content_type.is_empty() {
-        "unknown content type"
-    } else {
-        content_type
-    };
     format!(
         "non-JSON body ({}): {}",
         truncate(ct, 100),

@@ -461,7 +461,7 @@ async fn html_502_gives_clean_error() {
         .await
         .unwrap_err();
     let text = err.to_string();
-    assert!(text.starts_with("GET /v2/orgs/acme/settings/: 502 Bad Gateway: non-JSON body (text/html): 502 Bad Gateway"), "{text}");
+    assert!(text.starts_with("GET /v2/orgs/acme/settings/: 502 Bad Gateway: non-JSON body (text/html): an HTML page titled \"502 Bad Gateway\""), "{text}");
     assert!(!text.contains('<'), "{text}");
 }
 

@@ -238,9 +238,54 @@ pub fn parse_challenge(h: &str) -> Option<Challenge> {
 
 pub use crate::transport::parse_retry_after;
 
-/// Parses `ratelimit-remaining: 76;w=21600` to 76.
+/// Parses a Docker Hub pull-limit header value to its count: `ratelimit-remaining: 76;w=21600`
+/// (the documented form: the count, then `;w=` and the window in seconds) and the bare `76` both
+/// give 76; anything else (`x;w=1`, empty, negative) gives `None`. Also reads `ratelimit-limit`
+/// (`100;w=21600`).
 pub fn parse_ratelimit(v: &str) -> Option<u64> {
-    v.split(';').next()?.trim().parse().ok()
+    let count = v.split(';').next()?.trim();
+    if count.is_empty() || !count.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    count.parse().ok()
+}
+
+/// Redirects a registry answer may chain (Docker Hub's blob GETs take one, to its CDN).
+pub const MAX_REDIRECTS: usize = 5;
+
+/// Which redirects the client follows: at most [`MAX_REDIRECTS`], to http(s) only, and never from
+/// https down to plain http off loopback ([`redirect_refusal`]). `Authorization` (and cookies) are
+/// dropped by reqwest whenever the next URL's scheme, host or port differs from the previous one:
+/// a registry credential or token never reaches the CDN host Docker Hub redirects blob GETs to.
+fn redirect_policy() -> reqwest::redirect::Policy {
+    reqwest::redirect::Policy::custom(|attempt| {
+        match redirect_refusal(attempt.url(), attempt.previous()) {
+            Some(why) => attempt.error(why),
+            None => attempt.follow(),
+        }
+    })
+}
+
+/// Why a redirect to `next` after `previous` (the URLs requested so far, first to last) is not
+/// followed, or `None` to follow it.
+pub fn redirect_refusal(next: &url::Url, previous: &[url::Url]) -> Option<String> {
+    let origin = next.origin().ascii_serialization();
+    if previous.len() > MAX_REDIRECTS {
+        return Some(format!(
+            "more than {MAX_REDIRECTS} redirects (the last to {origin}); not followed"
+        ));
+    }
+    match next.scheme() {
+        "https" => None,
+        "http" if url_is_loopback(next) => None,
+        "http" if previous.iter().any(|p| p.scheme() == "https") => Some(format!(
+            "a redirect from https to plain http on a non-loopback host ({origin}); not followed"
+        )),
+        "http" => None,
+        other => Some(format!(
+            "a redirect to the unsupported scheme {other:?}; not followed (http and https only)"
+        )),
+    }
 }
 
 fn is_loopback_host(registry: &str) -> bool {
@@ -336,8 +381,15 @@ pub(crate) async fn read_capped(mut resp: Response, cap: usize) -> Result<Vec<u8
     Ok(out)
 }
 
-/// At most the first `cap` bytes of an error body, as text (an unreadable rest is dropped).
+/// At most the first `cap` bytes of an error body, as text (an unreadable rest is dropped); an
+/// HTML page (a CDN's or Cloudflare's 429 or 5xx) is given by its title only
+/// ([`crate::transport::html_summary`]).
 pub(crate) async fn error_body(mut resp: Response, cap: usize) -> String {
+    let content_type = resp
+        .headers()
+        .get(reqwest::header::CONTENT_TYPE)
+        .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned())
+        .unwrap_or_default();
     let mut out = Vec::new();
     while out.len() < cap {
         match resp.chunk().await {
@@ -348,8 +400,11 @@ pub(crate) async fn error_body(mut resp: Response, cap: usize) -> String {
             _ => break,
         }
     }
+    let text = String::from_utf8_lossy(&out);
+    let text =
+        crate::transport::html_summary(&content_type, &text).unwrap_or_else(|| text.into_owned());
     // A registry that echoes the request must not show a token in our output.
-    crate::transport::redact_bearer(&String::from_utf8_lossy(&out))
+    crate::transport::redact_bearer(&text)
 }
 
 struct CachedToken {
@@ -395,7 +450,7 @@ impl RegistryClient {
             .connect_timeout(config.connect_timeout)
             .read_timeout(config.request_timeout)
             .user_agent(concat!("vetted/", env!("CARGO_PKG_VERSION")))
-            .redirect(reqwest::redirect::Policy::limited(5))
+            .redirect(redirect_policy())
             .build()
             .map_err(|e| RegistryError::Config(e.to_string()))?;
         Ok(RegistryClient {
@@ -411,7 +466,8 @@ impl RegistryClient {
         &self.config
     }
 
-    /// The last `ratelimit-remaining` value seen on a manifest response (Docker Hub only sends it).
+    /// The lowest `ratelimit-remaining` value seen on a registry answer (Docker Hub only sends it),
+    /// in either form [`parse_ratelimit`] reads.
     pub fn ratelimit_remaining(&self) -> Option<u64> {
         match self.ratelimit_remaining.load(Ordering::Relaxed) {
             NO_RATELIMIT => None,
@@ -565,7 +621,8 @@ impl RegistryClient {
                             message: self.refused_message(reference, url, attempt),
                         });
                     }
-                    if attempt >= self.config.max_attempts || e.is_builder() {
+                    // A refused redirect is the registry's answer, not a fault: not retried.
+                    if attempt >= self.config.max_attempts || e.is_builder() || e.is_redirect() {
                         return Err(RegistryError::Transport {
                             method: method.to_string(),
                             url: url.to_string(),
@@ -764,7 +821,10 @@ impl RegistryClient {
             .and_then(|v| v.to_str().ok())
             .and_then(parse_ratelimit)
         {
-            self.ratelimit_remaining.store(n, Ordering::Relaxed);
+            // The lowest value seen: answers to concurrent requests arrive in any order, and the
+            // budget only goes down within a run (a window reset mid-run is missed, which errs
+            // on the safe side).
+            self.ratelimit_remaining.fetch_min(n, Ordering::Relaxed);
         }
     }
 
@@ -1274,6 +1334,57 @@ mod tests {
         assert_eq!(parse_retry_after("soon", 0), None);
         assert_eq!(parse_ratelimit("76;w=21600"), Some(76));
         assert_eq!(parse_ratelimit("x;w=1"), None);
+    }
+
+    #[test]
+    fn both_ratelimit_forms_parse() {
+        // Docker's documented forms, and the bare count.
+        assert_eq!(parse_ratelimit("100;w=21600"), Some(100));
+        assert_eq!(parse_ratelimit("0;w=21600"), Some(0));
+        assert_eq!(parse_ratelimit(" 76 ;w=21600"), Some(76));
+        assert_eq!(parse_ratelimit("76"), Some(76));
+        for bad in [
+            "",
+            ";w=21600",
+            "-1;w=21600",
+            "+5",
+            "1.5;w=1",
+            "7 6",
+            "99999999999999999999999",
+        ] {
+            assert_eq!(parse_ratelimit(bad), None, "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn redirect_rules() {
+        let u = |s: &str| url::Url::parse(s).unwrap();
+        let hub = [u("https://registry-1.docker.io/v2/x/blobs/sha256:1")];
+        // Docker Hub's CDN, and loopback in either scheme.
+        assert_eq!(
+            redirect_refusal(&u("https://production.cloudflare.docker.com/r/x"), &hub),
+            None
+        );
+        assert_eq!(redirect_refusal(&u("http://127.0.0.2:9/b"), &hub), None);
+        // A downgrade to plain http off loopback.
+        let why = redirect_refusal(&u("http://cdn.example/b"), &hub).unwrap();
+        assert!(why.contains("https to plain http"), "{why}");
+        // Plain http that was plain http from the start (an insecure registry) is no downgrade.
+        let insecure = [u("http://10.0.0.5:5000/v2/x/blobs/sha256:1")];
+        assert_eq!(redirect_refusal(&u("http://10.0.0.6/b"), &insecure), None);
+        // Other schemes.
+        let why = redirect_refusal(&u("file:///etc/passwd"), &hub).unwrap();
+        assert!(why.contains("unsupported scheme \"file\""), "{why}");
+        // At most MAX_REDIRECTS hops: `previous` holds the first request and each hop so far.
+        let chain: Vec<url::Url> = (0..=MAX_REDIRECTS)
+            .map(|i| u(&format!("https://r.example/{i}")))
+            .collect();
+        assert_eq!(
+            redirect_refusal(&u("https://r.example/next"), &chain[..MAX_REDIRECTS]),
+            None
+        );
+        let why = redirect_refusal(&u("https://r.example/next"), &chain).unwrap();
+        assert!(why.contains("more than 5 redirects"), "{why}");
     }
 
     #[test]

@@ -41,6 +41,8 @@ pub struct App {
     pub base: url::Url,
     /// The running registry, when the sandbox has one (tags are then read from it).
     registry: std::sync::OnceLock<Arc<super::hubreg::RegistryLink>>,
+    /// The registry half's counters (CDN, pull-limit front), for `GET /_sandbox/registry`.
+    registry_observers: std::sync::OnceLock<super::RegistryObservers>,
 }
 
 /// Locks a mutex, recovering the data if a handler panicked while holding it.
@@ -66,12 +68,23 @@ impl App {
             clock_offset: Mutex::new(Duration::ZERO),
             base,
             registry: std::sync::OnceLock::new(),
+            registry_observers: std::sync::OnceLock::new(),
         }
     }
 
     /// Connects the running registry (once; later calls are ignored).
     pub fn set_registry(&self, link: Arc<super::hubreg::RegistryLink>) {
         let _ = self.registry.set(link);
+    }
+
+    /// Records the registry half's counters (once, at start).
+    pub fn set_registry_observers(&self, observers: super::RegistryObservers) {
+        let _ = self.registry_observers.set(observers);
+    }
+
+    /// The registry half's counters, when the sandbox runs a registry.
+    pub fn registry_observers(&self) -> Option<&super::RegistryObservers> {
+        self.registry_observers.get()
     }
 
     /// The running registry, if any.
@@ -294,6 +307,7 @@ pub fn router(app: Arc<App>) -> Router {
     );
     let api = api
         .route("/_sandbox/state", get(control::state))
+        .route("/_sandbox/registry", get(control::registry))
         .route("/_sandbox/clock", post(control::advance_clock))
         .route(
             "/_sandbox/faults",

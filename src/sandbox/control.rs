@@ -26,11 +26,25 @@ pub async fn state(State(app): State<Arc<App>>) -> Response {
     reply(StatusCode::OK, body)
 }
 
+/// `GET /_sandbox/registry`: the blob CDN's counters (requests, blobs served, requests that
+/// carried `Authorization`) and, with a pull limit, the pulls left and spent; 404 without a
+/// registry.
+pub async fn registry(State(app): State<Arc<App>>) -> Response {
+    match app.registry_observers() {
+        Some(o) => reply(StatusCode::OK, o.to_json()),
+        None => reply(
+            StatusCode::NOT_FOUND,
+            json!({"detail": "this sandbox runs no registry"}),
+        ),
+    }
+}
+
 /// `GET /_sandbox/faults`
 pub async fn get_faults(State(app): State<Arc<App>>) -> Response {
     let state = lock(&app.faults);
     let mut f = state.faults.to_json();
     f.retry_after_unix = state.retry_after_unix;
+    f.rate_limit_html = state.rate_limit_html;
     f.only_next = state.only_next;
     reply(StatusCode::OK, json!(f))
 }
@@ -40,14 +54,17 @@ pub async fn get_faults(State(app): State<Arc<App>>) -> Response {
 pub async fn put_faults(State(app): State<Arc<App>>, body: JsonBody) -> Result<Response, ApiError> {
     let j: FaultsJson = body.parse()?;
     let retry_after_unix = j.retry_after_unix;
+    let rate_limit_html = j.rate_limit_html;
     let only_next = j.only_next;
     let faults = Faults::from(j);
     faults.validate().map_err(ApiError::bad_request)?;
     let mut out = faults.to_json();
     out.retry_after_unix = retry_after_unix;
+    out.rate_limit_html = rate_limit_html;
     out.only_next = only_next;
     let mut state = FaultState::new(faults);
     state.retry_after_unix = retry_after_unix;
+    state.rate_limit_html = rate_limit_html;
     state.only_next = only_next;
     *lock(&app.faults) = state;
     Ok(reply(StatusCode::OK, json!(out)))

@@ -32,6 +32,8 @@ pub struct FaultState {
     pub faults: Faults,
     /// `Retry-After` as a unix timestamp rather than seconds.
     pub retry_after_unix: bool,
+    /// 429s answer Cloudflare's HTML page ([`CLOUDFLARE_429`]) instead of JSON.
+    pub rate_limit_html: bool,
     /// `Some(n)`: only the next n requests draw faults.
     pub only_next: Option<u64>,
     rng: StdRng,
@@ -52,6 +54,7 @@ impl FaultState {
         FaultState {
             faults,
             retry_after_unix: false,
+            rate_limit_html: false,
             only_next: None,
             rng,
         }
@@ -177,6 +180,10 @@ fn unix_now() -> u64 {
         .unwrap_or(0)
 }
 
+/// Cloudflare's rate-limit page (error 1015) as Docker Hub's edge sends it with a 429: styles,
+/// a script and a ray id around the title, none of which belongs in a client's error message.
+pub const CLOUDFLARE_429: &str = "<!DOCTYPE html>\n<!--[if lt IE 7]> <html class=\"no-js ie6 oldie\" lang=\"en-US\"> <![endif]-->\n<html class=\"no-js\" lang=\"en-US\">\n<head>\n<title>Access denied | hub.docker.com used Cloudflare to restrict access</title>\n<meta charset=\"UTF-8\" />\n<style>#cf-wrapper{font-family:system-ui}.cf-error-details{display:none}</style>\n<script>(function(){window._cf_chl_opt={cRay:'8f2a1b3c4d5e6f70'};})();</script>\n</head>\n<body>\n<div id=\"cf-wrapper\"><div id=\"cf-error-details\" class=\"cf-error-details-wrapper\">\n<h1><span class=\"cf-error-type\">Error</span> <span class=\"cf-error-code\">1015</span></h1>\n<h2 class=\"cf-subheadline\">You are being rate limited</h2>\n<p>The owner of this website (hub.docker.com) has banned you temporarily from accessing this website.</p>\n<span class=\"cf-footer-item\">Cloudflare Ray ID: <strong>8f2a1b3c4d5e6f70</strong></span>\n</div></div>\n</body>\n</html>\n";
+
 fn html_error(code: u16) -> String {
     let reason = StatusCode::from_u16(code)
         .ok()
@@ -235,7 +242,7 @@ pub async fn middleware(State(app): State<Arc<App>>, req: Request, next: Next) -
     };
     entry.request_body = log_body(&bytes);
 
-    let (outcome, latency, retry_after, retry_after_unix) = {
+    let (outcome, latency, retry_after, retry_after_unix, rate_limit_html) = {
         let mut f = lock(&app.faults);
         let outcome = f.draw();
         (
@@ -243,6 +250,7 @@ pub async fn middleware(State(app): State<Arc<App>>, req: Request, next: Next) -
             f.faults.latency,
             f.faults.retry_after,
             f.retry_after_unix,
+            f.rate_limit_html,
         )
     };
     if !latency.is_zero() {
@@ -254,11 +262,20 @@ pub async fn middleware(State(app): State<Arc<App>>, req: Request, next: Next) -
             return reset_response();
         }
         Outcome::RateLimited => {
-            let mut r = (
-                StatusCode::TOO_MANY_REQUESTS,
-                axum::Json(json!({"detail": "Rate limit exceeded"})),
-            )
-                .into_response();
+            let mut r = if rate_limit_html {
+                (
+                    StatusCode::TOO_MANY_REQUESTS,
+                    [(header::CONTENT_TYPE, "text/html; charset=UTF-8")],
+                    CLOUDFLARE_429,
+                )
+                    .into_response()
+            } else {
+                (
+                    StatusCode::TOO_MANY_REQUESTS,
+                    axum::Json(json!({"detail": "Rate limit exceeded"})),
+                )
+                    .into_response()
+            };
             let value = if retry_after_unix {
                 unix_now() + retry_after.as_secs()
             } else {

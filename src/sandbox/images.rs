@@ -733,7 +733,7 @@ mod tests {
                 service: issuer.service().to_string(),
                 issuer: issuer.issuer().to_string(),
                 cert_pem_path: issuer.cert_pem_path().to_path_buf(),
-                pull_limit: None,
+                cdn: None,
             },
         )
         .await

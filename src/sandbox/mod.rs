@@ -12,11 +12,16 @@
 //!
 //! Registry part (when [`SandboxConfig::registry`] is set): [`token`] (registry token service, served
 //! on the hub's port at `/token`), [`hubreg`] (grants from the org state, the hub's handle on the
-//! registry), [`registry`] (the `docker-registry` child process), [`images`] (synthetic community
-//! images pushed at start with an internal credential that is never printed or persisted).
+//! registry), [`registry`] (the `docker-registry` child process), [`cdn`] (the blob CDN its blob
+//! GETs redirect to, on another loopback origin), [`images`] (synthetic community images pushed at
+//! start with an internal credential that is never printed or persisted). With `[registry]
+//! pull_limit`, clients reach the registry through a [`proxy`] front that counts Docker Hub pulls
+//! and sends its rate-limit headers; `GET /_sandbox/registry` reports the CDN's and the front's
+//! counters.
 
 pub mod api;
 pub mod auth;
+pub mod cdn;
 pub mod control;
 pub mod faults;
 pub mod hubreg;
@@ -85,6 +90,11 @@ pub struct FaultsJson {
     /// both). Not part of [`Faults`]: only settable through `PUT /_sandbox/faults`.
     #[serde(default)]
     pub retry_after_unix: bool,
+    /// Answer injected 429s with Cloudflare's HTML "rate limited" page instead of
+    /// `{"detail": ...}`, as Docker Hub's edge does. Not part of [`Faults`]: only settable through
+    /// `PUT /_sandbox/faults`.
+    #[serde(default)]
+    pub rate_limit_html: bool,
     /// Apply the faults to the next N API requests only, then none (deterministic retry tests:
     /// `{"error_rate": 1.0, "only_next": 2}` fails two requests, then lets them through). Not part
     /// of [`Faults`]: only settable through `PUT /_sandbox/faults`.
@@ -119,6 +129,7 @@ impl Faults {
             reset_rate: self.reset_rate,
             seed: self.seed,
             retry_after_unix: false,
+            rate_limit_html: false,
             only_next: None,
         }
     }
@@ -201,8 +212,36 @@ pub struct Sandbox {
 /// was seeded into it.
 struct RunningRegistry {
     process: registry::RegistryProcess,
+    /// Serves blob GETs the registry redirects (dropped after the registry is stopped).
+    _cdn: cdn::Cdn,
+    /// The pull-counting front clients reach the registry through (with `[registry] pull_limit`).
+    front: Option<proxy::Proxy>,
     work_dir: WorkDir,
     seeded: Vec<images::PushedImage>,
+}
+
+/// Read-only handles on the registry half's counters, for `GET /_sandbox/registry`.
+#[derive(Debug, Clone)]
+pub struct RegistryObservers {
+    pub cdn: cdn::CdnObserver,
+    pub front: Option<proxy::ProxyObserver>,
+}
+
+impl RegistryObservers {
+    /// `{"cdn": {...}, "pulls": {"limit", "remaining", "spent", "refused"} or null}`.
+    pub fn to_json(&self) -> serde_json::Value {
+        let pulls = self.front.as_ref().map(|f| {
+            let s = f.stats();
+            serde_json::json!({
+                "limit": f.pull_limit(),
+                "remaining": f.remaining_pulls(),
+                "spent": s.pulls,
+                "refused": s.pull_limited,
+                "manifest_gets": s.manifest_gets,
+            })
+        });
+        serde_json::json!({ "cdn": self.cdn.stats(), "pulls": pulls })
+    }
 }
 
 /// A private work directory, removed on drop: beside the state file when there is one (so it
@@ -327,6 +366,9 @@ impl Sandbox {
                 .url
                 .join("token")
                 .map_err(|e| SandboxError::Server(e.to_string()))?;
+            let cdn = cdn::Cdn::start(work_dir.0.join("storage"))
+                .await
+                .map_err(|e| SandboxError::Registry(format!("starting the blob CDN: {e}")))?;
             let process = registry::RegistryProcess::start(
                 &work_dir.0,
                 registry::RegistryOptions {
@@ -334,7 +376,7 @@ impl Sandbox {
                     service: TOKEN_SERVICE.to_string(),
                     issuer: TOKEN_ISSUER.to_string(),
                     cert_pem_path: issuer.cert_pem_path().to_path_buf(),
-                    pull_limit,
+                    cdn: Some(cdn.url().clone()),
                 },
             )
             .await
@@ -346,8 +388,32 @@ impl Sandbox {
             let link =
                 hubreg::RegistryLink::new(process.url().clone(), issuer).map_err(registry_err)?;
             sandbox.app.set_registry(Arc::new(link));
+            // The front starts after seeding: the seed's own reads and pushes spend no pulls.
+            let front = match pull_limit {
+                Some(n) => Some(
+                    proxy::Proxy::start(
+                        process.url().as_str(),
+                        proxy::ProxyOptions {
+                            ratelimit: Some(n),
+                            rewrite_realms: false,
+                            ..proxy::ProxyOptions::default()
+                        },
+                    )
+                    .await
+                    .map_err(|e| {
+                        SandboxError::Registry(format!("starting the pull-limit front: {e}"))
+                    })?,
+                ),
+                None => None,
+            };
+            sandbox.app.set_registry_observers(RegistryObservers {
+                cdn: cdn.observer(),
+                front: front.as_ref().map(proxy::Proxy::observer),
+            });
             sandbox.registry = Some(RunningRegistry {
                 process,
+                _cdn: cdn,
+                front,
                 work_dir,
                 seeded,
             });
@@ -355,9 +421,14 @@ impl Sandbox {
         Ok(sandbox)
     }
 
-    /// The registry's base URL (`http://127.0.0.1:PORT/`) when the sandbox runs one.
+    /// The registry's base URL (`http://127.0.0.1:PORT/`) when the sandbox runs one: its
+    /// pull-counting front when there is one.
     pub fn registry_url(&self) -> Option<url::Url> {
-        self.registry.as_ref().map(|r| r.process.url().clone())
+        self.registry.as_ref().map(|r| match &r.front {
+            Some(front) => url::Url::parse(&format!("{}/", front.url()))
+                .unwrap_or_else(|_| r.process.url().clone()),
+            None => r.process.url().clone(),
+        })
     }
 
     /// The community images seeded into the registry (empty without one).
@@ -381,8 +452,12 @@ impl Sandbox {
     pub async fn shutdown(mut self) -> Result<(), SandboxError> {
         if let Some(reg) = self.registry.take() {
             let RunningRegistry {
-                process, work_dir, ..
+                process,
+                work_dir,
+                front,
+                ..
             } = reg;
+            drop(front);
             let stopped = process.stop().await;
             drop(work_dir);
             stopped.map_err(registry_err)?;

@@ -3,8 +3,10 @@
 //! RNG, injects the faults a registry client meets on the internet: 503 with an HTML body, 429 with
 //! `Retry-After: 1`, a connection reset before any response, and a response cut short (headers with
 //! the full `Content-Length`, part of the body, then the connection dropped). It can also emulate
-//! Docker Hub's pull limits (`ratelimit-limit` / `ratelimit-remaining` headers, manifest GETs
-//! answered 429 `TOOMANYREQUESTS` once the budget is spent).
+//! Docker Hub's pull limits (`ratelimit-limit` / `ratelimit-remaining` / `docker-ratelimit-source`
+//! headers; a GET of an image manifest spends one pull, so a multi-arch pull spends one per platform;
+//! once the budget is spent such GETs answer 429 `TOOMANYREQUESTS`). The counting rule is
+//! [`spends_a_pull`].
 //!
 //! Bodies are streamed both ways, chunk by chunk (a 1 GiB layer passes through in constant memory).
 //! `Location` headers and the token `realm` of `WWW-Authenticate` are rewritten so a client stays on
@@ -91,8 +93,16 @@ pub struct ProxyOptions {
     pub seed: u64,
     /// The fault kinds to draw from (empty = no faults).
     pub kinds: Vec<FaultKind>,
-    /// Emulated pull limit: manifest GETs allowed per window (`None` = no limit headers).
+    /// Emulated pull limit: pulls allowed per window (`None` = no limit headers); what spends one
+    /// is [`spends_a_pull`].
     pub ratelimit: Option<u64>,
+    /// Rewrite the token `realm` of `WWW-Authenticate` challenges to the proxy (default). Off, the
+    /// realm passes unchanged: clients ask the token service directly, as Docker Hub's clients ask
+    /// auth.docker.io, which is not the registry's host.
+    pub rewrite_realms: bool,
+    /// Injected 429s carry Cloudflare's HTML rate-limit page (as Docker Hub's edge sends) instead
+    /// of a registry's JSON error.
+    pub html_429: bool,
 }
 
 impl Default for ProxyOptions {
@@ -103,6 +113,8 @@ impl Default for ProxyOptions {
             seed: 0,
             kinds: FaultKind::ALL.to_vec(),
             ratelimit: None,
+            rewrite_realms: true,
+            html_429: false,
         }
     }
 }
@@ -132,8 +144,10 @@ pub struct ProxyStats {
     pub cut_short: u64,
     /// Manifest GETs refused because the emulated pull limit was spent.
     pub pull_limited: u64,
-    /// Manifest GETs forwarded (each spends one pull).
+    /// Manifest GETs answered (refused ones not counted).
     pub manifest_gets: u64,
+    /// Pulls spent under the emulated pull limit ([`spends_a_pull`]).
+    pub pulls: u64,
     /// Blob GETs forwarded.
     pub blob_gets: u64,
     /// Upload starts (`POST .../blobs/uploads/`) forwarded, mounts included.
@@ -164,6 +178,7 @@ struct Counters {
     faults: [AtomicU64; 4],
     pull_limited: AtomicU64,
     manifest_gets: AtomicU64,
+    pulls: AtomicU64,
     blob_gets: AtomicU64,
     upload_starts: AtomicU64,
     mount_requests: AtomicU64,
@@ -266,33 +281,17 @@ impl Proxy {
 
     /// Pulls left under the emulated pull limit (`None` without one).
     pub fn remaining_pulls(&self) -> Option<u64> {
-        self.shared
-            .options
-            .ratelimit
-            .map(|_| *lock(&self.shared.remaining))
+        self.observer().remaining_pulls()
     }
 
     /// A snapshot of the counters.
     pub fn stats(&self) -> ProxyStats {
-        let c = &self.shared.counters;
-        let get = |a: &AtomicU64| a.load(Ordering::Relaxed);
-        ProxyStats {
-            requests: get(&c.requests),
-            forwarded: get(&c.forwarded),
-            server_errors: get(&c.faults[FaultKind::ServerError.index()]),
-            too_many_requests: get(&c.faults[FaultKind::TooManyRequests.index()]),
-            resets: get(&c.faults[FaultKind::Reset.index()]),
-            cut_short: get(&c.faults[FaultKind::CutShort.index()]),
-            pull_limited: get(&c.pull_limited),
-            manifest_gets: get(&c.manifest_gets),
-            blob_gets: get(&c.blob_gets),
-            upload_starts: get(&c.upload_starts),
-            mount_requests: get(&c.mount_requests),
-            bytes_up: get(&c.bytes_up),
-            bytes_down: get(&c.bytes_down),
-            blob_bytes_down: get(&c.blob_bytes_down),
-            upload_bytes_up: get(&c.upload_bytes_up),
-        }
+        self.observer().stats()
+    }
+
+    /// A handle that reads the counters while the proxy runs (for a control endpoint).
+    pub fn observer(&self) -> ProxyObserver {
+        ProxyObserver(self.shared.clone())
     }
 
     /// Waits until the accept loop ends (it does not on its own: for `vetted sandbox proxy`).
@@ -305,6 +304,54 @@ impl Proxy {
 impl Drop for Proxy {
     fn drop(&mut self) {
         self.task.abort();
+    }
+}
+
+/// Reads a running [`Proxy`]'s counters; cheap to clone.
+#[derive(Clone)]
+pub struct ProxyObserver(Arc<Shared>);
+
+impl std::fmt::Debug for ProxyObserver {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ProxyObserver")
+            .field("own", &self.0.own)
+            .finish()
+    }
+}
+
+impl ProxyObserver {
+    /// The emulated pull limit (`None` without one).
+    pub fn pull_limit(&self) -> Option<u64> {
+        self.0.options.ratelimit
+    }
+
+    /// Pulls left under the emulated pull limit (`None` without one).
+    pub fn remaining_pulls(&self) -> Option<u64> {
+        self.0.options.ratelimit.map(|_| *lock(&self.0.remaining))
+    }
+
+    /// A snapshot of the counters.
+    pub fn stats(&self) -> ProxyStats {
+        let c = &self.0.counters;
+        let get = |a: &AtomicU64| a.load(Ordering::Relaxed);
+        ProxyStats {
+            requests: get(&c.requests),
+            forwarded: get(&c.forwarded),
+            server_errors: get(&c.faults[FaultKind::ServerError.index()]),
+            too_many_requests: get(&c.faults[FaultKind::TooManyRequests.index()]),
+            resets: get(&c.faults[FaultKind::Reset.index()]),
+            cut_short: get(&c.faults[FaultKind::CutShort.index()]),
+            pull_limited: get(&c.pull_limited),
+            manifest_gets: get(&c.manifest_gets),
+            pulls: get(&c.pulls),
+            blob_gets: get(&c.blob_gets),
+            upload_starts: get(&c.upload_starts),
+            mount_requests: get(&c.mount_requests),
+            bytes_up: get(&c.bytes_up),
+            bytes_down: get(&c.bytes_down),
+            blob_bytes_down: get(&c.blob_bytes_down),
+            upload_bytes_up: get(&c.upload_bytes_up),
+        }
     }
 }
 
@@ -331,10 +378,11 @@ async fn accept_loop(listener: TcpListener, shared: Arc<Shared>) {
     loop {
         tokio::select! {
             accepted = listener.accept() => {
-                let Ok((stream, _)) = accepted else { continue };
+                let Ok((stream, peer)) = accepted else { continue };
                 let shared = shared.clone();
                 connections.spawn(async move {
-                    let service = hyper::service::service_fn(move |req| handle(shared.clone(), req));
+                    let service =
+                        hyper::service::service_fn(move |req| handle(shared.clone(), req, peer));
                     let _ = hyper::server::conn::http1::Builder::new()
                         .keep_alive(true)
                         .serve_connection(hyper_util::rt::TokioIo::new(stream), service)
@@ -378,6 +426,26 @@ fn classify(method: &hyper::Method, path: &str, query: &str) -> Class {
     }
 }
 
+/// Manifest media types that list platforms (an index) rather than describe one image.
+const INDEX_TYPES: [&str; 2] = [
+    "application/vnd.oci.image.index.v1+json",
+    "application/vnd.docker.distribution.manifest.list.v2+json",
+];
+
+/// Whether a manifest request answered `status` with `content_type` spends one pull, by Docker's
+/// definition ("a pull for a normal image makes one pull for a single manifest; a pull for a
+/// multi-arch image will count as one pull for each different architecture"; version checks, HEAD,
+/// do not count): a successful GET of an image manifest does; a HEAD, an error, and the GET of an
+/// index (the list of platforms, whose pulls are counted as each platform's manifest is fetched)
+/// do not. Unconfirmed: whether Docker Hub counts an index GET on its own (no platform fetched
+/// after it) as a pull; vetted's estimate (`crate::mirror::pulls_of_copy`) follows this same rule.
+pub fn spends_a_pull(method: &hyper::Method, status: u16, content_type: &str) -> bool {
+    let media = content_type.split(';').next().unwrap_or("").trim();
+    method == hyper::Method::GET
+        && (200..300).contains(&status)
+        && !INDEX_TYPES.iter().any(|t| media.eq_ignore_ascii_case(t))
+}
+
 fn full(status: StatusCode, body: impl Into<Bytes>) -> Response<ProxyBody> {
     let mut r = Response::new(
         Full::new(body.into())
@@ -397,6 +465,7 @@ fn set(r: &mut Response<ProxyBody>, name: &'static str, value: String) {
 async fn handle(
     shared: Arc<Shared>,
     req: Request<Incoming>,
+    peer: SocketAddr,
 ) -> Result<Response<ProxyBody>, Dropped> {
     let c = &shared.counters;
     c.requests.fetch_add(1, Ordering::Relaxed);
@@ -427,11 +496,21 @@ async fn handle(
         }
         Some(FaultKind::TooManyRequests) => {
             c.faults[FaultKind::TooManyRequests.index()].fetch_add(1, Ordering::Relaxed);
-            let mut r = full(
-                StatusCode::TOO_MANY_REQUESTS,
-                r#"{"errors":[{"code":"TOOMANYREQUESTS","message":"too many requests"}]}"#,
-            );
-            set(&mut r, "content-type", "application/json".into());
+            let mut r = if shared.options.html_429 {
+                let mut r = full(
+                    StatusCode::TOO_MANY_REQUESTS,
+                    super::faults::CLOUDFLARE_429.replace("hub.docker.com", "registry-1.docker.io"),
+                );
+                set(&mut r, "content-type", "text/html; charset=UTF-8".into());
+                r
+            } else {
+                let mut r = full(
+                    StatusCode::TOO_MANY_REQUESTS,
+                    r#"{"errors":[{"code":"TOOMANYREQUESTS","message":"too many requests"}]}"#,
+                );
+                set(&mut r, "content-type", "application/json".into());
+                r
+            };
             set(&mut r, "retry-after", "1".into());
             r
         }
@@ -451,6 +530,13 @@ async fn handle(
             "ratelimit-remaining",
             format!("{remaining};w={RATELIMIT_WINDOW_SECS}"),
         );
+        // Docker Hub names what the limit is counted against: the client's address (anonymous)
+        // or its account.
+        set(
+            &mut response,
+            "docker-ratelimit-source",
+            peer.ip().to_string(),
+        );
     }
     Ok(response)
 }
@@ -466,22 +552,6 @@ async fn forward(
     let path = parts.uri.path().to_string();
     let query = parts.uri.query().unwrap_or("").to_string();
     let class = classify(&parts.method, &path, &query);
-
-    // Pull limit: a manifest GET spends one pull; none left = Docker Hub's 429.
-    if shared.options.ratelimit.is_some()
-        && matches!(class, Class::Manifest)
-        && parts.method == hyper::Method::GET
-    {
-        let mut remaining = lock(&shared.remaining);
-        if *remaining == 0 {
-            drop(remaining);
-            c.pull_limited.fetch_add(1, Ordering::Relaxed);
-            let mut r = full(StatusCode::TOO_MANY_REQUESTS, TOOMANYREQUESTS_BODY);
-            set(&mut r, "content-type", "application/json".into());
-            return Ok(r);
-        }
-        *remaining -= 1;
-    }
 
     // Target: the upstream, or a realm origin for /_proxy/auth/<n>/...
     let target = match path.strip_prefix(AUTH_PREFIX) {
@@ -542,6 +612,31 @@ async fn forward(
         }
     };
     c.forwarded.fetch_add(1, Ordering::Relaxed);
+    // Pull limit, once the upstream said what the manifest is: a pull spent when none is left
+    // answers Docker Hub's 429 instead (the upstream's answer is dropped).
+    if shared.options.ratelimit.is_some()
+        && matches!(class, Class::Manifest)
+        && spends_a_pull(
+            &parts.method,
+            upstream.status().as_u16(),
+            upstream
+                .headers()
+                .get(hyper::header::CONTENT_TYPE)
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or(""),
+        )
+    {
+        let mut remaining = lock(&shared.remaining);
+        if *remaining == 0 {
+            drop(remaining);
+            c.pull_limited.fetch_add(1, Ordering::Relaxed);
+            let mut r = full(StatusCode::TOO_MANY_REQUESTS, TOOMANYREQUESTS_BODY);
+            set(&mut r, "content-type", "application/json".into());
+            return Ok(r);
+        }
+        *remaining -= 1;
+        c.pulls.fetch_add(1, Ordering::Relaxed);
+    }
     match class {
         Class::Manifest if parts.method == hyper::Method::GET => {
             c.manifest_gets.fetch_add(1, Ordering::Relaxed);
@@ -574,7 +669,7 @@ async fn forward(
         }
         let v = if k == hyper::header::LOCATION {
             rewrite_location(shared, v)
-        } else if k == hyper::header::WWW_AUTHENTICATE {
+        } else if k == hyper::header::WWW_AUTHENTICATE && shared.options.rewrite_realms {
             rewrite_realm(shared, v)
         } else {
             v.clone()

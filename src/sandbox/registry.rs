@@ -1,6 +1,8 @@
 //! The sandbox's real registry: a CNCF distribution 2.8 (`docker-registry`) child process with
 //! filesystem storage, token authentication against the sandbox token service, deletes enabled,
-//! listening on a free 127.0.0.1 port. Killed on drop.
+//! listening on a free 127.0.0.1 port, and (with [`RegistryOptions::cdn`]) blob GETs and HEADs
+//! answered 307 to a CDN origin, as Docker Hub's are (distribution's `redirect` storage middleware;
+//! [`super::cdn`] serves them). Killed on drop.
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::time::Duration;
@@ -20,9 +22,9 @@ pub struct RegistryOptions {
     pub issuer: String,
     /// PEM certificate(s) the registry verifies token `x5c` chains against.
     pub cert_pem_path: PathBuf,
-    /// Sends Docker Hub's `ratelimit-limit` / `ratelimit-remaining` headers with this budget on
-    /// every response (a static header: the budget is not counted down).
-    pub pull_limit: Option<u64>,
+    /// Redirect blob GETs and HEADs to this origin (`http://127.0.0.2:PORT`), which serves the
+    /// storage root's files (the redirect URL is the origin plus the blob's storage path).
+    pub cdn: Option<Url>,
 }
 
 /// A running registry; the process is killed when this is dropped.
@@ -48,11 +50,11 @@ fn yaml_str(s: &str) -> String {
 }
 
 fn config_yaml(storage: &Path, port: u16, secret: &str, opts: &RegistryOptions) -> String {
-    // distribution's `http.headers` adds these to every response.
-    let headers = match opts.pull_limit {
-        Some(n) => format!(
-            "  headers:\n    RateLimit-Limit: [{v}]\n    RateLimit-Remaining: [{v}]\n",
-            v = yaml_str(&format!("{n};w=21600"))
+    // distribution 2.8's redirect middleware keeps the base URL's scheme and host only.
+    let middleware = match &opts.cdn {
+        Some(cdn) => format!(
+            "middleware:\n  storage:\n    - name: redirect\n      options:\n        baseurl: {}\n",
+            yaml_str(cdn.as_str().trim_end_matches('/'))
         ),
         None => String::new(),
     };
@@ -60,7 +62,7 @@ fn config_yaml(storage: &Path, port: u16, secret: &str, opts: &RegistryOptions) 
         "version: 0.1\n\
          log:\n  level: warn\n\
          storage:\n  filesystem:\n    rootdirectory: {storage}\n  delete:\n    enabled: true\n\
-         http:\n  addr: {addr}\n  secret: {secret}\n{headers}\
+         http:\n  addr: {addr}\n  secret: {secret}\n{middleware}\
          auth:\n  token:\n    realm: {realm}\n    service: {service}\n    issuer: {issuer}\n    rootcertbundle: {bundle}\n",
         storage = yaml_str(&storage.display().to_string()),
         addr = yaml_str(&format!("127.0.0.1:{port}")),
@@ -227,7 +229,7 @@ mod tests {
             service: "s".into(),
             issuer: "i".into(),
             cert_pem_path: dir.path().join("c.pem"),
-            pull_limit: None,
+            cdn: None,
         };
         let err = RegistryProcess::start_with_binary(&dir.path().join("nope"), dir.path(), opts)
             .await
@@ -242,7 +244,7 @@ mod tests {
             service: "svc \"x\"".into(),
             issuer: "iss".into(),
             cert_pem_path: PathBuf::from("/tmp/c.pem"),
-            pull_limit: None,
+            cdn: None,
         };
         let yaml = config_yaml(Path::new("/tmp/s"), 5000, "sec", &opts);
         let v: serde_yaml::Value = serde_yaml::from_str(&yaml).unwrap();
@@ -250,18 +252,20 @@ mod tests {
         assert_eq!(v["http"]["addr"].as_str(), Some("127.0.0.1:5000"));
         assert_eq!(v["storage"]["delete"]["enabled"].as_bool(), Some(true));
         assert_eq!(v["log"]["level"].as_str(), Some("warn"));
-        assert!(v["http"]["headers"].is_null());
+        assert!(v["middleware"].is_null());
 
-        let limited = RegistryOptions {
-            pull_limit: Some(3),
+        let redirected = RegistryOptions {
+            cdn: Some(Url::parse("http://127.0.0.2:7000/").unwrap()),
             ..opts
         };
-        let yaml = config_yaml(Path::new("/tmp/s"), 5000, "sec", &limited);
+        let yaml = config_yaml(Path::new("/tmp/s"), 5000, "sec", &redirected);
         let v: serde_yaml::Value = serde_yaml::from_str(&yaml).unwrap();
         assert_eq!(v["http"]["addr"].as_str(), Some("127.0.0.1:5000"));
+        let m = &v["middleware"]["storage"][0];
+        assert_eq!(m["name"].as_str(), Some("redirect"));
         assert_eq!(
-            v["http"]["headers"]["RateLimit-Remaining"][0].as_str(),
-            Some("3;w=21600")
+            m["options"]["baseurl"].as_str(),
+            Some("http://127.0.0.2:7000")
         );
     }
 }
