@@ -646,7 +646,13 @@ impl RegistryClient {
                     }
                     let transient =
                         status.is_server_error() || status == StatusCode::TOO_MANY_REQUESTS;
-                    if !transient || attempt >= self.config.max_attempts {
+                    // A 429 that says no pulls remain is Docker Hub's pull limit: it lasts until
+                    // the window (hours) resets, so retrying only spends the retry budget.
+                    let pulls_spent = status == StatusCode::TOO_MANY_REQUESTS
+                        && header_str(resp.headers(), "ratelimit-remaining")
+                            .and_then(parse_ratelimit)
+                            == Some(0);
+                    if !transient || pulls_spent || attempt >= self.config.max_attempts {
                         let body = error_body(resp, MAX_ERROR_BODY_BYTES).await;
                         let mut body = truncate(&body, 300);
                         if status == StatusCode::UNAUTHORIZED {

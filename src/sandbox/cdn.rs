@@ -50,6 +50,8 @@ struct Counters {
 struct Shared {
     /// The registry's storage root (`rootdirectory`).
     root: PathBuf,
+    /// `http://127.0.0.2:PORT`.
+    url: String,
     counters: Counters,
 }
 
@@ -79,6 +81,11 @@ impl std::fmt::Debug for CdnObserver {
 }
 
 impl CdnObserver {
+    /// The CDN's origin, `http://127.0.0.2:PORT`.
+    pub fn url(&self) -> &str {
+        &self.0.url
+    }
+
     pub fn stats(&self) -> CdnStats {
         let c = &self.0.counters;
         let get = |a: &AtomicU64| a.load(Ordering::Relaxed);
@@ -108,6 +115,7 @@ impl Cdn {
             .map_err(|e| std::io::Error::other(e.to_string()))?;
         let shared = Arc::new(Shared {
             root,
+            url: url.as_str().trim_end_matches('/').to_string(),
             counters: Counters::default(),
         });
         let app = Router::new()

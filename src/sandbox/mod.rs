@@ -228,7 +228,8 @@ pub struct RegistryObservers {
 }
 
 impl RegistryObservers {
-    /// `{"cdn": {...}, "pulls": {"limit", "remaining", "spent", "refused"} or null}`.
+    /// `{"cdn": {url, requests, served, with_authorization, bytes}, "pulls": {limit, remaining,
+    /// spent, refused, manifest_gets} or null}`.
     pub fn to_json(&self) -> serde_json::Value {
         let pulls = self.front.as_ref().map(|f| {
             let s = f.stats();
@@ -240,7 +241,11 @@ impl RegistryObservers {
                 "manifest_gets": s.manifest_gets,
             })
         });
-        serde_json::json!({ "cdn": self.cdn.stats(), "pulls": pulls })
+        let mut cdn = serde_json::json!(self.cdn.stats());
+        if let Some(o) = cdn.as_object_mut() {
+            o.insert("url".into(), self.cdn.url().into());
+        }
+        serde_json::json!({ "cdn": cdn, "pulls": pulls })
     }
 }
 

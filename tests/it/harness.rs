@@ -150,6 +150,16 @@ impl Sandbox {
             .unwrap()
     }
 
+    /// The registry half's counters (`GET /_sandbox/registry`): `cdn` (requests, served,
+    /// with_authorization, bytes) and `pulls` (limit, remaining, spent, refused; null without a
+    /// pull limit).
+    pub fn registry_counters(&self) -> Value {
+        reqwest::blocking::get(self.control("registry"))
+            .unwrap()
+            .json()
+            .unwrap()
+    }
+
     /// Every API request the sandbox served since start (or the last clear).
     pub fn requests(&self) -> Vec<Value> {
         let v: Value = reqwest::blocking::get(self.control("requests"))

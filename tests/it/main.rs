@@ -6,6 +6,7 @@ mod drift;
 mod faults;
 mod harness;
 mod hub_echo;
+mod hub_only;
 mod lock;
 mod messages;
 mod mirror;

@@ -460,7 +460,9 @@ async fn a_layer_shared_by_images_from_another_registry_is_uploaded_once_per_app
 
 #[test]
 fn apply_refuses_before_changing_anything_when_pulls_run_short() {
-    let sb = Sandbox::start_with_registry(&seed("[registry]\npull_limit = 2\n"), &[]);
+    // The sandbox counts pulls as Docker Hub does: one per platform manifest GET. Two images of
+    // two platforms each: plan's estimate spends 4 of the 5, leaving 1 for copies that need 4.
+    let sb = Sandbox::start_with_registry(&seed("[registry]\npull_limit = 5\n"), &[]);
     let path = sb.write_policy(
         "vetted.toml",
         &policy(
@@ -479,27 +481,27 @@ mirror = { from = "bitnami/redis", tags = ["7.2", "7.4.1"] }
         .unwrap();
     assert!(out.status.success(), "{}", stderr(&out));
     let text = stdout(&out);
-    assert!(text.contains("Docker Hub pulls remaining: 2"), "{text}");
+    assert!(
+        text.contains("Docker Hub pulls remaining: 1; the copies need about 4"),
+        "{text}"
+    );
     assert!(text.contains("repository acme/redis"), "{text}");
 
+    // Apply's own estimate spends the last pull and meets the limit (refused at once, not
+    // retried): it refuses before changing anything.
     let out = apply(&sb, &path, &[]);
     assert_eq!(out.status.code(), Some(1));
     let err = stderr(&out);
-    assert!(err.contains("only 2 remain"), "{err}");
+    assert!(err.contains("only 0 remain"), "{err}");
     assert!(err.contains("nothing was changed"), "{err}");
     assert!(!err.contains("done"), "{err}");
-    // Nothing changed: the repository was not created, no tag exists, the plan is the same.
+    // Nothing changed: the repository was not created, no tag exists.
     let state = sb.state().to_string();
     assert!(!state.contains("\"redis\""), "{state}");
     assert_eq!(skopeo_digest(&sb, "acme/redis:7.2"), None);
-    let out = sb
-        .vetted()
-        .arg("plan")
-        .arg("--policy")
-        .arg(&path)
-        .output()
-        .unwrap();
-    assert_eq!(stdout(&out), text);
+    let pulls = &sb.registry_counters()["pulls"];
+    assert_eq!(pulls["remaining"], 0, "{pulls}");
+    assert_eq!(pulls["spent"], 5, "{pulls}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
