@@ -11,7 +11,8 @@
 //! Bodies are streamed both ways, chunk by chunk (a 1 GiB layer passes through in constant memory).
 //! `Location` headers and the token `realm` of `WWW-Authenticate` are rewritten so a client stays on
 //! the proxy: a realm on another origin (a separate token service) is served under
-//! `/_proxy/auth/<n>/...` and forwarded there. Counters ([`ProxyStats`]) record requests, faults by
+//! `/_proxy/auth/<n>/...` and forwarded there (unless [`ProxyOptions::rewrite_realms`] is off, as for
+//! the sandbox's pull-counting front, whose clients ask the token service directly). Counters ([`ProxyStats`]) record requests, faults by
 //! kind and bytes by direction and kind, so tests can check what crossed the wire.
 //!
 //! Built on hyper directly (not axum): a fault must be able to close the connection before any

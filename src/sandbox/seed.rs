@@ -46,9 +46,10 @@ struct SeedFile {
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct SeedRegistry {
-    /// Docker Hub's pull limit as the registry reports it: every response carries
-    /// `ratelimit-limit` and `ratelimit-remaining` with this value (a fixed budget, not counted
-    /// down). Absent: no rate-limit headers, like a registry without pull limits.
+    /// Docker Hub's pull limit: clients reach the registry through a front that counts pulls as
+    /// Docker Hub does ([`super::proxy::spends_a_pull`]) and sends `ratelimit-limit`,
+    /// `ratelimit-remaining` (`N;w=21600`) and `docker-ratelimit-source`. Absent: no front and no
+    /// rate-limit headers, like a registry without pull limits.
     pull_limit: Option<u64>,
 }
 
