@@ -14,6 +14,7 @@ mod provider_forms;
 mod proxy;
 mod registry;
 mod registry_trust;
+mod release;
 mod sandbox_api;
 mod sandbox_registry;
 mod saved;

@@ -123,7 +123,14 @@ fn actionlint_passes_every_workflow_and_checks_the_action_inputs() {
         names.iter().filter(|n| n.starts_with("readme-")).count() >= 2,
         "the README's plan and apply examples: {names:?}"
     );
-    for expected in ["plan.yml", "apply.yml", "drift.yml", "update.yml", "ci.yml"] {
+    for expected in [
+        "plan.yml",
+        "apply.yml",
+        "drift.yml",
+        "update.yml",
+        "ci.yml",
+        "release.yml",
+    ] {
         assert!(
             names.iter().any(|n| n.ends_with(expected)),
             "{expected} missing from {names:?}"
@@ -176,6 +183,13 @@ fn shellcheck_passes_the_action_and_ci_scripts() {
         .filter(|p| p.extension().is_some_and(|e| e == "sh"))
         .collect();
     assert!(files.len() >= 3, "{files:?}");
+    let release: Vec<PathBuf> = fs::read_dir(root.join("scripts/release"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "sh"))
+        .collect();
+    assert!(release.len() >= 6, "{release:?}");
+    files.extend(release);
     files.push(root.join("scripts/install-deps.sh"));
     files.push(root.join("scripts/mutants.sh"));
     files.push(root.join(".ci/run"));
