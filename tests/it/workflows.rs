@@ -142,6 +142,24 @@ fn actionlint_passes_every_workflow_and_checks_the_action_inputs() {
                 body.contains(ACTION_REF),
                 "{name} must use the action as {ACTION_REF}"
             );
+            // Every use pins the release it installs.
+            let pinned = body
+                .lines()
+                .filter(|l| {
+                    l.trim_start()
+                        .strip_prefix("version: v")
+                        .and_then(|v| v.split_whitespace().next())
+                        .is_some_and(|v| {
+                            let parts: Vec<&str> = v.split('.').collect();
+                            parts.len() == 3 && parts.iter().all(|p| p.parse::<u32>().is_ok())
+                        })
+                })
+                .count();
+            assert_eq!(
+                pinned,
+                body.matches(ACTION_REF).count(),
+                "{name}: every use of the action sets version: vX.Y.Z"
+            );
         }
     }
     let repo = lint_repo(&workflows);
