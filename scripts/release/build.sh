@@ -56,6 +56,11 @@ case "$target" in
     ;;
 esac
 
+# Shipped binaries keep symbol names (backtraces name functions) but not the line tables of the
+# release profile: 83 MB becomes 18 MB on x86_64 Linux.
+if [ "$profile" = release ]; then
+  export CARGO_PROFILE_RELEASE_STRIP="${CARGO_PROFILE_RELEASE_STRIP:-debuginfo}"
+fi
 note "building vetted $version for $target ($profile profile)"
 (cd "$RELEASE_ROOT" && cargo "${args[@]}")
 [ -x "$bin" ] || fail "cargo did not produce $bin"
