@@ -397,3 +397,116 @@ fn an_unreachable_hub_names_the_setting_and_skips_the_rest() {
     );
     assert!(starts(&line(&text, "role"), "skip"), "{text}");
 }
+
+#[test]
+fn plan_ends_with_an_estimate_of_apply_against_the_budgets() {
+    let sb = Sandbox::start_with_registry(&seed(), &[]);
+    let path = sb.write_policy("vetted.toml", POLICY);
+    let out = sb
+        .vetted()
+        .args(["plan", "--format", "json", "--policy"])
+        .arg(&path)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    let plan: Value = serde_json::from_str(&stdout(&out)).unwrap();
+    assert!(plan.get("estimate").is_none(), "the JSON plan is unchanged");
+    let changes = plan["changes"].as_array().unwrap();
+    let writes = changes.iter().filter(|c| c["type"] != "copy_image").count() as u64;
+    let grants = changes.iter().any(|c| {
+        matches!(
+            c["type"].as_str(),
+            Some("grant" | "update_grant" | "revoke")
+        )
+    });
+    let pulls: u64 = changes
+        .iter()
+        .filter(|c| c["type"] == "copy_image")
+        .map(|c| c["manifests"].as_u64().unwrap_or(1).max(1))
+        .sum();
+    assert!(writes > 0 && pulls > 0, "{plan:#}");
+    let calls = plan["api_calls"].as_u64().unwrap() + writes + u64::from(grants);
+    let err = stderr(&out);
+    let last = err.lines().last().unwrap_or("");
+    assert_eq!(
+        last.split(" (").next().unwrap(),
+        format!("Estimate: apply makes about {calls} Docker Hub API calls"),
+        "{err}"
+    );
+    assert!(last.contains(" of 600 left in this window)"), "{last}");
+    assert!(
+        last.ends_with(&format!("and {pulls} Docker Hub pulls (77 left)")),
+        "{last}"
+    );
+}
+
+/// A hub answering as Docker documents for an organization access token without
+/// `scope-repository-list`: the listing shows the public repositories only, while the private one
+/// reads by name (hub-api.md). The sandbox lists every repository to every token, so this small
+/// stand-in shows the partial-listing check end to end.
+#[test]
+fn an_organization_access_token_without_repository_list_is_told_the_listing_is_partial() {
+    use crate::support::hostile::Hostile;
+    let hub = Hostile::start(|req, s, _| {
+        let path = req.path.split('?').next().unwrap_or("");
+        let json = [("content-type", "application/json")];
+        let ok = |s: &mut std::net::TcpStream, body: &str| {
+            Hostile::respond(s, "200 OK", &json, body.as_bytes())
+        };
+        let empty = r#"{"count":0,"next":null,"previous":null,"results":[]}"#;
+        match (req.method.as_str(), path) {
+            ("POST", "/v2/auth/token") => ok(s, r#"{"access_token":"hub-bearer-1f2e"}"#),
+            ("GET", "/v2/orgs/acme/members") | ("GET", "/v2/orgs/acme/groups") => ok(s, empty),
+            ("GET", "/v2/orgs/acme/invites") => ok(s, r#"{"data":[]}"#),
+            ("GET", "/v2/orgs/acme/settings/") => ok(
+                s,
+                r#"{"restricted_images":{"enabled":false,"allow_official_images":true,"allow_verified_publishers":true}}"#,
+            ),
+            ("GET", "/v2/namespaces/acme/repositories") => ok(
+                s,
+                r#"{"count":1,"next":null,"previous":null,"results":[{"name":"site","is_private":false}]}"#,
+            ),
+            ("GET", "/v2/namespaces/acme/repositories/secret") => {
+                ok(s, r#"{"name":"secret","is_private":true}"#)
+            }
+            ("GET", "/v2/repositories/acme/site/groups/") => ok(s, empty),
+            _ => Hostile::respond(s, "404 Not Found", &json, br#"{"detail":"not found"}"#),
+        }
+    });
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("vetted.toml"),
+        "org = \"acme\"\n[repositories.site]\nprivate = false\n[repositories.secret]\nprivate = true\n",
+    )
+    .unwrap();
+    let out = vetted()
+        .current_dir(dir.path())
+        .env("VETTED_HUB_URL", format!("http://{}", hub.host()))
+        .env("DOCKERHUB_USERNAME", "acme")
+        .env("DOCKERHUB_TOKEN", OAT)
+        .arg("doctor")
+        .timeout(Duration::from_secs(60))
+        .output()
+        .unwrap();
+    let text = stdout(&out);
+    assert_eq!(out.status.code(), Some(1), "{text}\n{}", stderr(&out));
+    assert!(!text.contains(OAT) && !stderr(&out).contains(OAT));
+    let repos = line(&text, "repositories");
+    assert!(starts(&repos, "FAIL"), "{repos:?}");
+    assert!(
+        repos
+            .0
+            .contains("the listing is partial: it leaves out secret which read one by one"),
+        "{repos:?}"
+    );
+    assert!(
+        repos.1.is_some_and(|f| f.contains("scope-repository-list")),
+        "{repos:?}"
+    );
+    // Without X-RateLimit headers the budget is unknown, and said so.
+    let budget = line(&text, "hub budget");
+    assert!(
+        starts(&budget, "warn") && budget.0.contains("no X-RateLimit headers"),
+        "{budget:?}"
+    );
+}
