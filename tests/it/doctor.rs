@@ -456,7 +456,13 @@ fn an_organization_access_token_without_repository_list_is_told_the_listing_is_p
         let empty = r#"{"count":0,"next":null,"previous":null,"results":[]}"#;
         match (req.method.as_str(), path) {
             ("POST", "/v2/auth/token") => ok(s, r#"{"access_token":"hub-bearer-1f2e"}"#),
-            ("GET", "/v2/orgs/acme/members") | ("GET", "/v2/orgs/acme/groups") => ok(s, empty),
+            ("GET", "/v2/orgs/acme/members") => ok(s, empty),
+            // A hostile team name: shown escaped, never as a terminal escape sequence.
+            ("GET", "/v2/orgs/acme/groups") => ok(
+                s,
+                r#"{"count":1,"next":null,"previous":null,"results":[{"id":7,"name":"ops\u001b[2J","description":""}]}"#,
+            ),
+            ("GET", p) if p.starts_with("/v2/orgs/acme/groups/") => ok(s, empty),
             ("GET", "/v2/orgs/acme/invites") => ok(s, r#"{"data":[]}"#),
             ("GET", "/v2/orgs/acme/settings/") => ok(
                 s,
@@ -503,6 +509,9 @@ fn an_organization_access_token_without_repository_list_is_told_the_listing_is_p
         repos.1.is_some_and(|f| f.contains("scope-repository-list")),
         "{repos:?}"
     );
+    assert!(!text.contains('\u{1b}'), "{text:?}");
+    let team = line(&text, "team members");
+    assert!(team.0.contains("read: ok (team ops"), "{team:?}");
     // Without X-RateLimit headers the budget is unknown, and said so.
     let budget = line(&text, "hub budget");
     assert!(
