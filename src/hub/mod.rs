@@ -4,6 +4,7 @@
 
 mod error;
 mod http;
+mod probe;
 mod read;
 mod write;
 
@@ -16,6 +17,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 pub use error::{Explain, HubError};
+pub use probe::RateLimit;
 
 use crate::model::{OrgState, Scope};
 use crate::plan::Change;
@@ -120,6 +122,7 @@ impl HubClient {
             token: tokio::sync::Mutex::new(None),
             calls: AtomicU64::new(0),
             groups: tokio::sync::Mutex::new(Default::default()),
+            rate: std::sync::Mutex::new(None),
         };
         let token = HubClient::fetch_token(&inner).await?;
         *inner.token.lock().await = Some((token, std::time::Instant::now()));

@@ -2,6 +2,7 @@
 
 mod access_export;
 mod cli;
+mod doctor;
 mod drift;
 mod faults;
 mod harness;
@@ -15,6 +16,7 @@ mod provider_forms;
 mod proxy;
 mod registry;
 mod registry_trust;
+mod release;
 mod sandbox_api;
 mod sandbox_registry;
 mod saved;
