@@ -39,6 +39,23 @@ impl HubError {
         Self::new(method, path, Some(status), to)
     }
 
+    /// The same error with `hint` (replacing any hint derived from the status).
+    pub(crate) fn with_hint(mut self, hint: String) -> Self {
+        self.hint = Some(hint);
+        self
+    }
+
+    /// True when Docker Hub answered a create with "this name is taken": 409, or a 400 whose
+    /// explanation says "already exists" (what the sandbox answers for a repository; the status
+    /// Docker Hub uses is unconfirmed, so both are read).
+    pub(crate) fn says_already_exists(&self) -> bool {
+        match self.status {
+            Some(409) => true,
+            Some(400) => self.message.to_ascii_lowercase().contains("already exists"),
+            _ => false,
+        }
+    }
+
     /// True when Docker Hub refused the credentials or their permissions (401/403).
     pub fn is_auth(&self) -> bool {
         matches!(self.status, Some(401) | Some(403))
