@@ -129,12 +129,21 @@ pub(crate) fn hidden_error(org: &str, identity: &str, hidden: &[String]) -> HubE
         "GET",
         &listing_path(org),
         None,
-        format!(
-            "the repository listing is partial: {} exist (each answers its own read) but the \
-             listing leaves them out, so vetted plans nothing from it (it would create repositories \
-             that exist)",
-            named(org, hidden)
-        ),
+        if hidden.len() == 1 {
+            format!(
+                "the repository listing is partial: {} exists (its own read answers) but the \
+                 listing leaves it out, so vetted plans nothing from it (it would create a \
+                 repository that exists)",
+                named(org, hidden)
+            )
+        } else {
+            format!(
+                "the repository listing is partial: {} exist (each answers its own read) but the \
+                 listing leaves them out, so vetted plans nothing from it (it would create \
+                 repositories that exist)",
+                named(org, hidden)
+            )
+        },
     )
     .with_hint(remedy(org, identity))
 }
@@ -159,7 +168,8 @@ pub(crate) fn doubt_error(doubt: &ListingDoubt, identity: &str, purpose: &str) -
     let mut hint = remedy(org, identity);
     if matches!(doubt, ListingDoubt::OrgTokenListsNoPrivate { .. }) {
         hint.push_str(&format!(
-            "; if {org} has no private repository at all, only personal credentials can show that"
+            "; if {org} has no private repository at all, even a token with the scope lists \
+             none, and only personal credentials get past this"
         ));
     }
     HubError::new(

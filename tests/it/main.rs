@@ -17,6 +17,7 @@ mod registry_trust;
 mod sandbox_api;
 mod sandbox_registry;
 mod saved;
+mod token_kinds;
 mod untrusted;
 mod workflows;
 mod support {
