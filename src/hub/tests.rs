@@ -529,6 +529,66 @@ async fn pat_trap_and_settings_trap_hints() {
         as_oat.contains("the organization access token for acme lacks the scope"),
         "{as_oat}"
     );
+    // Elsewhere the hint names the scope the call needs.
+    for (method, path, scope) in [
+        ("GET", "/v2/orgs/acme/members", "scope-member-read"),
+        ("GET", "/v2/orgs/acme/invites", "scope-invite-read"),
+        ("POST", "/v2/invites/bulk", "scope-invite-edit"),
+        ("POST", "/v2/orgs/acme/groups/", "scope-group-edit"),
+        (
+            "POST",
+            "/v2/namespaces/acme/repositories",
+            "scope-repository-create",
+        ),
+        (
+            "GET",
+            "/v2/namespaces/acme/repositories/x",
+            "scope-repository-read",
+        ),
+        (
+            "GET",
+            "/v2/namespaces/acme/repositories/x/tags",
+            "scope-tag-read",
+        ),
+        ("PATCH", "/v2/repositories/acme/x/", "scope-repository-edit"),
+        (
+            "POST",
+            "/v2/repositories/acme/x/privacy",
+            "scope-repository-edit",
+        ),
+        (
+            "DELETE",
+            "/v2/repositories/acme/x/",
+            "scope-repository-admin",
+        ),
+        (
+            "DELETE",
+            "/v2/repositories/acme/x/tags/1/",
+            "scope-tag-admin",
+        ),
+        (
+            "POST",
+            "/v2/repositories/acme/x/groups/",
+            "scope-repo-group-edit",
+        ),
+        (
+            "DELETE",
+            "/v2/repositories/acme/x/groups/5/",
+            "scope-repo-group-admin",
+        ),
+    ] {
+        let e = HubError::new(method, path, Some(403), "forbidden".into());
+        let text = e.explain(&ctx("acme")).to_string();
+        assert!(
+            text.contains(&format!("needs ({scope}, or a scope")),
+            "{path}: {text}"
+        );
+        let e = HubError::new(method, path, Some(403), "forbidden".into());
+        assert!(
+            !e.explain(&ctx("bob")).to_string().contains("scope-"),
+            "{path}"
+        );
+    }
 }
 
 fn page(items: &[&str], next: Option<String>) -> Reply {

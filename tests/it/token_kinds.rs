@@ -193,3 +193,38 @@ fn export_refuses_a_listing_that_may_omit_private_repositories() {
     assert!(err.contains("scope-repository-list"), "{err}");
     assert!(!stdout(&out).contains("public-tool"), "{}", stdout(&out));
 }
+
+#[test]
+fn a_scope_the_call_needs_is_named_in_the_403_hint() {
+    let seed = format!(
+        "{}\n[[credentials]]\nidentifier = \"acme\"\nsecret = \"oat-repositories-only-4d8\"\nkind = \"org_token\"\nscopes = [\"scope-repository-list\", \"scope-repository-read\"]\n",
+        seed()
+    );
+    let sb = Sandbox::start(&seed, &[]);
+    let out = plan(
+        &sb,
+        "acme",
+        "oat-repositories-only-4d8",
+        "org = \"acme\"\n[members]\nowners = [\"alice\"]\n",
+    );
+    let err = stderr(&out);
+    assert_eq!(code(&out), 1, "{err}");
+    assert!(err.contains("GET /v2/orgs/acme/members"), "{err}");
+    assert!(
+        err.contains(
+            "the organization access token for acme lacks the scope this call needs \
+             (scope-member-read, or a scope that includes it)"
+        ),
+        "{err}"
+    );
+    // The same policy plans with a password.
+    assert_eq!(
+        code(&plan(
+            &sb,
+            "alice",
+            OWNER_TOKEN,
+            "org = \"acme\"\n[members]\nowners = [\"alice\"]\n"
+        )),
+        0
+    );
+}
