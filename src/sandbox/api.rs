@@ -650,6 +650,44 @@ pub mod scope {
     pub const REPO_GROUP_EDIT: &[&str] = &["scope-repo-group-edit", "scope-repo-group-admin"];
     /// Deleting a team's assignment to a repository.
     pub const REPO_GROUP_ADMIN: &[&str] = &["scope-repo-group-admin"];
+
+    /// Every scope Docker's access-token reference names (repository, organization and product
+    /// scopes), so a seed's misspelt scope is an error rather than a silent refusal.
+    pub const KNOWN: &[&str] = &[
+        "scope-image-pull",
+        "scope-image-push",
+        "scope-image-delete",
+        "scope-repository-read",
+        "scope-repository-edit",
+        "scope-repository-admin",
+        "scope-tag-read",
+        "scope-tag-admin",
+        "scope-webhook-read",
+        "scope-webhook-edit",
+        "scope-webhook-admin",
+        "scope-repo-group-read",
+        "scope-repo-group-edit",
+        "scope-repo-group-admin",
+        "scope-repository-settings-admin",
+        "scope-member-read",
+        "scope-member-edit",
+        "scope-invite-read",
+        "scope-invite-edit",
+        "scope-group-read",
+        "scope-group-edit",
+        "scope-activity-read",
+        "scope-siem_credentials-read",
+        "scope-ram-read",
+        "scope-ram-write",
+        "scope-report-read",
+        "scope-repository-create",
+        "scope-repository-list",
+        "scope-registry-usage-read",
+        "scope-cloud-connect",
+        "scope-audit_events-read",
+        "scope-governance-policy-read",
+        "scope-governance-policy-write",
+    ];
 }
 
 /// True unless `p` is an organization access token seeded with scopes none of which is in `any_of`.
