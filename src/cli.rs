@@ -91,6 +91,12 @@ pub enum Command {
         after_help = "Examples:\n  vetted export --org acme                     # the policy on stdout\n  vetted export --org acme --out vetted.toml   # refuses to overwrite an existing file\n  vetted export --org acme --out vetted.toml --force\n\nReads every section (image access, members and invites, teams, repositories and their grants and\ntags); changes nothing. Mirrors cannot be inferred from the live organization: tags are listed in comments."
     )]
     Export(ExportArgs),
+    /// Check, read-only, whether apply of this policy can succeed with these credentials: who
+    /// they are, their role, which sections they can read and write, the API and pull budgets.
+    #[command(
+        after_help = "Examples:\n  vetted doctor\n  vetted doctor --policy vetted.toml --format json\n\nOnly GET and HEAD requests: nothing changes and no pull is counted. Each failing line says\nwhat to do. Exit status 0 when apply can succeed, 1 otherwise."
+    )]
+    Doctor(DoctorArgs),
     /// Run a local Docker Hub stand-in (hub API on loopback) to try a policy safely.
     #[command(
         after_help = "Example:\n  vetted sandbox --seed sandbox/demo-seed.toml --port 5080\n\nPrints its URL on stdout when ready; point vetted at it with --hub-url or VETTED_HUB_URL.\nStops on Ctrl-C (state saved to --state when given)."
@@ -217,6 +223,26 @@ pub struct ApplyArgs {
     /// policy, vetted.lock and the live organization are as they were when it was made.
     #[arg(value_name = "PLAN")]
     pub plan: Option<PathBuf>,
+}
+
+/// Output format of a report (`vetted doctor`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ReportFormat {
+    Text,
+    Json,
+}
+
+#[derive(Debug, Args)]
+pub struct DoctorArgs {
+    #[command(flatten)]
+    pub policy: PolicyArgs,
+    #[command(flatten)]
+    pub hub: HubArgs,
+    #[command(flatten)]
+    pub registry: RegistryArgs,
+    /// Output format of the report on stdout.
+    #[arg(long, value_enum, default_value_t = ReportFormat::Text)]
+    pub format: ReportFormat,
 }
 
 #[derive(Debug, Args)]

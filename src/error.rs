@@ -13,6 +13,8 @@ pub enum Outcome {
     Ok,
     /// Exit 2: `plan --detailed-exitcode` found changes.
     ChangesPending,
+    /// Exit 1 without an error message: a report (`vetted doctor`) already said what failed.
+    Failed,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -62,6 +64,7 @@ impl Outcome {
         match self {
             Outcome::Ok => 0,
             Outcome::ChangesPending => 2,
+            Outcome::Failed => 1,
         }
     }
 }

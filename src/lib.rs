@@ -9,6 +9,7 @@
 pub mod apply;
 pub mod cli;
 pub mod commands;
+pub mod doctor;
 pub mod error;
 pub mod hub;
 pub mod mirror;

@@ -2,6 +2,7 @@
 //! renders; none holds logic of its own beyond that. `run` dispatches and owns the async runtime.
 
 mod apply;
+mod doctor;
 mod export;
 mod lock;
 mod plan;
@@ -35,6 +36,7 @@ pub fn run(cli: Cli, output: Output) -> Result<Outcome, Error> {
         Command::Lock(args) => block_on(lock::run(&args)),
         Command::Export(args) => block_on(export::run(&args)),
         Command::Sandbox(args) => block_on(sandbox::run(&args)),
+        Command::Doctor(args) => block_on(doctor::run(&args)),
     }
 }
 

@@ -22,6 +22,14 @@ pub async fn run(args: &PlanArgs, output: Output) -> Result<Outcome, Error> {
         output,
         &super::markdown_options(&args.markdown),
     ))?;
+    // The cost of applying it, against what remains: the last line, on stderr (the budgets change
+    // from one run to the next; the plan on stdout stays deterministic, its documents as
+    // documented).
+    let estimate = crate::plan::estimate::Estimate::of(
+        plan,
+        planned.client.rate_limit(),
+        planned.pulls_remaining,
+    );
     if open && args.access && args.format == crate::cli::Format::Text {
         super::print_out(&crate::render::access_text(&plan.access, &plan.org))?;
         super::print_out(&crate::render::drift_access_text(
@@ -47,6 +55,7 @@ pub async fn run(args: &PlanArgs, output: Output) -> Result<Outcome, Error> {
             out.display()
         ));
     }
+    super::status(&estimate.to_string());
     // Drift left alone is pending only when asked (`--drift`, the drift workflow): otherwise an
     // organization with unmanaged extras would never plan clean.
     let pending = !plan.is_empty() || (args.drift && !plan.drift.is_empty());

@@ -33,6 +33,8 @@ pub(crate) struct Inner {
     /// Team name -> numeric group id, per organization.
     pub(crate) groups:
         Mutex<std::collections::BTreeMap<String, std::collections::BTreeMap<String, i64>>>,
+    /// The `X-RateLimit-*` headers of the latest window seen (src/hub/probe.rs reads them).
+    pub(crate) rate: std::sync::Mutex<Option<super::probe::RateLimit>>,
 }
 
 /// A response that was received (any status but a redirect, which [`HubClient::send`] turns into an
@@ -244,6 +246,7 @@ impl HubClient {
                     return Err(HubError::new(method.as_str(), url.path(), None, what));
                 }
                 Ok((status, headers, content_type, body_bytes)) => {
+                    super::probe::note_rate_limit(&inner.rate, &headers);
                     // Every secret this request carried (the login secret, the bearer token), in
                     // each form an echoing server may show it, is redacted before anything reads
                     // the answer: error messages are built (and truncated) from the redacted text.

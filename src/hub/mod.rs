@@ -5,6 +5,7 @@
 mod error;
 mod http;
 mod listing;
+mod probe;
 mod read;
 mod write;
 
@@ -18,6 +19,7 @@ use std::time::Duration;
 
 pub use error::{Explain, HubError};
 pub use listing::{ListingDoubt, REPOSITORY_LIST_SCOPE, is_org_token, listing_doubt};
+pub use probe::RateLimit;
 
 use crate::model::{OrgState, Scope};
 use crate::plan::Change;
@@ -122,6 +124,7 @@ impl HubClient {
             token: tokio::sync::Mutex::new(None),
             calls: AtomicU64::new(0),
             groups: tokio::sync::Mutex::new(Default::default()),
+            rate: std::sync::Mutex::new(None),
         };
         let token = HubClient::fetch_token(&inner).await?;
         *inner.token.lock().await = Some((token, std::time::Instant::now()));

@@ -5,6 +5,7 @@
 
 pub mod access;
 pub mod diff;
+pub mod estimate;
 pub mod safety;
 pub mod saved;
 

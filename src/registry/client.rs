@@ -917,6 +917,19 @@ impl RegistryClient {
         }
     }
 
+    /// The unexpired registry token cached for exactly these scopes on `reference`'s registry
+    /// (src/registry/grants.rs reads what it grants; never shown).
+    pub(crate) fn cached_token(&self, reference: &Reference, scopes: &[Scope]) -> Option<String> {
+        let scope_key: String = normalise_scopes(scopes)
+            .iter()
+            .map(Scope::param)
+            .collect::<Vec<_>>()
+            .join(" ");
+        let tokens = self.tokens.lock().ok()?;
+        let t = tokens.get(&(reference.api_host().to_string(), scope_key))?;
+        (t.expires > Instant::now()).then(|| t.token.clone())
+    }
+
     /// HEADs a manifest: digest, media type and size, without counting as a Docker Hub pull.
     pub async fn resolve(&self, reference: &Reference) -> Result<Resolved, RegistryError> {
         self.resolve_scoped(reference, &[Scope::pull(&reference.repository)])

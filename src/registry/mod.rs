@@ -24,6 +24,7 @@
 //! and refusing an upload `Location` on another host (credentials would follow it).
 pub mod client;
 pub mod copy;
+pub mod grants;
 pub mod manifest;
 pub mod reference;
 

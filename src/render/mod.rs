@@ -3,6 +3,7 @@
 //! pull-request comments ([`markdown`](mod@markdown)).
 
 mod access;
+pub mod doctor;
 pub mod markdown;
 pub mod progress;
 mod untrusted;

@@ -2,6 +2,7 @@
 
 mod access_export;
 mod cli;
+mod doctor;
 mod drift;
 mod faults;
 mod harness;
@@ -14,6 +15,7 @@ mod provider_forms;
 mod proxy;
 mod registry;
 mod registry_trust;
+mod release;
 mod sandbox_api;
 mod sandbox_registry;
 mod saved;

@@ -123,7 +123,14 @@ fn actionlint_passes_every_workflow_and_checks_the_action_inputs() {
         names.iter().filter(|n| n.starts_with("readme-")).count() >= 2,
         "the README's plan and apply examples: {names:?}"
     );
-    for expected in ["plan.yml", "apply.yml", "drift.yml", "update.yml", "ci.yml"] {
+    for expected in [
+        "plan.yml",
+        "apply.yml",
+        "drift.yml",
+        "update.yml",
+        "ci.yml",
+        "release.yml",
+    ] {
         assert!(
             names.iter().any(|n| n.ends_with(expected)),
             "{expected} missing from {names:?}"
@@ -134,6 +141,24 @@ fn actionlint_passes_every_workflow_and_checks_the_action_inputs() {
             assert!(
                 body.contains(ACTION_REF),
                 "{name} must use the action as {ACTION_REF}"
+            );
+            // Every use pins the release it installs.
+            let pinned = body
+                .lines()
+                .filter(|l| {
+                    l.trim_start()
+                        .strip_prefix("version: v")
+                        .and_then(|v| v.split_whitespace().next())
+                        .is_some_and(|v| {
+                            let parts: Vec<&str> = v.split('.').collect();
+                            parts.len() == 3 && parts.iter().all(|p| p.parse::<u32>().is_ok())
+                        })
+                })
+                .count();
+            assert_eq!(
+                pinned,
+                body.matches(ACTION_REF).count(),
+                "{name}: every use of the action sets version: vX.Y.Z"
             );
         }
     }
@@ -176,6 +201,13 @@ fn shellcheck_passes_the_action_and_ci_scripts() {
         .filter(|p| p.extension().is_some_and(|e| e == "sh"))
         .collect();
     assert!(files.len() >= 3, "{files:?}");
+    let release: Vec<PathBuf> = fs::read_dir(root.join("scripts/release"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "sh"))
+        .collect();
+    assert!(release.len() >= 6, "{release:?}");
+    files.extend(release);
     files.push(root.join("scripts/install-deps.sh"));
     files.push(root.join("scripts/mutants.sh"));
     files.push(root.join(".ci/run"));
@@ -1620,13 +1652,66 @@ fn a_missing_lint_tool_fails_with_the_install_hint() {
     tool("vetted-no-such-linter", Some("VETTED_NO_SUCH_LINTER"), None);
 }
 
-/// The action end to end with the real `vetted` against the sandbox (hub API and registry): the
+/// Runs the action's install step (install: release) against the fake GitHub serving a release of
+/// the tested binary (packaged by scripts/release/package.sh, with its SHA256SUMS); returns the
+/// directory it put on PATH.
+fn install_released_vetted(a: &Action) -> PathBuf {
+    let version = env!("CARGO_PKG_VERSION");
+    let target = "x86_64-unknown-linux-musl";
+    let dist = a.dir.path().join("dist");
+    let out = run(Command::new("bash")
+        .arg(repo_root().join("scripts/release/package.sh"))
+        .arg(crate::harness::bin())
+        .args([version, target])
+        .arg(&dist));
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let name = format!("vetted-{version}-{target}.tar.gz");
+    let bytes = fs::read(dist.join(&name)).unwrap();
+    let sums = {
+        use sha2::{Digest, Sha256};
+        format!("{}  {name}\n", hex::encode(Sha256::digest(&bytes)))
+    };
+    a.github.add_release(
+        &format!("v{version}"),
+        false,
+        &[("SHA256SUMS", sums.into_bytes()), (&name, bytes)],
+    );
+    let d = a.dir.path();
+    fs::write(d.join("github_path"), "").unwrap();
+    let out = run(Command::new("bash")
+        .arg(repo_root().join(".github/actions/vetted/install.sh"))
+        .env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .env("HOME", d)
+        .env("RUNNER_OS", "Linux")
+        .env("RUNNER_ARCH", "X64")
+        .env("RUNNER_TEMP", d.join("tmp"))
+        .env("RUNNER_TOOL_CACHE", d.join("toolcache"))
+        .env("GITHUB_PATH", d.join("github_path"))
+        .env("GITHUB_API_URL", &a.github.url)
+        .env("GITHUB_TOKEN", GITHUB_SECRET)
+        .env("ACTION_REPOSITORY", "OWNER/vetted")
+        .env("ACTION_REF", format!("v{version}"))
+        .env("INSTALL", "release"));
+    let log = format!("{}{}", text(&out.stdout), text(&out.stderr));
+    assert!(out.status.success(), "{log}");
+    assert!(!log.contains(GITHUB_SECRET), "{log}");
+    assert!(
+        log.contains(&format!("installed vetted {version} ({target})")),
+        "{log}"
+    );
+    let dir = fs::read_to_string(d.join("github_path")).unwrap();
+    PathBuf::from(dir.trim())
+}
+
+/// The action end to end with the released `vetted` (installed by the action's install step from a
+/// fake GitHub release) against the sandbox (hub API and registry): the
 /// plan step posts vetted's own markdown as the sticky comment; after the merge, the apply step
 /// fetches that step's artifact and applies the reviewed plan (mirroring the images); a second
 /// apply of the same plan is refused as stale; the drift check then finds the organization in sync.
 #[test]
 fn the_action_with_the_real_vetted_applies_the_reviewed_plan_once_and_reports_drift_left_alone() {
-    use crate::harness::{Sandbox, bin};
+    use crate::harness::Sandbox;
     // alice's fake credential in sandbox/demo-seed.toml.
     const OWNER_TOKEN: &str = "sandbox-alice-token";
     let root = repo_root();
@@ -1635,16 +1720,23 @@ fn the_action_with_the_real_vetted_applies_the_reviewed_plan_once_and_reports_dr
     let a = Action::new();
     fs::copy(root.join("policy.example.toml"), a.ws().join("vetted.toml")).unwrap();
     let registry = sb.registry.clone().unwrap();
-    let real = bin().display().to_string();
+    // vetted comes as the action installs it: the release binary, checked against SHA256SUMS.
+    let installed = install_released_vetted(&a);
+    let path = format!(
+        "{}:{}",
+        installed.display(),
+        std::env::var("PATH").unwrap_or_default()
+    );
+    let real = installed.join("vetted").display().to_string();
     let env: [(&str, &str); 5] = [
-        ("VETTED_BIN", real.as_str()),
+        ("PATH", path.as_str()),
         ("VETTED_HUB_URL", sb.url.as_str()),
         ("VETTED_DOCKER_IO_REGISTRY", registry.as_str()),
         ("DOCKERHUB_USERNAME", "alice"),
         ("NO_COLOR", "1"),
     ];
     // The policy repository commits its lock, as `lock --locked` in the plan step demands.
-    let lock = run(Command::new(bin())
+    let lock = run(Command::new(&real)
         .args(["lock", "--policy", "vetted.toml"])
         .current_dir(a.ws())
         .env_clear()

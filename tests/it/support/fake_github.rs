@@ -1,6 +1,9 @@
 //! A fake GitHub REST API on 127.0.0.1 for the action's shell steps: the issue comment, issue, pull
 //! request and workflow artifact endpoints the action uses, kept in memory, with every request
-//! recorded. Artifact downloads answer with a redirect to a storage path, as GitHub does.
+//! recorded. Artifact downloads answer with a redirect to a storage path, as GitHub does. Releases:
+//! created as drafts, assets uploaded to the `upload_url` the release names (here on the same
+//! server, under /uploads), published by PATCH; an asset download with `Accept:
+//! application/octet-stream` redirects to storage as GitHub's does.
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{TcpListener, TcpStream};
@@ -36,6 +39,12 @@ pub struct State {
     pub runs: Vec<Value>,
     /// Artifact id -> the zip archive its download serves.
     pub artifact_zips: std::collections::BTreeMap<u64, Vec<u8>>,
+    /// {id, tag_name, draft, upload_url, html_url, assets: [{id, name, size}]}
+    pub releases: Vec<Value>,
+    /// Release asset id -> its bytes.
+    pub asset_bytes: std::collections::BTreeMap<u64, Vec<u8>>,
+    /// This server's base URL (for the upload_url of releases).
+    pub base_url: String,
     next_id: u64,
 }
 
@@ -53,6 +62,7 @@ impl FakeGithub {
         listener.set_nonblocking(true).expect("nonblocking");
         let state = Arc::new(Mutex::new(State {
             next_id: 1000,
+            base_url: url.clone(),
             ..State::default()
         }));
         let stop = Arc::new(AtomicBool::new(false));
@@ -77,6 +87,16 @@ impl FakeGithub {
 
     pub fn requests(&self) -> Vec<Request> {
         self.state.lock().unwrap().requests.clone()
+    }
+
+    /// Adds a release of `tag` (published unless `draft`) with these assets; returns its id.
+    pub fn add_release(&self, tag: &str, draft: bool, assets: &[(&str, Vec<u8>)]) -> u64 {
+        let mut s = self.state.lock().unwrap();
+        let id = s.new_release(tag, draft);
+        for (name, bytes) in assets {
+            s.add_asset(id, name, bytes.clone());
+        }
+        id
     }
 
     /// Every request body, as one string (for secret checks).
@@ -108,7 +128,7 @@ fn serve(stream: TcpStream, state: &Mutex<State>) {
     let mut parts = line.split_whitespace();
     let method = parts.next().unwrap_or("").to_string();
     let path = parts.next().unwrap_or("").to_string();
-    let (mut len, mut auth, mut expect) = (0usize, String::new(), false);
+    let (mut len, mut auth, mut expect, mut accept) = (0usize, String::new(), false, String::new());
     for _ in 0..100 {
         let mut h = String::new();
         if reader.read_line(&mut h).unwrap_or(0) == 0 || h == "\r\n" {
@@ -120,6 +140,7 @@ fn serve(stream: TcpStream, state: &Mutex<State>) {
             "content-length" => len = value.parse().unwrap_or(0),
             "authorization" => auth = value,
             "expect" => expect = value.eq_ignore_ascii_case("100-continue"),
+            "accept" => accept = value,
             _ => {}
         }
     }
@@ -131,14 +152,71 @@ fn serve(stream: TcpStream, state: &Mutex<State>) {
     if reader.read_exact(&mut body).is_err() {
         return;
     }
-    let body = String::from_utf8_lossy(&body).to_string();
+    let raw = body;
+    let body = String::from_utf8_lossy(&raw).to_string();
     let mut s = state.lock().unwrap();
+    let uploading = path.starts_with("/uploads/");
     s.requests.push(Request {
         method: method.clone(),
         path: path.clone(),
         authorization: auth,
-        body: body.clone(),
+        body: if uploading {
+            format!("<{} bytes>", raw.len())
+        } else {
+            body.clone()
+        },
     });
+    // Release assets: uploads (to the release's upload_url) and downloads (a redirect to storage).
+    let segs: Vec<&str> = path.split('?').next().unwrap_or("").split('/').collect();
+    if let ("POST", ["", "uploads", "repos", _, _, "releases", id, "assets"]) =
+        (method.as_str(), segs.as_slice())
+    {
+        let id: u64 = id.parse().unwrap_or(0);
+        let name = query(&path, "name").unwrap_or_default();
+        let (status, reply) = if s.releases.iter().any(|r| r["id"] == id) && !name.is_empty() {
+            let asset = s.add_asset(id, &name, raw);
+            (201, asset)
+        } else {
+            (404, json!({"message": "Not Found"}))
+        };
+        drop(s);
+        let reply = reply.to_string();
+        let _ = write!(
+            out,
+            "HTTP/1.1 {status} X\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{reply}",
+            reply.len()
+        );
+        return;
+    }
+    if let Some(id) = path.strip_prefix("/storage/assets/") {
+        let bytes = id
+            .parse::<u64>()
+            .ok()
+            .and_then(|id| s.asset_bytes.get(&id).cloned());
+        drop(s);
+        let Some(bytes) = bytes else {
+            let _ =
+                out.write_all(b"HTTP/1.1 404 X\r\nContent-Length: 0\r\nConnection: close\r\n\r\n");
+            return;
+        };
+        let _ = write!(
+            out,
+            "HTTP/1.1 200 X\r\nContent-Type: application/octet-stream\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+            bytes.len()
+        );
+        let _ = out.write_all(&bytes);
+        return;
+    }
+    if let ["", "repos", _, _, "releases", "assets", id] = segs.as_slice()
+        && method == "GET"
+        && accept == "application/octet-stream"
+    {
+        let _ = write!(
+            out,
+            "HTTP/1.1 302 X\r\nLocation: /storage/assets/{id}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+        );
+        return;
+    }
     // Artifact archives: the API redirects to storage, which serves the zip bytes.
     if let Some(id) = path.strip_prefix("/storage/artifacts/") {
         let zip = id
@@ -159,7 +237,6 @@ fn serve(stream: TcpStream, state: &Mutex<State>) {
         let _ = out.write_all(&zip);
         return;
     }
-    let segs: Vec<&str> = path.split('?').next().unwrap_or("").split('/').collect();
     if let ["", "repos", _, _, "actions", "artifacts", id, "zip"] = segs.as_slice() {
         let _ = write!(
             out,
@@ -169,7 +246,11 @@ fn serve(stream: TcpStream, state: &Mutex<State>) {
     }
     let (status, reply) = route(&mut s, &method, &path, &body);
     drop(s);
-    let reply = reply.to_string();
+    let reply = if status == 204 {
+        String::new()
+    } else {
+        reply.to_string()
+    };
     let _ = write!(
         out,
         "HTTP/1.1 {status} X\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{reply}",
@@ -362,6 +443,92 @@ fn route(s: &mut State, method: &str, full: &str, body: &str) -> (u16, Value) {
                 None => (404, json!({"message": "Not Found"})),
             }
         }
+        ("GET", ["releases", "tags", tag]) => {
+            let tag = percent_decode(tag);
+            match s
+                .releases
+                .iter()
+                .find(|r| r["tag_name"] == tag.as_str() && r["draft"] == false)
+            {
+                Some(r) => (200, r.clone()),
+                None => (404, json!({"message": "Not Found"})),
+            }
+        }
+        ("GET", ["releases", "latest"]) => {
+            match s.releases.iter().rev().find(|r| r["draft"] == false) {
+                Some(r) => (200, r.clone()),
+                None => (404, json!({"message": "Not Found"})),
+            }
+        }
+        ("GET", ["releases"]) => (200, Value::Array(s.releases.clone())),
+        ("POST", ["releases"]) => {
+            let tag = input["tag_name"].as_str().unwrap_or("").to_string();
+            if tag.is_empty() {
+                return (422, json!({"message": "tag_name is required"}));
+            }
+            let draft = input["draft"].as_bool().unwrap_or(false);
+            let id = s.new_release(&tag, draft);
+            let r = s.releases.iter().find(|r| r["id"] == id).cloned();
+            (201, r.unwrap_or(Value::Null))
+        }
+        ("PATCH", ["releases", id]) => {
+            let id: u64 = id.parse().unwrap_or(0);
+            match s.releases.iter_mut().find(|r| r["id"] == id) {
+                Some(r) => {
+                    if let Some(d) = input["draft"].as_bool() {
+                        r["draft"] = json!(d);
+                    }
+                    (200, r.clone())
+                }
+                None => (404, json!({"message": "Not Found"})),
+            }
+        }
+        ("DELETE", ["releases", "assets", id]) => {
+            let id: u64 = id.parse().unwrap_or(0);
+            s.asset_bytes.remove(&id);
+            let mut found = false;
+            for r in &mut s.releases {
+                if let Some(list) = r["assets"].as_array_mut() {
+                    let before = list.len();
+                    list.retain(|a| a["id"] != id);
+                    found |= list.len() != before;
+                }
+            }
+            if found {
+                (204, Value::Null)
+            } else {
+                (404, json!({"message": "Not Found"}))
+            }
+        }
         _ => (404, json!({"message": "Not Found"})),
+    }
+}
+
+impl State {
+    fn new_release(&mut self, tag: &str, draft: bool) -> u64 {
+        self.next_id += 1;
+        let id = self.next_id;
+        let upload_url = format!(
+            "{}/uploads/repos/OWNER/vetted/releases/{id}/assets{{?name,label}}",
+            self.base_url
+        );
+        self.releases.push(json!({"id": id, "tag_name": tag, "draft": draft,
+            "upload_url": upload_url, "html_url": format!("https://github.example/OWNER/vetted/releases/tag/{tag}"),
+            "assets": []}));
+        id
+    }
+
+    fn add_asset(&mut self, release: u64, name: &str, bytes: Vec<u8>) -> Value {
+        self.next_id += 1;
+        let id = self.next_id;
+        let asset = json!({"id": id, "name": name, "size": bytes.len(),
+            "url": format!("{}/repos/OWNER/vetted/releases/assets/{id}", self.base_url)});
+        self.asset_bytes.insert(id, bytes);
+        if let Some(r) = self.releases.iter_mut().find(|r| r["id"] == release)
+            && let Some(list) = r["assets"].as_array_mut()
+        {
+            list.push(asset.clone());
+        }
+        asset
     }
 }
