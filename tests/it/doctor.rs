@@ -443,8 +443,8 @@ fn plan_ends_with_an_estimate_of_apply_against_the_budgets() {
 
 /// A hub answering as Docker documents for an organization access token without
 /// `scope-repository-list`: the listing shows the public repositories only, while the private one
-/// reads by name (hub-api.md). The sandbox lists every repository to every token, so this small
-/// stand-in shows the partial-listing check end to end.
+/// reads by name (hub-api.md). The sandbox models the listing too (tests/it/token_kinds.rs); this
+/// small stand-in also answers a hostile team name.
 #[test]
 fn an_organization_access_token_without_repository_list_is_told_the_listing_is_partial() {
     use crate::support::hostile::Hostile;
