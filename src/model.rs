@@ -204,7 +204,20 @@ pub struct Scope {
     pub grant_teams: BTreeSet<String>,
     /// Read the grants of every repository, for every team (`vetted export`).
     pub all_grants: bool,
+    /// Repositories the policy names: each one the listing lacks is read on its own, so a plan
+    /// never creates a repository the listing left out (src/hub/listing.rs).
+    pub repositories: BTreeSet<String>,
+    /// Set when the use needs every repository listed (prune, export): what a partial listing
+    /// would cause, for the refusal when the listing may leave private repositories out.
+    pub whole_listing_for: Option<&'static str>,
 }
+
+/// [`Scope::whole_listing_for`] with `prune = true`.
+pub const WHOLE_LISTING_FOR_PRUNE: &str =
+    "prune = true would leave any private repository it omits in place without saying so";
+/// [`Scope::whole_listing_for`] of `vetted export`.
+pub const WHOLE_LISTING_FOR_EXPORT: &str =
+    "the exported policy would lack any private repository it omits";
 
 impl Scope {
     pub fn of(desired: &OrgState) -> Scope {
@@ -229,6 +242,8 @@ impl Scope {
             // Effective access (plan.access): a change of team membership reaches every repository
             // the team is granted, so every repository's grants are read when teams are managed.
             all_grants: desired.teams.is_some(),
+            repositories: desired.repositories.keys().cloned().collect(),
+            whole_listing_for: None,
         }
     }
 
@@ -239,6 +254,7 @@ impl Scope {
             members: true,
             teams: true,
             all_grants: true,
+            whole_listing_for: Some(WHOLE_LISTING_FOR_EXPORT),
             ..Scope::default()
         }
     }

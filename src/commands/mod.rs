@@ -112,7 +112,10 @@ pub(crate) async fn load(
     };
     status(&format!("Reading organization {} ...", policy.desired.org));
     let client = HubClient::login(config).await?;
-    let scope = Scope::of(&policy.desired);
+    let mut scope = Scope::of(&policy.desired);
+    if policy.settings.prune {
+        scope.whole_listing_for = Some(crate::model::WHOLE_LISTING_FOR_PRUNE);
+    }
     let org_source = format!("`org` in {}", policy_path.display());
     // The origin only: a URL's user information never reaches a message.
     let hub = hub_url.origin().ascii_serialization();

@@ -39,6 +39,23 @@ impl HubError {
         Self::new(method, path, Some(status), to)
     }
 
+    /// The same error with `hint` (replacing any hint derived from the status).
+    pub(crate) fn with_hint(mut self, hint: String) -> Self {
+        self.hint = Some(hint);
+        self
+    }
+
+    /// True when Docker Hub answered a create with "this name is taken": 409, or a 400 whose
+    /// explanation says "already exists" (what the sandbox answers for a repository; the status
+    /// Docker Hub uses is unconfirmed, so both are read).
+    pub(crate) fn says_already_exists(&self) -> bool {
+        match self.status {
+            Some(409) => true,
+            Some(400) => self.message.to_ascii_lowercase().contains("already exists"),
+            _ => false,
+        }
+    }
+
     /// True when Docker Hub refused the credentials or their permissions (401/403).
     pub fn is_auth(&self) -> bool {
         matches!(self.status, Some(401) | Some(403))
@@ -61,8 +78,7 @@ impl HubError {
             format!("/v2/namespaces/{org}/repositories"),
         ];
         let is_read = self.method == "GET";
-        // An organization access token's identifier is the organization's name.
-        let oat = ctx.identity.eq_ignore_ascii_case(org);
+        let oat = super::listing::is_org_token(ctx.identity, org);
         self.hint = match self.status {
             Some(404) if is_read && org_level.iter().any(|p| p == path) => Some(format!(
                 "no organization {org} on {}, or the credential ({}) is not a member of it; check {}",
@@ -102,10 +118,17 @@ impl HubError {
                     "creating, changing and deleting repositories needs the editor or owner role in"
                 };
                 let who = if oat {
-                    format!(
-                        "the organization access token for {org} lacks the scope for this call \
-                         (and none can change Image Access Management)"
-                    )
+                    match oat_scope_for(&self.method, path, org) {
+                        Some(scope) => format!(
+                            "the organization access token for {org} lacks the scope this call \
+                             needs ({scope}, or a scope that includes it); give it that scope, or \
+                             log in as a user with that role"
+                        ),
+                        None => format!(
+                            "the organization access token for {org} lacks the scope for this call \
+                             (and none can change Image Access Management)"
+                        ),
+                    }
                 } else {
                     format!(
                         "{} is not a member, or has a lower role; log in as a user with that role",
@@ -123,6 +146,62 @@ impl HubError {
     pub fn status(&self) -> Option<u16> {
         self.status
     }
+}
+
+/// The organization access token scope a call needs (Docker's access-token reference; a higher
+/// scope of the same kind includes it), for the 403 hint. `path` has no trailing slash. `None` where
+/// no scope is known (settings: an organization access token cannot change Image Access Management).
+fn oat_scope_for(method: &str, path: &str, org: &str) -> Option<&'static str> {
+    let read = method == "GET" || method == "HEAD";
+    let under = |prefix: &str| path == prefix || path.starts_with(&format!("{prefix}/"));
+    let repos = format!("/v2/namespaces/{org}/repositories");
+    let legacy = format!("/v2/repositories/{org}/");
+    Some(if under(&format!("/v2/orgs/{org}/settings")) {
+        return None;
+    } else if under(&format!("/v2/orgs/{org}/members")) {
+        if read {
+            "scope-member-read"
+        } else {
+            "scope-member-edit"
+        }
+    } else if under(&format!("/v2/orgs/{org}/invites")) || under("/v2/invites") {
+        if read {
+            "scope-invite-read"
+        } else {
+            "scope-invite-edit"
+        }
+    } else if under(&format!("/v2/orgs/{org}/groups")) {
+        if read {
+            "scope-group-read"
+        } else {
+            "scope-group-edit"
+        }
+    } else if path == repos {
+        if read {
+            return None;
+        }
+        "scope-repository-create"
+    } else if let Some(rest) = path.strip_prefix(&format!("{repos}/")) {
+        if rest.contains("/tags") {
+            "scope-tag-read"
+        } else {
+            "scope-repository-read"
+        }
+    } else if let Some(rest) = path.strip_prefix(&legacy) {
+        let sub = rest.split('/').nth(1).unwrap_or("");
+        match (sub, method) {
+            ("groups", "GET") => "scope-repo-group-read",
+            ("groups", "DELETE") => "scope-repo-group-admin",
+            ("groups", _) => "scope-repo-group-edit",
+            ("tags", "DELETE") => "scope-tag-admin",
+            ("tags", _) => "scope-tag-read",
+            ("", "DELETE") => "scope-repository-admin",
+            ("", "GET") => return None,
+            _ => "scope-repository-edit",
+        }
+    } else {
+        return None;
+    })
 }
 
 /// What [`HubError::explain`] needs to know about the call: the organization, the hub's URL, the

@@ -351,14 +351,33 @@ impl HubClient {
         self.list_pages(url, MAX_PAGES, true).await
     }
 
+    /// [`list_all`](Self::list_all), also returning the entry count the last page announced
+    /// (`count`), for a caller that checks the listing is whole.
+    pub(crate) async fn list_all_counted(
+        &self,
+        url: Url,
+    ) -> Result<(Vec<Value>, Option<u64>), HubError> {
+        self.list_pages_counted(url, MAX_PAGES, false).await
+    }
+
     /// [`list_all`](Self::list_all) with an explicit page bound; `bare_array` as in
     /// [`list_all_or_array`](Self::list_all_or_array).
     pub(crate) async fn list_pages(
         &self,
-        mut url: Url,
+        url: Url,
         max_pages: usize,
         bare_array: bool,
     ) -> Result<Vec<Value>, HubError> {
+        Ok(self.list_pages_counted(url, max_pages, bare_array).await?.0)
+    }
+
+    /// [`list_pages`](Self::list_pages) with the announced count.
+    async fn list_pages_counted(
+        &self,
+        mut url: Url,
+        max_pages: usize,
+        bare_array: bool,
+    ) -> Result<(Vec<Value>, Option<u64>), HubError> {
         url.query_pairs_mut().append_pair("page_size", "100");
         let mut out = Vec::new();
         let mut next = Some(url.clone());
@@ -432,7 +451,7 @@ impl HubClient {
                 _ => None,
             };
         }
-        Ok(out)
+        Ok((out, count))
     }
 
     /// Resolves a `next` link against the base URL, keeping requests (and the token) on its origin.

@@ -4,6 +4,7 @@
 
 mod error;
 mod http;
+mod listing;
 mod probe;
 mod read;
 mod write;
@@ -17,6 +18,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 pub use error::{Explain, HubError};
+pub use listing::{ListingDoubt, REPOSITORY_LIST_SCOPE, is_org_token, listing_doubt};
 pub use probe::RateLimit;
 
 use crate::model::{OrgState, Scope};
@@ -149,6 +151,16 @@ impl HubClient {
     /// Reads the live state of `org`, fetching only what `scope` asks for (repositories always).
     pub async fn read_state(&self, org: &str, scope: &Scope) -> Result<OrgState, HubError> {
         read::read_state(self, org, scope).await
+    }
+
+    /// Whether the repository listing of `org`, as this credential reads it, may leave repositories
+    /// out, and why (`Display`: "the repository listing of ORG may be partial because ..."). Reads
+    /// the listing; `None` when it can be trusted whole.
+    pub async fn repository_listing_doubt(
+        &self,
+        org: &str,
+    ) -> Result<Option<ListingDoubt>, HubError> {
+        read::repository_listing_doubt(self, org).await
     }
 
     /// Tag name -> digest of every tag of `org/repo`.

@@ -6,9 +6,9 @@ use futures::{StreamExt, TryStreamExt, stream};
 use reqwest::{Method, StatusCode};
 use serde_json::Value;
 
-use super::HubClient;
 use super::error::HubError;
 use super::http::error_of;
+use super::{HubClient, listing};
 use crate::model::{
     ImageAccess, Invite, Members, OrgState, Permission, Repository, Role, Scope, Team, Username,
 };
@@ -225,21 +225,8 @@ async fn read_repositories(
     org: &str,
     scope: &Scope,
 ) -> Result<BTreeMap<String, Repository>, HubError> {
-    let mut url = client.url(&["v2", "namespaces", org, "repositories"], false)?;
-    url.query_pairs_mut().append_pair("ordering", "name");
-    let mut listed = Vec::new();
-    for r in client.list_all(url.clone()).await? {
-        let Some(name) = str_field(&r, "name") else {
-            return Err(shape_error(url.path(), "repository without name"));
-        };
-        listed.push((
-            name.to_string(),
-            r.get("is_private")
-                .and_then(Value::as_bool)
-                .unwrap_or(false),
-            str_field(&r, "description").unwrap_or("").to_string(),
-        ));
-    }
+    let listed = list_repositories(client, org).await?;
+    check_listing(client, org, scope, &listed).await?;
     let wants_grants = |name: &str| scope.all_grants || scope.grant_repositories.contains(name);
     let group_ids: BTreeMap<String, i64> = if listed.iter().any(|(n, _, _)| wants_grants(n)) {
         list_groups(client, org)
@@ -287,6 +274,92 @@ async fn read_repositories(
         .try_collect()
         .await?;
     Ok(repos.into_iter().collect())
+}
+
+/// One entry of the repository listing: name, private, description.
+type Listed = (String, bool, String);
+
+/// The repository listing (`GET /v2/namespaces/{org}/repositories`, the path an organization access
+/// token may read: the legacy `/v2/repositories/{org}/` answers it 403). Entries fewer than the
+/// announced `count` are an error: the listing is partial.
+async fn list_repositories(client: &HubClient, org: &str) -> Result<Vec<Listed>, HubError> {
+    let mut url = client.url(&["v2", "namespaces", org, "repositories"], false)?;
+    url.query_pairs_mut().append_pair("ordering", "name");
+    let (items, count) = client.list_all_counted(url.clone()).await?;
+    if let Some(count) = count.filter(|c| *c > items.len() as u64) {
+        return Err(listing::count_error(org, count, items.len()));
+    }
+    let mut listed = Vec::new();
+    for r in items {
+        let Some(name) = str_field(&r, "name") else {
+            return Err(shape_error(url.path(), "repository without name"));
+        };
+        listed.push((
+            name.to_string(),
+            r.get("is_private")
+                .and_then(Value::as_bool)
+                .unwrap_or(false),
+            str_field(&r, "description").unwrap_or("").to_string(),
+        ));
+    }
+    Ok(listed)
+}
+
+/// Whether the repository listing of `org`, as this client's credential reads it, may be partial
+/// (see [`listing::listing_doubt`]).
+pub(crate) async fn repository_listing_doubt(
+    client: &HubClient,
+    org: &str,
+) -> Result<Option<listing::ListingDoubt>, HubError> {
+    let listed = list_repositories(client, org).await?;
+    let private = listed.iter().filter(|(_, p, _)| *p).count();
+    Ok(listing::listing_doubt(client.identity(), org, private))
+}
+
+/// Refuses a listing that is partial (a repository the policy names is missing from it yet exists:
+/// its own read answers 200) or, when `scope` needs the whole listing, one that may be partial.
+/// The repositories the policy names that the listing lacks are read one each (bounded
+/// concurrency); a 404 is "absent", any other failure an error.
+async fn check_listing(
+    client: &HubClient,
+    org: &str,
+    scope: &Scope,
+    listed: &[Listed],
+) -> Result<(), HubError> {
+    let names: BTreeSet<&str> = listed.iter().map(|(n, _, _)| n.as_str()).collect();
+    let missing: Vec<&String> = scope
+        .repositories
+        .iter()
+        .filter(|r| !names.contains(r.as_str()))
+        .collect();
+    let conc = client.inner().config.concurrency.max(1);
+    let found: Vec<Option<String>> = stream::iter(missing)
+        .map(|name| async move {
+            let url = client.url(&["v2", "namespaces", org, "repositories", name], false)?;
+            let reply = client.send(Method::GET, &url, None).await?;
+            if reply.status == StatusCode::NOT_FOUND {
+                Ok::<_, HubError>(None)
+            } else if reply.status.is_success() {
+                Ok(Some(name.clone()))
+            } else {
+                Err(error_of(&Method::GET, &url, &reply))
+            }
+        })
+        .buffer_unordered(conc)
+        .try_collect()
+        .await?;
+    let mut hidden: Vec<String> = found.into_iter().flatten().collect();
+    if !hidden.is_empty() {
+        hidden.sort();
+        return Err(listing::hidden_error(org, client.identity(), &hidden));
+    }
+    if let Some(purpose) = scope.whole_listing_for {
+        let private = listed.iter().filter(|(_, p, _)| *p).count();
+        if let Some(doubt) = listing::listing_doubt(client.identity(), org, private) {
+            return Err(listing::doubt_error(&doubt, client.identity(), purpose));
+        }
+    }
+    Ok(())
 }
 
 /// Tag name -> digest of every tag of `org/repo` (`GET /v2/namespaces/{org}/repositories/{repo}/tags`).

@@ -529,6 +529,66 @@ async fn pat_trap_and_settings_trap_hints() {
         as_oat.contains("the organization access token for acme lacks the scope"),
         "{as_oat}"
     );
+    // Elsewhere the hint names the scope the call needs.
+    for (method, path, scope) in [
+        ("GET", "/v2/orgs/acme/members", "scope-member-read"),
+        ("GET", "/v2/orgs/acme/invites", "scope-invite-read"),
+        ("POST", "/v2/invites/bulk", "scope-invite-edit"),
+        ("POST", "/v2/orgs/acme/groups/", "scope-group-edit"),
+        (
+            "POST",
+            "/v2/namespaces/acme/repositories",
+            "scope-repository-create",
+        ),
+        (
+            "GET",
+            "/v2/namespaces/acme/repositories/x",
+            "scope-repository-read",
+        ),
+        (
+            "GET",
+            "/v2/namespaces/acme/repositories/x/tags",
+            "scope-tag-read",
+        ),
+        ("PATCH", "/v2/repositories/acme/x/", "scope-repository-edit"),
+        (
+            "POST",
+            "/v2/repositories/acme/x/privacy",
+            "scope-repository-edit",
+        ),
+        (
+            "DELETE",
+            "/v2/repositories/acme/x/",
+            "scope-repository-admin",
+        ),
+        (
+            "DELETE",
+            "/v2/repositories/acme/x/tags/1/",
+            "scope-tag-admin",
+        ),
+        (
+            "POST",
+            "/v2/repositories/acme/x/groups/",
+            "scope-repo-group-edit",
+        ),
+        (
+            "DELETE",
+            "/v2/repositories/acme/x/groups/5/",
+            "scope-repo-group-admin",
+        ),
+    ] {
+        let e = HubError::new(method, path, Some(403), "forbidden".into());
+        let text = e.explain(&ctx("acme")).to_string();
+        assert!(
+            text.contains(&format!("needs ({scope}, or a scope")),
+            "{path}: {text}"
+        );
+        let e = HubError::new(method, path, Some(403), "forbidden".into());
+        assert!(
+            !e.explain(&ctx("bob")).to_string().contains("scope-"),
+            "{path}"
+        );
+    }
 }
 
 fn page(items: &[&str], next: Option<String>) -> Reply {
@@ -615,6 +675,7 @@ async fn read_state_paginates_and_reads_everything_in_scope() {
         .into(),
         grant_teams: ["dev".to_string(), "ops".to_string(), "qa".to_string()].into(),
         all_grants: false,
+        ..Scope::default()
     };
     let state = client.read_state("acme", &scope).await.unwrap();
     let members = state.members.unwrap();
@@ -1734,5 +1795,166 @@ fn retry_after_reads_seconds_unix_time_and_http_date() {
     assert!(
         w <= Duration::from_secs(21) && w >= Duration::from_secs(15),
         "{w:?}"
+    );
+}
+
+/// A listing of `acme` holding `public` only (an organization access token without
+/// scope-repository-list), whatever else exists.
+fn public_only_listing(s: &Seen) -> Option<Reply> {
+    match s.path.as_str() {
+        "/v2/namespaces/acme/repositories" => Some(ok(
+            r#"{"count":1,"next":null,"results":[{"name":"public","is_private":false}]}"#,
+        )),
+        "/v2/namespaces/acme/repositories/public" => Some(ok(r#"{"full_description":""}"#)),
+        _ => None,
+    }
+}
+
+fn repos_scope(names: &[&str]) -> Scope {
+    Scope {
+        repositories: names.iter().map(|n| n.to_string()).collect(),
+        ..Scope::default()
+    }
+}
+
+#[tokio::test]
+async fn a_policy_repository_the_listing_lacks_but_that_exists_stops_the_read() {
+    let (base, fake) = serve(|s, _| {
+        public_only_listing(s).unwrap_or_else(|| match s.path.as_str() {
+            // Exists privately: its own read answers.
+            "/v2/namespaces/acme/repositories/secret" => ok(r#"{"name":"secret"}"#),
+            _ => (404, vec![], r#"{"detail":"Not found."}"#.into()),
+        })
+    })
+    .await;
+    let client = HubClient::login(config(base)).await.unwrap();
+    let err = client
+        .read_state("acme", &repos_scope(&["public", "secret", "fresh"]))
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("acme/secret exist"), "{err}");
+    assert!(!err.contains("acme/fresh"), "{err}");
+    assert!(err.contains("scope-repository-list"), "{err}");
+    assert!(err.contains("personal credentials"), "{err}");
+    // One read per policy repository the listing lacks; none for the listed one beyond its detail.
+    let paths: Vec<String> = requests(&fake).into_iter().map(|s| s.path).collect();
+    assert!(paths.contains(&"/v2/namespaces/acme/repositories/fresh".to_string()));
+    assert_eq!(
+        paths
+            .iter()
+            .filter(|p| p.as_str() == "/v2/namespaces/acme/repositories/secret")
+            .count(),
+        1
+    );
+}
+
+#[tokio::test]
+async fn absent_policy_repositories_are_read_once_and_planned_normally() {
+    let (base, _) = serve(|s, _| {
+        public_only_listing(s).unwrap_or((404, vec![], r#"{"detail":"Not found."}"#.into()))
+    })
+    .await;
+    let client = HubClient::login(config(base)).await.unwrap();
+    let live = client
+        .read_state("acme", &repos_scope(&["public", "fresh"]))
+        .await
+        .unwrap();
+    assert_eq!(live.repositories.keys().collect::<Vec<_>>(), ["public"]);
+    // Without a use that needs the whole listing, the doubt is not an error; it is still known.
+    let doubt = client.repository_listing_doubt("acme").await.unwrap();
+    let text = doubt.unwrap().to_string();
+    assert!(
+        text.starts_with("the repository listing of acme may be partial because"),
+        "{text}"
+    );
+}
+
+#[tokio::test]
+async fn prune_and_export_refuse_an_org_token_listing_without_private_repositories() {
+    let (base, _) = serve(|s, _| {
+        public_only_listing(s).unwrap_or((404, vec![], r#"{"detail":"Not found."}"#.into()))
+    })
+    .await;
+    let client = HubClient::login(config(base)).await.unwrap();
+    let mut scope = repos_scope(&["public"]);
+    scope.whole_listing_for = Some(crate::model::WHOLE_LISTING_FOR_PRUNE);
+    let err = client
+        .read_state("acme", &scope)
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("may be partial"), "{err}");
+    assert!(err.contains("prune = true"), "{err}");
+    assert!(err.contains("scope-repository-list"), "{err}");
+    // A private repository in the listing proves the token holds the scope.
+    let (base, _) = serve(|s, _| match s.path.as_str() {
+        "/v2/namespaces/acme/repositories" => {
+            ok(r#"{"count":1,"next":null,"results":[{"name":"secret","is_private":true}]}"#)
+        }
+        _ => ok(r#"{"full_description":""}"#),
+    })
+    .await;
+    let client = HubClient::login(config(base)).await.unwrap();
+    scope.repositories = ["secret".to_string()].into();
+    assert!(client.read_state("acme", &scope).await.is_ok());
+    assert_eq!(client.repository_listing_doubt("acme").await.unwrap(), None);
+}
+
+#[tokio::test]
+async fn a_listing_short_of_its_count_is_refused() {
+    let (base, _) = serve(|s, _| match s.path.as_str() {
+        "/v2/namespaces/acme/repositories" => {
+            ok(r#"{"count":3,"next":null,"results":[{"name":"public","is_private":false}]}"#)
+        }
+        _ => ok(r#"{"full_description":""}"#),
+    })
+    .await;
+    let client = HubClient::login(config(base)).await.unwrap();
+    let err = client
+        .read_state("acme", &Scope::default())
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("announced 3 repositories but its pages held 1"),
+        "{err}"
+    );
+}
+
+#[tokio::test]
+async fn a_create_answered_already_exists_names_the_partial_listing() {
+    let (base, fake) = serve(|s, _| match (s.method.as_str(), s.path.as_str()) {
+        ("POST", "/v2/namespaces/acme/repositories") => (
+            400,
+            vec![],
+            r#"{"message":"Repository with this Name and Namespace already exists."}"#.into(),
+        ),
+        _ => (404, vec![], "{}".into()),
+    })
+    .await;
+    let client = HubClient::login(config(base)).await.unwrap();
+    let change = Change::CreateRepository {
+        repository: "secret".into(),
+        fields: RepoFields {
+            private: true,
+            description: String::new(),
+            full_description: String::new(),
+        },
+    };
+    let err = client
+        .execute("acme", &change)
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("acme/secret already exists"), "{err}");
+    assert!(err.contains("scope-repository-list"), "{err}");
+    // Not retried: a 400 is an answer.
+    assert_eq!(
+        requests(&fake)
+            .iter()
+            .filter(|s| s.method == "POST")
+            .count(),
+        1
     );
 }

@@ -7,10 +7,10 @@ use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 use url::Url;
 
-use super::HubClient;
 use super::error::HubError;
 use super::http::error_of;
 use super::read::{forget_groups, group_id};
+use super::{HubClient, listing};
 use crate::plan::Change;
 
 /// What a create's answer must look like.
@@ -241,7 +241,17 @@ pub(crate) async fn execute(
                 "registry": "docker.io",
                 "is_private": fields.private,
             });
-            create(c, &url, &body, Created::Repository(repository)).await?;
+            // Planned from a listing that lacked it: "already exists" on the first attempt means
+            // the listing was partial (an organization access token without
+            // scope-repository-list, or a plan made with other credentials).
+            match create(c, &url, &body, Created::Repository(repository)).await {
+                Err(e) if e.says_already_exists() => {
+                    return Err(listing::create_exists_error(org, c.identity(), repository));
+                }
+                other => {
+                    other?;
+                }
+            }
         }
         UpdateRepository {
             repository,

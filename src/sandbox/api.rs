@@ -224,14 +224,20 @@ pub fn router(app: Arc<App>) -> Router {
         "/v2/namespaces/{ns}/repositories/{repo}/tags/{tag}",
         get(repos::tag),
     );
-    // The legacy repository paths (the provider reads, updates and deletes repositories here).
-    api = slash_only(api, "/v2/repositories/{ns}", get(repos::list));
+    // The legacy repository paths (the provider reads, updates and deletes repositories here); their
+    // GETs refuse organization access tokens.
+    api = slash_only(api, "/v2/repositories/{ns}", get(repos::legacy_list));
     api = slash_only(
         api,
         "/v2/repositories/{ns}/{repo}",
-        get(repos::get_one)
+        get(repos::legacy_get_one)
             .patch(repos::update)
             .delete(repos::delete),
+    );
+    api = both(
+        api,
+        "/v2/users/{ns}/repositories",
+        get(repos::users_repositories),
     );
     api = both(
         api,
@@ -618,20 +624,97 @@ pub fn can_manage_org(hub: &HubState, p: &Principal) -> Result<(), ApiError> {
     }
 }
 
-/// Organization access token scopes (Docker's names, from hub-api.md). Each list holds the scopes
-/// that allow an action: an edit scope includes the matching read.
+/// Docker's message when an organization access token calls a legacy repository path
+/// (`GET /v2/repositories/{ns}/{repo}`, `/v2/repositories/{ns}`, `/v2/users/{u}/repositories`),
+/// whatever its scopes (Docker's access-token reference, "Unsupported legacy endpoints").
+pub const OAT_NOT_ALLOWED: &str = "token issued from organization access token is not allowed";
+
+/// Organization access token scopes (Docker's names and what each grants: Docker's access-token
+/// reference, docker/docs `content/manuals/security/access-tokens/reference.md`; hub-api.md). Each
+/// list holds the scopes that allow an action: a higher scope includes the lower ones ("Includes
+/// ..." in the reference). The sandbox holds a token's repository scopes for every repository of the
+/// organization (Docker's "All <organization> repositories"), not per repository.
 pub mod scope {
     pub const GROUP_READ: &[&str] = &["scope-group-read", "scope-group-edit"];
     pub const GROUP_EDIT: &[&str] = &["scope-group-edit"];
     pub const MEMBER_READ: &[&str] = &["scope-member-read", "scope-member-edit"];
     pub const MEMBER_EDIT: &[&str] = &["scope-member-edit"];
+    pub const INVITE_READ: &[&str] = &["scope-invite-read", "scope-invite-edit"];
+    pub const INVITE_EDIT: &[&str] = &["scope-invite-edit"];
     pub const REPO_CREATE: &[&str] = &["scope-repository-create"];
+    /// "List all repositories in the namespace, including private ones": without it the listing
+    /// silently holds the public repositories only.
+    pub const REPO_LIST: &[&str] = &["scope-repository-list"];
+    pub const REPO_READ: &[&str] = &[
+        "scope-repository-read",
+        "scope-repository-edit",
+        "scope-repository-admin",
+    ];
+    /// Privacy and description.
+    pub const REPO_EDIT: &[&str] = &["scope-repository-edit", "scope-repository-admin"];
+    /// Deleting the repository.
+    pub const REPO_ADMIN: &[&str] = &["scope-repository-admin"];
+    pub const TAG_READ: &[&str] = &["scope-tag-read", "scope-tag-admin"];
+    pub const TAG_ADMIN: &[&str] = &["scope-tag-admin"];
     pub const REPO_GROUP_READ: &[&str] = &[
         "scope-repo-group-read",
         "scope-repo-group-edit",
         "scope-repo-group-admin",
     ];
     pub const REPO_GROUP_EDIT: &[&str] = &["scope-repo-group-edit", "scope-repo-group-admin"];
+    /// Deleting a team's assignment to a repository.
+    pub const REPO_GROUP_ADMIN: &[&str] = &["scope-repo-group-admin"];
+
+    /// Every scope Docker's access-token reference names (repository, organization and product
+    /// scopes), so a seed's misspelt scope is an error rather than a silent refusal.
+    pub const KNOWN: &[&str] = &[
+        "scope-image-pull",
+        "scope-image-push",
+        "scope-image-delete",
+        "scope-repository-read",
+        "scope-repository-edit",
+        "scope-repository-admin",
+        "scope-tag-read",
+        "scope-tag-admin",
+        "scope-webhook-read",
+        "scope-webhook-edit",
+        "scope-webhook-admin",
+        "scope-repo-group-read",
+        "scope-repo-group-edit",
+        "scope-repo-group-admin",
+        "scope-repository-settings-admin",
+        "scope-member-read",
+        "scope-member-edit",
+        "scope-invite-read",
+        "scope-invite-edit",
+        "scope-group-read",
+        "scope-group-edit",
+        "scope-activity-read",
+        "scope-siem_credentials-read",
+        "scope-ram-read",
+        "scope-ram-write",
+        "scope-report-read",
+        "scope-repository-create",
+        "scope-repository-list",
+        "scope-registry-usage-read",
+        "scope-cloud-connect",
+        "scope-audit_events-read",
+        "scope-governance-policy-read",
+        "scope-governance-policy-write",
+    ];
+}
+
+/// True unless `p` is an organization access token seeded with scopes none of which is in `any_of`.
+pub fn has_scope(p: &Principal, any_of: &[&str]) -> bool {
+    require_scope(p, any_of).is_ok()
+}
+
+/// The legacy repository reads refuse every organization access token (403, Docker's message).
+pub fn refuse_org_token(p: Option<&Principal>) -> Result<(), ApiError> {
+    match p {
+        Some(Principal::OrgToken { .. }) => Err(ApiError::forbidden(OAT_NOT_ALLOWED)),
+        _ => Ok(()),
+    }
 }
 
 /// An organization access token seeded with `scopes` needs one of `any_of`; tokens seeded without

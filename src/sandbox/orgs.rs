@@ -551,7 +551,7 @@ pub async fn list_invites(
     let v = app.read(|hub| {
         require_org(hub, &org)?;
         can_manage_org(hub, &p)?;
-        require_scope(&p, scope::MEMBER_READ)?;
+        require_scope(&p, scope::INVITE_READ)?;
         Ok::<_, ApiError>(json!({
             "data": hub.invites.iter().map(|i| invite_json(hub, i)).collect::<Vec<_>>()
         }))
@@ -617,7 +617,7 @@ pub async fn bulk_invite(
     let v = app.write(|hub| {
         require_org(hub, &req.org)?;
         can_manage_org(hub, &p)?;
-        require_scope(&p, scope::MEMBER_EDIT)?;
+        require_scope(&p, scope::INVITE_EDIT)?;
         let team = match req.team.as_deref().filter(|t| !t.is_empty()) {
             None => None,
             Some(t) => {
@@ -679,7 +679,7 @@ pub async fn cancel_invite(
     let p = caller.required()?;
     app.write(|hub| {
         can_manage_org(hub, &p)?;
-        require_scope(&p, scope::MEMBER_EDIT)?;
+        require_scope(&p, scope::INVITE_EDIT)?;
         let pos = hub
             .invites
             .iter()

@@ -1,7 +1,9 @@
 //! Repository endpoints: list/create/get/head in a namespace, tags, the undocumented PATCH, privacy
-//! and DELETE under `/v2/repositories/{ns}/{repo}/`, and team permissions (grants) on a repository.
-//! Enforces Docker Hub's name and description rules, visibility of private repositories, and that a
-//! team must exist before it is granted access.
+//! and DELETE under `/v2/repositories/{ns}/{repo}/`, the legacy listings and read, and team
+//! permissions (grants) on a repository. Enforces Docker Hub's name and description rules, visibility
+//! of private repositories, that a team must exist before it is granted access, and what an
+//! organization access token's scopes allow (the legacy GETs refuse it; without
+//! `scope-repository-list` the listing leaves private repositories out).
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -13,8 +15,8 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 
 use super::api::{
-    ApiError, App, Caller, JsonBody, can_edit_repos, can_manage_grants, can_read_org, paginate,
-    query_param, reply, require_org, require_scope, role_of, scope,
+    ApiError, App, Caller, JsonBody, can_edit_repos, can_manage_grants, can_read_org, has_scope,
+    paginate, query_param, refuse_org_token, reply, require_org, require_scope, role_of, scope,
 };
 use super::auth::Principal;
 use super::state::{self, HubState, RepoState, TagImage, TagState};
@@ -107,6 +109,60 @@ fn visible<'a>(
     Ok((r, perm))
 }
 
+/// Whether the listing shows private repositories to this caller: an organization access token
+/// needs `scope-repository-list`; without it the listing silently holds the public repositories
+/// only, `count` included (Docker's access-token reference, "Listing behavior").
+fn lists_private(caller: Option<&Principal>) -> bool {
+    caller.is_none_or(|p| has_scope(p, scope::REPO_LIST))
+}
+
+/// An organization access token reading a private repository's metadata or tags needs one of
+/// `any_of` (`scope-repository-read`, `scope-tag-read` or higher). Public repositories are readable
+/// by anyone (the OpenAPI allows anonymous reads of them). Unconfirmed: Docker Hub's status for the
+/// refusal (403 assumed, as for the other missing scopes).
+fn read_scope(p: Option<&Principal>, r: &RepoState, any_of: &[&str]) -> Result<(), ApiError> {
+    match p {
+        Some(p) if r.is_private => require_scope(p, any_of),
+        _ => Ok(()),
+    }
+}
+
+/// `GET /v2/repositories/{ns}/` (legacy; the provider's `GetRepositories`): the namespace listing,
+/// refused to every organization access token.
+pub async fn legacy_list(
+    app: State<Arc<App>>,
+    ns: Path<String>,
+    caller: Caller,
+    uri: Uri,
+) -> Result<Response, ApiError> {
+    refuse_org_token(caller.0.as_ref())?;
+    list(app, ns, caller, uri).await
+}
+
+/// `GET /v2/users/{ns}/repositories` (legacy): refused to every organization access token; others
+/// get the namespace listing. Unconfirmed: which namespaces Docker Hub answers here besides a user's
+/// own (the sandbox answers its organization, as the other listings, and 404 otherwise).
+pub async fn users_repositories(
+    app: State<Arc<App>>,
+    ns: Path<String>,
+    caller: Caller,
+    uri: Uri,
+) -> Result<Response, ApiError> {
+    refuse_org_token(caller.0.as_ref())?;
+    list(app, ns, caller, uri).await
+}
+
+/// `GET /v2/repositories/{ns}/{repo}/` (legacy; the provider's `GetRepository`): refused to every
+/// organization access token.
+pub async fn legacy_get_one(
+    app: State<Arc<App>>,
+    path: Path<(String, String)>,
+    caller: Caller,
+) -> Result<Response, ApiError> {
+    refuse_org_token(caller.0.as_ref())?;
+    get_one(app, path, caller).await
+}
+
 /// `GET /v2/namespaces/{ns}/repositories`
 pub async fn list(
     State(app): State<Arc<App>>,
@@ -122,7 +178,9 @@ pub async fn list(
             .repositories
             .iter()
             .filter(|(n, r)| {
-                n.contains(&filter) && access(hub, r, caller.0.as_ref()).is_some()
+                n.contains(&filter)
+                    && access(hub, r, caller.0.as_ref()).is_some()
+                    && (!r.is_private || lists_private(caller.0.as_ref()))
             })
             .collect();
         match ordering.as_str() {
@@ -227,6 +285,7 @@ pub async fn get_one(
 ) -> Result<Response, ApiError> {
     let v = app.read(|hub| {
         let (r, perm) = visible(hub, &ns, &repo, caller.0.as_ref())?;
+        read_scope(caller.0.as_ref(), r, scope::REPO_READ)?;
         Ok::<_, ApiError>(info(hub, &repo, r, perm))
     })?;
     Ok(reply(StatusCode::OK, v))
@@ -313,6 +372,7 @@ pub async fn tags(
 ) -> Result<Response, ApiError> {
     let (items, snapshot) = app.read(|hub| {
         let (r, _) = visible(hub, &ns, &repo, caller.0.as_ref())?;
+        read_scope(caller.0.as_ref(), r, scope::TAG_READ)?;
         Ok::<_, ApiError>((
             r.tags
                 .iter()
@@ -345,6 +405,7 @@ pub async fn tag(
 ) -> Result<Response, ApiError> {
     let (hub, r) = app.read(|hub| {
         let (r, _) = visible(hub, &ns, &repo, caller.0.as_ref())?;
+        read_scope(caller.0.as_ref(), r, scope::TAG_READ)?;
         Ok::<_, ApiError>((hub.clone(), r.clone()))
     })?;
     let v = match app.registry() {
@@ -385,6 +446,7 @@ pub async fn update(
     let v = app.write(|hub| {
         visible(hub, &ns, &repo, Some(&p))?;
         can_edit_repos(hub, &p)?;
+        require_scope(&p, scope::REPO_EDIT)?;
         if let Some(d) = &req.description {
             state::check_description(d).map_err(|e| ApiError::invalid("description", e))?;
         }
@@ -426,6 +488,7 @@ pub async fn privacy(
     let v = app.write(|hub| {
         visible(hub, &ns, &repo, Some(&p))?;
         can_edit_repos(hub, &p)?;
+        require_scope(&p, scope::REPO_EDIT)?;
         let r = hub
             .repositories
             .get_mut(&repo)
@@ -449,6 +512,7 @@ pub async fn delete(
     let org = app.write(|hub| {
         visible(hub, &ns, &repo, Some(&p))?;
         can_edit_repos(hub, &p)?;
+        require_scope(&p, scope::REPO_ADMIN)?;
         hub.repositories.remove(&repo);
         Ok(hub.org.to_lowercase())
     })?;
@@ -474,6 +538,7 @@ pub async fn delete_tag(
     let (org, seeded) = app.write(|hub| {
         visible(hub, &ns, &repo, Some(&p))?;
         can_edit_repos(hub, &p)?;
+        require_scope(&p, scope::TAG_ADMIN)?;
         let r = hub
             .repositories
             .get_mut(&repo)
@@ -627,7 +692,7 @@ pub async fn delete_grant(
     app.write(|hub| {
         visible(hub, &ns, &repo, Some(&p))?;
         can_manage_grants(hub, &p)?;
-        require_scope(&p, scope::REPO_GROUP_EDIT)?;
+        require_scope(&p, scope::REPO_GROUP_ADMIN)?;
         let r = hub
             .repositories
             .get_mut(&repo)

@@ -281,6 +281,18 @@ pub fn parse(text: &str) -> Result<Loaded, String> {
                 c.identifier
             ));
         }
+        if let Some(unknown) = c
+            .scopes
+            .iter()
+            .flatten()
+            .find(|s| !super::api::scope::KNOWN.contains(&s.as_str()))
+        {
+            return Err(format!(
+                "credentials: unknown scope {unknown:?} for {:?} (Docker's scope names, e.g. \
+                 scope-repository-list, scope-group-read: see Docker's access-token reference)",
+                c.identifier
+            ));
+        }
         if c.secret.is_empty() {
             return Err(format!("credentials: empty secret for {:?}", c.identifier));
         }
@@ -345,6 +357,10 @@ mod tests {
         assert!(
             e("org='a'\n[users.x]\n[members]\nx='owner'\n[teams.t]\nmembers=['x','bob']\n")
                 .contains("bob")
+        );
+        assert!(
+            e("org='a'\n[users.x]\n[members]\nx='owner'\n[[credentials]]\nidentifier='a'\nsecret='s'\nkind='org_token'\nscopes=['scope-repo-list']\n")
+                .contains("unknown scope \"scope-repo-list\"")
         );
     }
 

@@ -33,18 +33,20 @@ pub trait Authorizer: Send + Sync {
 }
 
 /// The registry actions an organization access token's scopes allow (Docker's access-token
-/// reference, hub-api.md): `scope-image-pull` -> pull, `scope-image-push` -> push,
-/// `scope-image-delete` -> delete. Other scopes (teams, members, repository settings) allow no
-/// registry action: a read-only token gets pull and nothing more.
+/// reference, hub-api.md): `scope-image-pull` -> pull, `scope-image-push` -> push and pull ("Includes
+/// Image Pull"), `scope-image-delete` -> delete, push and pull ("Includes Image Push"). Other scopes
+/// (teams, members, repository settings) allow no registry action: a read-only token gets pull and
+/// nothing more.
 pub fn oat_actions(scopes: &BTreeSet<String>) -> BTreeSet<&'static str> {
     scopes
         .iter()
-        .filter_map(|s| match s.as_str() {
-            "scope-image-pull" => Some("pull"),
-            "scope-image-push" => Some("push"),
-            "scope-image-delete" => Some("delete"),
-            _ => None,
+        .flat_map(|s| match s.as_str() {
+            "scope-image-pull" => &["pull"][..],
+            "scope-image-push" => &["push", "pull"][..],
+            "scope-image-delete" => &["delete", "push", "pull"][..],
+            _ => &[][..],
         })
+        .copied()
         .collect()
 }
 
@@ -563,6 +565,16 @@ pub(crate) mod tests {
                 "scope-image-delete"
             ])),
             ["delete", "pull", "push"].into()
+        );
+        assert_eq!(
+            oat_actions(&scopes(&["scope-image-push"])),
+            ["pull", "push"].into(),
+            "push includes pull"
+        );
+        assert_eq!(
+            oat_actions(&scopes(&["scope-image-delete"])),
+            ["delete", "pull", "push"].into(),
+            "delete includes push"
         );
         assert!(oat_actions(&scopes(&["scope-repository-admin"])).is_empty());
 

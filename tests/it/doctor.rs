@@ -40,7 +40,7 @@ kind = "password"
 identifier = "acme"
 secret = "{OAT}"
 kind = "org_token"
-scopes = ["scope-member-read", "scope-group-read", "scope-image-pull"]
+scopes = ["scope-member-read", "scope-group-read", "scope-image-pull", "scope-repository-list", "scope-repository-read"]
 [members]
 alice = "owner"
 bob = "editor"
@@ -270,7 +270,8 @@ fn an_organization_access_token_short_of_scopes_says_which() {
         "{push:?}"
     );
     // Where the listing's completeness is decided: present on the repositories line whatever it
-    // finds (the sandbox lists every repository to every organization token).
+    // finds (this token holds scope-repository-list, so the sandbox lists its private
+    // repositories).
     let repos = line(&run.out, "repositories");
     assert!(repos.0.contains("read: ok"), "{repos:?}");
 }
@@ -454,8 +455,8 @@ fn plan_ends_with_an_estimate_of_apply_against_the_budgets() {
 
 /// A hub answering as Docker documents for an organization access token without
 /// `scope-repository-list`: the listing shows the public repositories only, while the private one
-/// reads by name (hub-api.md). The sandbox lists every repository to every token, so this small
-/// stand-in shows the partial-listing check end to end.
+/// reads by name (hub-api.md). The sandbox models the listing too (tests/it/token_kinds.rs); this
+/// small stand-in also answers a hostile team name.
 #[test]
 fn an_organization_access_token_without_repository_list_is_told_the_listing_is_partial() {
     use crate::support::hostile::Hostile;

@@ -20,6 +20,7 @@ mod release;
 mod sandbox_api;
 mod sandbox_registry;
 mod saved;
+mod token_kinds;
 mod untrusted;
 mod workflows;
 mod support {

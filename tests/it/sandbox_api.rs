@@ -2150,3 +2150,131 @@ async fn serve_until_signal_prints_url_and_saves_on_sigterm() {
     let saved: Value = serde_json::from_str(&std::fs::read_to_string(&state).unwrap()).unwrap();
     assert!(saved["teams"].get("from-child").is_some());
 }
+
+#[tokio::test]
+async fn org_tokens_get_403_on_legacy_reads_and_list_private_repositories_only_with_the_scope() {
+    let seed = format!(
+        "{SEED}\n[[credentials]]\nidentifier = \"acme\"\nsecret = \"dckr_oat_grants\"\nkind = \"org_token\"\nscopes = [\"scope-repo-group-edit\", \"scope-repository-read\", \"scope-repository-list\"]\n"
+    );
+    let hub = Hub::start_with(&seed, Faults::default(), false).await;
+    let alice = hub.owner().await;
+    let full = hub.token("acme", "dckr_oat_acme").await;
+    let ro = hub.token("acme", "dckr_oat_readonly").await;
+    let grants = hub.token("acme", "dckr_oat_grants").await;
+    // Docker's access-token reference: these legacy reads refuse every organization access token,
+    // whatever its scopes; users still read them.
+    for path in [
+        "/v2/repositories/acme/",
+        "/v2/repositories/acme/old-tool/",
+        "/v2/users/acme/repositories",
+    ] {
+        for t in [&full, &ro] {
+            let a = hub.raw("GET", path, Some(t), None).await;
+            assert_eq!(a.status, 403, "{path}");
+            assert_eq!(
+                detail(&a),
+                "token issued from organization access token is not allowed"
+            );
+        }
+        assert_eq!(
+            hub.raw("GET", path, Some(&alice), None).await.status,
+            200,
+            "{path}"
+        );
+    }
+    // The documented listing: private repositories only with scope-repository-list (a token seeded
+    // without scopes holds them all), silently: a normal page whose count is the public ones.
+    let names = |a: &Answer| -> Vec<String> {
+        a.body["results"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|r| r["name"].as_str().unwrap().to_string())
+            .collect()
+    };
+    let path = "/v2/namespaces/acme/repositories";
+    for t in [&alice, &full, &grants] {
+        let a = hub.call("GET", path, Some(t), None).await;
+        assert_eq!(names(&a), ["old-tool", "secret-tool"]);
+        assert_eq!(a.body["count"], 2);
+    }
+    let a = hub.call("GET", path, Some(&ro), None).await;
+    assert_eq!(a.status, 200);
+    assert_eq!(names(&a), ["old-tool"]);
+    assert_eq!(a.body["count"], 1);
+    // Reading a private repository's metadata and tags needs scope-repository-read and
+    // scope-tag-read; public ones are readable by anyone.
+    for p in [
+        "/v2/namespaces/acme/repositories/secret-tool",
+        "/v2/namespaces/acme/repositories/secret-tool/tags",
+    ] {
+        let a = hub.raw("GET", p, Some(&ro), None).await;
+        assert_eq!(a.status, 403, "{p}");
+        assert!(detail(&a).contains("scope"), "{p}: {}", a.body);
+    }
+    assert_eq!(
+        hub.call(
+            "GET",
+            "/v2/namespaces/acme/repositories/secret-tool",
+            Some(&grants),
+            None
+        )
+        .await
+        .status,
+        200
+    );
+    assert_eq!(
+        hub.call(
+            "GET",
+            "/v2/namespaces/acme/repositories/old-tool/tags",
+            Some(&ro),
+            None
+        )
+        .await
+        .status,
+        200
+    );
+    // Changing needs scope-repository-edit, deleting scope-repository-admin, revoking a team's
+    // access scope-repo-group-admin.
+    let writes = [
+        (
+            "PATCH",
+            "/v2/repositories/acme/old-tool/",
+            Some(json!({"description": "x"})),
+        ),
+        (
+            "POST",
+            "/v2/repositories/acme/old-tool/privacy",
+            Some(json!({"is_private": true})),
+        ),
+        ("DELETE", "/v2/repositories/acme/old-tool/", None),
+        ("DELETE", "/v2/repositories/acme/old-tool/tags/1.0/", None),
+    ];
+    for (method, p, body) in writes {
+        let a = hub.raw(method, p, Some(&grants), body).await;
+        assert_eq!(a.status, 403, "{method} {p}");
+        assert!(detail(&a).contains("scope"), "{method} {p}: {}", a.body);
+    }
+    let state = hub.state().await;
+    let legacy = state["teams"]["legacy"]["id"].as_u64().unwrap();
+    let grant = format!("/v2/repositories/acme/old-tool/groups/{legacy}/");
+    assert_eq!(
+        hub.raw(
+            "PATCH",
+            &grant,
+            Some(&grants),
+            Some(json!({"permission": "write"}))
+        )
+        .await
+        .status,
+        200
+    );
+    let a = hub.raw("DELETE", &grant, Some(&grants), None).await;
+    assert_eq!(a.status, 403);
+    assert!(detail(&a).contains("scope-repo-group-admin"), "{}", a.body);
+    assert_eq!(
+        hub.raw("DELETE", &grant, Some(&full), None).await.status,
+        204
+    );
+    hub.stop().await;
+}
