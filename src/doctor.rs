@@ -6,7 +6,7 @@
 
 use serde::Serialize;
 
-use crate::hub::RateLimit;
+use crate::hub::{REPOSITORY_LIST_SCOPE, RateLimit};
 use crate::model::Role;
 use crate::registry::grants::Granted;
 
@@ -48,6 +48,10 @@ pub struct Facts {
     pub repositories: Probe<Vec<String>>,
     /// Repositories of the policy the listing left out although they read one by one.
     pub omitted: Probe<Vec<String>>,
+    /// Why the repository listing may be partial although nothing the policy names is missing from
+    /// it ([`crate::hub::listing_doubt`]): an organization access token that lists no private
+    /// repository. `None`: no doubt, or the listing was not read.
+    pub listing_doubt: Option<String>,
     /// One repository's team grants (`Ok(None)`: no repository to read).
     pub grants: Probe<Option<String>>,
     /// Image Access Management settings: whether it is enabled.
@@ -72,6 +76,9 @@ pub struct Needs {
     pub repositories: bool,
     pub grants: bool,
     pub mirrors: bool,
+    /// `prune = true`: apply deletes what the listing shows and the policy does not name, so it
+    /// refuses a listing that may be partial.
+    pub prune: bool,
 }
 
 /// How one check came out.
@@ -578,6 +585,25 @@ fn partial_listing(line: &mut Check, f: &Facts, kind: Kind, needs: &Needs) {
                 format!("log in as a member of {} who sees every repository", f.org)
             });
         }
+        Some(Ok(_)) if f.listing_doubt.is_some() && line.status != Status::Fail => {
+            let reason = f.listing_doubt.as_deref().unwrap_or_default();
+            line.detail = format!("{}; the listing may be partial: {reason}", line.detail);
+            // Apply refuses such a listing only where it needs the whole of it: prune.
+            line.status = if needs.prune {
+                Status::Fail
+            } else {
+                Status::Warn
+            };
+            line.fix = Some(format!(
+                "create the organization access token with {REPOSITORY_LIST_SCOPE}, or run \
+                 vetted with an owner's personal credentials{}",
+                if needs.prune {
+                    " (apply with prune = true refuses this listing)"
+                } else {
+                    ""
+                }
+            ));
+        }
         Some(Err(e)) => {
             line.detail = format!(
                 "{}; whether the listing is complete is unknown: {}",
@@ -773,6 +799,7 @@ mod tests {
             team_members: Some(Ok(Some("dev".into()))),
             repositories: Some(Ok(vec!["app".into()])),
             omitted: Some(Ok(vec![])),
+            listing_doubt: None,
             grants: Some(Ok(Some("app".into()))),
             image_access: Some(Ok(false)),
             hub_budget: Some(RateLimit {
@@ -793,6 +820,7 @@ mod tests {
         repositories: true,
         grants: true,
         mirrors: false,
+        prune: false,
     };
 
     fn status(r: &Report, check: &str) -> Status {

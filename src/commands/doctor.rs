@@ -29,6 +29,7 @@ pub async fn run(args: &DoctorArgs) -> Result<Outcome, Error> {
         repositories: !desired.repositories.is_empty() || policy.settings.prune,
         grants: !scope.grant_repositories.is_empty(),
         mirrors,
+        prune: policy.settings.prune,
     };
     let config = settings::hub_config(&args.hub)?;
     let mut facts = Facts {
@@ -192,6 +193,12 @@ async fn probe_hub(client: &HubClient, policy: &Policy, f: &mut Facts) {
                     .filter_map(|r| str_field(r, "name"))
                     .map(str::to_string),
             );
+            let private = list
+                .iter()
+                .filter(|r| r.get("is_private").and_then(Value::as_bool) == Some(true))
+                .count();
+            f.listing_doubt =
+                crate::hub::listing_doubt(&f.identity, org, private).map(|d| d.reason());
             Ok(listed.iter().cloned().collect())
         }
         Err(e) => Err(fail(e, f)),

@@ -110,7 +110,9 @@ impl HubError {
                     if is_read {
                         "reading team grants needs membership of"
                     } else {
-                        "changing team grants needs the owner role in"
+                        // Docker's core roles: "Assign team permissions to repositories" is
+                        // allowed to editors and owners.
+                        "changing team grants needs the editor or owner role in"
                     }
                 } else if is_read {
                     "reading repositories needs membership of"

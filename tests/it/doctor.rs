@@ -12,6 +12,8 @@ const PAT: &str = "sandbox-alice-pat-7d2e01";
 const OAT: &str = "sandbox-acme-oat-91b3c4";
 const EDITOR: &str = "sandbox-bob-password-5a";
 const OUTSIDER: &str = "sandbox-carol-password-6b";
+/// An organization access token of acme without `scope-repository-list`.
+const OAT_NO_LIST: &str = "sandbox-acme-oat-nolist-5e";
 
 fn seed() -> String {
     format!(
@@ -41,6 +43,11 @@ identifier = "acme"
 secret = "{OAT}"
 kind = "org_token"
 scopes = ["scope-member-read", "scope-group-read", "scope-image-pull", "scope-repository-list", "scope-repository-read"]
+[[credentials]]
+identifier = "acme"
+secret = "{OAT_NO_LIST}"
+kind = "org_token"
+scopes = ["scope-member-read", "scope-group-read", "scope-repository-read"]
 [members]
 alice = "owner"
 bob = "editor"
@@ -94,7 +101,7 @@ fn doctor(sb: &Sandbox, user: &str, secret: &str, policy: &str, extra: &[&str]) 
         out: stdout(&out),
         err: stderr(&out),
     };
-    for s in [OWNER_TOKEN, PAT, OAT, EDITOR, OUTSIDER] {
+    for s in [OWNER_TOKEN, PAT, OAT, EDITOR, OUTSIDER, OAT_NO_LIST] {
         assert!(
             !run.out.contains(s) && !run.err.contains(s),
             "a secret was printed:\n{}\n{}",
@@ -531,4 +538,54 @@ fn an_organization_access_token_without_repository_list_is_told_the_listing_is_p
         starts(&budget, "warn") && budget.0.contains("no X-RateLimit headers"),
         "{budget:?}"
     );
+}
+
+/// The sandbox lists only public repositories to an organization access token without
+/// `scope-repository-list` (as Docker Hub does): doctor says the listing leaves out a repository the
+/// policy names, and, when the policy names none of the hidden ones, that the listing may be partial
+/// (a failure when prune would delete from it, a warning otherwise).
+#[test]
+fn an_organization_access_token_without_repository_list_scope_in_the_sandbox() {
+    let sb = Sandbox::start_with_registry(&seed(), &[]);
+    // The policy names the private repository the listing leaves out.
+    let run = doctor(&sb, "acme", OAT_NO_LIST, POLICY, &[]);
+    assert_eq!(run.code, 1, "{}\n{}", run.out, run.err);
+    let repos = line(&run.out, "repositories");
+    assert!(starts(&repos, "FAIL"), "{repos:?}");
+    assert!(
+        repos
+            .0
+            .contains("the listing is partial: it leaves out secret"),
+        "{repos:?}"
+    );
+    assert!(
+        repos.1.is_some_and(|f| f.contains("scope-repository-list")),
+        "{repos:?}"
+    );
+
+    // The policy names only a new repository, and prunes: apply would refuse the listing.
+    let prune = "org = \"acme\"\n[settings]\nprune = true\n[repositories.site]\nprivate = false\n";
+    let run = doctor(&sb, "acme", OAT_NO_LIST, prune, &[]);
+    assert_eq!(run.code, 1, "{}\n{}", run.out, run.err);
+    let repos = line(&run.out, "repositories");
+    assert!(starts(&repos, "FAIL"), "{repos:?}");
+    assert!(repos.0.contains("the listing may be partial"), "{repos:?}");
+    assert!(
+        repos
+            .1
+            .is_some_and(|f| f.contains("scope-repository-list") && f.contains("prune = true")),
+        "{repos:?}"
+    );
+
+    // Without prune the doubt is a warning: nothing would be deleted from the listing.
+    let keep = "org = \"acme\"\n[repositories.site]\nprivate = false\n";
+    let run = doctor(&sb, "acme", OAT_NO_LIST, keep, &[]);
+    let repos = line(&run.out, "repositories");
+    assert!(starts(&repos, "warn"), "{repos:?}\n{}", run.out);
+    assert!(repos.0.contains("the listing may be partial"), "{repos:?}");
+
+    // The token with the scope lists the private repository: no doubt.
+    let run = doctor(&sb, "acme", OAT, prune, &[]);
+    let repos = line(&run.out, "repositories");
+    assert!(!repos.0.contains("partial"), "{repos:?}\n{}", run.out);
 }
