@@ -54,7 +54,7 @@ mod bench {
     const PUBLISHER: &str = "publisher";
     const PUBLISHER_SECRET: &str = "sandbox-publisher-token";
     /// vetted's default `--copy-parallelism`; the raw upload and parallel skopeo use the same.
-    const PARALLELISM: usize = 4;
+    const PARALLELISM: usize = 8;
     const MIB: u64 = 1024 * 1024;
     const CHUNK: usize = 256 * 1024;
 

@@ -138,7 +138,7 @@ pub struct RegistryArgs {
     #[arg(long, env = "VETTED_DOCKER_IO_REGISTRY", value_name = "URL")]
     pub docker_io_registry: Option<String>,
     /// Images copied at once by apply.
-    #[arg(long, env = "VETTED_COPY_PARALLELISM", default_value_t = 4, value_parser = clap::value_parser!(u64).range(1..=32))]
+    #[arg(long, env = "VETTED_COPY_PARALLELISM", default_value_t = 8, value_parser = clap::value_parser!(u64).range(1..=32))]
     pub copy_parallelism: u64,
     /// Seconds one manifest, token or registry API request may take, body included; its retries
     /// stop after five times that. Blob transfers may take longer but must keep moving.

@@ -189,7 +189,7 @@ async fn execute(args: &ApplyArgs, output: Output, ready: Ready<'_>) -> Result<O
     super::status(&format!("Applying {total} change(s) to {} ...", plan.org));
     let options = ApplyOptions {
         parallelism: usize::try_from(args.hub.parallelism).unwrap_or(8),
-        copy_parallelism: usize::try_from(args.registry.copy_parallelism).unwrap_or(4),
+        copy_parallelism: usize::try_from(args.registry.copy_parallelism).unwrap_or(8),
     };
     let progress = CopyProgress::new(std::io::stderr().is_terminal());
     let writer = OrgWriter {
