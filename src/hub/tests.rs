@@ -615,6 +615,7 @@ async fn read_state_paginates_and_reads_everything_in_scope() {
         .into(),
         grant_teams: ["dev".to_string(), "ops".to_string(), "qa".to_string()].into(),
         all_grants: false,
+        ..Scope::default()
     };
     let state = client.read_state("acme", &scope).await.unwrap();
     let members = state.members.unwrap();

@@ -47,7 +47,8 @@ pub fn diff(desired: &OrgState, live: &OrgState, opts: &DiffOptions) -> Plan {
             .filter(|c| !changes.contains(c))
             .collect()
     };
-    let access = crate::plan::access::changes(live, &changes);
+    let mut access = crate::plan::access::outside(desired, live, &changes);
+    access.extend(crate::plan::access::changes(live, &changes));
     let mut plan = Plan {
         format_version: FORMAT_VERSION.to_string(),
         org: desired.org.clone(),
@@ -79,6 +80,8 @@ fn changes_and_notes(
         notes: Vec::new(),
     };
     diff_image_access(desired, live, &mut b);
+    diff_registry_access(desired, live, &mut b);
+    diff_allowlist(desired, live, opts, &mut b);
     diff_members(desired, live, opts, &mut b);
     diff_teams(desired, live, opts, &mut b);
     diff_repositories(desired, live, opts, &mut b);
@@ -111,6 +114,98 @@ fn diff_image_access(desired: &OrgState, live: &OrgState, b: &mut Builder<'_>) {
                 new,
             });
         }
+    }
+}
+
+fn diff_registry_access(desired: &OrgState, live: &OrgState, b: &mut Builder<'_>) {
+    let Some(new) = &desired.registry_access else {
+        return;
+    };
+    if live.registry_access.as_ref() != Some(new) {
+        b.changes.push(Change::SetRegistryAccess {
+            old: live.registry_access.clone(),
+            new: new.clone(),
+        });
+    }
+    if new.enabled && !new.docker_hub {
+        b.note(
+            ResourceKind::RegistryAccess,
+            format!("registry_access {}", b.org),
+            "Docker Hub is not an allowed registry: members cannot pull the organization's mirrors either",
+        );
+    }
+}
+
+/// The Docker Hub repository (`namespace/name`) each mirror copies from, by mirror repository.
+fn mirrored_from(desired: &OrgState) -> BTreeMap<String, Vec<String>> {
+    let mut out: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    for (name, repo) in &desired.repositories {
+        if let Some(m) = &repo.mirror {
+            if let Ok(upstream) = crate::policy::rules::docker_hub_repository(&m.from) {
+                out.entry(upstream).or_default().push(name.clone());
+            }
+        }
+    }
+    out
+}
+
+fn diff_allowlist(desired: &OrgState, live: &OrgState, opts: &DiffOptions, b: &mut Builder<'_>) {
+    let Some(want) = &desired.allowlist else {
+        return;
+    };
+    let empty = BTreeSet::new();
+    let have = live.allowlist.as_ref().unwrap_or(&empty);
+    for repo in want.difference(have) {
+        b.changes.push(Change::AllowRepository {
+            repository: repo.clone(),
+        });
+    }
+    for repo in have.difference(want) {
+        let c = Change::DisallowRepository {
+            repository: repo.clone(),
+        };
+        if opts.prune {
+            b.changes.push(c);
+        } else {
+            let address = b.addr(&c);
+            b.note(
+                ResourceKind::AllowedRepository,
+                address,
+                "allowlisted on Docker Hub but not in the policy (left alone; set prune = true in [settings] to remove it)",
+            );
+        }
+    }
+    let mirrors = mirrored_from(desired);
+    let org_prefix = format!("{}/", b.org);
+    for repo in want {
+        let address = crate::plan::allowed_address(repo);
+        if let Some(names) = mirrors.get(repo) {
+            let list: Vec<String> = names.iter().map(|n| format!("{}/{n}", b.org)).collect();
+            b.note(
+                ResourceKind::AllowedRepository,
+                address.clone(),
+                format!(
+                    "also mirrored as {}: members can pull every upstream push directly, unreviewed, bypassing the mirror's reviewed digests; remove it from allow_repositories to keep members on the mirror",
+                    list.join(", ")
+                ),
+            );
+        }
+        if repo.starts_with(&org_prefix) {
+            b.note(
+                ResourceKind::AllowedRepository,
+                address,
+                "a repository of the organization: members may always pull these, the entry changes nothing",
+            );
+        }
+    }
+    // Image Access Management as it will be after the plan.
+    let image_access = desired.image_access.or(live.image_access);
+    if !want.is_empty() && image_access.is_some_and(|ia| !ia.enabled) {
+        b.note(
+            ResourceKind::AllowedRepository,
+            format!("image_access {}", b.org),
+            "Image Access Management is off: members may pull every image already, so allow_repositories changes nothing until it is enabled",
+        );
     }
 }
 
@@ -788,6 +883,7 @@ mod tests {
                 old: None,
                 new: Some(crate::plan::access::Level::Admin),
                 pending: false,
+                outside: None,
             }]
         );
         assert_eq!(

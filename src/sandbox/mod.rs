@@ -15,6 +15,7 @@
 //! registry), [`registry`] (the `docker-registry` child process), [`images`] (synthetic community
 //! images pushed at start with an internal credential that is never printed or persisted).
 
+pub mod allowlist;
 pub mod api;
 pub mod auth;
 pub mod control;
