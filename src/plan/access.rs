@@ -120,8 +120,12 @@ pub enum Outside {
         #[serde(default)]
         mirrored_as: Vec<String>,
     },
-    /// Registry Access Management (Docker Desktop).
-    RegistryAccess,
+    /// Registry Access Management (Docker Desktop). `except`: for `every registry`, the registries
+    /// members keep (or had) when it is turned on (or off).
+    RegistryAccess {
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        except: Vec<String>,
+    },
 }
 
 impl AccessChange {
@@ -181,11 +185,16 @@ impl AccessChange {
                     format!("{who} {lose} pull on {target} (upstream, allowlist{mirrors})")
                 }
             }
-            Outside::RegistryAccess => {
+            Outside::RegistryAccess { except } => {
                 let verb = if gained { gain } else { lose };
                 if target == EVERY_REGISTRY {
+                    let except = if except.is_empty() {
+                        String::new()
+                    } else {
+                        format!(" except {}", except.join(", "))
+                    };
                     format!(
-                        "{who} {verb} pull from every registry (Registry Access Management {})",
+                        "{who} {verb} pull from every registry{except} (Registry Access Management {})",
                         if gained { "off" } else { "on" }
                     )
                 } else {
@@ -384,27 +393,34 @@ pub fn outside(desired: &OrgState, live: &OrgState, changes: &[Change]) -> Vec<A
             Change::SetRegistryAccess { old, new } => {
                 // Not read before: nothing known to compare with.
                 let Some(old) = old else { continue };
-                let (before, after) = (old.reachable(), new.reachable());
-                let as_set = |r: &Option<BTreeSet<String>>| match r {
-                    None => BTreeSet::from([EVERY_REGISTRY.to_string()]),
-                    Some(s) => s.clone(),
+                let every = |except: &BTreeSet<String>| Outside::RegistryAccess {
+                    except: except.iter().cloned().collect(),
                 };
-                let (before, after) = (as_set(&before), as_set(&after));
-                for gained in after.difference(&before) {
-                    out.push(row(
-                        gained.clone(),
-                        None,
-                        Some(Level::Pull),
-                        Outside::RegistryAccess,
-                    ));
-                }
-                for lost in before.difference(&after) {
-                    out.push(row(
-                        lost.clone(),
+                let one = || Outside::RegistryAccess { except: Vec::new() };
+                match (old.reachable(), new.reachable()) {
+                    (None, None) => {}
+                    // Turned on: every registry but those listed is lost.
+                    (None, Some(kept)) => out.push(row(
+                        EVERY_REGISTRY.to_string(),
                         Some(Level::Pull),
                         None,
-                        Outside::RegistryAccess,
-                    ));
+                        every(&kept),
+                    )),
+                    // Turned off: every registry is gained.
+                    (Some(had), None) => out.push(row(
+                        EVERY_REGISTRY.to_string(),
+                        None,
+                        Some(Level::Pull),
+                        every(&had),
+                    )),
+                    (Some(before), Some(after)) => {
+                        for gained in after.difference(&before) {
+                            out.push(row(gained.clone(), None, Some(Level::Pull), one()));
+                        }
+                        for lost in before.difference(&after) {
+                            out.push(row(lost.clone(), Some(Level::Pull), None, one()));
+                        }
+                    }
                 }
             }
             _ => {}
