@@ -47,8 +47,16 @@ pub fn diff(desired: &OrgState, live: &OrgState, opts: &DiffOptions) -> Plan {
             .filter(|c| !changes.contains(c))
             .collect()
     };
-    let mut access = crate::plan::access::outside(desired, live, &changes);
-    access.extend(crate::plan::access::changes(live, &changes));
+    let mut access = crate::plan::access::changes(live, &changes);
+    // Members' access outside the organization goes after `everyone`, before teams and people.
+    let at = access
+        .iter()
+        .position(|a| a.subject != crate::plan::access::Subject::Everyone)
+        .unwrap_or(access.len());
+    access.splice(
+        at..at,
+        crate::plan::access::outside(desired, live, &changes),
+    );
     let mut plan = Plan {
         format_version: FORMAT_VERSION.to_string(),
         org: desired.org.clone(),
