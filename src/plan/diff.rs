@@ -1013,4 +1013,162 @@ mod tests {
         );
         assert_eq!(p.summary().destroy, 2);
     }
+
+    #[test]
+    fn allowlist_rows_notes_and_access() {
+        use crate::model::Mirror;
+        use crate::plan::access::{Outside, Subject};
+        let mut desired = OrgState::empty("acme");
+        desired.allowlist = Some(
+            ["bitnami/redis", "library/nginx", "acme/api"]
+                .map(String::from)
+                .into(),
+        );
+        let mut mirrored = repo(true, None, None);
+        mirrored.mirror = Some(Mirror {
+            from: "docker.io/bitnami/redis".into(),
+            tags: BTreeMap::new(),
+            platforms: None,
+            signatures: false,
+        });
+        desired.repositories.insert("redis".into(), mirrored);
+        let mut live = OrgState::empty("acme");
+        live.allowlist = Some(["library/nginx", "grafana/loki"].map(String::from).into());
+        live.image_access = Some(ImageAccess {
+            enabled: true,
+            allow_official_images: true,
+            allow_verified_publishers: true,
+        });
+        let p = diff(&desired, &live, &DiffOptions::default());
+        let allow: Vec<&Change> = p
+            .changes
+            .iter()
+            .filter(|c| c.kind() == ResourceKind::AllowedRepository)
+            .collect();
+        assert_eq!(
+            allow,
+            [
+                &Change::AllowRepository {
+                    repository: "acme/api".into()
+                },
+                &Change::AllowRepository {
+                    repository: "bitnami/redis".into()
+                },
+            ]
+        );
+        let note = |addr: &str, text: &str| {
+            p.notes
+                .iter()
+                .any(|n| n.address == addr && n.message.contains(text))
+        };
+        assert!(note(
+            "allowed_repository docker.io/bitnami/redis",
+            "also mirrored as acme/redis"
+        ));
+        assert!(note(
+            "allowed_repository docker.io/acme/api",
+            "a repository of the organization"
+        ));
+        assert!(note(
+            "allowed_repository docker.io/grafana/loki",
+            "left alone"
+        ));
+        assert_eq!(
+            p.drift.changes,
+            [Change::DisallowRepository {
+                repository: "grafana/loki".into()
+            }]
+        );
+        let redis = p
+            .access
+            .iter()
+            .find(|a| a.repository == "docker.io/bitnami/redis")
+            .expect("an access row");
+        assert_eq!(redis.subject, Subject::Members);
+        assert_eq!(
+            redis.outside,
+            Some(Outside::Allowlist {
+                mirrored_as: vec!["redis".into()]
+            })
+        );
+        assert!(
+            redis
+                .sentence("acme")
+                .ends_with("unreviewed; also mirrored as acme/redis)")
+        );
+
+        // Image Access Management off: the list changes nothing for members, and the plan says so.
+        live.image_access = live.image_access.map(|ia| ImageAccess {
+            enabled: false,
+            ..ia
+        });
+        let p = diff(&desired, &live, &DiffOptions::default());
+        assert!(p.access.is_empty(), "{:?}", p.access);
+        assert!(
+            p.notes
+                .iter()
+                .any(|n| n.message.contains("Image Access Management is off"))
+        );
+
+        // Applied: nothing left to do.
+        live.allowlist = desired.allowlist.clone();
+        let p = diff(&desired, &live, &prune());
+        assert!(
+            p.changes
+                .iter()
+                .all(|c| c.kind() != ResourceKind::AllowedRepository),
+            "{:?}",
+            p.changes
+        );
+    }
+
+    #[test]
+    fn registry_access_set_when_different_and_access_compared() {
+        use crate::model::{CustomRegistry, RegistryAccess};
+        let on = RegistryAccess {
+            enabled: true,
+            docker_hub: true,
+            custom: vec![CustomRegistry {
+                address: "ghcr.io".into(),
+                friendly_name: "GitHub".into(),
+                allowed: true,
+            }],
+        };
+        let mut desired = OrgState::empty("acme");
+        desired.registry_access = Some(on.clone());
+        let mut live = OrgState::empty("acme");
+        live.registry_access = Some(RegistryAccess {
+            enabled: true,
+            docker_hub: true,
+            custom: vec![],
+        });
+        let p = diff(&desired, &live, &DiffOptions::default());
+        assert_eq!(p.changes.len(), 1);
+        assert_eq!(p.changes[0].action(), Action::Update);
+        let lines: Vec<String> = p.access.iter().map(|a| a.sentence("acme")).collect();
+        assert_eq!(
+            lines,
+            ["members gain pull from registry ghcr.io (Registry Access Management)"]
+        );
+        // Turning it off gives every registry.
+        desired.registry_access = Some(RegistryAccess {
+            enabled: false,
+            ..on.clone()
+        });
+        live.registry_access = Some(on.clone());
+        let p = diff(&desired, &live, &DiffOptions::default());
+        let lines: Vec<String> = p.access.iter().map(|a| a.sentence("acme")).collect();
+        assert_eq!(
+            lines,
+            [
+                "members gain pull from every registry except docker.io, ghcr.io (Registry Access Management off)"
+            ]
+        );
+        live.registry_access = desired.registry_access.clone();
+        assert!(
+            diff(&desired, &live, &DiffOptions::default())
+                .changes
+                .is_empty()
+        );
+    }
 }
