@@ -227,3 +227,31 @@ pub(crate) async fn disallow(
     }
     Err(error_of(&Method::DELETE, url, &reply))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn registry_access_round_trips_and_refuses_what_it_cannot_send_back() {
+        let body = json!({"enabled": true,
+            "standard_registries": [{"id": "DockerHub", "allowed": false}],
+            "custom_registries": [
+                {"address": "Quay.io", "friendly_name": "Quay", "allowed": false},
+                {"address": "ghcr.io", "friendly_name": "GitHub", "allowed": true}]});
+        let ra = parse_ram("/p", &body).unwrap();
+        assert!(ra.enabled && !ra.docker_hub);
+        assert_eq!(ra.custom[0].address, "ghcr.io");
+        assert_eq!(ra.custom[1].address, "quay.io", "lowercased");
+        assert_eq!(parse_ram("/p", &ram_body(&ra)).unwrap(), ra);
+        for bad in [
+            json!({"enabled": true, "standard_registries": [{"id": "Other", "allowed": true}], "custom_registries": []}),
+            json!({"enabled": true, "standard_registries": [], "custom_registries": []}),
+            json!({"standard_registries": [{"id": "DockerHub", "allowed": true}], "custom_registries": []}),
+            json!({"enabled": true, "standard_registries": [{"id": "DockerHub", "allowed": true}],
+                   "custom_registries": [{"address": "a.io", "allowed": true}, {"address": "A.io", "allowed": true}]}),
+        ] {
+            assert!(parse_ram("/p", &bad).is_err(), "{bad}");
+        }
+    }
+}
