@@ -181,7 +181,7 @@ const COPY_PHASE: u8 = 7;
 fn phase(change: &Change) -> u8 {
     use Change::*;
     match change {
-        SetImageAccess { .. } => 0,
+        SetImageAccess { .. } | SetRegistryAccess { .. } | AllowRepository { .. } => 0,
         SetRole { .. } => 1,
         CreateTeam { .. } | UpdateTeam { .. } => 2,
         // An invite may name a team, which must exist first.
@@ -192,7 +192,7 @@ fn phase(change: &Change) -> u8 {
         // After the repository exists (and its grants are set).
         CopyImage { .. } => COPY_PHASE,
         // A hand-pushed tag goes after the copies (which never write it: it is not in the policy).
-        DeleteTag { .. } | Revoke { .. } => 8,
+        DeleteTag { .. } | Revoke { .. } | DisallowRepository { .. } => 8,
         DeleteRepository { .. } => 9,
         RemoveTeamMember { .. } => 10,
         CancelInvite { .. } => 11,

@@ -107,6 +107,45 @@ pub struct ImageAccess {
     pub allow_verified_publishers: bool,
 }
 
+/// One registry Docker Desktop may reach besides Docker Hub (Registry Access Management).
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct CustomRegistry {
+    /// Host name or domain, lowercase (`ghcr.io`, `registry.example.com:5000`).
+    pub address: String,
+    pub friendly_name: String,
+    pub allowed: bool,
+}
+
+/// Registry Access Management (undocumented `GET|PUT /v2/orgs/{org}/settings/registry-access-management`,
+/// the form Docker's Terraform provider sends): which registries Docker Desktop lets members reach.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RegistryAccess {
+    pub enabled: bool,
+    /// The one standard registry, `{id: "DockerHub", allowed}`.
+    pub docker_hub: bool,
+    /// Sorted by address; addresses are unique.
+    pub custom: Vec<CustomRegistry>,
+}
+
+impl RegistryAccess {
+    /// The registries members can reach: `None` = every registry (Registry Access Management off).
+    pub fn reachable(&self) -> Option<BTreeSet<String>> {
+        if !self.enabled {
+            return None;
+        }
+        let mut out: BTreeSet<String> = self
+            .custom
+            .iter()
+            .filter(|c| c.allowed)
+            .map(|c| c.address.clone())
+            .collect();
+        if self.docker_hub {
+            out.insert("docker.io".to_string());
+        }
+        Some(out)
+    }
+}
+
 /// A pending invitation. An invitee has no account in the org until accepted, and counts as a member
 /// (and as a member of `team`, if the invite names one) for planning, so apply never re-invites.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
@@ -170,6 +209,14 @@ pub struct OrgState {
     pub org: String,
     /// `None`: Image Access Management unmanaged (desired) or not read (live).
     pub image_access: Option<ImageAccess>,
+    /// The Image Access Management repository allowlist: Docker Hub repositories members may pull
+    /// whatever the category restrictions, as `namespace/name` (`bitnami/redis`, `library/nginx`).
+    /// `None`: unmanaged (desired) or not read (live).
+    #[serde(default)]
+    pub allowlist: Option<BTreeSet<String>>,
+    /// `None`: Registry Access Management unmanaged (desired) or not read (live).
+    #[serde(default)]
+    pub registry_access: Option<RegistryAccess>,
     /// `None`: organization roles unmanaged (desired) or not read (live). Team members who are not in
     /// the organization are still invited when `teams` is managed.
     pub members: Option<Members>,
@@ -184,6 +231,8 @@ impl OrgState {
         OrgState {
             org: org.to_string(),
             image_access: None,
+            allowlist: None,
+            registry_access: None,
             members: None,
             teams: None,
             repositories: BTreeMap::new(),
@@ -196,6 +245,8 @@ impl OrgState {
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Scope {
     pub image_access: bool,
+    pub allowlist: bool,
+    pub registry_access: bool,
     pub members: bool,
     pub teams: bool,
     /// Repositories whose grants the policy manages (need one grant read each).
@@ -210,6 +261,9 @@ pub struct Scope {
     /// Set when the use needs every repository listed (prune, export): what a partial listing
     /// would cause, for the refusal when the listing may leave private repositories out.
     pub whole_listing_for: Option<&'static str>,
+    /// The allowlist and Registry Access Management are read only where Docker Hub answers them:
+    /// a 403 or 404 leaves them unread (`None`) instead of failing (`vetted export`).
+    pub optional_settings: bool,
 }
 
 /// [`Scope::whole_listing_for`] with `prune = true`.
@@ -233,7 +287,10 @@ impl Scope {
             grant_teams.extend(teams.keys().cloned());
         }
         Scope {
-            image_access: desired.image_access.is_some(),
+            // The allowlist's plan notes say whether Image Access Management is on.
+            image_access: desired.image_access.is_some() || desired.allowlist.is_some(),
+            allowlist: desired.allowlist.is_some(),
+            registry_access: desired.registry_access.is_some(),
             members: desired.members.is_some(),
             // Team membership is needed to place invites even when only teams are managed.
             teams: desired.teams.is_some(),
@@ -244,6 +301,7 @@ impl Scope {
             all_grants: desired.teams.is_some(),
             repositories: desired.repositories.keys().cloned().collect(),
             whole_listing_for: None,
+            optional_settings: false,
         }
     }
 
@@ -251,10 +309,13 @@ impl Scope {
     pub fn everything() -> Scope {
         Scope {
             image_access: true,
+            allowlist: true,
+            registry_access: true,
             members: true,
             teams: true,
             all_grants: true,
             whole_listing_for: Some(WHOLE_LISTING_FOR_EXPORT),
+            optional_settings: true,
             ..Scope::default()
         }
     }

@@ -2,6 +2,7 @@
 //! pagination), reading the live [`OrgState`](crate::model::OrgState) and performing one plan
 //! [`Change`](crate::plan::Change) at a time, using the Docker Hub v2 API paths and JSON shapes.
 
+mod access_settings;
 mod error;
 mod http;
 mod listing;

@@ -62,6 +62,20 @@ pub(crate) async fn read_state(
     if scope.image_access {
         state.image_access = Some(read_settings(client, org).await?);
     }
+    let skip = |e: &HubError| scope.optional_settings && matches!(e.status(), Some(403 | 404));
+    if scope.allowlist {
+        state.allowlist = match super::access_settings::read_allowlist(client, org).await {
+            Err(e) if skip(&e) => None,
+            r => Some(r?),
+        };
+    }
+    if scope.registry_access {
+        state.registry_access =
+            match super::access_settings::read_registry_access(client, org).await {
+                Err(e) if skip(&e) => None,
+                r => Some(r?),
+            };
+    }
     if scope.members || scope.teams {
         state.members = Some(read_members(client, org).await?);
     }

@@ -7,6 +7,7 @@ use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 use url::Url;
 
+use super::access_settings;
 use super::error::HubError;
 use super::http::error_of;
 use super::read::{forget_groups, group_id};
@@ -145,6 +146,19 @@ pub(crate) async fn execute(
                 "allow_verified_publishers": new.allow_verified_publishers,
             }});
             c.call(Method::PUT, &url, Some(&body)).await?;
+        }
+        SetRegistryAccess { new, .. } => {
+            let url = c.url(&access_settings::ram_segments(org), false)?;
+            c.call(Method::PUT, &url, Some(&access_settings::ram_body(new)))
+                .await?;
+        }
+        AllowRepository { repository } => {
+            let url = c.url(&access_settings::allowlist::segments(org), false)?;
+            access_settings::allow(c, &url, repository).await?;
+        }
+        DisallowRepository { repository } => {
+            let url = c.url(&access_settings::allowlist::segments(org), false)?;
+            access_settings::disallow(c, &url, repository).await?;
         }
         SetRole { user, new, .. } => {
             let url = c.url(&["v2", "orgs", org, "members", user.as_str()], true)?;

@@ -62,6 +62,9 @@ impl fmt::Display for Level {
 pub enum Subject {
     /// Anyone, signed in or not (public repositories).
     Everyone,
+    /// Every member of the organization (access outside its repositories: the allowlist, the
+    /// registries Registry Access Management allows).
+    Members,
     /// The members of a team whose membership was not read.
     Team(String),
     /// A person: an accepted member (Docker ID) or a pending invitee (Docker ID or email, lowercase).
@@ -72,6 +75,7 @@ impl fmt::Display for Subject {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Subject::Everyone => f.write_str("everyone"),
+            Subject::Members => f.write_str("members"),
             Subject::Team(t) => write!(f, "members of team {t}"),
             Subject::Person(p) => f.write_str(p),
         }
@@ -100,6 +104,28 @@ pub struct AccessChange {
     pub new: Option<Level>,
     /// The subject is a pending invitee after the plan: the new access applies on acceptance.
     pub pending: bool,
+    /// Access outside the organization's repositories: `repository` is then a Docker Hub
+    /// repository (`docker.io/bitnami/redis`) or a registry (`ghcr.io`, `every registry`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub outside: Option<Outside>,
+}
+
+/// How members reach something outside the organization.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(tag = "through", rename_all = "snake_case")]
+pub enum Outside {
+    /// The Image Access Management allowlist: members pull upstream, every push, unreviewed and
+    /// unpinned. `mirrored_as`: the organization's mirrors of the same repository.
+    Allowlist {
+        #[serde(default)]
+        mirrored_as: Vec<String>,
+    },
+    /// Registry Access Management (Docker Desktop). `except`: for `every registry`, the registries
+    /// members keep (or had) when it is turned on (or off).
+    RegistryAccess {
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        except: Vec<String>,
+    },
 }
 
 impl AccessChange {
@@ -116,6 +142,9 @@ impl AccessChange {
             (false, true) => ("gains", "loses"),
             (false, false) => ("gain", "lose"),
         };
+        if let Some(outside) = &self.outside {
+            return self.outside_sentence(outside, org, &who, gain, lose);
+        }
         let repo = format!("{org}/{}", self.repository);
         match (self.old, self.new) {
             (None, Some(new)) => format!("{who} {gain} {new} on {repo}"),
@@ -125,6 +154,53 @@ impl AccessChange {
             }
             (Some(old), Some(new)) => format!("{who} {lose} {old} on {repo} (keeps {new})"),
             (None, None) => format!("{who}: no change on {repo}"),
+        }
+    }
+
+    /// `members gain pull on docker.io/bitnami/redis, upstream, not pinned (...)`.
+    fn outside_sentence(
+        &self,
+        outside: &Outside,
+        org: &str,
+        who: &str,
+        gain: &str,
+        lose: &str,
+    ) -> String {
+        let target = &self.repository;
+        let gained = self.new > self.old;
+        match outside {
+            Outside::Allowlist { mirrored_as } => {
+                let mirrors = if mirrored_as.is_empty() {
+                    String::new()
+                } else {
+                    let list: Vec<String> =
+                        mirrored_as.iter().map(|m| format!("{org}/{m}")).collect();
+                    format!("; also mirrored as {}", list.join(", "))
+                };
+                if gained {
+                    format!(
+                        "{who} {gain} pull on {target}, upstream, not pinned (every upstream push reaches them unreviewed{mirrors})"
+                    )
+                } else {
+                    format!("{who} {lose} pull on {target} (upstream, allowlist{mirrors})")
+                }
+            }
+            Outside::RegistryAccess { except } => {
+                let verb = if gained { gain } else { lose };
+                if target == EVERY_REGISTRY {
+                    let except = if except.is_empty() {
+                        String::new()
+                    } else {
+                        format!(" except {}", except.join(", "))
+                    };
+                    format!(
+                        "{who} {verb} pull from every registry{except} (Registry Access Management {})",
+                        if gained { "off" } else { "on" }
+                    )
+                } else {
+                    format!("{who} {verb} pull from registry {target} (Registry Access Management)")
+                }
+            }
         }
     }
 
@@ -257,8 +333,100 @@ pub fn compare(before: &AccessMap, after: &AccessMap) -> Vec<AccessChange> {
             old,
             new,
             pending: pending_after || (a.is_none() && pending_before),
+            outside: None,
         });
     }
+    out
+}
+
+/// What [`AccessChange::repository`] holds when Registry Access Management is off.
+pub const EVERY_REGISTRY: &str = "every registry";
+
+/// Members' access outside the organization's repositories that `changes` gives or takes: each
+/// allowlist entry added or removed (while Image Access Management is, or will be, on or unknown),
+/// and each registry Registry Access Management starts or stops letting them reach.
+pub fn outside(desired: &OrgState, live: &OrgState, changes: &[Change]) -> Vec<AccessChange> {
+    let mut image_access = live.image_access;
+    for c in changes {
+        if let Change::SetImageAccess { new, .. } = c {
+            image_access = Some(*new);
+        }
+    }
+    // With Image Access Management off, members pull every image anyway.
+    let restricted = image_access.is_none_or(|ia| ia.enabled);
+    let mut mirrors: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    for (name, repo) in &desired.repositories {
+        if let Some(m) = &repo.mirror {
+            if let Ok(up) = crate::policy::rules::docker_hub_repository(&m.from) {
+                mirrors.entry(up).or_default().push(name.clone());
+            }
+        }
+    }
+    let row = |repository: String, old, new, outside| AccessChange {
+        subject: Subject::Members,
+        repository,
+        old,
+        new,
+        pending: false,
+        outside: Some(outside),
+    };
+    let mut out = Vec::new();
+    for c in changes {
+        match c {
+            Change::AllowRepository { repository } | Change::DisallowRepository { repository }
+                if restricted =>
+            {
+                let gained = matches!(c, Change::AllowRepository { .. });
+                let (old, new) = if gained {
+                    (None, Some(Level::Pull))
+                } else {
+                    (Some(Level::Pull), None)
+                };
+                let mirrored_as = mirrors.get(repository).cloned().unwrap_or_default();
+                out.push(row(
+                    format!("docker.io/{repository}"),
+                    old,
+                    new,
+                    Outside::Allowlist { mirrored_as },
+                ));
+            }
+            Change::SetRegistryAccess { old, new } => {
+                // Not read before: nothing known to compare with.
+                let Some(old) = old else { continue };
+                let every = |except: &BTreeSet<String>| Outside::RegistryAccess {
+                    except: except.iter().cloned().collect(),
+                };
+                let one = || Outside::RegistryAccess { except: Vec::new() };
+                match (old.reachable(), new.reachable()) {
+                    (None, None) => {}
+                    // Turned on: every registry but those listed is lost.
+                    (None, Some(kept)) => out.push(row(
+                        EVERY_REGISTRY.to_string(),
+                        Some(Level::Pull),
+                        None,
+                        every(&kept),
+                    )),
+                    // Turned off: every registry is gained.
+                    (Some(had), None) => out.push(row(
+                        EVERY_REGISTRY.to_string(),
+                        None,
+                        Some(Level::Pull),
+                        every(&had),
+                    )),
+                    (Some(before), Some(after)) => {
+                        for gained in after.difference(&before) {
+                            out.push(row(gained.clone(), None, Some(Level::Pull), one()));
+                        }
+                        for lost in before.difference(&after) {
+                            out.push(row(lost.clone(), Some(Level::Pull), None, one()));
+                        }
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+    out.sort();
     out
 }
 
@@ -267,8 +435,13 @@ pub fn project(live: &OrgState, changes: &[Change]) -> OrgState {
     let mut s = live.clone();
     for c in changes {
         match c {
-            Change::SetImageAccess { .. } | Change::CopyImage { .. } | Change::DeleteTag { .. } => {
-            }
+            // Access outside the organization's repositories: see [`outside`].
+            Change::SetImageAccess { .. }
+            | Change::SetRegistryAccess { .. }
+            | Change::AllowRepository { .. }
+            | Change::DisallowRepository { .. }
+            | Change::CopyImage { .. }
+            | Change::DeleteTag { .. } => {}
             Change::SetRole { user, new, .. } => {
                 members_mut(&mut s).roles.insert(user.clone(), *new);
             }
@@ -656,6 +829,7 @@ mod tests {
             old: None,
             new: Some(Level::Push),
             pending: false,
+            outside: None,
         };
         assert_eq!(
             serde_json::to_value(&c).unwrap(),

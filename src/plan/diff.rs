@@ -47,7 +47,16 @@ pub fn diff(desired: &OrgState, live: &OrgState, opts: &DiffOptions) -> Plan {
             .filter(|c| !changes.contains(c))
             .collect()
     };
-    let access = crate::plan::access::changes(live, &changes);
+    let mut access = crate::plan::access::changes(live, &changes);
+    // Members' access outside the organization goes after `everyone`, before teams and people.
+    let at = access
+        .iter()
+        .position(|a| a.subject != crate::plan::access::Subject::Everyone)
+        .unwrap_or(access.len());
+    access.splice(
+        at..at,
+        crate::plan::access::outside(desired, live, &changes),
+    );
     let mut plan = Plan {
         format_version: FORMAT_VERSION.to_string(),
         org: desired.org.clone(),
@@ -79,6 +88,8 @@ fn changes_and_notes(
         notes: Vec::new(),
     };
     diff_image_access(desired, live, &mut b);
+    diff_registry_access(desired, live, &mut b);
+    diff_allowlist(desired, live, opts, &mut b);
     diff_members(desired, live, opts, &mut b);
     diff_teams(desired, live, opts, &mut b);
     diff_repositories(desired, live, opts, &mut b);
@@ -111,6 +122,98 @@ fn diff_image_access(desired: &OrgState, live: &OrgState, b: &mut Builder<'_>) {
                 new,
             });
         }
+    }
+}
+
+fn diff_registry_access(desired: &OrgState, live: &OrgState, b: &mut Builder<'_>) {
+    let Some(new) = &desired.registry_access else {
+        return;
+    };
+    if live.registry_access.as_ref() != Some(new) {
+        b.changes.push(Change::SetRegistryAccess {
+            old: live.registry_access.clone(),
+            new: new.clone(),
+        });
+    }
+    if new.enabled && !new.docker_hub {
+        b.note(
+            ResourceKind::RegistryAccess,
+            format!("registry_access {}", b.org),
+            "Docker Hub is not an allowed registry: members cannot pull the organization's mirrors either",
+        );
+    }
+}
+
+/// The Docker Hub repository (`namespace/name`) each mirror copies from, by mirror repository.
+fn mirrored_from(desired: &OrgState) -> BTreeMap<String, Vec<String>> {
+    let mut out: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    for (name, repo) in &desired.repositories {
+        if let Some(m) = &repo.mirror {
+            if let Ok(upstream) = crate::policy::rules::docker_hub_repository(&m.from) {
+                out.entry(upstream).or_default().push(name.clone());
+            }
+        }
+    }
+    out
+}
+
+fn diff_allowlist(desired: &OrgState, live: &OrgState, opts: &DiffOptions, b: &mut Builder<'_>) {
+    let Some(want) = &desired.allowlist else {
+        return;
+    };
+    let empty = BTreeSet::new();
+    let have = live.allowlist.as_ref().unwrap_or(&empty);
+    for repo in want.difference(have) {
+        b.changes.push(Change::AllowRepository {
+            repository: repo.clone(),
+        });
+    }
+    for repo in have.difference(want) {
+        let c = Change::DisallowRepository {
+            repository: repo.clone(),
+        };
+        if opts.prune {
+            b.changes.push(c);
+        } else {
+            let address = b.addr(&c);
+            b.note(
+                ResourceKind::AllowedRepository,
+                address,
+                "allowlisted on Docker Hub but not in the policy (left alone; set prune = true in [settings] to remove it)",
+            );
+        }
+    }
+    let mirrors = mirrored_from(desired);
+    let org_prefix = format!("{}/", b.org);
+    for repo in want {
+        let address = crate::plan::allowed_address(repo);
+        if let Some(names) = mirrors.get(repo) {
+            let list: Vec<String> = names.iter().map(|n| format!("{}/{n}", b.org)).collect();
+            b.note(
+                ResourceKind::AllowedRepository,
+                address.clone(),
+                format!(
+                    "also mirrored as {}: members can pull every upstream push directly, unreviewed, bypassing the mirror's reviewed digests; remove it from allow_repositories to keep members on the mirror",
+                    list.join(", ")
+                ),
+            );
+        }
+        if repo.starts_with(&org_prefix) {
+            b.note(
+                ResourceKind::AllowedRepository,
+                address,
+                "a repository of the organization: members may always pull these, the entry changes nothing",
+            );
+        }
+    }
+    // Image Access Management as it will be after the plan.
+    let image_access = desired.image_access.or(live.image_access);
+    if !want.is_empty() && image_access.is_some_and(|ia| !ia.enabled) {
+        b.note(
+            ResourceKind::AllowedRepository,
+            format!("image_access {}", b.org),
+            "Image Access Management is off: members may pull every image already, so allow_repositories changes nothing until it is enabled",
+        );
     }
 }
 
@@ -788,6 +891,7 @@ mod tests {
                 old: None,
                 new: Some(crate::plan::access::Level::Admin),
                 pending: false,
+                outside: None,
             }]
         );
         assert_eq!(
@@ -908,5 +1012,163 @@ mod tests {
             ["grant acme/redis:qa", "repository acme/legacy"]
         );
         assert_eq!(p.summary().destroy, 2);
+    }
+
+    #[test]
+    fn allowlist_rows_notes_and_access() {
+        use crate::model::Mirror;
+        use crate::plan::access::{Outside, Subject};
+        let mut desired = OrgState::empty("acme");
+        desired.allowlist = Some(
+            ["bitnami/redis", "library/nginx", "acme/api"]
+                .map(String::from)
+                .into(),
+        );
+        let mut mirrored = repo(true, None, None);
+        mirrored.mirror = Some(Mirror {
+            from: "docker.io/bitnami/redis".into(),
+            tags: BTreeMap::new(),
+            platforms: None,
+            signatures: false,
+        });
+        desired.repositories.insert("redis".into(), mirrored);
+        let mut live = OrgState::empty("acme");
+        live.allowlist = Some(["library/nginx", "grafana/loki"].map(String::from).into());
+        live.image_access = Some(ImageAccess {
+            enabled: true,
+            allow_official_images: true,
+            allow_verified_publishers: true,
+        });
+        let p = diff(&desired, &live, &DiffOptions::default());
+        let allow: Vec<&Change> = p
+            .changes
+            .iter()
+            .filter(|c| c.kind() == ResourceKind::AllowedRepository)
+            .collect();
+        assert_eq!(
+            allow,
+            [
+                &Change::AllowRepository {
+                    repository: "acme/api".into()
+                },
+                &Change::AllowRepository {
+                    repository: "bitnami/redis".into()
+                },
+            ]
+        );
+        let note = |addr: &str, text: &str| {
+            p.notes
+                .iter()
+                .any(|n| n.address == addr && n.message.contains(text))
+        };
+        assert!(note(
+            "allowed_repository docker.io/bitnami/redis",
+            "also mirrored as acme/redis"
+        ));
+        assert!(note(
+            "allowed_repository docker.io/acme/api",
+            "a repository of the organization"
+        ));
+        assert!(note(
+            "allowed_repository docker.io/grafana/loki",
+            "left alone"
+        ));
+        assert_eq!(
+            p.drift.changes,
+            [Change::DisallowRepository {
+                repository: "grafana/loki".into()
+            }]
+        );
+        let redis = p
+            .access
+            .iter()
+            .find(|a| a.repository == "docker.io/bitnami/redis")
+            .expect("an access row");
+        assert_eq!(redis.subject, Subject::Members);
+        assert_eq!(
+            redis.outside,
+            Some(Outside::Allowlist {
+                mirrored_as: vec!["redis".into()]
+            })
+        );
+        assert!(
+            redis
+                .sentence("acme")
+                .ends_with("unreviewed; also mirrored as acme/redis)")
+        );
+
+        // Image Access Management off: the list changes nothing for members, and the plan says so.
+        live.image_access = live.image_access.map(|ia| ImageAccess {
+            enabled: false,
+            ..ia
+        });
+        let p = diff(&desired, &live, &DiffOptions::default());
+        assert!(p.access.is_empty(), "{:?}", p.access);
+        assert!(
+            p.notes
+                .iter()
+                .any(|n| n.message.contains("Image Access Management is off"))
+        );
+
+        // Applied: nothing left to do.
+        live.allowlist = desired.allowlist.clone();
+        let p = diff(&desired, &live, &prune());
+        assert!(
+            p.changes
+                .iter()
+                .all(|c| c.kind() != ResourceKind::AllowedRepository),
+            "{:?}",
+            p.changes
+        );
+    }
+
+    #[test]
+    fn registry_access_set_when_different_and_access_compared() {
+        use crate::model::{CustomRegistry, RegistryAccess};
+        let on = RegistryAccess {
+            enabled: true,
+            docker_hub: true,
+            custom: vec![CustomRegistry {
+                address: "ghcr.io".into(),
+                friendly_name: "GitHub".into(),
+                allowed: true,
+            }],
+        };
+        let mut desired = OrgState::empty("acme");
+        desired.registry_access = Some(on.clone());
+        let mut live = OrgState::empty("acme");
+        live.registry_access = Some(RegistryAccess {
+            enabled: true,
+            docker_hub: true,
+            custom: vec![],
+        });
+        let p = diff(&desired, &live, &DiffOptions::default());
+        assert_eq!(p.changes.len(), 1);
+        assert_eq!(p.changes[0].action(), Action::Update);
+        let lines: Vec<String> = p.access.iter().map(|a| a.sentence("acme")).collect();
+        assert_eq!(
+            lines,
+            ["members gain pull from registry ghcr.io (Registry Access Management)"]
+        );
+        // Turning it off gives every registry.
+        desired.registry_access = Some(RegistryAccess {
+            enabled: false,
+            ..on.clone()
+        });
+        live.registry_access = Some(on.clone());
+        let p = diff(&desired, &live, &DiffOptions::default());
+        let lines: Vec<String> = p.access.iter().map(|a| a.sentence("acme")).collect();
+        assert_eq!(
+            lines,
+            [
+                "members gain pull from every registry except docker.io, ghcr.io (Registry Access Management off)"
+            ]
+        );
+        live.registry_access = desired.registry_access.clone();
+        assert!(
+            diff(&desired, &live, &DiffOptions::default())
+                .changes
+                .is_empty()
+        );
     }
 }

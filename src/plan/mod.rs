@@ -11,7 +11,7 @@ pub mod saved;
 
 use serde::{Deserialize, Serialize};
 
-use crate::model::{ImageAccess, Permission, Role, Username};
+use crate::model::{ImageAccess, Permission, RegistryAccess, Role, Username};
 
 pub use access::AccessChange;
 pub use diff::{DiffOptions, diff};
@@ -43,6 +43,8 @@ impl Action {
 #[serde(rename_all = "snake_case")]
 pub enum ResourceKind {
     ImageAccess,
+    RegistryAccess,
+    AllowedRepository,
     Member,
     Invite,
     Team,
@@ -56,6 +58,8 @@ impl ResourceKind {
     pub fn as_str(self) -> &'static str {
         match self {
             ResourceKind::ImageAccess => "image_access",
+            ResourceKind::RegistryAccess => "registry_access",
+            ResourceKind::AllowedRepository => "allowed_repository",
             ResourceKind::Member => "member",
             ResourceKind::Invite => "invite",
             ResourceKind::Team => "team",
@@ -90,6 +94,20 @@ pub enum Change {
     SetImageAccess {
         old: Option<ImageAccess>,
         new: ImageAccess,
+    },
+    /// PUT /v2/orgs/{org}/settings/registry-access-management (the whole setting).
+    SetRegistryAccess {
+        old: Option<RegistryAccess>,
+        new: RegistryAccess,
+    },
+    /// Add a Docker Hub repository (`namespace/name`) to the Image Access Management allowlist
+    /// (paths unconfirmed: src/hub/access_settings.rs).
+    AllowRepository {
+        repository: String,
+    },
+    /// Remove a repository from the allowlist (prune only).
+    DisallowRepository {
+        repository: String,
     },
     /// PUT /v2/orgs/{org}/members/{username}.
     SetRole {
@@ -196,7 +214,12 @@ impl Change {
     pub fn action(&self) -> Action {
         use Change::*;
         match self {
-            SetImageAccess { old: None, .. } => Action::Create,
+            SetImageAccess { old: None, .. } | SetRegistryAccess { old: None, .. } => {
+                Action::Create
+            }
+            SetRegistryAccess { .. } => Action::Update,
+            AllowRepository { .. } => Action::Create,
+            DisallowRepository { .. } => Action::Delete,
             SetImageAccess { .. } | SetRole { .. } | UpdateTeam { .. } => Action::Update,
             UpdateRepository { .. } | UpdateGrant { .. } => Action::Update,
             Invite { .. } | CreateTeam { .. } | AddTeamMember { .. } => Action::Create,
@@ -215,6 +238,8 @@ impl Change {
         use Change::*;
         match self {
             SetImageAccess { .. } => ResourceKind::ImageAccess,
+            SetRegistryAccess { .. } => ResourceKind::RegistryAccess,
+            AllowRepository { .. } | DisallowRepository { .. } => ResourceKind::AllowedRepository,
             SetRole { .. } | RemoveMember { .. } => ResourceKind::Member,
             Invite { .. } | CancelInvite { .. } => ResourceKind::Invite,
             CreateTeam { .. } | UpdateTeam { .. } | DeleteTeam { .. } => ResourceKind::Team,
@@ -232,6 +257,10 @@ impl Change {
         use Change::*;
         match self {
             SetImageAccess { .. } => format!("image_access {org}"),
+            SetRegistryAccess { .. } => format!("registry_access {org}"),
+            AllowRepository { repository } | DisallowRepository { repository } => {
+                allowed_address(repository)
+            }
             SetRole { user, .. } | RemoveMember { user, .. } => format!("member {user}"),
             Invite { invitee, team, .. } => match team {
                 Some(t) => format!("invite {invitee} (team {t})"),
@@ -267,6 +296,11 @@ impl Change {
             } => image_address(org, repository, tag),
         }
     }
+}
+
+/// The address of an allowlisted repository, e.g. `allowed_repository docker.io/bitnami/redis`.
+pub fn allowed_address(repository: &str) -> String {
+    format!("allowed_repository docker.io/{repository}")
 }
 
 /// The address of a mirrored tag, e.g. `image acme/redis:7.2`.

@@ -70,6 +70,8 @@ impl std::error::Error for Violation {}
 fn live_count(live: &OrgState, kind: ResourceKind) -> usize {
     match kind {
         ResourceKind::ImageAccess => usize::from(live.image_access.is_some()),
+        ResourceKind::RegistryAccess => usize::from(live.registry_access.is_some()),
+        ResourceKind::AllowedRepository => live.allowlist.as_ref().map_or(0, |a| a.len()),
         ResourceKind::Member => live.members.as_ref().map_or(0, |m| m.roles.len()),
         ResourceKind::Invite => live.members.as_ref().map_or(0, |m| m.invites.len()),
         ResourceKind::Team => live.teams.as_ref().map_or(0, |t| t.len()),
@@ -89,8 +91,9 @@ fn live_count(live: &OrgState, kind: ResourceKind) -> usize {
     }
 }
 
-const KINDS: [ResourceKind; 7] = [
+const KINDS: [ResourceKind; 8] = [
     ResourceKind::ImageAccess,
+    ResourceKind::AllowedRepository,
     ResourceKind::Member,
     ResourceKind::Invite,
     ResourceKind::Team,

@@ -146,6 +146,15 @@ pub fn live_parts(live: &OrgState, tags: &LiveTags) -> BTreeMap<String, String> 
     let mut parts = BTreeMap::new();
     parts.insert("image_access".to_string(), digest_of(&live.image_access));
     parts.insert("members".to_string(), digest_of(&live.members));
+    if live.allowlist.is_some() {
+        parts.insert("allowlist".to_string(), digest_of(&live.allowlist));
+    }
+    if live.registry_access.is_some() {
+        parts.insert(
+            "registry_access".to_string(),
+            digest_of(&live.registry_access),
+        );
+    }
     match &live.teams {
         None => {
             parts.insert("teams".to_string(), digest_of(&Value::Null));

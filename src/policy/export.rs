@@ -51,6 +51,42 @@ fn list<'a>(items: impl IntoIterator<Item = &'a String>) -> String {
     format!("[{}]", items.join(", "))
 }
 
+/// The `[registry_access]` section, or a comment when Docker Hub holds something the policy cannot
+/// express (Docker Hub replaces the whole setting, so a partial section would drop the rest).
+fn registry_access(ra: &crate::model::RegistryAccess) -> String {
+    let inexpressible = ra.custom.iter().find(|c| {
+        rules::registry_address_error(&c.address).is_some()
+            || c.friendly_name.trim().is_empty()
+            || c.friendly_name.chars().count() > 100
+    });
+    if let Some(c) = inexpressible {
+        return format!(
+            "\n# Registry Access Management lists the registry {} in a form the policy cannot express,\n\
+             # so it is left unmanaged.\n",
+            string(&c.address).replace('\n', " ")
+        );
+    }
+    let mut out = format!(
+        "\n# Registry Access Management: the registries Docker Desktop lets members reach.\n\
+         [registry_access]\nenabled = {}\ndocker_hub = {}\n",
+        ra.enabled, ra.docker_hub
+    );
+    if !ra.custom.is_empty() {
+        out.push_str("registries = [\n");
+        for c in &ra.custom {
+            let _ = writeln!(
+                out,
+                "  {{ address = {}, name = {}, allowed = {} }},",
+                string(&c.address),
+                toml_edit::Value::from(c.friendly_name.as_str()),
+                c.allowed
+            );
+        }
+        out.push_str("]\n");
+    }
+    out
+}
+
 /// Renders the policy for `live` (read with [`Scope::everything`](crate::model::Scope::everything)).
 pub fn render(live: &OrgState, tags: &RepoTags) -> String {
     let mut out = String::new();
@@ -69,12 +105,31 @@ pub fn render(live: &OrgState, tags: &RepoTags) -> String {
     );
     let _ = writeln!(out, "\norg = {}", string(org));
 
+    if live.image_access.is_some() || live.allowlist.is_some() {
+        let _ = writeln!(out, "\n# Image Access Management.\n[image_access]");
+    }
     if let Some(ia) = &live.image_access {
         let _ = writeln!(
             out,
-            "\n# Image Access Management.\n[image_access]\nenabled = {}\nallow_official_images = {}\nallow_verified_publishers = {}",
+            "enabled = {}\nallow_official_images = {}\nallow_verified_publishers = {}",
             ia.enabled, ia.allow_official_images, ia.allow_verified_publishers
         );
+    }
+    if let Some(allow) = &live.allowlist {
+        let _ = writeln!(
+            out,
+            "# Docker Hub repositories members may pull whatever the categories above: every upstream\n\
+             # push reaches them, unreviewed and unpinned (docs/policy.md: allow or mirror).\n\
+             allow_repositories = {}",
+            list(allow)
+        );
+    }
+    match &live.registry_access {
+        Some(ra) => out.push_str(&registry_access(ra)),
+        None => out.push_str(
+            "\n# Registry Access Management was not readable with this credential (or is not offered to\n\
+             # this organization), so it is left unmanaged.\n",
+        ),
     }
 
     let teams = live.teams.as_ref();

@@ -9,7 +9,7 @@ mod diagnostics;
 pub mod export;
 mod include;
 pub mod lock;
-mod rules;
+pub mod rules;
 mod walk;
 
 #[cfg(test)]

@@ -144,6 +144,62 @@ pub fn image_reference_error(s: &str) -> Option<&'static str> {
     None
 }
 
+/// Most entries `[image_access] allow_repositories` may list. Unconfirmed: Docker does not document
+/// a limit; this bounds what one plan reads and writes.
+pub const ALLOWLIST_MAX: usize = 1_000;
+
+/// Most custom registries `[registry_access]` may list. Unconfirmed: Docker does not document a
+/// limit.
+pub const CUSTOM_REGISTRIES_MAX: usize = 100;
+
+/// The Docker Hub repository (`namespace/name`, `library/nginx` for `nginx`) a reference names, or
+/// why it names none. Accepts `nginx`, `bitnami/redis`, `docker.io/bitnami/redis`,
+/// `index.docker.io/...` and `registry-1.docker.io/...`; refuses other registries, tags and digests.
+pub fn docker_hub_repository(s: &str) -> Result<String, &'static str> {
+    if s.contains('@') || s.rsplit('/').next().is_some_and(|last| last.contains(':')) {
+        return Err("name a repository, without a tag or digest");
+    }
+    if let Some(why) = image_reference_error(s) {
+        return Err(why);
+    }
+    let mut parts: Vec<&str> = s.split('/').collect();
+    let first = parts[0];
+    if parts.len() > 1 && (first.contains('.') || first.contains(':') || first == "localhost") {
+        if !matches!(
+            first,
+            "docker.io" | "index.docker.io" | "registry-1.docker.io"
+        ) {
+            return Err("the allowlist covers Docker Hub repositories only");
+        }
+        parts.remove(0);
+    }
+    match parts.as_slice() {
+        [name] => Ok(format!("library/{name}")),
+        [ns, name] => Ok(format!("{ns}/{name}")),
+        _ => Err("a Docker Hub repository is `namespace/name` (two path components at most)"),
+    }
+}
+
+/// A Registry Access Management address: a host name or domain with an optional port and path
+/// prefix (`ghcr.io`, `registry.example.com:5000`, `*.example.com` is not accepted), at most 255
+/// characters.
+pub fn registry_address_error(s: &str) -> Option<&'static str> {
+    if s.is_empty() || s.len() > 255 {
+        return Some("an address is 1 to 255 characters");
+    }
+    if s.contains("://") {
+        return Some("write the host name without a scheme (`ghcr.io`, not `https://ghcr.io`)");
+    }
+    let host = s.split('/').next().unwrap_or(s);
+    if !is_registry_host(host) {
+        return Some("not a host name or domain with an optional `:port`");
+    }
+    if s != s.to_ascii_lowercase() {
+        return Some("write the address in lowercase");
+    }
+    None
+}
+
 /// Exact tag names: `[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}`.
 pub fn is_tag(s: &str) -> bool {
     let mut b = s.bytes();
@@ -201,6 +257,38 @@ mod tests {
             "bad host:1/x",
         ] {
             assert!(image_reference_error(bad).is_some(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn docker_hub_repositories() {
+        assert_eq!(docker_hub_repository("nginx").unwrap(), "library/nginx");
+        assert_eq!(
+            docker_hub_repository("bitnami/redis").unwrap(),
+            "bitnami/redis"
+        );
+        assert_eq!(
+            docker_hub_repository("docker.io/bitnami/redis").unwrap(),
+            "bitnami/redis"
+        );
+        assert_eq!(
+            docker_hub_repository("index.docker.io/library/nginx").unwrap(),
+            "library/nginx"
+        );
+        for bad in [
+            "ghcr.io/org/tool",
+            "bitnami/redis:7",
+            "nginx@sha256:00",
+            "a/b/c",
+            "Bitnami/redis",
+            "",
+        ] {
+            assert!(docker_hub_repository(bad).is_err(), "{bad}");
+        }
+        assert_eq!(registry_address_error("ghcr.io"), None);
+        assert_eq!(registry_address_error("registry.example.com:5000"), None);
+        for bad in ["", "https://ghcr.io", "GHCR.io", "bad host", "a..b"] {
+            assert!(registry_address_error(bad).is_some(), "{bad}");
         }
     }
 

@@ -84,6 +84,7 @@ mod tests {
                 old: Some(Level::Admin),
                 new: Some(Level::Pull),
                 pending: false,
+                outside: None,
             },
             AccessChange {
                 subject: Subject::Person("carol".into()),
@@ -91,6 +92,7 @@ mod tests {
                 old: None,
                 new: Some(Level::Push),
                 pending: false,
+                outside: None,
             },
             AccessChange {
                 subject: Subject::Person("erin".into()),
@@ -98,6 +100,7 @@ mod tests {
                 old: None,
                 new: Some(Level::Pull),
                 pending: true,
+                outside: None,
             },
         ]
     }

@@ -85,6 +85,30 @@ fn heading(action: Action, kind: ResourceKind) -> String {
     }
 }
 
+/// `enabled=true docker_hub=true registries=ghcr.io, quay.io (not allowed)`.
+fn registry_access_text(r: &crate::model::RegistryAccess) -> String {
+    let list: Vec<String> = r
+        .custom
+        .iter()
+        .map(|c| {
+            if c.allowed {
+                c.address.clone()
+            } else {
+                format!("{} (not allowed)", c.address)
+            }
+        })
+        .collect();
+    let list = if list.is_empty() {
+        "none".to_string()
+    } else {
+        list.join(", ")
+    };
+    format!(
+        "enabled={} docker_hub={} registries={list}",
+        r.enabled, r.docker_hub
+    )
+}
+
 /// One-line description of what a change does (without long texts).
 fn detail(c: &Change) -> String {
     use Change::*;
@@ -101,6 +125,18 @@ fn detail(c: &Change) -> String {
                 None => f(new),
             }
         }
+        SetRegistryAccess { old, new } => match old {
+            Some(o) => format!(
+                "{} -> {}",
+                registry_access_text(o),
+                registry_access_text(new)
+            ),
+            None => registry_access_text(new),
+        },
+        AllowRepository { .. } => {
+            "allow members to pull it upstream (every upstream push, unreviewed)".to_string()
+        }
+        DisallowRepository { .. } => "remove from the allowlist".to_string(),
         SetRole { old, new, .. } => format!("role {old} -> {new}"),
         RemoveMember { role, .. } => format!("remove {role}"),
         Invite { role, team, .. } => format!("invite as {role}, team {}", opt_text(team)),
@@ -429,6 +465,7 @@ mod tests {
                     old: None,
                     new: Some(Level::Pull),
                     pending: false,
+                    outside: None,
                 },
                 AccessChange {
                     subject: Subject::Person("carol".into()),
@@ -436,6 +473,7 @@ mod tests {
                     old: None,
                     new: Some(Level::Push),
                     pending: false,
+                    outside: None,
                 },
                 AccessChange {
                     subject: Subject::Person("erin".into()),
@@ -443,6 +481,7 @@ mod tests {
                     old: Some(Level::Pull),
                     new: None,
                     pending: true,
+                    outside: None,
                 },
             ],
         }

@@ -21,7 +21,7 @@ use serde_json::{Value, json};
 use super::auth::{Auth, AuthFailure, Credential, Principal};
 use super::faults::{FaultState, RateWindow, RequestLog};
 use super::state::{self, HubState};
-use super::{Faults, control, org_settings, orgs, repos};
+use super::{Faults, allowlist, control, org_settings, orgs, repos};
 use crate::model::Role;
 
 /// Docker's message when a personal access token is used on org/team management endpoints.
@@ -306,10 +306,17 @@ pub fn router(app: Arc<App>) -> Router {
         "/v2/orgs/{org}/settings",
         get(org_settings::get_settings).put(org_settings::put_settings),
     );
-    api = both(
-        api,
+    // Undocumented; only the slash-less form Docker's provider sends.
+    api = api.route(
         "/v2/orgs/{org}/settings/registry-access-management",
         get(org_settings::get_ram).put(org_settings::put_ram),
+    );
+    // unconfirmed paths (src/sandbox/allowlist.rs), the form vetted sends.
+    api = api.route(
+        "/v2/orgs/{org}/settings/repository-allowlist",
+        get(allowlist::list)
+            .post(allowlist::add)
+            .delete(allowlist::remove),
     );
     let api = api
         .route("/_sandbox/state", get(control::state))

@@ -19,6 +19,7 @@
 //! and sends its rate-limit headers; `GET /_sandbox/registry` reports the CDN's and the front's
 //! counters.
 
+pub mod allowlist;
 pub mod api;
 pub mod auth;
 pub mod cdn;

@@ -22,7 +22,7 @@ use crate::model::{ImageAccess, Role};
 /// Message for an organization access token trying to change settings.
 pub const OAT_SETTINGS_FORBIDDEN: &str = "organization access tokens cannot change organization settings (Image Access Management and Registry Access Management need a user with the owner role)";
 
-fn can_change_settings(hub: &HubState, p: &Principal) -> Result<(), ApiError> {
+pub(super) fn can_change_settings(hub: &HubState, p: &Principal) -> Result<(), ApiError> {
     match p {
         Principal::OrgToken { .. } => Err(ApiError::forbidden(OAT_SETTINGS_FORBIDDEN)),
         Principal::User { via_pat: true, .. } => Err(ApiError::forbidden(PAT_NOT_ALLOWED)),

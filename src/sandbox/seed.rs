@@ -36,6 +36,9 @@ struct SeedFile {
     repositories: BTreeMap<String, SeedRepo>,
     image_access: Option<ImageAccess>,
     registry_access: Option<RegistryAccess>,
+    /// The repository allowlist, `namespace/name`.
+    #[serde(default)]
+    allowlist: Vec<String>,
     #[serde(default)]
     invites: Vec<SeedInvite>,
     #[serde(default)]
@@ -242,6 +245,7 @@ pub fn parse(text: &str) -> Result<Loaded, String> {
     if let Some(ra) = seed.registry_access {
         s.registry_access = ra;
     }
+    s.allowlist = seed.allowlist.into_iter().collect();
     for inv in seed.invites {
         if let Some(team) = &inv.team {
             if !s.teams.contains_key(team) {

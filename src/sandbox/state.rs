@@ -121,6 +121,10 @@ pub struct HubState {
     pub repositories: BTreeMap<String, RepoState>,
     pub image_access: ImageAccess,
     pub registry_access: RegistryAccess,
+    /// The Image Access Management repository allowlist, `namespace/name` (paths unconfirmed:
+    /// src/sandbox/allowlist.rs).
+    #[serde(default)]
+    pub allowlist: BTreeSet<String>,
     pub invites: Vec<InviteState>,
     pub next_id: u64,
 }
@@ -141,6 +145,7 @@ impl HubState {
                 allow_verified_publishers: true,
             },
             registry_access: RegistryAccess::default(),
+            allowlist: BTreeSet::new(),
             invites: Vec::new(),
             next_id: 1001,
         }

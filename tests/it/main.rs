@@ -12,6 +12,7 @@ mod lock;
 mod messages;
 mod mirror;
 mod openapi;
+mod outside_access;
 mod provider_forms;
 mod proxy;
 mod registry;

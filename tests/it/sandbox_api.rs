@@ -1644,6 +1644,91 @@ async fn registry_access_management() {
 }
 
 #[tokio::test]
+async fn repository_allowlist() {
+    let hub = Hub::start().await;
+    let t = hub.owner().await;
+    let path = "/v2/orgs/acme/settings/repository-allowlist";
+    let names = |a: &Answer| -> Vec<String> {
+        a.body["results"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|r| r["repository_name"].as_str().unwrap().to_string())
+            .collect()
+    };
+    let a = hub.call("GET", path, Some(&t), None).await;
+    assert_eq!((a.status, a.body["count"].as_u64()), (200, Some(0)));
+    let add = json!({"repositories": ["bitnami/redis", "library/nginx"]});
+    assert_eq!(
+        hub.call("POST", path, Some(&t), Some(add.clone()))
+            .await
+            .status,
+        201
+    );
+    assert_eq!(
+        names(&hub.call("GET", path, Some(&t), None).await),
+        ["bitnami/redis", "library/nginx"]
+    );
+    assert_eq!(
+        hub.call("POST", path, Some(&t), Some(add)).await.status,
+        409,
+        "already listed"
+    );
+    let bad = json!({"repositories": ["Not A Repo"]});
+    assert_eq!(
+        hub.call("POST", path, Some(&t), Some(bad)).await.status,
+        400
+    );
+    let oat = hub.token("acme", "dckr_oat_acme").await;
+    let one = json!({"repositories": ["bitnami/redis"]});
+    assert_eq!(
+        hub.call("DELETE", path, Some(&oat), Some(one.clone()))
+            .await
+            .status,
+        403
+    );
+    assert_eq!(
+        hub.call("DELETE", path, Some(&t), Some(one.clone()))
+            .await
+            .status,
+        204
+    );
+    assert_eq!(
+        hub.call("DELETE", path, Some(&t), Some(one)).await.status,
+        404,
+        "already gone"
+    );
+    assert_eq!(
+        names(&hub.call("GET", path, Some(&t), None).await),
+        ["library/nginx"]
+    );
+    // Only the slash-less form is served (the form vetted sends).
+    assert_eq!(
+        hub.raw("GET", &format!("{path}/"), Some(&t), None)
+            .await
+            .status,
+        404
+    );
+    hub.stop().await;
+}
+
+/// Every undocumented call vetted makes is served by the sandbox.
+#[tokio::test]
+async fn every_undocumented_call_is_served() {
+    let hub = Hub::start().await;
+    let t = hub.owner().await;
+    for (method, path, source) in crate::openapi::UNDOCUMENTED {
+        let a = hub.raw(method, path, Some(&t), Some(json!({}))).await;
+        assert!(
+            !matches!(a.status, 404 | 405),
+            "{method} {path} ({source}) answered {}",
+            a.status
+        );
+    }
+    hub.stop().await;
+}
+
+#[tokio::test]
 async fn unknown_paths_and_methods_answer_like_docker_hub() {
     let hub = Hub::start().await;
     let a = hub.raw("GET", "/v2/nothing/here", None, None).await;
