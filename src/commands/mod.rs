@@ -2,8 +2,10 @@
 //! renders; none holds logic of its own beyond that. `run` dispatches and owns the async runtime.
 
 mod apply;
+mod completions;
 mod export;
 mod lock;
+mod man;
 mod plan;
 mod sandbox;
 mod show;
@@ -35,6 +37,9 @@ pub fn run(cli: Cli, output: Output) -> Result<Outcome, Error> {
         Command::Lock(args) => block_on(lock::run(&args)),
         Command::Export(args) => block_on(export::run(&args)),
         Command::Sandbox(args) => block_on(sandbox::run(&args)),
+        // Offline: generated from the clap definition.
+        Command::Completions(args) => completions::run(&args),
+        Command::Man => man::run(),
     }
 }
 

@@ -2,6 +2,7 @@
 
 mod access_export;
 mod cli;
+mod completions;
 mod drift;
 mod faults;
 mod harness;
