@@ -106,6 +106,11 @@ pub enum Command {
         after_help = "Examples:\n  vetted man | man -l -\n  vetted man > ~/.local/share/man/man1/vetted.1"
     )]
     Man,
+    /// Print the JSON Schema of the policy on stdout (for editors: taplo, Even Better TOML).
+    #[command(
+        after_help = "Example:\n  mkdir -p schema && vetted schema > schema/vetted.schema.json\n\nA policy starting with `#:schema ./schema/vetted.schema.json` then gets completion and checks\nin the editor. `vetted validate` stays the authority (it also checks grants and included files)."
+    )]
+    Schema,
 }
 
 #[derive(Debug, Args)]

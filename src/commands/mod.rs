@@ -8,6 +8,7 @@ mod lock;
 mod man;
 mod plan;
 mod sandbox;
+mod schema;
 mod show;
 mod validate;
 
@@ -40,6 +41,7 @@ pub fn run(cli: Cli, output: Output) -> Result<Outcome, Error> {
         // Offline: generated from the clap definition.
         Command::Completions(args) => completions::run(&args),
         Command::Man => man::run(),
+        Command::Schema => schema::run(),
     }
 }
 

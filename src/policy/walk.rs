@@ -15,31 +15,11 @@ use crate::model::{
     ImageAccess, Members, Mirror, OrgState, Permission, Repository, Role, Team, Username,
 };
 
-const TOP_KEYS: &[&str] = &[
-    "org",
-    "image_access",
-    "members",
-    "teams",
-    "repositories",
-    "settings",
-];
-const IMAGE_ACCESS_KEYS: &[&str] = &[
-    "enabled",
-    "allow_official_images",
-    "allow_verified_publishers",
-];
-const MEMBERS_KEYS: &[&str] = &["owners", "editors", "members"];
-const TEAM_KEYS: &[&str] = &["description", "members"];
-const REPO_KEYS: &[&str] = &[
-    "private",
-    "description",
-    "full_description",
-    "full_description_file",
-    "teams",
-    "mirror",
-];
-const MIRROR_KEYS: &[&str] = &["from", "tags", "platforms", "signatures"];
-const SETTINGS_KEYS: &[&str] = &["prune", "delete_threshold"];
+// The keys of each table, their types and docs: one description shared with the JSON Schema.
+use super::schema::{
+    IMAGE_ACCESS as IMAGE_ACCESS_KEYS, Key, MEMBERS as MEMBERS_KEYS, MIRROR as MIRROR_KEYS,
+    REPOSITORY as REPO_KEYS, SETTINGS as SETTINGS_KEYS, TEAM as TEAM_KEYS, TOP as TOP_KEYS,
+};
 
 type Span = Option<Range<usize>>;
 
@@ -193,7 +173,9 @@ impl Walker<'_> {
             .or_else(|| Self::key_span(t, key))
     }
 
-    fn check_keys(&mut self, t: &dyn TableLike, ctx: &str, allowed: &[&str]) {
+    fn check_keys(&mut self, t: &dyn TableLike, ctx: &str, keys: &[Key]) {
+        let allowed = super::schema::names(keys);
+        let allowed = allowed.as_slice();
         for (key, _) in t.iter() {
             if allowed.contains(&key) {
                 continue;

@@ -19,6 +19,7 @@ mod release;
 mod sandbox_api;
 mod sandbox_registry;
 mod saved;
+mod schema;
 mod untrusted;
 mod workflows;
 mod support {
