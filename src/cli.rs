@@ -102,6 +102,35 @@ pub enum Command {
         after_help = "Example:\n  vetted sandbox --seed sandbox/demo-seed.toml --port 5080\n\nPrints its URL on stdout when ready; point vetted at it with --hub-url or VETTED_HUB_URL.\nStops on Ctrl-C (state saved to --state when given)."
     )]
     Sandbox(SandboxArgs),
+    /// Print a shell completion script on stdout.
+    #[command(
+        after_help = "Examples:\n  vetted completions bash > ~/.local/share/bash-completion/completions/vetted\n  vetted completions zsh > \"${fpath[1]}/_vetted\"\n  vetted completions fish > ~/.config/fish/completions/vetted.fish\n\nGenerated from this binary's own arguments: regenerate after upgrading vetted."
+    )]
+    Completions(CompletionsArgs),
+    /// Print the man page (roff, every subcommand and flag) on stdout.
+    #[command(
+        after_help = "Examples:\n  vetted man | man -l -\n  vetted man > ~/.local/share/man/man1/vetted.1"
+    )]
+    Man,
+    /// Print the JSON Schema of the policy on stdout (for editors: taplo, Even Better TOML).
+    #[command(
+        after_help = "Example:\n  mkdir -p schema && vetted schema > schema/vetted.schema.json\n\nA policy starting with `#:schema ./schema/vetted.schema.json` then gets completion and checks\nin the editor. `vetted validate` stays the authority (it also checks grants and included files)."
+    )]
+    Schema,
+}
+
+#[derive(Debug, Args)]
+pub struct CompletionsArgs {
+    /// The shell to complete in.
+    #[arg(value_enum)]
+    pub shell: CompletionShell,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum CompletionShell {
+    Bash,
+    Zsh,
+    Fish,
 }
 
 #[derive(Debug, Args)]

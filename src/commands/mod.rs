@@ -2,11 +2,14 @@
 //! renders; none holds logic of its own beyond that. `run` dispatches and owns the async runtime.
 
 mod apply;
+mod completions;
 mod doctor;
 mod export;
 mod lock;
+mod man;
 mod plan;
 mod sandbox;
+mod schema;
 mod show;
 mod validate;
 
@@ -37,6 +40,10 @@ pub fn run(cli: Cli, output: Output) -> Result<Outcome, Error> {
         Command::Export(args) => block_on(export::run(&args)),
         Command::Sandbox(args) => block_on(sandbox::run(&args)),
         Command::Doctor(args) => block_on(doctor::run(&args)),
+        // Offline: generated from the clap definition.
+        Command::Completions(args) => completions::run(&args),
+        Command::Man => man::run(),
+        Command::Schema => schema::run(),
     }
 }
 

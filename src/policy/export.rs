@@ -91,6 +91,8 @@ fn registry_access(ra: &crate::model::RegistryAccess) -> String {
 pub fn render(live: &OrgState, tags: &RepoTags) -> String {
     let mut out = String::new();
     let org = &live.org;
+    // Editors read the schema from the first line (`vetted schema` writes the file).
+    let _ = writeln!(out, "{}", super::schema::DIRECTIVE);
     let _ = writeln!(
         out,
         "# vetted policy for the Docker Hub organization {}, exported from its live state by\n\
@@ -442,6 +444,12 @@ mod tests {
     #[test]
     fn deterministic() {
         assert_eq!(render(&live(), &tags()), render(&live(), &tags()));
+    }
+
+    #[test]
+    fn starts_with_the_schema_directive() {
+        let text = render(&live(), &tags());
+        assert_eq!(text.lines().next(), Some(super::super::schema::DIRECTIVE));
     }
 
     #[test]

@@ -2,7 +2,9 @@
 //! file:line:col and the offending line), and builds the desired [`OrgState`] plus the run settings.
 //!
 //! Submodules: `diagnostics` (error collection and rendering), `rules` (name and reference syntax),
-//! `walk` (the hand-written walk over the span-carrying `toml_edit` document), `include` (reading the
+//! `walk` (the hand-written walk over the span-carrying `toml_edit` document), `schema` (the
+//! description of every section and key, which the walk checks keys against and `vetted schema`
+//! prints as a JSON Schema), `include` (reading the
 //! files a policy names, confined to the policy's directory and bounded in size).
 
 mod diagnostics;
@@ -10,6 +12,7 @@ pub mod export;
 mod include;
 pub mod lock;
 pub mod rules;
+pub mod schema;
 mod walk;
 
 #[cfg(test)]

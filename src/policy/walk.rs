@@ -16,40 +16,12 @@ use crate::model::{
     Role, Team, Username,
 };
 
-const TOP_KEYS: &[&str] = &[
-    "org",
-    "image_access",
-    "registry_access",
-    "members",
-    "teams",
-    "repositories",
-    "settings",
-];
-const IMAGE_ACCESS_FLAGS: &[&str] = &[
-    "enabled",
-    "allow_official_images",
-    "allow_verified_publishers",
-];
-const IMAGE_ACCESS_KEYS: &[&str] = &[
-    "enabled",
-    "allow_official_images",
-    "allow_verified_publishers",
-    "allow_repositories",
-];
-const REGISTRY_ACCESS_KEYS: &[&str] = &["enabled", "docker_hub", "registries"];
-const CUSTOM_REGISTRY_KEYS: &[&str] = &["address", "name", "allowed"];
-const MEMBERS_KEYS: &[&str] = &["owners", "editors", "members"];
-const TEAM_KEYS: &[&str] = &["description", "members"];
-const REPO_KEYS: &[&str] = &[
-    "private",
-    "description",
-    "full_description",
-    "full_description_file",
-    "teams",
-    "mirror",
-];
-const MIRROR_KEYS: &[&str] = &["from", "tags", "platforms", "signatures"];
-const SETTINGS_KEYS: &[&str] = &["prune", "delete_threshold"];
+// The keys of each table, their types and docs: one description shared with the JSON Schema.
+use super::schema::{
+    CUSTOM_REGISTRY as CUSTOM_REGISTRY_KEYS, IMAGE_ACCESS as IMAGE_ACCESS_KEYS, IMAGE_ACCESS_FLAGS,
+    Key, MEMBERS as MEMBERS_KEYS, MIRROR as MIRROR_KEYS, REGISTRY_ACCESS as REGISTRY_ACCESS_KEYS,
+    REPOSITORY as REPO_KEYS, SETTINGS as SETTINGS_KEYS, TEAM as TEAM_KEYS, TOP as TOP_KEYS,
+};
 
 type Span = Option<Range<usize>>;
 
@@ -215,7 +187,9 @@ impl Walker<'_> {
             .or_else(|| Self::key_span(t, key))
     }
 
-    fn check_keys(&mut self, t: &dyn TableLike, ctx: &str, allowed: &[&str]) {
+    fn check_keys(&mut self, t: &dyn TableLike, ctx: &str, keys: &[Key]) {
+        let allowed = super::schema::names(keys);
+        let allowed = allowed.as_slice();
         for (key, _) in t.iter() {
             if allowed.contains(&key) {
                 continue;

@@ -2,6 +2,7 @@
 
 mod access_export;
 mod cli;
+mod completions;
 mod doctor;
 mod drift;
 mod faults;
@@ -21,6 +22,7 @@ mod release;
 mod sandbox_api;
 mod sandbox_registry;
 mod saved;
+mod schema;
 mod token_kinds;
 mod untrusted;
 mod workflows;

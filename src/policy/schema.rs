@@ -1,0 +1,635 @@
+//! The policy's keys, described once: every section, its keys, their types and what each means. The
+//! walker (`walk`) checks a table's keys against these lists (its "unknown key" errors and their
+//! "valid keys: ..." help come from here), and [`json_schema`] turns the same lists into the JSON
+//! Schema that `vetted schema` prints and `schema/vetted.schema.json` holds, for editors (taplo /
+//! Even Better TOML read the `#:schema` line of a policy).
+//!
+//! Why a table here and not schemars: the policy is read by a hand-written walk over `toml_edit`
+//! (spans for file:line:col errors), not by serde structs, so schemars would need a second set of
+//! types kept in step with the walker by hand. The walker already needed the key lists, so they carry
+//! the types and descriptions as well; adding a key is one `Key` line in one of the lists below (plus
+//! the walker code that reads it), and the schema follows.
+//!
+//! The schema checks names against the same length limits as `rules` (its regular expressions are
+//! tested against `rules`' predicates); the walker stays the authority: rules a schema cannot express
+//! (references to defined teams, included files) are only checked by `vetted validate`.
+
+use serde_json::{Map, Value, json};
+
+use super::rules;
+
+/// The line a policy starts with so that editors find the schema (taplo's directive), relative to
+/// the policy file: `vetted schema > schema/vetted.schema.json` beside the policy puts it there.
+pub const DIRECTIVE: &str = "#:schema ./schema/vetted.schema.json";
+
+/// One key of a table.
+pub struct Key {
+    pub name: &'static str,
+    pub ty: Type,
+    pub required: bool,
+    pub doc: &'static str,
+}
+
+/// What a key's value is.
+pub enum Type {
+    Bool {
+        default: Option<bool>,
+    },
+    Str(Text),
+    /// A list of strings, at least `min_items` long, each one a [`Text`].
+    Strings {
+        item: Text,
+        min_items: u64,
+    },
+    /// A number greater than 0 and at most 1.
+    Fraction {
+        default: f64,
+    },
+    /// One of these strings.
+    OneOf(&'static [&'static str]),
+    /// A table with these keys; `exclusive` pairs may not both be set; setting any key of a
+    /// `together` group requires the rest of that group.
+    Table {
+        keys: &'static [Key],
+        exclusive: &'static [[&'static str; 2]],
+        together: &'static [&'static [&'static str]],
+    },
+    /// A list of tables with these keys.
+    Tables {
+        keys: &'static [Key],
+        max_items: usize,
+    },
+    /// A table whose keys are names (teams, repositories) and whose values are all one type.
+    Map {
+        name: Text,
+        value: &'static Type,
+    },
+}
+
+/// The syntax of a string (the predicates in `rules`).
+#[derive(Clone, Copy)]
+pub enum Text {
+    Any,
+    MaxChars(usize),
+    OrgName,
+    DockerId,
+    TeamName,
+    RepoName,
+    ImageReference,
+    /// A tag, optionally pinned as `TAG@sha256:<64 hex>`.
+    PinnedTag,
+    Platform,
+}
+
+pub const TOP: &[Key] = &[
+    Key {
+        name: "org",
+        ty: Type::Str(Text::OrgName),
+        required: true,
+        doc: "The Docker Hub organization (namespace) this policy governs.",
+    },
+    Key {
+        name: "image_access",
+        ty: Type::Table {
+            keys: IMAGE_ACCESS,
+            exclusive: &[],
+            together: &[IMAGE_ACCESS_FLAGS],
+        },
+        required: false,
+        doc: "Image Access Management; absent: unmanaged. The three category keys go together; `allow_repositories` alone leaves them unmanaged.",
+    },
+    Key {
+        name: "registry_access",
+        ty: Type::Table {
+            keys: REGISTRY_ACCESS,
+            exclusive: &[],
+            together: &[],
+        },
+        required: false,
+        doc: "Registry Access Management (the registries members may pull from); absent: unmanaged.",
+    },
+    Key {
+        name: "members",
+        ty: Type::Table {
+            keys: MEMBERS,
+            exclusive: &[],
+            together: &[],
+        },
+        required: false,
+        doc: "Organization roles; absent: unmanaged. Team members not listed here become plain members.",
+    },
+    Key {
+        name: "teams",
+        ty: Type::Map {
+            name: Text::TeamName,
+            value: &Type::Table {
+                keys: TEAM,
+                exclusive: &[],
+                together: &[],
+            },
+        },
+        required: false,
+        doc: "Teams: [teams.NAME]; absent: unmanaged.",
+    },
+    Key {
+        name: "repositories",
+        ty: Type::Map {
+            name: Text::RepoName,
+            value: &Type::Table {
+                keys: REPOSITORY,
+                exclusive: &[["full_description", "full_description_file"]],
+                together: &[],
+            },
+        },
+        required: false,
+        doc: "Repositories: [repositories.NAME] is ORG/NAME.",
+    },
+    Key {
+        name: "settings",
+        ty: Type::Table {
+            keys: SETTINGS,
+            exclusive: &[],
+            together: &[],
+        },
+        required: false,
+        doc: "How plan and apply treat what the policy does not list.",
+    },
+];
+
+pub const IMAGE_ACCESS: &[Key] = &[
+    Key {
+        name: "enabled",
+        ty: Type::Bool { default: None },
+        required: false,
+        doc: "Members may pull only organization images and the categories allowed below.",
+    },
+    Key {
+        name: "allow_official_images",
+        ty: Type::Bool { default: None },
+        required: false,
+        doc: "Allow Docker Official Images.",
+    },
+    Key {
+        name: "allow_verified_publishers",
+        ty: Type::Bool { default: None },
+        required: false,
+        doc: "Allow Verified Publisher images.",
+    },
+    Key {
+        name: "allow_repositories",
+        ty: Type::Strings {
+            item: Text::ImageReference,
+            min_items: 0,
+        },
+        required: false,
+        doc: "Docker Hub repositories members may pull whatever the categories above (`namespace/name`, no tag): every upstream push, unreviewed.",
+    },
+];
+
+/// The category keys of `[image_access]`: any one of them manages all three.
+pub const IMAGE_ACCESS_FLAGS: &[&str] = &[
+    "enabled",
+    "allow_official_images",
+    "allow_verified_publishers",
+];
+
+pub const REGISTRY_ACCESS: &[Key] = &[
+    Key {
+        name: "enabled",
+        ty: Type::Bool { default: None },
+        required: true,
+        doc: "Members may pull only from the registries allowed here.",
+    },
+    Key {
+        name: "docker_hub",
+        ty: Type::Bool {
+            default: Some(true),
+        },
+        required: false,
+        doc: "Docker Hub is allowed.",
+    },
+    Key {
+        name: "registries",
+        ty: Type::Tables {
+            keys: CUSTOM_REGISTRY,
+            max_items: rules::CUSTOM_REGISTRIES_MAX,
+        },
+        required: false,
+        doc: "Other registries: `{ address, name, allowed }`.",
+    },
+];
+
+pub const CUSTOM_REGISTRY: &[Key] = &[
+    Key {
+        name: "address",
+        ty: Type::Str(Text::Any),
+        required: true,
+        doc: "The registry's host (and port), lowercase, no scheme: e.g. `ghcr.io`.",
+    },
+    Key {
+        name: "name",
+        ty: Type::Str(Text::MaxChars(100)),
+        required: true,
+        doc: "The registry's friendly name shown in Docker Hub.",
+    },
+    Key {
+        name: "allowed",
+        ty: Type::Bool {
+            default: Some(true),
+        },
+        required: false,
+        doc: "Members may pull from it.",
+    },
+];
+
+const USERS: Type = Type::Strings {
+    item: Text::DockerId,
+    min_items: 0,
+};
+
+pub const MEMBERS: &[Key] = &[
+    Key {
+        name: "owners",
+        ty: Type::Strings {
+            item: Text::DockerId,
+            min_items: 1,
+        },
+        required: true,
+        doc: "Docker IDs with the owner role; an organization needs at least one.",
+    },
+    Key {
+        name: "editors",
+        ty: USERS,
+        required: false,
+        doc: "Docker IDs with the editor role.",
+    },
+    Key {
+        name: "members",
+        ty: USERS,
+        required: false,
+        doc: "Docker IDs with the member role (team members need not be listed).",
+    },
+];
+
+pub const TEAM: &[Key] = &[
+    Key {
+        name: "description",
+        ty: Type::Str(Text::Any),
+        required: false,
+        doc: "The team's description; absent: unmanaged.",
+    },
+    Key {
+        name: "members",
+        ty: USERS,
+        required: false,
+        doc: "Docker IDs in the team.",
+    },
+];
+
+pub const REPOSITORY: &[Key] = &[
+    Key {
+        name: "private",
+        ty: Type::Bool {
+            default: Some(true),
+        },
+        required: false,
+        doc: "Whether the repository is private.",
+    },
+    Key {
+        name: "description",
+        ty: Type::Str(Text::MaxChars(rules::DESCRIPTION_MAX)),
+        required: false,
+        doc: "The short description.",
+    },
+    Key {
+        name: "full_description",
+        ty: Type::Str(Text::MaxChars(rules::FULL_DESCRIPTION_MAX)),
+        required: false,
+        doc: "The overview (markdown); or full_description_file, not both.",
+    },
+    Key {
+        name: "full_description_file",
+        ty: Type::Str(Text::Any),
+        required: false,
+        doc: "A file beside the policy holding the overview; or full_description, not both.",
+    },
+    Key {
+        name: "teams",
+        ty: Type::Map {
+            name: Text::TeamName,
+            value: &Type::OneOf(&["read", "write", "admin"]),
+        },
+        required: false,
+        doc: "Team grants: TEAM = \"read\" | \"write\" | \"admin\"; absent: unmanaged.",
+    },
+    Key {
+        name: "mirror",
+        ty: Type::Table {
+            keys: MIRROR,
+            exclusive: &[],
+            together: &[],
+        },
+        required: false,
+        doc: "Copy these upstream tags into the repository.",
+    },
+];
+
+pub const MIRROR: &[Key] = &[
+    Key {
+        name: "from",
+        ty: Type::Str(Text::ImageReference),
+        required: true,
+        doc: "The source repository, without tag or digest: nginx, bitnami/redis, ghcr.io/org/tool.",
+    },
+    Key {
+        name: "tags",
+        ty: Type::Strings {
+            item: Text::PinnedTag,
+            min_items: 1,
+        },
+        required: true,
+        doc: "Exact tags, optionally pinned as \"TAG@sha256:<64 hex>\".",
+    },
+    Key {
+        name: "platforms",
+        ty: Type::Strings {
+            item: Text::Platform,
+            min_items: 1,
+        },
+        required: false,
+        doc: "os/arch[/variant] to copy; absent: every platform (keeps upstream digests).",
+    },
+    Key {
+        name: "signatures",
+        ty: Type::Bool {
+            default: Some(false),
+        },
+        required: false,
+        doc: "Also copy cosign signatures, attestations and SBOMs.",
+    },
+];
+
+pub const SETTINGS: &[Key] = &[
+    Key {
+        name: "prune",
+        ty: Type::Bool {
+            default: Some(false),
+        },
+        required: false,
+        doc: "Delete teams, repositories, grants and members the policy does not list.",
+    },
+    Key {
+        name: "delete_threshold",
+        ty: Type::Fraction { default: 0.25 },
+        required: false,
+        doc: "Refuse plans deleting more than this fraction of the managed items of a kind (unless --force).",
+    },
+];
+
+/// The names of a table's keys, in their order.
+pub fn names(keys: &[Key]) -> Vec<&'static str> {
+    keys.iter().map(|k| k.name).collect()
+}
+
+/// The JSON Schema (draft 2020-12) of the policy, as `vetted schema` prints it: deterministic,
+/// keys sorted, ending in a newline.
+pub fn json_schema() -> String {
+    let mut schema = table(TOP, &[], &[]);
+    if let Value::Object(map) = &mut schema {
+        map.insert(
+            "$schema".into(),
+            json!("https://json-schema.org/draft/2020-12/schema"),
+        );
+        map.insert("title".into(), json!("vetted policy"));
+        map.insert(
+            "description".into(),
+            json!("A vetted policy (vetted.toml). Reference: docs/policy.md. `vetted validate` is the authority: it also checks what a schema cannot (grants to defined teams, included files)."),
+        );
+    }
+    sort(&mut schema);
+    let mut text = serde_json::to_string_pretty(&schema).unwrap_or_default();
+    text.push('\n');
+    text
+}
+
+/// Keys sorted at every level, whichever map type serde_json was built with.
+fn sort(value: &mut Value) {
+    match value {
+        Value::Object(map) => {
+            map.sort_keys();
+            map.values_mut().for_each(sort);
+        }
+        Value::Array(items) => items.iter_mut().for_each(sort),
+        _ => {}
+    }
+}
+
+fn table(keys: &[Key], exclusive: &[[&str; 2]], together: &[&[&str]]) -> Value {
+    let mut properties = Map::new();
+    for key in keys {
+        let mut value = of(&key.ty);
+        if let Value::Object(map) = &mut value {
+            map.insert("description".into(), json!(key.doc));
+        }
+        properties.insert(key.name.into(), value);
+    }
+    let required: Vec<&str> = keys.iter().filter(|k| k.required).map(|k| k.name).collect();
+    let mut out = json!({
+        "type": "object",
+        "additionalProperties": false,
+        "properties": properties,
+    });
+    if let Value::Object(map) = &mut out {
+        if !required.is_empty() {
+            map.insert("required".into(), json!(required));
+        }
+        if !exclusive.is_empty() {
+            let not: Vec<Value> = exclusive
+                .iter()
+                .map(|pair| json!({ "not": { "required": pair } }))
+                .collect();
+            map.insert("allOf".into(), Value::Array(not));
+        }
+        if !together.is_empty() {
+            let mut deps = Map::new();
+            for group in together {
+                for key in *group {
+                    let rest: Vec<&str> = group.iter().copied().filter(|k| k != key).collect();
+                    deps.insert((*key).into(), json!(rest));
+                }
+            }
+            map.insert("dependentRequired".into(), Value::Object(deps));
+        }
+    }
+    out
+}
+
+fn of(ty: &Type) -> Value {
+    match ty {
+        Type::Bool { default } => match default {
+            Some(d) => json!({ "type": "boolean", "default": d }),
+            None => json!({ "type": "boolean" }),
+        },
+        Type::Str(text) => string(*text),
+        Type::Strings { item, min_items } => {
+            let mut list = json!({ "type": "array", "items": string(*item) });
+            if let Value::Object(map) = &mut list {
+                if *min_items > 0 {
+                    map.insert("minItems".into(), json!(min_items));
+                }
+                if matches!(item, Text::DockerId | Text::Platform) {
+                    map.insert("uniqueItems".into(), json!(true));
+                }
+            }
+            list
+        }
+        Type::Fraction { default } => json!({
+            "type": "number",
+            "exclusiveMinimum": 0,
+            "maximum": 1,
+            "default": default,
+        }),
+        Type::OneOf(values) => json!({ "type": "string", "enum": values }),
+        Type::Table {
+            keys,
+            exclusive,
+            together,
+        } => table(keys, exclusive, together),
+        Type::Tables { keys, max_items } => json!({
+            "type": "array",
+            "maxItems": max_items,
+            "items": table(keys, &[], &[]),
+        }),
+        Type::Map { name, value } => json!({
+            "type": "object",
+            "propertyNames": string(*name),
+            "additionalProperties": of(value),
+        }),
+    }
+}
+
+/// A string of this syntax, its limits taken from `rules`.
+pub fn string(text: Text) -> Value {
+    let range = |r: &std::ops::RangeInclusive<usize>| format!("{{{},{}}}", r.start(), r.end());
+    match text {
+        Text::Any => json!({ "type": "string" }),
+        Text::MaxChars(max) => json!({ "type": "string", "maxLength": max }),
+        Text::OrgName => json!({
+            "type": "string",
+            "pattern": format!("^[a-z0-9]{}$", range(&rules::ORG_LEN)),
+        }),
+        Text::DockerId => json!({
+            "type": "string",
+            "pattern": format!("^[A-Za-z0-9]{}$", range(&rules::DOCKER_ID_LEN)),
+        }),
+        Text::TeamName => {
+            let len = &rules::TEAM_NAME_RULE.1;
+            let rest = (len.start().saturating_sub(1))..=(len.end().saturating_sub(1));
+            json!({
+                "type": "string",
+                "pattern": format!("^[A-Za-z0-9][A-Za-z0-9_-]{}$", range(&rest)),
+            })
+        }
+        Text::RepoName => json!({
+            "type": "string",
+            "pattern": "^[a-z0-9]+(?:[._-][a-z0-9]+)*$",
+            "minLength": rules::REPO_NAME_LEN.start(),
+            "maxLength": rules::REPO_NAME_LEN.end(),
+        }),
+        // The full grammar (host, path components) is the walker's; no tag or digest here.
+        Text::ImageReference => json!({
+            "type": "string",
+            "pattern": "^[^:@]+(?::[0-9]+/[^:@]+)?$",
+            "minLength": 1,
+            "maxLength": 255,
+        }),
+        Text::PinnedTag => json!({
+            "type": "string",
+            "pattern": "^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}(?:@sha256:[0-9a-f]{64})?$",
+        }),
+        Text::Platform => json!({
+            "type": "string",
+            "pattern": "^[a-z0-9_.-]+/[a-z0-9_.-]+(?:/[a-z0-9_.-]+)?$",
+        }),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn accepts(text: Text, s: &str) -> bool {
+        jsonschema::validator_for(&string(text))
+            .unwrap()
+            .is_valid(&json!(s))
+    }
+
+    /// The schema's patterns agree with the walker's predicates.
+    #[test]
+    fn patterns_match_the_rules() {
+        let long = "a".repeat(31);
+        let samples = [
+            "acme",
+            "a",
+            "ab",
+            "Acme",
+            "al ice",
+            "Alice",
+            "a-b",
+            "a_b",
+            "-x",
+            "_x",
+            "x-",
+            "a--b",
+            "a.b",
+            "7.2",
+            ".x",
+            "linux/amd64",
+            "linux/arm64/v8",
+            "linux",
+            "linux//v8",
+            "",
+            &long,
+        ];
+        let team = |s: &str| rules::is_team_name(s);
+        let tag = |s: &str| rules::is_tag(s);
+        type Rule<'r> = &'r dyn Fn(&str) -> bool;
+        let checks: [(Text, Rule<'_>); 6] = [
+            (Text::OrgName, &rules::is_org_name),
+            (Text::DockerId, &rules::is_docker_id),
+            (Text::TeamName, &team),
+            (Text::RepoName, &rules::is_repo_name),
+            (Text::PinnedTag, &tag),
+            (Text::Platform, &rules::is_platform),
+        ];
+        for (text, rule) in checks {
+            for s in samples {
+                assert_eq!(accepts(text, s), rule(s), "{s:?}");
+            }
+        }
+        let digest = format!("7.2@sha256:{}", "a".repeat(64));
+        assert!(accepts(Text::PinnedTag, &digest));
+        assert!(!accepts(Text::PinnedTag, "7.2@sha256:00"));
+        for ok in [
+            "nginx",
+            "bitnami/redis",
+            "ghcr.io/org/tool",
+            "localhost:5000/x",
+        ] {
+            assert!(accepts(Text::ImageReference, ok), "{ok}");
+        }
+        for bad in ["", "nginx:1.27", "nginx@sha256:00", "ghcr.io/org/tool:v1"] {
+            assert!(!accepts(Text::ImageReference, bad), "{bad}");
+        }
+    }
+
+    #[test]
+    fn deterministic_and_lists_every_section() {
+        let text = json_schema();
+        assert_eq!(text, json_schema());
+        let schema: Value = serde_json::from_str(&text).unwrap();
+        for key in names(TOP) {
+            assert!(schema["properties"][key].is_object(), "{key}");
+        }
+    }
+}
