@@ -85,7 +85,15 @@ impl HubError {
                 ctx.hub, ctx.identity, ctx.org_source
             )),
             Some(403) => {
-                let what = if path.starts_with(&format!("/v2/orgs/{org}/settings")) {
+                let what = if path.starts_with(&format!(
+                    "/v2/orgs/{org}/settings/registry-access-management"
+                )) {
+                    if is_read {
+                        "reading Registry Access Management needs membership of"
+                    } else {
+                        "changing Registry Access Management needs the owner role in"
+                    }
+                } else if path.starts_with(&format!("/v2/orgs/{org}/settings")) {
                     if is_read {
                         "reading Image Access Management needs membership of"
                     } else {
@@ -158,52 +166,62 @@ fn oat_scope_for(method: &str, path: &str, org: &str) -> Option<&'static str> {
     let under = |prefix: &str| path == prefix || path.starts_with(&format!("{prefix}/"));
     let repos = format!("/v2/namespaces/{org}/repositories");
     let legacy = format!("/v2/repositories/{org}/");
-    Some(if under(&format!("/v2/orgs/{org}/settings")) {
-        return None;
-    } else if under(&format!("/v2/orgs/{org}/members")) {
-        if read {
-            "scope-member-read"
-        } else {
-            "scope-member-edit"
-        }
-    } else if under(&format!("/v2/orgs/{org}/invites")) || under("/v2/invites") {
-        if read {
-            "scope-invite-read"
-        } else {
-            "scope-invite-edit"
-        }
-    } else if under(&format!("/v2/orgs/{org}/groups")) {
-        if read {
-            "scope-group-read"
-        } else {
-            "scope-group-edit"
-        }
-    } else if path == repos {
-        if read {
+    Some(
+        if under(&format!(
+            "/v2/orgs/{org}/settings/registry-access-management"
+        )) {
+            if read {
+                "scope-ram-read"
+            } else {
+                "scope-ram-write"
+            }
+        } else if under(&format!("/v2/orgs/{org}/settings")) {
             return None;
-        }
-        "scope-repository-create"
-    } else if let Some(rest) = path.strip_prefix(&format!("{repos}/")) {
-        if rest.contains("/tags") {
-            "scope-tag-read"
+        } else if under(&format!("/v2/orgs/{org}/members")) {
+            if read {
+                "scope-member-read"
+            } else {
+                "scope-member-edit"
+            }
+        } else if under(&format!("/v2/orgs/{org}/invites")) || under("/v2/invites") {
+            if read {
+                "scope-invite-read"
+            } else {
+                "scope-invite-edit"
+            }
+        } else if under(&format!("/v2/orgs/{org}/groups")) {
+            if read {
+                "scope-group-read"
+            } else {
+                "scope-group-edit"
+            }
+        } else if path == repos {
+            if read {
+                return None;
+            }
+            "scope-repository-create"
+        } else if let Some(rest) = path.strip_prefix(&format!("{repos}/")) {
+            if rest.contains("/tags") {
+                "scope-tag-read"
+            } else {
+                "scope-repository-read"
+            }
+        } else if let Some(rest) = path.strip_prefix(&legacy) {
+            let sub = rest.split('/').nth(1).unwrap_or("");
+            match (sub, method) {
+                ("groups", "GET") => "scope-repo-group-read",
+                ("groups", "DELETE") => "scope-repo-group-admin",
+                ("groups", _) => "scope-repo-group-edit",
+                ("tags", "DELETE") => "scope-tag-admin",
+                ("tags", _) => "scope-tag-read",
+                ("", "DELETE") => "scope-repository-admin",
+                ("", "GET") => return None,
+                _ => "scope-repository-edit",
+            }
         } else {
-            "scope-repository-read"
-        }
-    } else if let Some(rest) = path.strip_prefix(&legacy) {
-        let sub = rest.split('/').nth(1).unwrap_or("");
-        match (sub, method) {
-            ("groups", "GET") => "scope-repo-group-read",
-            ("groups", "DELETE") => "scope-repo-group-admin",
-            ("groups", _) => "scope-repo-group-edit",
-            ("tags", "DELETE") => "scope-tag-admin",
-            ("tags", _) => "scope-tag-read",
-            ("", "DELETE") => "scope-repository-admin",
-            ("", "GET") => return None,
-            _ => "scope-repository-edit",
-        }
-    } else {
-        return None;
-    })
+            return None;
+        },
+    )
 }
 
 /// What [`HubError::explain`] needs to know about the call: the organization, the hub's URL, the

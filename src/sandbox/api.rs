@@ -671,6 +671,10 @@ pub mod scope {
     pub const REPO_GROUP_EDIT: &[&str] = &["scope-repo-group-edit", "scope-repo-group-admin"];
     /// Deleting a team's assignment to a repository.
     pub const REPO_GROUP_ADMIN: &[&str] = &["scope-repo-group-admin"];
+    /// Registry Access Management (taken off the list of settings an organization access token
+    /// cannot use in June 2026: docker/docs PR 25364).
+    pub const RAM_READ: &[&str] = &["scope-ram-read", "scope-ram-write"];
+    pub const RAM_WRITE: &[&str] = &["scope-ram-write"];
 
     /// Every scope Docker's access-token reference names (repository, organization and product
     /// scopes), so a seed's misspelt scope is an error rather than a silent refusal.

@@ -1,8 +1,10 @@
 //! Organization settings: Image Access Management (`GET|PUT /v2/orgs/{org}/settings`, all three
 //! `restricted_images` fields required on PUT) and Registry Access Management (undocumented,
 //! `.../settings/registry-access-management`). Members may read; only an owner signed in with a
-//! password may change them: personal access tokens and organization access tokens get 403, as on
-//! Docker Hub (organization access tokens are incompatible with Image Access Management).
+//! password may change them: personal access tokens get 403, as do organization access tokens for
+//! Image Access Management (they are incompatible with it, as on Docker Hub). Registry Access
+//! Management is open to an organization access token with `scope-ram-read` / `scope-ram-write`
+//! (Docker's access-token reference, since docker/docs PR 25364).
 
 use std::sync::Arc;
 
@@ -14,13 +16,14 @@ use serde_json::json;
 
 use super::api::{
     ApiError, App, Caller, JsonBody, PAT_NOT_ALLOWED, can_read_org, reply, require_org,
+    require_scope, scope,
 };
 use super::auth::Principal;
 use super::state::{HubState, RegistryAccess};
 use crate::model::{ImageAccess, Role};
 
 /// Message for an organization access token trying to change settings.
-pub const OAT_SETTINGS_FORBIDDEN: &str = "organization access tokens cannot change organization settings (Image Access Management and Registry Access Management need a user with the owner role)";
+pub const OAT_SETTINGS_FORBIDDEN: &str = "organization access tokens cannot change organization settings (Image Access Management needs a user with the owner role)";
 
 pub(super) fn can_change_settings(hub: &HubState, p: &Principal) -> Result<(), ApiError> {
     match p {
@@ -32,6 +35,15 @@ pub(super) fn can_change_settings(hub: &HubState, p: &Principal) -> Result<(), A
                 "only owners of the organization can change its settings",
             )),
         },
+    }
+}
+
+/// Registry Access Management: an organization access token with `scope-ram-write`, or an owner
+/// as for the other settings.
+fn can_change_ram(hub: &HubState, p: &Principal) -> Result<(), ApiError> {
+    match p {
+        Principal::OrgToken { .. } => require_scope(p, scope::RAM_WRITE),
+        _ => can_change_settings(hub, p),
     }
 }
 
@@ -112,6 +124,7 @@ pub async fn get_ram(
     let v = app.read(|hub| {
         require_org(hub, &org)?;
         can_read_org(hub, &p)?;
+        require_scope(&p, scope::RAM_READ)?;
         Ok::<_, ApiError>(json!(hub.registry_access))
     })?;
     Ok(reply(StatusCode::OK, v))
@@ -148,7 +161,7 @@ pub async fn put_ram(
     }
     let v = app.write(|hub| {
         require_org(hub, &org)?;
-        can_change_settings(hub, &p)?;
+        can_change_ram(hub, &p)?;
         hub.registry_access = req;
         Ok(json!(hub.registry_access))
     })?;

@@ -252,3 +252,60 @@ fn bad_allowlist_and_registry_entries_name_file_line_and_column() {
         "nothing changed"
     );
 }
+
+/// Registry Access Management is open to an organization access token with `scope-ram-write`
+/// (Docker's access-token reference); one with only `scope-ram-read` plans, and its apply is
+/// refused with the missing scope named, nothing changed.
+#[test]
+fn an_organization_access_token_manages_registry_access_with_its_ram_scope() {
+    const WRITER: &str = "sandbox-acme-oat-ramwrite-1a";
+    const READER: &str = "sandbox-acme-oat-ramread-2b";
+    let seed = format!(
+        r#"{}
+[[credentials]]
+identifier = "acme"
+secret = "{WRITER}"
+kind = "org_token"
+scopes = ["scope-ram-write"]
+
+[[credentials]]
+identifier = "acme"
+secret = "{READER}"
+kind = "org_token"
+scopes = ["scope-ram-read"]
+"#,
+        seed(true)
+    );
+    let sb = Sandbox::start(&seed, &[]);
+    let policy = sb.write_policy(
+        "vetted.toml",
+        "org = \"acme\"\n[registry_access]\nenabled = true\nregistries = [{ address = \"ghcr.io\", name = \"GitHub\" }]\n",
+    );
+    let run = |secret: &str, args: &[&str]| {
+        sb.vetted_as("acme", secret)
+            .args(args)
+            .arg("--policy")
+            .arg(&policy)
+            .output()
+            .unwrap()
+    };
+
+    let out = run(READER, &["apply", "--yes"]);
+    let err = stderr(&out);
+    assert_eq!(code(&out), 1, "{}\n{err}", stdout(&out));
+    assert!(err.contains("scope-ram-write"), "{err}");
+    assert!(!err.contains(READER) && !stdout(&out).contains(READER));
+    let out = run(READER, &["plan", "--detailed-exitcode"]);
+    assert_eq!(
+        code(&out),
+        2,
+        "still to do:\n{}\n{}",
+        stdout(&out),
+        stderr(&out)
+    );
+
+    let out = run(WRITER, &["apply", "--yes"]);
+    assert_eq!(code(&out), 0, "{}\n{}", stdout(&out), stderr(&out));
+    let out = run(READER, &["plan", "--detailed-exitcode"]);
+    assert_eq!(code(&out), 0, "{}\n{}", stdout(&out), stderr(&out));
+}

@@ -1629,9 +1629,18 @@ async fn registry_access_management() {
     let a = hub.call("PUT", path, Some(&t), Some(want.clone())).await;
     assert_eq!(a.status, 200);
     assert_eq!(hub.call("GET", path, Some(&t), None).await.body, want);
+    // An organization access token changes it with scope-ram-write (this one holds every scope);
+    // one without it is refused.
     let oat = hub.token("acme", "dckr_oat_acme").await;
     assert_eq!(
         hub.call("PUT", path, Some(&oat), Some(want.clone()))
+            .await
+            .status,
+        200
+    );
+    let readonly = hub.token("acme", "dckr_oat_readonly").await;
+    assert_eq!(
+        hub.call("PUT", path, Some(&readonly), Some(want.clone()))
             .await
             .status,
         403
