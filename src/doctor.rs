@@ -56,6 +56,10 @@ pub struct Facts {
     pub grants: Probe<Option<String>>,
     /// Image Access Management settings: whether it is enabled.
     pub image_access: Probe<bool>,
+    /// The Image Access Management repository allowlist: how many repositories it lists.
+    pub allowlist: Probe<usize>,
+    /// Registry Access Management: whether it is enabled.
+    pub registry_access: Probe<bool>,
     /// The hub's `X-RateLimit-*` budget after the probes.
     pub hub_budget: Option<RateLimit>,
     /// The registry pull budget: the source read and its `ratelimit-remaining` (`None` inside:
@@ -71,6 +75,8 @@ pub struct Facts {
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Needs {
     pub image_access: bool,
+    pub allowlist: bool,
+    pub registry_access: bool,
     pub members: bool,
     pub teams: bool,
     pub repositories: bool,
@@ -180,8 +186,11 @@ fn kind_of(f: &Facts) -> Kind {
 /// What kind of write a section needs.
 #[derive(Clone, Copy)]
 enum Rule {
-    /// Owner signed in with a password (Image Access Management).
+    /// Owner signed in with a password (Image Access Management, its allowlist).
     Settings,
+    /// Owner signed in with a password, or an organization access token with `scope-ram-write`
+    /// (Registry Access Management).
+    Ram,
     /// Owner; no personal access token (members, invites, teams).
     Owner,
     /// Editor or owner (repositories).
@@ -221,13 +230,13 @@ fn write_rule(rule: Rule, kind: Kind, role: Option<Role>, identity: &str, scope:
         )),
         Kind::PersonalAccessToken | Kind::User => {
             let allowed = match rule {
-                Rule::Settings | Rule::Owner => matches!(role, Some(Role::Owner)),
+                Rule::Settings | Rule::Ram | Rule::Owner => matches!(role, Some(Role::Owner)),
                 Rule::Editor | Rule::EditorNoPat => {
                     matches!(role, Some(Role::Owner | Role::Editor))
                 }
             };
             let needed = match rule {
-                Rule::Settings | Rule::Owner => "the owner role",
+                Rule::Settings | Rule::Ram | Rule::Owner => "the owner role",
                 Rule::Editor | Rule::EditorNoPat => "the editor or owner role",
             };
             if allowed {
@@ -414,6 +423,37 @@ pub fn assess(f: &Facts, needs: &Needs) -> Report {
             rule: Rule::Settings,
             scope: "no scope: an owner's password",
             needed: needs.image_access,
+        },
+        kind,
+        role,
+        f,
+    ));
+    checks.push(section(
+        Section {
+            check: "allowlist",
+            probe: &f.allowlist,
+            describe: &|n: &usize| format!("read: ok ({n} repositories; the path is unconfirmed)"),
+            rule: Rule::Settings,
+            scope: "no scope: an owner's password",
+            needed: needs.allowlist,
+        },
+        kind,
+        role,
+        f,
+    ));
+    checks.push(section(
+        Section {
+            check: "registries",
+            probe: &f.registry_access,
+            describe: &|enabled: &bool| {
+                format!(
+                    "Registry Access Management available (read: {})",
+                    yes_no(*enabled)
+                )
+            },
+            rule: Rule::Ram,
+            scope: "scope-ram-read, scope-ram-write",
+            needed: needs.registry_access,
         },
         kind,
         role,
@@ -802,6 +842,8 @@ mod tests {
             listing_doubt: None,
             grants: Some(Ok(Some("app".into()))),
             image_access: Some(Ok(false)),
+            allowlist: Some(Ok(0)),
+            registry_access: Some(Ok(false)),
             hub_budget: Some(RateLimit {
                 limit: Some(600),
                 remaining: 590,
@@ -815,6 +857,8 @@ mod tests {
 
     const ALL: Needs = Needs {
         image_access: true,
+        allowlist: true,
+        registry_access: true,
         members: true,
         teams: true,
         repositories: true,

@@ -24,6 +24,8 @@ pub async fn run(args: &DoctorArgs) -> Result<Outcome, Error> {
     let mirrors = desired.repositories.values().any(|r| r.mirror.is_some());
     let needs = Needs {
         image_access: scope.image_access,
+        allowlist: scope.allowlist,
+        registry_access: scope.registry_access,
         members: scope.members,
         teams: scope.teams,
         repositories: !desired.repositories.is_empty() || policy.settings.prune,
@@ -233,6 +235,13 @@ async fn probe_hub(client: &HubClient, policy: &Policy, f: &mut Facts) {
         (None, _) => None,
     };
 
+    f.allowlist = Some(client.probe_allowlist(org).await.map_err(|e| fail(e, f)));
+    f.registry_access = Some(
+        client
+            .probe_registry_access(org)
+            .await
+            .map_err(|e| fail(e, f)),
+    );
     let settings = client
         .probe_get(&["v2", "orgs", org, "settings"], true, &[])
         .await;

@@ -95,6 +95,25 @@ impl HubClient {
         self.list_all(url).await
     }
 
+    /// Registry Access Management as the hub reader reads it: whether it is enabled.
+    pub async fn probe_registry_access(&self, org: &str) -> Result<bool, HubError> {
+        let url = self.url(&super::access_settings::ram_segments(org), false)?;
+        let v = self.call(reqwest::Method::GET, &url, None).await?;
+        Ok(super::access_settings::parse_ram(url.path(), &v)?.enabled)
+    }
+
+    /// The repository allowlist (unconfirmed path: `access_settings::allowlist`): how many
+    /// repositories it lists.
+    pub async fn probe_allowlist(&self, org: &str) -> Result<usize, HubError> {
+        self.probe_list(
+            &super::access_settings::allowlist::segments(org),
+            false,
+            &[],
+        )
+        .await
+        .map(|items| items.len())
+    }
+
     /// The repositories among `wanted` that the listing of `org` (`listed`) left out although the
     /// credential reads them one by one: a partial listing (an organization access token without
     /// `scope-repository-list` is shown the public repositories only, hub-api.md). At most
