@@ -62,6 +62,8 @@ pub struct Facts {
     pub registry_access: Probe<bool>,
     /// The hub's `X-RateLimit-*` budget after the probes.
     pub hub_budget: Option<RateLimit>,
+    /// The time of the probes (Unix seconds), to say when the budget's window resets.
+    pub now: Option<u64>,
     /// The registry pull budget: the source read and its `ratelimit-remaining` (`None` inside:
     /// no limit announced). `None`: the policy mirrors nothing.
     pub pulls: Option<Result<(String, Option<u64>), String>>,
@@ -664,7 +666,10 @@ fn hub_budget(f: &Facts) -> Check {
             let limit = rl.limit.map(|l| format!(" of {l}")).unwrap_or_default();
             let reset = rl
                 .reset
-                .map(|r| format!("; the window resets at {r} (Unix time)"))
+                .map(|r| match f.now {
+                    Some(now) if r >= now => format!("; the window resets in {} s", r - now),
+                    _ => format!("; the window resets at {r} (Unix time)"),
+                })
                 .unwrap_or_default();
             Check {
                 check,

@@ -48,6 +48,10 @@ pub async fn run(args: &DoctorArgs) -> Result<Outcome, Error> {
             facts.login = Some(Ok(()));
             probe_hub(&client, &policy, &mut facts).await;
             facts.hub_budget = client.rate_limit();
+            facts.now = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .ok()
+                .map(|d| d.as_secs());
             if mirrors {
                 probe_registry(args, &config, &policy, &mut facts).await?;
             }
