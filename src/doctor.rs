@@ -854,6 +854,7 @@ mod tests {
                 remaining: 590,
                 reset: Some(60),
             }),
+            now: None,
             pulls: None,
             push: None,
             push_target_exists: true,

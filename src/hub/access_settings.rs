@@ -205,27 +205,63 @@ pub(crate) async fn read_allowlist(
 }
 
 /// Adds one repository; already listed (409, or "already" in the answer of a retried POST) is done.
-pub(crate) async fn allow(client: &HubClient, url: &Url, repository: &str) -> Result<(), HubError> {
+/// The paths and bodies are a guess, so the list is read back: the write counts only when the
+/// repository is then listed.
+pub(crate) async fn allow(client: &HubClient, org: &str, repository: &str) -> Result<(), HubError> {
+    let url = client.url(&allowlist::segments(org), false)?;
     let body = json!({ allowlist::BODY_FIELD: [repository] });
-    let reply = client.send(Method::POST, url, Some(&body)).await?;
-    if reply.status.is_success() || reply.status == StatusCode::CONFLICT {
-        return Ok(());
+    let reply = client.send(Method::POST, &url, Some(&body)).await?;
+    if !(reply.status.is_success() || reply.status == StatusCode::CONFLICT) {
+        return Err(error_of(&Method::POST, &url, &reply));
     }
-    Err(error_of(&Method::POST, url, &reply))
+    confirm(client, org, &url, "POST", repository, true).await
 }
 
-/// Removes one repository; not listed (404) is done.
+/// Removes one repository; not listed (404) is done. Read back as [`allow`] is: the write counts
+/// only when the repository is then gone. (Other entries are not compared: the apply's other
+/// allowlist changes run beside this one.)
 pub(crate) async fn disallow(
     client: &HubClient,
-    url: &Url,
+    org: &str,
     repository: &str,
 ) -> Result<(), HubError> {
+    let url = client.url(&allowlist::segments(org), false)?;
     let body = json!({ allowlist::BODY_FIELD: [repository] });
-    let reply = client.send(Method::DELETE, url, Some(&body)).await?;
-    if reply.status.is_success() || reply.status == StatusCode::NOT_FOUND {
+    let reply = client.send(Method::DELETE, &url, Some(&body)).await?;
+    if !(reply.status.is_success() || reply.status == StatusCode::NOT_FOUND) {
+        return Err(error_of(&Method::DELETE, &url, &reply));
+    }
+    confirm(client, org, &url, "DELETE", repository, false).await
+}
+
+/// After a write, `repository` is listed (`listed`) or not, else an error.
+async fn confirm(
+    client: &HubClient,
+    org: &str,
+    url: &Url,
+    method: &str,
+    repository: &str,
+    listed: bool,
+) -> Result<(), HubError> {
+    let got = read_allowlist(client, org).await?;
+    if got.contains(repository) == listed {
         return Ok(());
     }
-    Err(error_of(&Method::DELETE, url, &reply))
+    Err(HubError::new(
+        method,
+        url.path(),
+        None,
+        format!(
+            "Docker Hub answered the write, but the allowlist read back {} {repository}; \
+             Docker Hub's allowlist API is unconfirmed (src/hub/access_settings.rs): please \
+             report this",
+            if listed {
+                "does not list"
+            } else {
+                "still lists"
+            }
+        ),
+    ))
 }
 
 #[cfg(test)]

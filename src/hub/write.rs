@@ -153,12 +153,10 @@ pub(crate) async fn execute(
                 .await?;
         }
         AllowRepository { repository } => {
-            let url = c.url(&access_settings::allowlist::segments(org), false)?;
-            access_settings::allow(c, &url, repository).await?;
+            access_settings::allow(c, org, repository).await?;
         }
         DisallowRepository { repository } => {
-            let url = c.url(&access_settings::allowlist::segments(org), false)?;
-            access_settings::disallow(c, &url, repository).await?;
+            access_settings::disallow(c, org, repository).await?;
         }
         SetRole { user, new, .. } => {
             let url = c.url(&["v2", "orgs", org, "members", user.as_str()], true)?;

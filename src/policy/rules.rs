@@ -190,9 +190,22 @@ pub fn registry_address_error(s: &str) -> Option<&'static str> {
     if s.contains("://") {
         return Some("write the host name without a scheme (`ghcr.io`, not `https://ghcr.io`)");
     }
-    let host = s.split('/').next().unwrap_or(s);
+    let (host, path) = s.split_once('/').unwrap_or((s, ""));
     if !is_registry_host(host) {
         return Some("not a host name or domain with an optional `:port`");
+    }
+    // A path prefix is a registry path: lowercase letters, digits and `._-` between slashes.
+    let segment_ok = |seg: &str| {
+        !seg.is_empty()
+            && seg
+                .bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b"._-".contains(&b))
+    };
+    if !path.is_empty() && !path.trim_end_matches('/').split('/').all(segment_ok) {
+        return Some(
+            "a path after the host holds only lowercase letters, digits, `.`, `_` and `-` \
+             between slashes",
+        );
     }
     if s != s.to_ascii_lowercase() {
         return Some("write the address in lowercase");
@@ -287,7 +300,17 @@ mod tests {
         }
         assert_eq!(registry_address_error("ghcr.io"), None);
         assert_eq!(registry_address_error("registry.example.com:5000"), None);
-        for bad in ["", "https://ghcr.io", "GHCR.io", "bad host", "a..b"] {
+        assert_eq!(registry_address_error("ghcr.io/acme/"), None);
+        for bad in [
+            "",
+            "https://ghcr.io",
+            "GHCR.io",
+            "bad host",
+            "a..b",
+            "evil.io/ (not allowed)",
+            "evil.io//x",
+            "evil.io/a\u{202e}b",
+        ] {
             assert!(registry_address_error(bad).is_some(), "{bad}");
         }
     }

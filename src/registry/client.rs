@@ -275,6 +275,12 @@ pub fn redirect_refusal(next: &url::Url, previous: &[url::Url]) -> Option<String
             "more than {MAX_REDIRECTS} redirects (the last to {origin}); not followed"
         ));
     }
+    // A registry off this machine never sends vetted to this machine's loopback services.
+    if url_is_loopback(next) && !previous.first().is_some_and(url_is_loopback) {
+        return Some(format!(
+            "a redirect from a registry off this machine to loopback ({origin}); not followed"
+        ));
+    }
     match next.scheme() {
         "https" => None,
         "http" if url_is_loopback(next) => None,
@@ -1384,7 +1390,13 @@ mod tests {
             redirect_refusal(&u("https://production.cloudflare.docker.com/r/x"), &hub),
             None
         );
-        assert_eq!(redirect_refusal(&u("http://127.0.0.2:9/b"), &hub), None);
+        // Loopback only from loopback: a registry off this machine cannot send vetted to it.
+        let why = redirect_refusal(&u("http://127.0.0.2:9/b"), &hub).unwrap();
+        assert!(why.contains("to loopback"), "{why}");
+        let why = redirect_refusal(&u("https://localhost/b"), &hub).unwrap();
+        assert!(why.contains("to loopback"), "{why}");
+        let local = [u("http://127.0.0.1:5000/v2/x/blobs/sha256:1")];
+        assert_eq!(redirect_refusal(&u("http://127.0.0.2:9/b"), &local), None);
         // A downgrade to plain http off loopback.
         let why = redirect_refusal(&u("http://cdn.example/b"), &hub).unwrap();
         assert!(why.contains("https to plain http"), "{why}");

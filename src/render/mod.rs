@@ -85,16 +85,18 @@ fn heading(action: Action, kind: ResourceKind) -> String {
     }
 }
 
-/// `enabled=true docker_hub=true registries=ghcr.io, quay.io (not allowed)`.
+/// `enabled=true docker_hub=true registries=ghcr.io "GitHub", quay.io "Quay" (not allowed)`: each
+/// registry with its friendly name (quoted and escaped), so a change of the name alone shows.
 fn registry_access_text(r: &crate::model::RegistryAccess) -> String {
     let list: Vec<String> = r
         .custom
         .iter()
         .map(|c| {
+            let named = format!("{} {:?}", c.address, c.friendly_name);
             if c.allowed {
-                c.address.clone()
+                named
             } else {
-                format!("{} (not allowed)", c.address)
+                format!("{named} (not allowed)")
             }
         })
         .collect();

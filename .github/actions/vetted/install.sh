@@ -60,6 +60,9 @@ release_version() {
       v=$(sed -n '/^\[package\]/,/^\[/s/^version[[:space:]]*=[[:space:]]*"\([^"]*\)".*/\1/p' "$root/Cargo.toml" 2>/dev/null | head -n 1)
       [ -n "$v" ] || die "cannot tell which vetted release to install: the action's ref '${ACTION_REF:-}' is not a version tag and $root/Cargo.toml has no version; set the action's input version: (e.g. v1.2.3)"
       log "the action's ref '${ACTION_REF:-}' is not a version tag: installing v$v, the version of the action's checkout"
+      if [[ "${ACTION_REF:-}" =~ ^[0-9a-f]{40}$ ]]; then
+        echo "::warning title=vetted::the action is pinned by commit, but the binary comes from release v$v, whose files can change after the commit; to pin what runs, use install: source (built from this commit), or a release repository with immutable releases" >&2
+      fi
     fi
   fi
   [ "$v" = latest ] && { echo latest; return 0; }
@@ -72,11 +75,12 @@ max_bytes=${VETTED_MAX_DOWNLOAD_BYTES:-268435456}
 
 # check_url URL: https, or plain http to loopback only.
 check_url() {
+  local loopback='^http://(127(\.[0-9]{1,3}){3}|localhost|\[::1\])(:[0-9]{1,5})?(/|$)'
   case "$1" in
-    https://*) ;;
-    http://127.* | http://localhost | http://localhost[:/]* | http://\[::1\]*) ;;
-    *) die "refusing to download vetted from '$1': only https is used (plain http only on loopback, for tests)" ;;
+    https://*) return 0 ;;
   esac
+  [[ "$1" =~ $loopback ]] ||
+    die "refusing to download vetted from '$1': only https is used (plain http only on loopback, for tests)"
 }
 
 # fetch OUT_FILE MAX_BYTES PATH [CURL_ARGS...]: GETs GITHUB_API_URL/PATH into OUT_FILE, following
@@ -206,7 +210,12 @@ install_release() {
   local dest="${RUNNER_TEMP:-$tmp}/vetted-bin/$version-$target"
   rm -rf "$dest" "$tmp/unpack"
   mkdir -p "$dest" "$tmp/unpack"
-  tar -xzf "$archive" -C "$tmp/unpack" "vetted-$version-$target/vetted" ||
+  # Unpack a private copy, checked again: the cache may be shared with other jobs (a self-hosted
+  # runner), which could swap the file between the check above and tar.
+  cp "$archive" "$tmp/$asset"
+  got=$(sha256_of "$tmp/$asset")
+  [ "$got" = "$want" ] || die "$asset changed in the cache while it was being installed (SHA-256 $got, $sums says $want); refused, nothing installed"
+  tar -xzf "$tmp/$asset" -C "$tmp/unpack" "vetted-$version-$target/vetted" ||
     die "$asset of release $tag has no vetted-$version-$target/vetted"
   local bin="$tmp/unpack/vetted-$version-$target/vetted"
   { [ -f "$bin" ] && [ ! -L "$bin" ]; } || die "vetted-$version-$target/vetted in $asset is not a regular file"
