@@ -326,7 +326,7 @@ pub enum RealmUse {
     Refused(String),
 }
 
-/// The rule for token realms (README "Registry credentials"): a realm must be https, or plain
+/// The rule for token realms (docs/credentials.md): a realm must be https, or plain
 /// http on a loopback address; it receives the credentials of `registry` (reached at
 /// `registry_base`) only when it is on the registry's own origin (scheme, host and port), is
 /// Docker Hub's documented realm for docker.io, or its origin is listed in `trusted` (the

@@ -103,12 +103,12 @@ fn all_workflows() -> Vec<(String, String)> {
             }
         }
     }
-    // The README's copy-paste examples are linted as the workflows they are.
-    let readme = fs::read_to_string(repo_root().join("README.md")).unwrap();
-    for (i, block) in readme.split("```yaml\n").skip(1).enumerate() {
+    // The copy-paste examples in docs/ci.md are linted as the workflows they are.
+    let guide = fs::read_to_string(repo_root().join("docs/ci.md")).unwrap();
+    for (i, block) in guide.split("```yaml\n").skip(1).enumerate() {
         let body = block.split("```").next().unwrap_or_default();
         if body.starts_with("on:") {
-            files.push((format!("readme-{i}.yml"), body.to_string()));
+            files.push((format!("ci_md-{i}.yml"), body.to_string()));
         }
     }
     files.sort();
@@ -120,8 +120,8 @@ fn actionlint_passes_every_workflow_and_checks_the_action_inputs() {
     let workflows = all_workflows();
     let names: Vec<&str> = workflows.iter().map(|(n, _)| n.as_str()).collect();
     assert!(
-        names.iter().filter(|n| n.starts_with("readme-")).count() >= 2,
-        "the README's plan and apply examples: {names:?}"
+        names.iter().filter(|n| n.starts_with("ci_md-")).count() >= 2,
+        "docs/ci.md's plan and apply examples: {names:?}"
     );
     for expected in [
         "plan.yml",
@@ -137,7 +137,7 @@ fn actionlint_passes_every_workflow_and_checks_the_action_inputs() {
         );
     }
     for (name, body) in &workflows {
-        if name.starts_with("docs") || name.starts_with("readme") {
+        if name.starts_with("docs") || name.starts_with("ci_md") {
             assert!(
                 body.contains(ACTION_REF),
                 "{name} must use the action as {ACTION_REF}"
