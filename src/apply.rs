@@ -16,7 +16,8 @@ use serde::Serialize;
 use crate::model::Username;
 use crate::plan::{Action, Change, Plan, Summary};
 
-/// Something that can perform one change. Docker Hub in production; a recorder in unit tests.
+/// Something that can perform one change: [`OrgWriter`] in production (hub changes through Docker
+/// Hub, image copies through the registry copy engine); a recorder in unit tests.
 pub trait Executor {
     type Error: fmt::Display;
     fn execute(
@@ -24,13 +25,6 @@ pub trait Executor {
         org: &str,
         change: &Change,
     ) -> impl std::future::Future<Output = Result<(), Self::Error>>;
-}
-
-impl Executor for crate::hub::HubClient {
-    type Error = crate::hub::HubError;
-    async fn execute(&self, org: &str, change: &Change) -> Result<(), Self::Error> {
-        crate::hub::HubClient::execute(self, org, change).await
-    }
 }
 
 /// What the image copies of an apply did, summed.

@@ -31,6 +31,29 @@ impl Builder<'_> {
     fn addr(&self, c: &Change) -> String {
         c.address(self.org)
     }
+    /// A live resource the policy does not mention: with prune, `change` removes it; without, it
+    /// is left alone and a note at the change's address says so (`what` names the resource, `verb`
+    /// is what prune would do to it).
+    fn prune_or_note(
+        &mut self,
+        prune: bool,
+        change: Change,
+        kind: ResourceKind,
+        what: impl std::fmt::Display,
+        verb: &str,
+    ) {
+        if prune {
+            self.changes.push(change);
+        } else {
+            let address = self.addr(&change);
+            self.note(kind, address, left_alone(what, verb));
+        }
+    }
+}
+
+/// The note on drift left alone without prune.
+fn left_alone(what: impl std::fmt::Display, verb: &str) -> String {
+    format!("{what} (left alone; set prune = true in [settings] to {verb})")
 }
 
 /// Computes the plan that turns `live` into `desired`. `desired` fields that are `None` are unmanaged
@@ -169,19 +192,15 @@ fn diff_allowlist(desired: &OrgState, live: &OrgState, opts: &DiffOptions, b: &m
         });
     }
     for repo in have.difference(want) {
-        let c = Change::DisallowRepository {
-            repository: repo.clone(),
-        };
-        if opts.prune {
-            b.changes.push(c);
-        } else {
-            let address = b.addr(&c);
-            b.note(
-                ResourceKind::AllowedRepository,
-                address,
-                "allowlisted on Docker Hub but not in the policy (left alone; set prune = true in [settings] to remove it)",
-            );
-        }
+        b.prune_or_note(
+            opts.prune,
+            Change::DisallowRepository {
+                repository: repo.clone(),
+            },
+            ResourceKind::AllowedRepository,
+            "allowlisted on Docker Hub but not in the policy",
+            "remove it",
+        );
     }
     let mirrors = mirrored_from(desired);
     let org_prefix = format!("{}/", b.org);
@@ -265,18 +284,16 @@ fn diff_members(desired: &OrgState, live: &OrgState, opts: &DiffOptions, b: &mut
         if want.roles.contains_key(user) {
             continue;
         }
-        if !opts.prune {
-            b.note(
-                ResourceKind::Member,
-                format!("member {user}"),
-                format!("{role} not in the policy (left alone; set prune = true in [settings] to remove)"),
-            );
-            continue;
-        }
-        b.changes.push(Change::RemoveMember {
-            user: user.clone(),
-            role,
-        });
+        b.prune_or_note(
+            opts.prune,
+            Change::RemoveMember {
+                user: user.clone(),
+                role,
+            },
+            ResourceKind::Member,
+            format_args!("{role} not in the policy"),
+            "remove",
+        );
     }
     // Extra pending invites (org-level and team invites alike).
     for inv in &have.invites {
@@ -295,27 +312,31 @@ fn diff_members(desired: &OrgState, live: &OrgState, opts: &DiffOptions, b: &mut
 }
 
 fn cancel_or_note(inv: &crate::model::Invite, opts: &DiffOptions, b: &mut Builder<'_>) {
-    let address = match &inv.team {
-        Some(t) => format!("invite {} (team {t})", inv.invitee),
-        None => format!("invite {}", inv.invitee),
+    const WHAT: &str = "pending invite not in the policy";
+    let Some(id) = &inv.id else {
+        let address = match &inv.team {
+            Some(t) => format!("invite {} (team {t})", inv.invitee),
+            None => format!("invite {}", inv.invitee),
+        };
+        let message = if opts.prune {
+            format!("{WHAT}, but its id is unknown: cannot cancel")
+        } else {
+            left_alone(WHAT, "cancel")
+        };
+        b.note(ResourceKind::Invite, address, message);
+        return;
     };
-    match (&inv.id, opts.prune) {
-        (Some(id), true) => b.changes.push(Change::CancelInvite {
+    b.prune_or_note(
+        opts.prune,
+        Change::CancelInvite {
             id: id.clone(),
             invitee: inv.invitee.clone(),
             team: inv.team.clone(),
-        }),
-        (None, true) => b.note(
-            ResourceKind::Invite,
-            address,
-            "pending invite not in the policy, but its id is unknown: cannot cancel",
-        ),
-        (_, false) => b.note(
-            ResourceKind::Invite,
-            address,
-            "pending invite not in the policy (left alone; set prune = true in [settings] to cancel)",
-        ),
-    }
+        },
+        ResourceKind::Invite,
+        WHAT,
+        "cancel",
+    );
 }
 
 fn diff_teams(desired: &OrgState, live: &OrgState, opts: &DiffOptions, b: &mut Builder<'_>) {
@@ -387,35 +408,29 @@ fn diff_teams(desired: &OrgState, live: &OrgState, opts: &DiffOptions, b: &mut B
             if team.members.contains(user) {
                 continue;
             }
-            let c = Change::RemoveTeamMember {
-                team: name.clone(),
-                user: user.clone(),
-            };
-            if opts.prune {
-                b.changes.push(c);
-            } else {
-                let addr = b.addr(&c);
-                b.note(
-                    ResourceKind::TeamMember,
-                    addr,
-                    "team member not in the policy (left alone; set prune = true in [settings] to remove)",
-                );
-            }
+            b.prune_or_note(
+                opts.prune,
+                Change::RemoveTeamMember {
+                    team: name.clone(),
+                    user: user.clone(),
+                },
+                ResourceKind::TeamMember,
+                "team member not in the policy",
+                "remove",
+            );
         }
     }
     for name in have.keys() {
         if want.contains_key(name) {
             continue;
         }
-        if opts.prune {
-            b.changes.push(Change::DeleteTeam { team: name.clone() });
-        } else {
-            b.note(
-                ResourceKind::Team,
-                format!("team {name}"),
-                "unmanaged team (left alone; set prune = true in [settings] to delete)",
-            );
-        }
+        b.prune_or_note(
+            opts.prune,
+            Change::DeleteTeam { team: name.clone() },
+            ResourceKind::Team,
+            "unmanaged team",
+            "delete",
+        );
     }
     // When org members are unmanaged, pending team invites no longer wanted are still drift.
     if desired.members.is_none() {
@@ -511,42 +526,32 @@ fn diff_repositories(desired: &OrgState, live: &OrgState, opts: &DiffOptions, b:
             if want.contains_key(team) {
                 continue;
             }
-            let c = Change::Revoke {
-                repository: name.clone(),
-                team: team.clone(),
-                permission,
-            };
-            if opts.prune {
-                b.changes.push(c);
-            } else {
-                let addr = b.addr(&c);
-                b.note(
-                    ResourceKind::Grant,
-                    addr,
-                    format!(
-                        "{permission} grant not in the policy (left alone; set prune = true in [settings] to revoke)"
-                    ),
-                );
-            }
+            b.prune_or_note(
+                opts.prune,
+                Change::Revoke {
+                    repository: name.clone(),
+                    team: team.clone(),
+                    permission,
+                },
+                ResourceKind::Grant,
+                format_args!("{permission} grant not in the policy"),
+                "revoke",
+            );
         }
     }
     for name in live.repositories.keys() {
         if desired.repositories.contains_key(name) {
             continue;
         }
-        let c = Change::DeleteRepository {
-            repository: name.clone(),
-        };
-        if opts.prune {
-            b.changes.push(c);
-        } else {
-            let addr = b.addr(&c);
-            b.note(
-                ResourceKind::Repository,
-                addr,
-                "unmanaged repository (left alone; set prune = true in [settings] to delete)",
-            );
-        }
+        b.prune_or_note(
+            opts.prune,
+            Change::DeleteRepository {
+                repository: name.clone(),
+            },
+            ResourceKind::Repository,
+            "unmanaged repository",
+            "delete",
+        );
     }
 }
 

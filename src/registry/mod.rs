@@ -1,6 +1,7 @@
 //! The OCI copy engine: reference parsing ([`reference`]), an authenticated registry client with
-//! retries ([`client`]), manifest media types ([`manifest`]) and the by-digest image copy ([`copy`]),
-//! including signatures and attestations (cosign tags, OCI referrers) when asked.
+//! retries ([`client`]) and its blob upload requests ([`upload`]), manifest media types ([`manifest`])
+//! and the by-digest image copy ([`copy`]), including signatures and attestations (cosign tags, OCI
+//! referrers) when asked.
 //!
 //! Why our own engine on reqwest rather than the `oci-client` crate (formerly `oci-distribution`):
 //! - **Cross-repository mounts need one token with several scopes.** `oci-client` caches tokens
@@ -27,6 +28,7 @@ pub mod copy;
 pub mod grants;
 pub mod manifest;
 pub mod reference;
+pub mod upload;
 
 pub use client::{
     ClientConfig, RegistryClient, RegistryCredentials, RegistryError, Resolved, Scope,
