@@ -119,30 +119,18 @@ impl HubClient {
     /// `scope-repository-list` is shown the public repositories only, hub-api.md). At most
     /// [`MAX_LOOKUPS`] names are looked up; a 404 means the repository does not exist.
     ///
-    /// This is the one place `vetted doctor` asks whether the repository listing is complete. When
-    /// the hub reader gains its own partial-listing detection, call it from here.
+    /// The same check the hub reader makes before planning (`read::hidden_repositories`).
     pub async fn listing_omissions(
         &self,
         org: &str,
         listed: &BTreeSet<String>,
         wanted: &BTreeSet<String>,
     ) -> Result<Vec<String>, HubError> {
-        let mut omitted = Vec::new();
-        for name in wanted
+        let missing = wanted
             .iter()
             .filter(|n| !listed.contains(*n))
-            .take(MAX_LOOKUPS)
-        {
-            match self
-                .probe_get(&["v2", "namespaces", org, "repositories", name], false, &[])
-                .await
-            {
-                Ok(_) => omitted.push(name.clone()),
-                Err(e) if e.status() == Some(404) => {}
-                Err(e) => return Err(e),
-            }
-        }
-        Ok(omitted)
+            .take(MAX_LOOKUPS);
+        super::read::hidden_repositories(self, org, missing).await
     }
 }
 

@@ -346,6 +346,27 @@ async fn check_listing(
         .iter()
         .filter(|r| !names.contains(r.as_str()))
         .collect();
+    let found = hidden_repositories(client, org, missing).await?;
+    if !found.is_empty() {
+        return Err(listing::hidden_error(org, client.identity(), &found));
+    }
+    if let Some(purpose) = scope.whole_listing_for {
+        let private = listed.iter().filter(|(_, p, _)| *p).count();
+        if let Some(doubt) = listing::listing_doubt(client.identity(), org, private) {
+            return Err(listing::doubt_error(&doubt, client.identity(), purpose));
+        }
+    }
+    Ok(())
+}
+
+/// Which of `missing` (repositories the listing of `org` lacks) exist all the same: each is read
+/// by name (`GET /v2/namespaces/{org}/repositories/{repo}`, bounded concurrency); a 200 means the
+/// listing left it out, a 404 that it is absent, anything else is an error. Sorted.
+pub(crate) async fn hidden_repositories<'a>(
+    client: &HubClient,
+    org: &str,
+    missing: impl IntoIterator<Item = &'a String>,
+) -> Result<Vec<String>, HubError> {
     let conc = client.inner().config.concurrency.max(1);
     let found: Vec<Option<String>> = stream::iter(missing)
         .map(|name| async move {
@@ -363,17 +384,8 @@ async fn check_listing(
         .try_collect()
         .await?;
     let mut hidden: Vec<String> = found.into_iter().flatten().collect();
-    if !hidden.is_empty() {
-        hidden.sort();
-        return Err(listing::hidden_error(org, client.identity(), &hidden));
-    }
-    if let Some(purpose) = scope.whole_listing_for {
-        let private = listed.iter().filter(|(_, p, _)| *p).count();
-        if let Some(doubt) = listing::listing_doubt(client.identity(), org, private) {
-            return Err(listing::doubt_error(&doubt, client.identity(), purpose));
-        }
-    }
-    Ok(())
+    hidden.sort();
+    Ok(hidden)
 }
 
 /// Tag name -> digest of every tag of `org/repo` (`GET /v2/namespaces/{org}/repositories/{repo}/tags`).
