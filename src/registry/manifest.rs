@@ -1,7 +1,24 @@
 //! Manifest media types and the few manifest fields the copy engine reads (children of an index,
 //! config and layer blobs of an image manifest, platforms), plus sha256 digests of bytes.
+//!
+//! The schemas are `oci-spec`'s ([`oci_spec::image::ImageIndex`], [`ImageManifest`]): a manifest
+//! missing a field the image spec requires (`schemaVersion`, a descriptor's `mediaType`, `digest`
+//! or `size`, a platform's `os` and `architecture`) is refused before anything is copied. The
+//! media-type names are checked against its [`MediaType`] table and its Docker equivalents
+//! ([`ToDockerV2S2`]) by a test; they stay `&str` constants here because `oci-spec` has no
+//! constants (its table is an enum, and Docker's list and manifest types are only reachable through
+//! a fallible conversion), and the accept header is built from them at compile time.
+//!
+//! Kept here, on top of it: manifests are parsed from the exact bytes read and digested (never
+//! re-serialised, so the digest is of what the registry sent); an index or image with more entries
+//! than [`MAX_INDEX_CHILDREN`] / [`MAX_IMAGE_BLOBS`] is refused rather than fanned out; and every
+//! descriptor digest must be `sha256:` with 64 lowercase hex digits, where `oci-spec`'s `Digest`
+//! also takes any other algorithm (`multihash+base58:...`) that vetted could not verify.
+use oci_spec::image::{ImageIndex, ImageManifest};
+#[cfg(test)]
+use oci_spec::image::{MediaType, ToDockerV2S2};
 use serde::Deserialize;
-use sha2::{Digest, Sha256};
+use sha2::{Digest as _, Sha256};
 
 pub const DOCKER_MANIFEST: &str = "application/vnd.docker.distribution.manifest.v2+json";
 pub const DOCKER_LIST: &str = "application/vnd.docker.distribution.manifest.list.v2+json";
@@ -39,27 +56,28 @@ impl Platform {
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+/// The part of an `oci-spec` descriptor the copy reads.
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Descriptor {
-    #[serde(rename = "mediaType", default)]
     pub media_type: String,
     pub digest: String,
-    #[serde(default)]
     pub size: u64,
-    #[serde(default)]
     pub platform: Option<Platform>,
 }
 
-#[derive(Debug, Clone, Deserialize)]
-struct Raw {
-    #[serde(rename = "mediaType", default)]
-    media_type: Option<String>,
-    #[serde(default)]
-    manifests: Option<Vec<Descriptor>>,
-    #[serde(default)]
-    config: Option<Descriptor>,
-    #[serde(default)]
-    layers: Option<Vec<Descriptor>>,
+impl From<&oci_spec::image::Descriptor> for Descriptor {
+    fn from(d: &oci_spec::image::Descriptor) -> Self {
+        Descriptor {
+            media_type: d.media_type().to_string(),
+            digest: d.digest().to_string(),
+            size: d.size(),
+            platform: d.platform().as_ref().map(|p| Platform {
+                os: p.os().to_string(),
+                architecture: p.architecture().to_string(),
+                variant: p.variant().clone(),
+            }),
+        }
+    }
 }
 
 /// A manifest reduced to what the copy needs.
@@ -71,24 +89,38 @@ pub enum Parsed {
     Image { blobs: Vec<Descriptor> },
 }
 
+/// Which kind a manifest is, from the fields it has (the media type is optional in the image spec).
+#[derive(Deserialize)]
+struct Shape {
+    #[serde(rename = "mediaType", default)]
+    media_type: Option<String>,
+    #[serde(default)]
+    manifests: Option<serde::de::IgnoredAny>,
+    #[serde(default)]
+    config: Option<serde::de::IgnoredAny>,
+}
+
 /// Parses manifest bytes; `header_type` is the Content-Type the registry sent.
 pub fn parse(bytes: &[u8], header_type: &str) -> Result<(Parsed, String), String> {
-    let raw: Raw =
+    let shape: Shape =
         serde_json::from_slice(bytes).map_err(|e| format!("manifest is not valid JSON: {e}"))?;
-    let media_type = raw
+    let media_type = shape
         .media_type
-        .clone()
         .filter(|m| !m.is_empty())
         .unwrap_or_else(|| header_type.to_string());
     let check = |d: &Descriptor| super::reference::validate_digest(&d.digest);
-    match (raw.manifests, raw.config) {
-        (Some(children), None) => {
-            if children.len() > MAX_INDEX_CHILDREN {
+    match (shape.manifests.is_some(), shape.config.is_some()) {
+        (true, false) => {
+            let index: ImageIndex = serde_json::from_slice(bytes)
+                .map_err(|e| format!("not a valid image index: {e}"))?;
+            if index.manifests().len() > MAX_INDEX_CHILDREN {
                 return Err(format!(
                     "the index lists {} manifests, more than the {MAX_INDEX_CHILDREN} vetted reads",
-                    children.len()
+                    index.manifests().len()
                 ));
             }
+            let children: Vec<Descriptor> =
+                index.manifests().iter().map(Descriptor::from).collect();
             children.iter().try_for_each(check)?;
             let media_type = if media_type.is_empty() {
                 OCI_INDEX.to_string()
@@ -97,15 +129,19 @@ pub fn parse(bytes: &[u8], header_type: &str) -> Result<(Parsed, String), String
             };
             Ok((Parsed::Index { children }, media_type))
         }
-        (None, Some(config)) => {
-            let mut blobs = vec![config];
-            blobs.extend(raw.layers.unwrap_or_default());
-            if blobs.len() > MAX_IMAGE_BLOBS {
+        (false, true) => {
+            let image: ImageManifest = serde_json::from_slice(bytes)
+                .map_err(|e| format!("not a valid image manifest: {e}"))?;
+            if image.layers().len() >= MAX_IMAGE_BLOBS {
                 return Err(format!(
                     "the image manifest lists {} blobs, more than the {MAX_IMAGE_BLOBS} vetted copies",
-                    blobs.len()
+                    image.layers().len() + 1
                 ));
             }
+            let blobs: Vec<Descriptor> = std::iter::once(image.config())
+                .chain(image.layers())
+                .map(Descriptor::from)
+                .collect();
             blobs.iter().try_for_each(check)?;
             let media_type = if media_type.is_empty() {
                 OCI_MANIFEST.to_string()
@@ -213,12 +249,50 @@ mod tests {
     }
 
     #[test]
+    fn media_types_are_the_image_specs() {
+        assert_eq!(OCI_MANIFEST, MediaType::ImageManifest.as_ref());
+        assert_eq!(OCI_INDEX, MediaType::ImageIndex.as_ref());
+        assert_eq!(
+            Ok(DOCKER_MANIFEST),
+            MediaType::ImageManifest.to_docker_v2s2()
+        );
+        assert_eq!(Ok(DOCKER_LIST), MediaType::ImageIndex.to_docker_v2s2());
+    }
+
+    #[test]
+    fn refuses_what_the_image_spec_requires() {
+        let desc = serde_json::json!({"mediaType": OCI_MANIFEST, "digest": d(1), "size": 1});
+        let without = |v: &serde_json::Value, key: &str| {
+            let mut v = v.clone();
+            v.as_object_mut().unwrap().remove(key);
+            v
+        };
+        let index = serde_json::json!({"schemaVersion": 2, "manifests": [desc]});
+        assert!(parse(&serde_json::to_vec(&index).unwrap(), "").is_ok());
+        let no_version = without(&index, "schemaVersion");
+        let err = parse(&serde_json::to_vec(&no_version).unwrap(), "").unwrap_err();
+        assert!(err.contains("schemaVersion"), "{err}");
+        for key in ["mediaType", "digest", "size"] {
+            let bad = serde_json::json!({"schemaVersion": 2, "manifests": [without(&desc, key)]});
+            let err = parse(&serde_json::to_vec(&bad).unwrap(), "").unwrap_err();
+            assert!(err.contains(key), "{key}: {err}");
+        }
+        // oci-spec's Digest takes any algorithm; vetted verifies sha256 only.
+        let other = serde_json::json!({"schemaVersion": 2, "config": desc,
+            "layers": [{"mediaType": "y", "digest": "multihash+base58:QmRZxt2b1FVZPNqd8hsiykDL3TdBDeTSPX9Kv46HmX4Gx8", "size": 1}]});
+        let err = parse(&serde_json::to_vec(&other).unwrap(), "").unwrap_err();
+        assert!(err.contains("sha256"), "{err}");
+    }
+
+    #[test]
     fn caps_children_and_blobs() {
         let child = |i: usize| serde_json::json!({"mediaType": OCI_MANIFEST, "digest": d((i % 250) as u8), "size": 1});
         let index = |n: usize| {
             let m: Vec<_> = (0..n).map(child).collect();
-            serde_json::to_vec(&serde_json::json!({"mediaType": OCI_INDEX, "manifests": m}))
-                .unwrap()
+            serde_json::to_vec(
+                &serde_json::json!({"schemaVersion": 2, "mediaType": OCI_INDEX, "manifests": m}),
+            )
+            .unwrap()
         };
         assert!(parse(&index(MAX_INDEX_CHILDREN), "").is_ok());
         let err = parse(&index(MAX_INDEX_CHILDREN + 1), "").unwrap_err();
@@ -228,7 +302,10 @@ mod tests {
         );
         let image = |n: usize| {
             let layers: Vec<_> = (0..n).map(child).collect();
-            serde_json::to_vec(&serde_json::json!({"config": child(0), "layers": layers})).unwrap()
+            serde_json::to_vec(
+                &serde_json::json!({"schemaVersion": 2, "config": child(0), "layers": layers}),
+            )
+            .unwrap()
         };
         assert!(parse(&image(MAX_IMAGE_BLOBS - 1), "").is_ok());
         let err = parse(&image(MAX_IMAGE_BLOBS), "").unwrap_err();

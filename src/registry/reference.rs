@@ -1,6 +1,24 @@
 //! Docker image reference parsing and normalisation: `nginx` is `docker.io/library/nginx:latest`,
 //! `bitnami/redis` is `docker.io/bitnami/redis`, `ghcr.io/o/t`, `localhost:5000/x`, tags and
 //! `@sha256:` digests. Also maps the Docker Hub names to the API host `registry-1.docker.io`.
+//!
+//! The grammar and Docker's normalisation (a first component with `.` or `:` or `localhost` is a
+//! registry, `docker.io` for none, `index.docker.io` is `docker.io`, `library/` for a one-component
+//! Docker Hub name, `latest` when neither tag nor digest is given) are `oci-spec`'s
+//! [`oci_spec::distribution::Reference`], a port of distribution/reference's regular expression.
+//! Kept here, on top of it, where it falls short for input from a pull request (each pinned by a
+//! test below, `where_oci_spec_falls_short`):
+//! - digests: it accepts any `algo:<32+ hex>` including uppercase hex and sha512; vetted verifies
+//!   bytes with sha256, so a reference digest is `sha256:` and 64 lowercase hex digits
+//!   ([`validate_digest`]);
+//! - tags: its `\w` is Unicode, so `nginx:ünï` passes; a tag here is ASCII
+//!   `[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}`;
+//! - `registry-1.docker.io/x` stays a registry of its own there; here it is Docker Hub;
+//! - its errors say only "invalid reference format"; here the error names the input and the rule.
+//!
+//! Our own [`Reference`] type stays: it is ordered (sets and maps of references), its fields are
+//! plain data the plan and the lock compare, and `oci-spec`'s carries a mirror-registry field
+//! vetted has no use for.
 use std::fmt;
 
 /// The registry name Docker uses for Docker Hub in references.
@@ -60,25 +78,20 @@ fn valid_tag(t: &str) -> bool {
             .all(|c| c.is_ascii_alphanumeric() || matches!(c, b'_' | b'.' | b'-'))
 }
 
-fn valid_component(c: &str) -> bool {
-    // [a-z0-9]+ separated by '.', '_', '__' or '-'+
-    if c.is_empty() {
-        return false;
+/// What an `oci-spec` parse error means, in the words of the rule broken.
+fn reason(e: &oci_spec::distribution::ParseError) -> String {
+    use oci_spec::distribution::ParseError as P;
+    match e {
+        P::NameTooLong => "repository name longer than 255 characters".to_string(),
+        P::NameEmpty => "empty repository name".to_string(),
+        P::ReferenceInvalidFormat | P::NameContainsUppercase => {
+            "not [HOST[:PORT]/]PATH[:TAG][@sha256:DIGEST]: path components are lowercase \
+             [a-z0-9] separated by `.`, `_`, `__` or `-`, a port is digits, a tag is \
+             [A-Za-z0-9_][A-Za-z0-9_.-]{0,127}"
+                .to_string()
+        }
+        other => other.to_string(),
     }
-    let b = c.as_bytes();
-    if !b[0].is_ascii_lowercase() && !b[0].is_ascii_digit() {
-        return false;
-    }
-    let last = b[b.len() - 1];
-    if !last.is_ascii_lowercase() && !last.is_ascii_digit() {
-        return false;
-    }
-    b.iter()
-        .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || matches!(c, b'.' | b'_' | b'-'))
-}
-
-fn looks_like_host(s: &str) -> bool {
-    s.contains('.') || s.contains(':') || s == "localhost"
 }
 
 impl Reference {
@@ -91,66 +104,34 @@ impl Reference {
         if s.chars().any(|c| c.is_whitespace() || c.is_control()) {
             return Err(invalid(input, "contains whitespace"));
         }
-        let (rest, digest) = match s.split_once('@') {
-            Some((r, d)) => {
-                validate_digest(d).map_err(|e| invalid(input, e))?;
-                (r, Some(d.to_string()))
-            }
-            None => (s, None),
-        };
-        // A tag is after the last ':' that follows the last '/'.
-        let last_slash = rest.rfind('/').map(|i| i + 1).unwrap_or(0);
-        let (name, tag) = match rest[last_slash..].rfind(':') {
-            Some(i) => {
-                let t = &rest[last_slash + i + 1..];
-                if !valid_tag(t) {
-                    return Err(invalid(input, format!("invalid tag {t:?}")));
-                }
-                (&rest[..last_slash + i], Some(t.to_string()))
-            }
-            None => (rest, None),
-        };
-        let (registry, path) = match name.split_once('/') {
-            Some((first, p)) if looks_like_host(first) => (first.to_string(), p.to_string()),
-            _ => (DOCKER_HUB.to_string(), name.to_string()),
-        };
-        if registry.is_empty() {
-            return Err(invalid(input, "empty registry host"));
+        // Stricter than the grammar: sha256 only, lowercase (the digest vetted verifies).
+        if let Some((_, d)) = s.split_once('@') {
+            validate_digest(d).map_err(|e| invalid(input, e))?;
         }
-        if let Some((_, port)) = registry.rsplit_once(':')
-            && (port.is_empty() || !port.bytes().all(|b| b.is_ascii_digit()))
+        let parsed = oci_spec::distribution::Reference::try_from(s)
+            .map_err(|e| invalid(input, reason(&e)))?;
+        if let Some(t) = parsed.tag()
+            && !valid_tag(t)
         {
-            return Err(invalid(input, format!("invalid port in {registry:?}")));
+            return Err(invalid(input, format!("invalid tag {t:?}")));
         }
-        let registry = if registry == "index.docker.io" || registry == DOCKER_HUB_API {
-            DOCKER_HUB.to_string()
-        } else {
-            registry
+        // `index.docker.io` is normalised by oci-spec; the API host is Docker Hub too.
+        let (registry, repository) = match parsed.registry() {
+            DOCKER_HUB_API if !parsed.repository().contains('/') => (
+                DOCKER_HUB.to_string(),
+                format!("library/{}", parsed.repository()),
+            ),
+            DOCKER_HUB_API => (DOCKER_HUB.to_string(), parsed.repository().to_string()),
+            r => (r.to_string(), parsed.repository().to_string()),
         };
-        let repository = if registry == DOCKER_HUB && !path.contains('/') {
-            format!("library/{path}")
-        } else {
-            path
-        };
-        if repository.is_empty() || !repository.split('/').all(valid_component) {
-            return Err(invalid(
-                input,
-                "repository must be lowercase path components [a-z0-9._-]",
-            ));
-        }
         if repository.len() > 255 {
             return Err(invalid(input, "repository name longer than 255 characters"));
         }
-        let tag = if tag.is_none() && digest.is_none() {
-            Some("latest".to_string())
-        } else {
-            tag
-        };
         Ok(Reference {
             registry,
             repository,
-            tag,
-            digest,
+            tag: parsed.tag().map(str::to_string),
+            digest: parsed.digest().map(str::to_string),
         })
     }
 
@@ -288,5 +269,57 @@ mod tests {
         }
         let msg = Reference::parse("Nginx").unwrap_err().to_string();
         assert!(msg.contains("Nginx"), "{msg}");
+    }
+
+    #[test]
+    fn api_host_aliases_are_docker_hub() {
+        assert_eq!(p("registry-1.docker.io/nginx"), p("nginx"));
+        assert_eq!(
+            p("registry-1.docker.io/bitnami/redis:7"),
+            p("bitnami/redis:7")
+        );
+        assert_eq!(p("index.docker.io/nginx"), p("nginx"));
+        assert_eq!(p("docker.io/library/nginx"), p("nginx"));
+    }
+
+    #[test]
+    fn errors_name_the_rule() {
+        let msg = Reference::parse("Nginx").unwrap_err().to_string();
+        assert!(msg.contains("path components are lowercase"), "{msg}");
+        let msg = Reference::parse("nginx@sha256:abc")
+            .unwrap_err()
+            .to_string();
+        assert!(msg.contains("64 lowercase hex digits"), "{msg}");
+        let msg = Reference::parse("nginx:ünï").unwrap_err().to_string();
+        assert!(msg.contains("invalid tag"), "{msg}");
+        let long = format!("x/{}", "a".repeat(260));
+        let msg = Reference::parse(&long).unwrap_err().to_string();
+        assert!(msg.contains("longer than 255"), "{msg}");
+    }
+
+    /// What `oci-spec`'s parser accepts and vetted refuses or reads otherwise: the reason this
+    /// module checks digests and tags itself and maps the API host (see the module doc).
+    #[test]
+    fn where_oci_spec_falls_short() {
+        use oci_spec::distribution::Reference as Spec;
+        let upper = format!("nginx@{}", D.to_uppercase().replace("SHA256", "sha256"));
+        let sha512 = format!("nginx@sha512:{}", "ab".repeat(64));
+        for input in [upper.as_str(), sha512.as_str(), "nginx:ünï"] {
+            assert!(
+                Spec::try_from(input).is_ok(),
+                "oci-spec now refuses {input}"
+            );
+            assert!(Reference::parse(input).is_err(), "{input} must be refused");
+        }
+        let spec = Spec::try_from("registry-1.docker.io/nginx").unwrap();
+        assert_eq!(
+            (spec.registry(), spec.repository()),
+            ("registry-1.docker.io", "nginx")
+        );
+        let ours = p("registry-1.docker.io/nginx");
+        assert_eq!(
+            (ours.registry.as_str(), ours.repository.as_str()),
+            ("docker.io", "library/nginx")
+        );
     }
 }
