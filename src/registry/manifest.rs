@@ -4,10 +4,12 @@
 //! The schemas are `oci-spec`'s ([`oci_spec::image::ImageIndex`], [`ImageManifest`]): a manifest
 //! missing a field the image spec requires (`schemaVersion`, a descriptor's `mediaType`, `digest`
 //! or `size`, a platform's `os` and `architecture`) is refused before anything is copied. The
-//! media-type names are checked against its [`MediaType`] table and its Docker equivalents
-//! ([`ToDockerV2S2`]) by a test; they stay `&str` constants here because `oci-spec` has no
-//! constants (its table is an enum, and Docker's list and manifest types are only reachable through
-//! a fallible conversion), and the accept header is built from them at compile time.
+//! media-type names are checked against its [`MediaType`](oci_spec::image::MediaType) table and
+//! its Docker equivalents ([`ToDockerV2S2`](oci_spec::image::ToDockerV2S2)) by a test
+//! (`media_types_are_the_image_specs`); they stay `&str` constants here because `oci-spec` has
+//! none (its table is an enum, Docker's names come from a fallible conversion), and the manifest
+//! `Accept` header ([`crate::registry::client::MANIFEST_ACCEPT`]), a constant too, lists exactly
+//! these four (the same test).
 //!
 //! Kept here, on top of it: manifests are parsed from the exact bytes read and digested (never
 //! re-serialised, so the digest is of what the registry sent); an index or image with more entries
@@ -257,6 +259,13 @@ mod tests {
             MediaType::ImageManifest.to_docker_v2s2()
         );
         assert_eq!(Ok(DOCKER_LIST), MediaType::ImageIndex.to_docker_v2s2());
+        let mut accepted: Vec<&str> = crate::registry::client::MANIFEST_ACCEPT
+            .split(", ")
+            .collect();
+        accepted.sort_unstable();
+        let mut ours = [OCI_INDEX, DOCKER_LIST, OCI_MANIFEST, DOCKER_MANIFEST];
+        ours.sort_unstable();
+        assert_eq!(accepted, ours);
     }
 
     #[test]

@@ -126,7 +126,7 @@ pub enum RealmUse {
 /// http on a loopback address; it receives the credentials of `registry` (reached at
 /// `registry_base`) only when it is on the registry's own origin (scheme, host and port), is
 /// Docker Hub's documented realm for docker.io, or its origin is listed in `trusted` (the
-/// registry's [`ClientConfig::trusted_realms`]). Any other realm gets an anonymous request.
+/// registry's [`ClientConfig::trusted_realms`](super::ClientConfig::trusted_realms)). Any other realm gets an anonymous request.
 pub fn realm_use(
     registry: &str,
     registry_base: &url::Url,

@@ -1,13 +1,13 @@
 //! The registry HTTP client: one [`RegistryClient`] with its configuration ([`ClientConfig`]) and
 //! where its requests go (plain http for loopback and an explicit insecure list, https otherwise;
 //! the endpoint overrides; manifest and blob URLs). Its jobs live in one file each:
-//! - [`send`]: sending with bounded retries, jittered backoff, deadlines and a retry budget;
-//! - [`auth`]: anonymous / Basic / Bearer authentication from the `WWW-Authenticate` challenge,
+//! - `send.rs`: sending with bounded retries, jittered backoff, deadlines and a retry budget;
+//! - `auth.rs`: anonymous / Basic / Bearer authentication from the `WWW-Authenticate` challenge,
 //!   token scopes, the token cache, and which token realms receive a registry's credentials;
-//! - [`manifests`]: manifest HEADs (a tag to its digest) and capped manifest reads;
-//! - [`redirect`]: which redirects are followed;
-//! - [`ratelimit`]: Docker Hub's pull-limit headers and `Retry-After`;
-//! - [`error`]: the error type and bounded reads of what a registry sends.
+//! - `manifests.rs`: manifest HEADs (a tag to its digest) and capped manifest reads;
+//! - `redirect.rs`: which redirects are followed;
+//! - `ratelimit.rs`: Docker Hub's pull-limit headers and `Retry-After`;
+//! - `error.rs`: the error type and bounded reads of what a registry sends.
 //!
 //! Why not only `oci-client`: it asks for one scope per token, so Docker Hub refuses cross-repository
 //! mounts (a mount needs ONE token holding pull on the source and pull,push on the target), and it has

@@ -16,8 +16,8 @@ impl RegistryClient {
     /// Sends a request built by `build` (called once per attempt), authenticating with the given
     /// scopes when challenged and retrying transient failures. Non-success statuses are returned as
     /// responses when `ok_status` accepts them, otherwise as [`RegistryError::Status`]. Each
-    /// attempt, body included, ends by [`ClientConfig::request_deadline`]; no retry starts past
-    /// [`ClientConfig::retry_budget`].
+    /// attempt, body included, ends by [`ClientConfig::request_deadline`](super::ClientConfig::request_deadline); no retry starts past
+    /// [`ClientConfig::retry_budget`](super::ClientConfig::retry_budget).
     pub async fn send<F>(
         &self,
         reference: &Reference,
@@ -44,7 +44,7 @@ impl RegistryClient {
     }
 
     /// [`Self::send`] for a blob download whose body is streamed afterwards: no overall deadline
-    /// (a 1 GiB layer takes its time), only [`ClientConfig::request_timeout`] between reads.
+    /// (a 1 GiB layer takes its time), only [`ClientConfig::request_timeout`](super::ClientConfig::request_timeout) between reads.
     pub async fn send_streamed<F>(
         &self,
         reference: &Reference,
@@ -192,7 +192,7 @@ impl RegistryClient {
         )
     }
 
-    /// Refuses a retry that would start past [`ClientConfig::retry_budget`] (counted from
+    /// Refuses a retry that would start past [`ClientConfig::retry_budget`](super::ClientConfig::retry_budget) (counted from
     /// `started`, the first attempt).
     pub(super) fn within_budget(
         &self,
