@@ -11,7 +11,8 @@
 //!   `registry-1.docker.io` as a registry of its own, non-sha256 descriptor digests. Its cost,
 //!   measured on a release build: +1.5 MB stripped binary (16.4 to 17.9 MB), nearly all the
 //!   `regex` engine its reference grammar needs (not linked before), and about 40 s more CPU for
-//!   a clean release build; no new duplicate crate in the binary (`cargo tree -d -e normal`).
+//!   a clean release build; no new duplicate crate in the binary (`cargo tree -d -e normal`),
+//!   one in the test build (its `strum` 0.27 beside the 0.28 of the dev-dependency `jsonschema`).
 //! - **Our own code on reqwest** is the transport ([`client`], [`upload`]) and the copy
 //!   ([`copy`]), not `oci-client` (formerly `oci-distribution`, 0.18), for the reasons below.
 //!
