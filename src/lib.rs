@@ -3,7 +3,7 @@
 //! Module tree (see DESIGN.md): `cli` parses, `settings` resolves flags/env once, `commands` holds one
 //! file per subcommand, `policy` loads and validates the TOML policy into a desired
 //! [`model::OrgState`], `hub` reads the live state and performs writes, `plan` diffs the two into pure
-//! data, `mirror` resolves mirrored images into copy rows, `render` turns a plan into
+//! data, `mirror` resolves mirrored images into the desired and live states (their tags), `render` turns a plan into
 //! text/JSON/markdown, `apply` executes a plan, `registry` is the OCI copy engine and `sandbox` a local Docker Hub stand-in.
 
 pub mod apply;

@@ -14,7 +14,7 @@ use crate::error::{Error, Outcome};
 use crate::hub::HubClient;
 use crate::model::OrgState;
 use crate::plan::Plan;
-use crate::plan::saved::{SavedPlan, first_difference, recorded_url};
+use crate::plan::saved::{first_difference, recorded_url};
 use crate::policy::Policy;
 use crate::registry::client::RegistryClient;
 use crate::render::progress::CopyProgress;
@@ -54,7 +54,7 @@ pub async fn run(args: &ApplyArgs, output: Output) -> Result<Outcome, Error> {
 /// ([`first_difference`]); otherwise refuses, changing nothing. The file's `changes` are never
 /// executed as such: a plan edited after review (fingerprints kept) is refused.
 async fn run_saved(args: &ApplyArgs, path: &Path, output: Output) -> Result<Outcome, Error> {
-    let saved = SavedPlan::read(path)?;
+    let saved = super::saved::read(path)?;
     // Everything below that comes from the file is shown escaped: the file is input, not ours.
     let shown = |s: &str| crate::render::untrusted(s).into_owned();
     // The policy is the one this command names (--policy, or the default), never the one the file
@@ -100,7 +100,7 @@ async fn run_saved(args: &ApplyArgs, path: &Path, output: Output) -> Result<Outc
         ));
     }
     let planned = super::plan_loaded(loaded, super::Estimate::From(&saved.plan)).await?;
-    let now = super::fingerprints(&planned.policy, &planned.live, &planned.live_tags)?;
+    let now = super::saved::fingerprints(&planned.policy, &planned.live)?;
     let lock_path = crate::policy::lock::path_for(&planned.policy.path);
     stale.extend(
         saved

@@ -3,11 +3,10 @@
 
 use crate::cli::ShowArgs;
 use crate::error::{Error, Outcome};
-use crate::plan::saved::SavedPlan;
 use crate::settings::Output;
 
 pub fn run(args: &ShowArgs, output: Output) -> Result<Outcome, Error> {
-    let saved = SavedPlan::read(&args.plan)?;
+    let saved = super::saved::read(&args.plan)?;
     super::status(&format!(
         "Saved plan for organization {} (policy {}, {}), written by vetted {}.",
         saved.org,
