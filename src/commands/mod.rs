@@ -16,7 +16,7 @@ mod validate;
 
 use std::path::Path;
 
-use crate::cli::{Cli, Command, Format, HubArgs, RegistryArgs};
+use crate::cli::{Cli, Command, Format};
 use crate::error::{Error, Outcome};
 use crate::hub::HubClient;
 use crate::model::{OrgState, Scope, Username};
@@ -26,20 +26,21 @@ use crate::policy::Policy;
 use crate::registry::client::RegistryClient;
 use crate::render::RenderOptions;
 use crate::render::markdown::MarkdownOptions;
-use crate::settings::{self, Output};
+use crate::settings::{Output, Settings};
 
-pub fn run(cli: Cli, output: Output) -> Result<Outcome, Error> {
+/// Runs `cli`'s command with the settings [`crate::settings::resolve`] made of it.
+pub fn run(cli: Cli, settings: &Settings) -> Result<Outcome, Error> {
     match cli.command {
         // Offline: no runtime needed.
         Command::Validate(args) => validate::run(&args),
-        Command::Plan(args) => block_on(plan::run(&args, output)),
-        Command::Apply(args) => block_on(apply::run(&args, output)),
+        Command::Plan(args) => block_on(plan::run(&args, settings)),
+        Command::Apply(args) => block_on(apply::run(&args, settings)),
         // Offline: renders a file.
-        Command::Show(args) => show::run(&args, output),
-        Command::Lock(args) => block_on(lock::run(&args)),
-        Command::Export(args) => block_on(export::run(&args)),
+        Command::Show(args) => show::run(&args, settings),
+        Command::Lock(args) => block_on(lock::run(&args, settings)),
+        Command::Export(args) => block_on(export::run(&args, settings)),
         Command::Sandbox(args) => block_on(sandbox::run(&args)),
-        Command::Doctor(args) => block_on(doctor::run(&args)),
+        Command::Doctor(args) => block_on(doctor::run(&args, settings)),
         // Offline: generated from the clap definition.
         Command::Completions(args) => completions::run(&args),
         Command::Man => man::run(),
@@ -61,15 +62,15 @@ fn block_on(command: impl Future<Output = Result<Outcome, Error>>) -> Result<Out
 
 /// What `plan` and `apply` read before planning: the policy and its lock, the clients, the live
 /// state with the policy's scope.
-pub(crate) struct Loaded {
-    pub policy: Policy,
-    pub lock_state: crate::mirror::LockState,
-    pub client: HubClient,
-    pub live: OrgState,
+struct Loaded {
+    policy: Policy,
+    lock_state: crate::mirror::LockState,
+    client: HubClient,
+    live: OrgState,
     /// The registry client, when the policy mirrors images.
-    pub registry: Option<RegistryClient>,
+    registry: Option<RegistryClient>,
     /// The hub API base URL the live state was read from.
-    pub hub_url: url::Url,
+    hub_url: url::Url,
 }
 
 /// Everything `plan` and `apply` compute before they diverge.
@@ -87,30 +88,30 @@ pub(crate) struct Planned {
     pub hub_url: url::Url,
 }
 
-/// Loads the policy and its lock (offline, fails before any request; `locked` demands a current
-/// lock), logs in and reads the live state the policy manages.
-pub(crate) async fn load(
+/// What `plan` and `apply` compute: loads the policy and its lock (offline, fails before any
+/// request; `locked` demands a current lock), logs in, reads the live state the policy manages
+/// ([`load`]) and plans it ([`plan_loaded`]), with the copy estimates `estimate` says.
+pub(crate) async fn load_and_plan(
+    settings: &Settings,
     policy_path: &Path,
-    hub_args: &HubArgs,
-    registry_args: &RegistryArgs,
     locked: bool,
-    verbose: bool,
-) -> Result<Loaded, Error> {
+    estimate: Estimate<'_>,
+) -> Result<Planned, Error> {
+    let loaded = load(settings, policy_path, locked).await?;
+    plan_loaded(loaded, estimate).await
+}
+
+async fn load(settings: &Settings, policy_path: &Path, locked: bool) -> Result<Loaded, Error> {
     let policy = crate::policy::load(policy_path)?;
     let lock_state = lock_state(&policy, locked)?;
-    let config = settings::hub_config(hub_args)?;
+    let config = settings.hub()?;
     let hub_url = config.base_url.clone();
     let registries = crate::mirror::registries(&policy.desired);
     let registry = if registries.is_empty() {
         None
     } else {
-        let (rc, sources) = settings::registry_config(
-            registry_args,
-            Some(&config.credentials),
-            Some(&config.base_url),
-            &registries,
-        )?;
-        if verbose {
+        let (rc, sources) = settings.registry()?.client_config(&registries);
+        if settings.output.verbose {
             for (registry, source) in &sources {
                 status(&format!("Registry {registry}: {}", source.describe()));
             }
@@ -118,7 +119,7 @@ pub(crate) async fn load(
         Some(RegistryClient::new(rc).map_err(|e| Error::Usage(e.to_string()))?)
     };
     status(&format!("Reading organization {} ...", policy.desired.org));
-    let client = HubClient::login(config).await?;
+    let client = HubClient::login(config.clone()).await?;
     let mut scope = Scope::of(&policy.desired);
     if policy.settings.prune {
         scope.whole_listing_for = Some(crate::model::WHOLE_LISTING_FOR_PRUNE);
@@ -147,18 +148,6 @@ pub(crate) async fn load(
     })
 }
 
-/// [`load`], then [`plan_loaded`] with the copy estimates: what `plan` shows.
-pub(crate) async fn load_and_plan(
-    policy_path: &Path,
-    hub_args: &HubArgs,
-    registry_args: &RegistryArgs,
-    locked: bool,
-    verbose: bool,
-) -> Result<Planned, Error> {
-    let loaded = load(policy_path, hub_args, registry_args, locked, verbose).await?;
-    plan_loaded(loaded, Estimate::Read).await
-}
-
 /// Where [`plan_loaded`] gets the copy rows' display-only estimates (`bytes`, `manifests`).
 #[derive(Debug, Clone, Copy)]
 pub(crate) enum Estimate<'a> {
@@ -173,7 +162,7 @@ pub(crate) enum Estimate<'a> {
 /// live state, then builds the plan with one diff; fills the copy rows' estimates and adds the
 /// notes on the lock, on Docker Hub's pulls and on what apply's safety checks would refuse.
 /// Independent of the identity that runs it.
-pub(crate) async fn plan_loaded(loaded: Loaded, estimate: Estimate<'_>) -> Result<Planned, Error> {
+async fn plan_loaded(loaded: Loaded, estimate: Estimate<'_>) -> Result<Planned, Error> {
     let Loaded {
         policy,
         lock_state,

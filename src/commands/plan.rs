@@ -4,15 +4,15 @@
 use crate::cli::PlanArgs;
 use crate::error::{Error, Outcome};
 use crate::plan::saved::SavedPlan;
-use crate::settings::Output;
+use crate::settings::Settings;
 
-pub async fn run(args: &PlanArgs, output: Output) -> Result<Outcome, Error> {
+pub async fn run(args: &PlanArgs, settings: &Settings) -> Result<Outcome, Error> {
+    let output = settings.output;
     let planned = super::load_and_plan(
+        settings,
         &args.policy.policy,
-        &args.hub,
-        &args.registry,
         args.locked,
-        output.verbose,
+        super::Estimate::Read,
     )
     .await?;
     let plan = &planned.plan;
