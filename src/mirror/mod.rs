@@ -21,37 +21,6 @@ use crate::registry::reference::{DOCKER_HUB, Reference};
 /// Requests in flight at once while resolving.
 const RESOLVE_CONCURRENCY: usize = 8;
 
-/// Where the digest to mirror came from.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Origin {
-    /// `"tag@sha256:..."` in the policy.
-    Pinned,
-    /// vetted.lock.
-    Locked,
-    /// The upstream tag as it is now (no usable lock entry).
-    Live,
-}
-
-/// One mirrored tag, resolved.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct SourceImage {
-    /// The organization repository (without the org).
-    pub repository: String,
-    pub tag: String,
-    /// The upstream reference with tag and the digest to copy.
-    pub source: Reference,
-    /// The upstream manifest digest.
-    pub upstream_digest: String,
-    /// The digest the organization's tag must have (differs from upstream with `platforms`).
-    pub digest: String,
-    pub media_type: String,
-    pub platforms: Option<Vec<String>>,
-    pub signatures: bool,
-    pub origin: Origin,
-    /// The upstream tag's digest now, when it was read and differs from a locked digest.
-    pub update_available: Option<String>,
-}
-
 /// What [`resolve`] says besides the images it wrote into the model.
 #[derive(Debug, Clone, Default)]
 pub struct Resolution {
@@ -205,27 +174,19 @@ pub async fn resolve(
     })
     .await
     .map_err(|failures| failed("could not resolve", "", &failures))?;
-    for (image, now) in read {
-        if let Some(repo) = desired.repositories.get_mut(&image.repository) {
-            repo.tags.get_or_insert_with(Default::default).insert(
-                image.tag.clone(),
-                Image {
-                    digest: image.digest.clone(),
-                    source: Some(ImageSource {
-                        reference: image.source.to_string(),
-                        upstream_digest: image.upstream_digest.clone(),
-                        update_available: image.update_available.clone(),
-                    }),
-                },
-            );
+    for (w, (image, now)) in wanted.iter().zip(read) {
+        if let Some(repo) = desired.repositories.get_mut(&w.repository) {
+            repo.tags
+                .get_or_insert_with(Default::default)
+                .insert(w.tag.clone(), image);
         }
         // A repository that does not exist has no tags (a push creates it on Docker Hub).
-        if let Some(repo) = live.repositories.get_mut(&image.repository) {
+        if let Some(repo) = live.repositories.get_mut(&w.repository) {
             let tags = repo.tags.get_or_insert_with(Default::default);
             match now {
                 Some(digest) => {
                     tags.insert(
-                        image.tag.clone(),
+                        w.tag.clone(),
                         Image {
                             digest,
                             source: None,
@@ -233,7 +194,7 @@ pub async fn resolve(
                     );
                 }
                 None => {
-                    tags.remove(&image.tag);
+                    tags.remove(&w.tag);
                 }
             }
         }
@@ -249,7 +210,7 @@ async fn resolve_one(
     policy: &crate::policy::Policy,
     lock: Option<&Lockfile>,
     w: &Wanted,
-) -> Result<SourceImage, String> {
+) -> Result<Image, String> {
     let name = w.name();
     let mirror = policy
         .desired
@@ -261,26 +222,22 @@ async fn resolve_one(
     let locked = lock
         .and_then(|l| l.get(&w.repository, &w.tag))
         .filter(|e| e.source == w.source && w.pin.as_ref().is_none_or(|p| p == &e.digest));
-    let (upstream_digest, media_type, origin, update_available) = match (&w.pin, locked) {
-        (Some(pin), _) => (pin.clone(), String::new(), Origin::Pinned, None),
+    // The digest to mirror: the pin, else the locked digest, else the upstream tag as it is now.
+    let (upstream_digest, update_available) = match (&w.pin, locked) {
+        (Some(pin), _) => (pin.clone(), None),
         (None, Some(entry)) => {
             // HEAD the tag for "update available" (free on Docker Hub); a failure here only
             // loses the note.
             let now = client.resolve(&tag_ref).await.ok().map(|r| r.digest);
             let update = now.filter(|d| d != &entry.digest);
-            (
-                entry.digest.clone(),
-                entry.media_type.clone().unwrap_or_default(),
-                Origin::Locked,
-                update,
-            )
+            (entry.digest.clone(), update)
         }
         (None, None) => {
             let r = client
                 .resolve(&tag_ref)
                 .await
                 .map_err(|e| format!("{tag_ref}: {e}"))?;
-            (r.digest, r.media_type, Origin::Live, None)
+            (r.digest, None)
         }
     };
     let source = tag_ref.with_digest(&upstream_digest);
@@ -305,17 +262,13 @@ async fn resolve_one(
             }
         }
     };
-    Ok(SourceImage {
-        repository: w.repository.clone(),
-        tag: w.tag.clone(),
-        source,
-        upstream_digest,
+    Ok(Image {
         digest,
-        media_type,
-        platforms: mirror.platforms.clone(),
-        signatures: mirror.signatures,
-        origin,
-        update_available,
+        source: Some(ImageSource {
+            reference: source.to_string(),
+            upstream_digest,
+            update_available,
+        }),
     })
 }
 
