@@ -110,7 +110,8 @@ async fn run_saved(args: &ApplyArgs, path: &Path, settings: &Settings) -> Result
             stale.join("; ")
         )));
     }
-    if let Some(difference) = first_difference(&saved.plan, &planned.plan) {
+    let escape = |s: &str| crate::render::untrusted(s).into_owned();
+    if let Some(difference) = first_difference(&saved.plan, &planned.plan, &escape) {
         return Err(Error::Refused(format!(
             "the plan does not match what its inputs give: {difference}; nothing was changed"
         )));

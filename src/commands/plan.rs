@@ -27,6 +27,7 @@ pub async fn run(args: &PlanArgs, settings: &Settings) -> Result<Outcome, Error>
     // documented).
     let estimate = crate::plan::estimate::Estimate::of(
         plan,
+        crate::mirror::docker_hub_pulls(&plan.changes),
         planned
             .client
             .rate_limit()

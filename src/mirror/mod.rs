@@ -12,8 +12,6 @@ use futures::StreamExt;
 use crate::model::{Image, ImageSource, OrgState};
 use crate::plan::{Change, Note, ResourceKind};
 use crate::policy::lock::{self, Lockfile, Wanted};
-
-pub use crate::plan::estimate::{docker_hub_pulls, pulls_of_copy};
 use crate::registry::client::{RegistryClient, RegistryError, Scope};
 use crate::registry::manifest::{self, Parsed};
 use crate::registry::reference::{DOCKER_HUB, Reference};
@@ -360,5 +358,76 @@ pub fn approx_bytes(n: u64, approx: &str) -> String {
         format!("more than {}", indicatif::HumanBytes(u64::MAX - 1))
     } else {
         format!("{approx}{}", indicatif::HumanBytes(n))
+    }
+}
+
+/// Docker Hub pulls one copy spends, from its row's `manifests` (the manifest GETs it makes on the
+/// source). Docker counts "one pull for a single manifest" and, for a multi-arch image, "one pull
+/// for each different architecture"; a HEAD is a free version check. So an image costs 1 and an
+/// index read with its K platform manifests (`manifests` = 1 + K) costs K: the index GET itself is
+/// not a pull. Unconfirmed: that an index GET costs nothing on its own; the sandbox's pull counter
+/// (`sandbox::proxy::spends_a_pull`) follows the same rule. An unknown count (0: the estimate
+/// could not read the manifests) costs 1.
+pub fn pulls_of_copy(manifests: u64) -> u64 {
+    manifests.saturating_sub(1).max(1)
+}
+
+/// Docker Hub pulls the plan's copies from Docker Hub sources spend ([`pulls_of_copy`] each): what
+/// apply checks against the pull budget before changing anything.
+pub fn docker_hub_pulls(changes: &[Change]) -> u64 {
+    changes
+        .iter()
+        .filter_map(|c| match c {
+            Change::CopyImage {
+                source, manifests, ..
+            } => Reference::parse(source)
+                .ok()
+                .filter(|r| r.registry == DOCKER_HUB)
+                .map(|_| pulls_of_copy(*manifests)),
+            _ => None,
+        })
+        .fold(0u64, u64::saturating_add)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn d(n: u8) -> String {
+        format!("sha256:{}", hex::encode([n; 32]))
+    }
+
+    #[test]
+    fn pulls_count_docker_hub_sources_only() {
+        let copy = |source: &str, manifests| Change::CopyImage {
+            repository: "r".into(),
+            tag: "t".into(),
+            source: source.into(),
+            digest: d(1),
+            old_digest: None,
+            platforms: None,
+            signatures: false,
+            bytes: 0,
+            manifests,
+        };
+        let changes = vec![
+            // An index and its 3 platforms: 3 pulls (one per platform).
+            copy(&format!("docker.io/library/nginx:1@{}", d(1)), 4),
+            copy(&format!("ghcr.io/o/t:1@{}", d(1)), 3),
+            // Unknown (the estimate could not read it): 1.
+            copy(&format!("docker.io/bitnami/redis:1@{}", d(1)), 0),
+            // A single image: 1.
+            copy(&format!("docker.io/library/alpine:1@{}", d(1)), 1),
+        ];
+        assert_eq!(docker_hub_pulls(&changes), 5);
+    }
+
+    #[test]
+    fn a_copy_costs_one_pull_per_platform() {
+        assert_eq!(pulls_of_copy(0), 1);
+        assert_eq!(pulls_of_copy(1), 1);
+        assert_eq!(pulls_of_copy(2), 1);
+        assert_eq!(pulls_of_copy(4), 3);
+        assert_eq!(pulls_of_copy(u64::MAX), u64::MAX - 1);
     }
 }

@@ -22,7 +22,7 @@ pub struct Estimate {
     /// one per write, two for a repository whose privacy and texts change, and one team listing
     /// when a change needs a team's numeric id.
     pub hub_calls: u64,
-    /// Docker Hub pulls the copies from docker.io spend ([`docker_hub_pulls`]: one per
+    /// Docker Hub pulls the copies from docker.io spend (`mirror::docker_hub_pulls`: one per
     /// image manifest, so one per platform of a multi-arch image).
     pub pulls: u64,
     /// The hub's `X-RateLimit-*` budget after the plan's reads, when announced.
@@ -32,7 +32,13 @@ pub struct Estimate {
 }
 
 impl Estimate {
-    pub fn of(plan: &Plan, hub_budget: Option<HubBudget>, pulls_remaining: Option<u64>) -> Self {
+    /// `pulls`: what the plan's copies spend (`mirror::docker_hub_pulls`).
+    pub fn of(
+        plan: &Plan,
+        pulls: u64,
+        hub_budget: Option<HubBudget>,
+        pulls_remaining: Option<u64>,
+    ) -> Self {
         let mut writes = 0u64;
         let mut needs_team_ids = false;
         for c in &plan.changes {
@@ -56,7 +62,7 @@ impl Estimate {
         }
         Estimate {
             hub_calls: plan.api_calls + writes + u64::from(needs_team_ids),
-            pulls: docker_hub_pulls(&plan.changes),
+            pulls,
             hub_budget,
             pulls_remaining,
         }
@@ -101,34 +107,6 @@ impl fmt::Display for Estimate {
     }
 }
 
-/// Docker Hub pulls one copy spends, from its row's `manifests` (the manifest GETs it makes on the
-/// source). Docker counts "one pull for a single manifest" and, for a multi-arch image, "one pull
-/// for each different architecture"; a HEAD is a free version check. So an image costs 1 and an
-/// index read with its K platform manifests (`manifests` = 1 + K) costs K: the index GET itself is
-/// not a pull. Unconfirmed: that an index GET costs nothing on its own; the sandbox's pull counter
-/// (`sandbox::proxy::spends_a_pull`) follows the same rule. An unknown count (0: the estimate
-/// could not read the manifests) costs 1.
-pub fn pulls_of_copy(manifests: u64) -> u64 {
-    manifests.saturating_sub(1).max(1)
-}
-
-/// Docker Hub pulls the plan's copies from Docker Hub sources spend ([`pulls_of_copy`] each): what
-/// apply checks against the pull budget before changing anything.
-pub fn docker_hub_pulls(changes: &[Change]) -> u64 {
-    changes
-        .iter()
-        .filter_map(|c| match c {
-            Change::CopyImage {
-                source, manifests, ..
-            } => crate::registry::reference::Reference::parse(source)
-                .ok()
-                .filter(|r| r.registry == crate::registry::reference::DOCKER_HUB)
-                .map(|_| pulls_of_copy(*manifests)),
-            _ => None,
-        })
-        .fold(0u64, u64::saturating_add)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -162,7 +140,7 @@ mod tests {
             limit: Some(600),
             remaining: 590,
         };
-        let e = Estimate::of(&plan, Some(budget), None);
+        let e = Estimate::of(&plan, 0, Some(budget), None);
         assert_eq!((e.hub_calls, e.pulls), (5 + 3 + 1, 0));
         assert_eq!(
             e.to_string(),
@@ -171,6 +149,7 @@ mod tests {
         );
         let tight = Estimate::of(
             &plan,
+            0,
             Some(HubBudget {
                 remaining: 3,
                 ..budget
@@ -183,43 +162,5 @@ mod tests {
                 .to_string()
                 .ends_with("apply would wait for the limits to reset")
         );
-    }
-
-    fn d(n: u8) -> String {
-        format!("sha256:{}", hex::encode([n; 32]))
-    }
-
-    #[test]
-    fn pulls_count_docker_hub_sources_only() {
-        let copy = |source: &str, manifests| Change::CopyImage {
-            repository: "r".into(),
-            tag: "t".into(),
-            source: source.into(),
-            digest: d(1),
-            old_digest: None,
-            platforms: None,
-            signatures: false,
-            bytes: 0,
-            manifests,
-        };
-        let changes = vec![
-            // An index and its 3 platforms: 3 pulls (one per platform).
-            copy(&format!("docker.io/library/nginx:1@{}", d(1)), 4),
-            copy(&format!("ghcr.io/o/t:1@{}", d(1)), 3),
-            // Unknown (the estimate could not read it): 1.
-            copy(&format!("docker.io/bitnami/redis:1@{}", d(1)), 0),
-            // A single image: 1.
-            copy(&format!("docker.io/library/alpine:1@{}", d(1)), 1),
-        ];
-        assert_eq!(docker_hub_pulls(&changes), 5);
-    }
-
-    #[test]
-    fn a_copy_costs_one_pull_per_platform() {
-        assert_eq!(pulls_of_copy(0), 1);
-        assert_eq!(pulls_of_copy(1), 1);
-        assert_eq!(pulls_of_copy(2), 1);
-        assert_eq!(pulls_of_copy(4), 3);
-        assert_eq!(pulls_of_copy(u64::MAX), u64::MAX - 1);
     }
 }

@@ -281,24 +281,29 @@ fn decisive(change: &Change) -> Value {
     serde_json::to_value(&c).unwrap_or(Value::Null)
 }
 
-/// `+ invite mallory`: a change as the plan shows it.
-fn shown(change: &Change, org: &str) -> String {
-    // The address comes from the saved file (input): escaped like any text from outside.
+/// `+ invite mallory`: a change as the plan shows it. The address comes from the saved file
+/// (input): `escape` makes it safe to show.
+fn shown(change: &Change, org: &str, escape: &dyn Fn(&str) -> String) -> String {
     format!(
         "`{} {}`",
         change.action().marker(),
-        crate::render::untrusted(&change.address(org))
+        escape(&change.address(org))
     )
 }
 
 /// The first way `saved`'s changes differ from `now`'s (the plan its inputs give), in words;
 /// `None` when they are the same set of changes ([`decisive`] fields; order aside: apply orders
-/// changes itself). The one comparison `apply PLAN` makes.
-pub fn first_difference(saved: &Plan, now: &Plan) -> Option<String> {
+/// changes itself). The one comparison `apply PLAN` makes. `escape` is applied to everything
+/// the message quotes from the saved file (the caller's escaping of text from outside).
+pub fn first_difference(
+    saved: &Plan,
+    now: &Plan,
+    escape: &dyn Fn(&str) -> String,
+) -> Option<String> {
     if saved.org != now.org {
         return Some(format!(
             "the saved plan is for organization {}, its inputs for {}",
-            crate::render::untrusted(&saved.org),
+            escape(&saved.org),
             now.org
         ));
     }
@@ -317,7 +322,7 @@ pub fn first_difference(saved: &Plan, now: &Plan) -> Option<String> {
         let Some(candidates) = given.get_mut(&address) else {
             return Some(format!(
                 "the saved plan has {}, which its inputs do not give",
-                shown(c, org)
+                shown(c, org, escape)
             ));
         };
         if let Some(i) = candidates.iter().position(|(v, _)| *v == wanted) {
@@ -327,18 +332,18 @@ pub fn first_difference(saved: &Plan, now: &Plan) -> Option<String> {
         let Some((theirs, _)) = candidates.first() else {
             return Some(format!(
                 "the saved plan has {} more often than its inputs give it",
-                shown(c, org)
+                shown(c, org, escape)
             ));
         };
         let field = first_field(&wanted, theirs);
-        return Some(format!("{} differs in `{field}`", shown(c, org)));
+        return Some(format!("{} differs in `{field}`", shown(c, org, escape)));
     }
     for c in &now.changes {
         let address = c.address(org);
         if given.get(&address).is_some_and(|left| !left.is_empty()) {
             return Some(format!(
                 "its inputs give {}, which the saved plan lacks",
-                shown(c, org)
+                shown(c, org, escape)
             ));
         }
     }
@@ -735,6 +740,11 @@ mod compare_tests {
             permission,
         }
     }
+    /// No escaping: the messages as written.
+    fn same(s: &str) -> String {
+        s.to_string()
+    }
+
     fn plan(changes: Vec<Change>) -> Plan {
         Plan {
             format_version: FORMAT_VERSION.into(),
@@ -757,8 +767,8 @@ mod compare_tests {
             address: "docker.io".into(),
             message: "anything".into(),
         });
-        assert_eq!(first_difference(&saved, &now), None);
-        assert_eq!(first_difference(&now, &now), None);
+        assert_eq!(first_difference(&saved, &now, &same), None);
+        assert_eq!(first_difference(&now, &now, &same), None);
     }
 
     #[test]
@@ -771,17 +781,17 @@ mod compare_tests {
         };
         let extra = plan(vec![grant("devs", Permission::Read), owner]);
         assert_eq!(
-            first_difference(&extra, &now).as_deref(),
+            first_difference(&extra, &now, &same).as_deref(),
             Some("the saved plan has `+ invite mallory`, which its inputs do not give")
         );
         let missing = plan(vec![]);
         assert_eq!(
-            first_difference(&missing, &now).as_deref(),
+            first_difference(&missing, &now, &same).as_deref(),
             Some("its inputs give `+ grant acme/api:devs`, which the saved plan lacks")
         );
         let admin = plan(vec![grant("devs", Permission::Admin)]);
         assert_eq!(
-            first_difference(&admin, &now).as_deref(),
+            first_difference(&admin, &now, &same).as_deref(),
             Some("`+ grant acme/api:devs` differs in `permission`")
         );
         let twice = plan(vec![
@@ -789,7 +799,7 @@ mod compare_tests {
             grant("devs", Permission::Read),
         ]);
         assert_eq!(
-            first_difference(&twice, &now).as_deref(),
+            first_difference(&twice, &now, &same).as_deref(),
             Some("the saved plan has `+ grant acme/api:devs` more often than its inputs give it")
         );
         let other_type = plan(vec![Change::UpdateGrant {
@@ -801,7 +811,7 @@ mod compare_tests {
             },
         }]);
         assert_eq!(
-            first_difference(&other_type, &now).as_deref(),
+            first_difference(&other_type, &now, &same).as_deref(),
             Some("`~ grant acme/api:devs` differs in `type`")
         );
         // The `old` side is compared too: it comes from the live state the fingerprints cover.
@@ -811,14 +821,33 @@ mod compare_tests {
             *old_digest = Some(format!("sha256:{}", "b".repeat(64)));
         }
         assert_eq!(
-            first_difference(&plan(vec![moved]), &now).as_deref(),
+            first_difference(&plan(vec![moved]), &now, &same).as_deref(),
             Some("`~ image acme/redis:7.2` differs in `old_digest`")
         );
         let mut elsewhere = plan(vec![]);
         elsewhere.org = "other".into();
         assert!(
-            first_difference(&elsewhere, &plan(vec![]))
+            first_difference(&elsewhere, &plan(vec![]), &same)
                 .is_some_and(|d| d.contains("organization other"))
+        );
+    }
+
+    #[test]
+    fn what_the_message_quotes_from_the_file_goes_through_the_escape() {
+        let now = plan(vec![grant("devs", Permission::Read)]);
+        let forged = plan(vec![grant("devs\u{1b}[2J", Permission::Read)]);
+        let marked = |s: &str| format!("<{}>", s.replace('\u{1b}', "ESC"));
+        assert_eq!(
+            first_difference(&forged, &now, &marked).as_deref(),
+            Some(
+                "the saved plan has `+ <grant acme/api:devsESC[2J>`, which its inputs do not give"
+            )
+        );
+        let mut elsewhere = plan(vec![]);
+        elsewhere.org = "o\u{1b}".into();
+        assert!(
+            first_difference(&elsewhere, &plan(vec![]), &marked)
+                .is_some_and(|d| d.contains("organization <oESC>"))
         );
     }
 
