@@ -1,7 +1,7 @@
-//! Error kinds and their exit codes, in one place: 0 ok / no changes, 1 error, 2 changes pending
-//! (`plan --detailed-exitcode`). Everything that fails ends up here and is printed once to stderr.
-
-use std::process::ExitCode;
+//! Error kinds and what a successful command reports. The exit codes are documented in the README
+//! and are few on purpose: 0 ok / no changes, 1 any error (every kind below; the message says
+//! which), 2 changes pending (`plan --detailed-exitcode`). [`crate::run`] prints an error once,
+//! to stderr, and exits 1.
 
 use crate::hub::HubError;
 use crate::policy::PolicyError;
@@ -53,13 +53,8 @@ pub enum Error {
     },
 }
 
-impl Error {
-    pub fn exit_code(&self) -> u8 {
-        1
-    }
-}
-
 impl Outcome {
+    /// The process exit code: 0, 2 (changes pending) or 1 (a report said what failed).
     pub fn exit_code(self) -> u8 {
         match self {
             Outcome::Ok => 0,
@@ -67,50 +62,4 @@ impl Outcome {
             Outcome::Failed => 1,
         }
     }
-}
-
-/// Runs the CLI and maps the result to an exit code. Errors are printed here, once.
-pub fn main_exit() -> ExitCode {
-    // Usage errors exit 1, not clap's 2: with `plan --detailed-exitcode`, 2 means "changes pending".
-    let cli = match <crate::cli::Cli as clap::Parser>::try_parse() {
-        Ok(cli) => cli,
-        Err(e) => {
-            let _ = e.print();
-            return ExitCode::from(if e.use_stderr() { 1 } else { 0 });
-        }
-    };
-    let output = crate::settings::Output::resolve(&cli.global);
-    if cli.global.verbose {
-        init_tracing(output.color_stderr);
-    }
-    match crate::commands::run(cli, output) {
-        Ok(outcome) => ExitCode::from(outcome.exit_code()),
-        Err(err) => {
-            let text = match &err {
-                Error::Policy(PolicyError::Invalid(diags)) => diags.render(output.color_stderr),
-                // Remote text inside the message was escaped where it was put in; this keeps
-                // vetted's own line breaks and escapes anything else that could reach a terminal
-                // or a log (escape sequences, carriage returns, bidi overrides).
-                other => crate::render::untrusted_lines(&format!("error: {other}")).into_owned(),
-            };
-            eprintln!("{}", text.trim_end());
-            ExitCode::from(err.exit_code())
-        }
-    }
-}
-
-/// `-v`: vetted's own events (each request retried, and why) on stderr, at the level of `RUST_LOG`
-/// when set, else debug for vetted and warnings for the libraries below it. No event vetted emits
-/// carries a header, a body or a secret: they name the method, the URL (the hub's path only), the
-/// attempt, the wait and the error.
-fn init_tracing(color: bool) {
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn,vetted=debug"));
-    let _ = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .with_ansi(color)
-        .with_target(false)
-        .without_time()
-        .try_init();
 }

@@ -1,6 +1,14 @@
-//! Resolves flags and environment once into the values the commands use: output styling, Docker Hub
-//! endpoint and credentials, registry endpoints and credentials (env, Docker's config.json and
-//! credential helpers), limits. Commands never read the environment themselves.
+//! Resolves flags and environment once, before any work, into the one [`Settings`] every command
+//! takes: output styling, the Docker Hub endpoint and credentials, registry endpoints and
+//! credentials (env, Docker's config.json and credential helpers), limits. Commands never read the
+//! environment themselves.
+//!
+//! Resolving parses and checks; it neither logs in nor reads Docker's config.json. Two parts stay
+//! lazy: registry credentials are looked up only for the registries a loaded policy names
+//! ([`RegistrySettings::client_config`]), and the hub login happens in the commands that talk to
+//! the hub. What is wrong with the hub or registry flags and environment is kept and reported when
+//! a command first needs them ([`Settings::hub`], [`Settings::registry`]): after the policy's own
+//! errors (a policy is checked without credentials) and before any request.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::io::IsTerminal;
@@ -9,7 +17,7 @@ use std::time::Duration;
 
 use url::Url;
 
-use crate::cli::{ColorWhen, GlobalArgs, HubArgs, RegistryArgs};
+use crate::cli::{Cli, ColorWhen, Command, GlobalArgs, HubArgs, RegistryArgs};
 use crate::error::Error;
 use crate::hub::{Credentials, HubConfig, Secret};
 use crate::registry::client::{ClientConfig, RegistryCredentials};
@@ -31,6 +39,96 @@ const DOCKER_HUB_CONFIG_KEY: &str = "https://index.docker.io/v1/";
 /// Environment variable holding the Docker Hub secret. Never a flag: argv is visible to other users.
 pub const TOKEN_ENV: &str = "DOCKERHUB_TOKEN";
 pub const USERNAME_ENV: &str = "DOCKERHUB_USERNAME";
+
+/// Everything a command takes from flags and the environment besides its own arguments.
+pub struct Settings {
+    pub output: Output,
+    /// The Docker Hub endpoint and credentials of a command with hub flags (`None`: it has none),
+    /// or what is wrong with them.
+    hub: Option<Result<HubConfig, String>>,
+    /// The registry endpoints and credential sources of a command with registry flags, or what is
+    /// wrong with them.
+    registry: Option<Result<RegistrySettings, String>>,
+    pub limits: Limits,
+}
+
+/// How much runs at once.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Limits {
+    /// Docker Hub requests and writes in flight (`--parallelism`).
+    pub hub_parallelism: usize,
+    /// Image copies in flight (`--copy-parallelism`).
+    pub copy_parallelism: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            hub_parallelism: 8,
+            copy_parallelism: 8,
+        }
+    }
+}
+
+/// Resolves the flags and environment of `cli`'s command once (see the module doc for what stays
+/// lazy).
+pub fn resolve(cli: &Cli) -> Settings {
+    let (hub_args, registry_args) = match &cli.command {
+        Command::Plan(a) => (Some(&a.hub), Some(&a.registry)),
+        Command::Apply(a) => (Some(&a.hub), Some(&a.registry)),
+        Command::Doctor(a) => (Some(&a.hub), Some(&a.registry)),
+        Command::Export(a) => (Some(&a.hub), None),
+        Command::Lock(a) => (None, Some(&a.registry)),
+        _ => (None, None),
+    };
+    let hub = hub_args.map(|a| hub_config(a).map_err(|e| e.to_string()));
+    let registry = registry_args.map(|a| {
+        // The docker.io credentials: the hub's when the command has hub flags, else (`vetted
+        // lock`) DOCKERHUB_USERNAME/DOCKERHUB_TOKEN when both are set, never required.
+        let (credentials, url) = match &hub {
+            Some(Ok(h)) => (Some(h.credentials.clone()), Some(h.base_url.clone())),
+            Some(Err(_)) => (None, None),
+            None => (hub_credentials_from_env(), hub_url_from_env()),
+        };
+        RegistrySettings::parse(a, credentials, url).map_err(|e| e.to_string())
+    });
+    let mut limits = Limits::default();
+    if let Some(a) = hub_args {
+        limits.hub_parallelism = usize::try_from(a.parallelism).unwrap_or(8);
+    }
+    if let Some(a) = registry_args {
+        limits.copy_parallelism = usize::try_from(a.copy_parallelism).unwrap_or(8);
+    }
+    Settings {
+        output: Output::resolve(&cli.global),
+        hub,
+        registry,
+        limits,
+    }
+}
+
+impl Settings {
+    /// The Docker Hub client configuration (the login is the command's).
+    pub fn hub(&self) -> Result<&HubConfig, Error> {
+        match &self.hub {
+            Some(Ok(h)) => Ok(h),
+            Some(Err(e)) => Err(Error::Usage(e.clone())),
+            None => Err(Error::Usage(
+                "this command takes no Docker Hub flags".into(),
+            )),
+        }
+    }
+
+    /// The registry settings; credentials are looked up per registry by
+    /// [`RegistrySettings::client_config`].
+    pub fn registry(&self) -> Result<&RegistrySettings, Error> {
+        match &self.registry {
+            Some(Ok(r)) => Ok(r),
+            Some(Err(e)) => Err(Error::Usage(e.clone())),
+            None => Err(Error::Usage("this command takes no registry flags".into())),
+        }
+    }
+}
 
 /// How to write to the terminal.
 #[derive(Debug, Clone, Copy)]
@@ -65,7 +163,7 @@ fn use_color(when: ColorWhen, is_terminal: bool) -> bool {
 }
 
 /// Builds the Docker Hub client configuration from flags and the environment.
-pub fn hub_config(args: &HubArgs) -> Result<HubConfig, Error> {
+fn hub_config(args: &HubArgs) -> Result<HubConfig, Error> {
     let base_url = hub_url(&args.hub_url)?;
     let username = match args.username.as_deref().map(str::trim) {
         Some(u) if !u.is_empty() => u.to_string(),
@@ -116,7 +214,7 @@ pub fn hub_credentials_from_env() -> Option<Credentials> {
 
 /// The Docker Hub API URL of VETTED_HUB_URL (`vetted lock` has no --hub-url): a token realm there
 /// may receive the docker.io credentials. Unset or unusable: none.
-pub fn hub_url_from_env() -> Option<Url> {
+fn hub_url_from_env() -> Option<Url> {
     let raw = std::env::var("VETTED_HUB_URL").ok()?;
     checked_url("VETTED_HUB_URL", raw.trim()).ok()
 }
@@ -144,57 +242,89 @@ impl CredentialSource {
     }
 }
 
-/// Builds the registry client configuration for the `registries` a command talks to (names as in
-/// references: `docker.io`, `ghcr.io`, `127.0.0.1:5000`). Credentials are keyed by registry, as
-/// in Docker's config.json, first match wins: VETTED_REGISTRY_USERNAME/VETTED_REGISTRY_PASSWORD
-/// for the registries of VETTED_REGISTRY_HOSTS (docker.io when unset); for docker.io the Docker
-/// Hub credentials `hub` (DOCKERHUB_USERNAME/DOCKERHUB_TOKEN); Docker's config.json (`auths`,
-/// `credHelpers`, `credsStore`); anonymous. Token realms that may receive a registry's credentials
-/// besides its own origin: VETTED_REGISTRY_TOKEN_REALMS, and for docker.io the Docker Hub API
-/// origin `hub_url` (the sandbox serves its token service there).
-pub fn registry_config(
-    args: &RegistryArgs,
-    hub: Option<&Credentials>,
-    hub_url: Option<&Url>,
-    registries: &BTreeSet<String>,
-) -> Result<(ClientConfig, BTreeMap<String, CredentialSource>), Error> {
-    let mut config = ClientConfig::default();
-    let deadline = Duration::from_secs(args.registry_timeout.max(1));
-    config.request_deadline = deadline;
-    config.retry_budget = deadline.saturating_mul(5);
-    if let Some(raw) = args.docker_io_registry.as_deref().map(str::trim)
-        && !raw.is_empty()
-    {
-        let url = checked_url("--docker-io-registry", raw)?;
-        config.endpoints.insert(DOCKER_HUB.to_string(), url);
+/// The registry flags and environment, checked: endpoints, deadlines, the
+/// VETTED_REGISTRY_USERNAME/VETTED_REGISTRY_PASSWORD pair and the registries it belongs to, the
+/// token realms that may receive credentials, and the Docker Hub credentials docker.io may use.
+#[derive(Clone)]
+pub struct RegistrySettings {
+    docker_io: Option<Url>,
+    deadline: Duration,
+    env_creds: Option<(RegistryCredentials, BTreeSet<String>)>,
+    trusted_realms: BTreeMap<String, BTreeSet<String>>,
+    hub: Option<Credentials>,
+    hub_url: Option<Url>,
+}
+
+impl RegistrySettings {
+    /// Checks `args` and the registry environment. `hub` and `hub_url`: the Docker Hub
+    /// credentials docker.io may use and the hub API origin whose token realm may receive them.
+    fn parse(
+        args: &RegistryArgs,
+        hub: Option<Credentials>,
+        hub_url: Option<Url>,
+    ) -> Result<RegistrySettings, Error> {
+        let docker_io = match args.docker_io_registry.as_deref().map(str::trim) {
+            Some(raw) if !raw.is_empty() => Some(checked_url("--docker-io-registry", raw)?),
+            _ => None,
+        };
+        let env_creds = env_credentials(
+            std::env::var(REGISTRY_USERNAME_ENV).ok(),
+            std::env::var(REGISTRY_PASSWORD_ENV).ok(),
+        )?;
+        let env_hosts = env_hosts(std::env::var(REGISTRY_HOSTS_ENV).ok().as_deref())?;
+        let trusted_realms = trusted_realms(std::env::var(REGISTRY_REALMS_ENV).ok().as_deref())?;
+        Ok(RegistrySettings {
+            docker_io,
+            deadline: Duration::from_secs(args.registry_timeout.max(1)),
+            env_creds: env_creds.map(|c| (c, env_hosts)),
+            trusted_realms,
+            hub,
+            hub_url,
+        })
     }
-    let env_creds = env_credentials(
-        std::env::var(REGISTRY_USERNAME_ENV).ok(),
-        std::env::var(REGISTRY_PASSWORD_ENV).ok(),
-    )?;
-    let env_hosts = env_hosts(std::env::var(REGISTRY_HOSTS_ENV).ok().as_deref())?;
-    config.trusted_realms = trusted_realms(std::env::var(REGISTRY_REALMS_ENV).ok().as_deref())?;
-    if let Some(url) = hub_url {
-        config
-            .trusted_realms
-            .entry(DOCKER_HUB.to_string())
-            .or_default()
-            .insert(url.origin().ascii_serialization());
+
+    /// The registry client configuration for the `registries` a command talks to (names as in
+    /// references: `docker.io`, `ghcr.io`, `127.0.0.1:5000`). Credentials are keyed by registry,
+    /// as in Docker's config.json, first match wins: VETTED_REGISTRY_USERNAME/PASSWORD for the
+    /// registries of VETTED_REGISTRY_HOSTS (docker.io when unset); for docker.io the Docker Hub
+    /// credentials; Docker's config.json (`auths`, `credHelpers`, `credsStore`, read here, for
+    /// these registries only); anonymous. Token realms that may receive a registry's credentials
+    /// besides its own origin: VETTED_REGISTRY_TOKEN_REALMS, and for docker.io the Docker Hub API
+    /// origin (the sandbox serves its token service there).
+    pub fn client_config(
+        &self,
+        registries: &BTreeSet<String>,
+    ) -> (ClientConfig, BTreeMap<String, CredentialSource>) {
+        let mut config = ClientConfig {
+            request_deadline: self.deadline,
+            retry_budget: self.deadline.saturating_mul(5),
+            ..ClientConfig::default()
+        };
+        if let Some(url) = &self.docker_io {
+            config.endpoints.insert(DOCKER_HUB.to_string(), url.clone());
+        }
+        config.trusted_realms = self.trusted_realms.clone();
+        if let Some(url) = &self.hub_url {
+            config
+                .trusted_realms
+                .entry(DOCKER_HUB.to_string())
+                .or_default()
+                .insert(url.origin().ascii_serialization());
+        }
+        let sources = assign_credentials(
+            &mut config,
+            self.env_creds.clone(),
+            self.hub.as_ref(),
+            registries,
+            docker_config_credential,
+        );
+        config.credential_sources = sources
+            .iter()
+            .filter(|(_, s)| !matches!(s, CredentialSource::Anonymous))
+            .map(|(r, s)| (r.clone(), s.describe().to_string()))
+            .collect();
+        (config, sources)
     }
-    let env_creds = env_creds.map(|c| (c, env_hosts));
-    let sources = assign_credentials(
-        &mut config,
-        env_creds,
-        hub,
-        registries,
-        docker_config_credential,
-    );
-    config.credential_sources = sources
-        .iter()
-        .filter(|(_, s)| !matches!(s, CredentialSource::Anonymous))
-        .map(|(r, s)| (r.clone(), s.describe().to_string()))
-        .collect();
-    Ok((config, sources))
 }
 
 /// A registry name as in references: Docker Hub's other names are `docker.io`.
@@ -272,7 +402,7 @@ fn env_credentials(
     }
 }
 
-/// The precedence of [`registry_config`], with Docker's config.json behind `docker_config`
+/// The precedence of [`RegistrySettings::client_config`], with Docker's config.json behind `docker_config`
 /// (server key -> credential).
 fn assign_credentials(
     config: &mut ClientConfig,
@@ -531,17 +661,72 @@ mod tests {
             registry_timeout: 60,
         };
         let none = BTreeSet::new();
-        let (config, _) =
-            registry_config(&args("http://127.0.0.1:5001/"), None, None, &none).unwrap();
+        let (config, _) = RegistrySettings::parse(&args("http://127.0.0.1:5001/"), None, None)
+            .unwrap()
+            .client_config(&none);
         assert_eq!(
             config.endpoints["docker.io"].as_str(),
             "http://127.0.0.1:5001/"
         );
-        let err = registry_config(&args("http://registry.example.com"), None, None, &none)
-            .unwrap_err()
+        let err = RegistrySettings::parse(&args("http://registry.example.com"), None, None)
+            .err()
+            .unwrap()
             .to_string();
         assert!(err.contains("--docker-io-registry"), "{err}");
         assert!(err.contains("only allowed for loopback"), "{err}");
+    }
+
+    fn cli(args: &[&str]) -> Cli {
+        <Cli as clap::Parser>::try_parse_from(std::iter::once("vetted").chain(args.iter().copied()))
+            .unwrap()
+    }
+
+    #[test]
+    fn resolve_checks_each_commands_flags_once_and_keeps_what_is_wrong_for_first_use() {
+        // Flags are checked before the environment, so these hold whatever the environment is.
+        let s = resolve(&cli(&[
+            "plan",
+            "--hub-url",
+            "http://hub.example.com",
+            "--parallelism",
+            "3",
+            "--copy-parallelism",
+            "5",
+        ]));
+        let err = s.hub().err().unwrap().to_string();
+        assert!(
+            err.starts_with("--hub-url http://hub.example.com: plain http"),
+            "{err}"
+        );
+        assert_eq!(
+            s.limits,
+            Limits {
+                hub_parallelism: 3,
+                copy_parallelism: 5
+            }
+        );
+        let s = resolve(&cli(&[
+            "apply",
+            "--docker-io-registry",
+            "http://registry.example.com",
+        ]));
+        let err = s.registry().err().unwrap().to_string();
+        assert!(err.contains("--docker-io-registry"), "{err}");
+        // `lock` has registry flags only; `validate` neither.
+        let s = resolve(&cli(&[
+            "lock",
+            "--docker-io-registry",
+            "http://127.0.0.1:5001",
+        ]));
+        assert!(s.hub().is_err());
+        let (config, _) = s.registry().unwrap().client_config(&BTreeSet::new());
+        assert_eq!(
+            config.endpoints["docker.io"].as_str(),
+            "http://127.0.0.1:5001/"
+        );
+        let s = resolve(&cli(&["validate"]));
+        assert!(s.hub().is_err() && s.registry().is_err());
+        assert_eq!(s.limits, Limits::default());
     }
 
     #[test]

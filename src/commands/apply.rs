@@ -14,27 +14,26 @@ use crate::error::{Error, Outcome};
 use crate::hub::HubClient;
 use crate::model::OrgState;
 use crate::plan::Plan;
-use crate::plan::saved::{SavedPlan, first_difference, recorded_url};
+use crate::plan::saved::{first_difference, recorded_url};
 use crate::policy::Policy;
 use crate::registry::client::RegistryClient;
 use crate::render::progress::CopyProgress;
-use crate::settings::Output;
+use crate::settings::Settings;
 
-pub async fn run(args: &ApplyArgs, output: Output) -> Result<Outcome, Error> {
+pub async fn run(args: &ApplyArgs, settings: &Settings) -> Result<Outcome, Error> {
     if let Some(path) = &args.plan {
-        return run_saved(args, path, output).await;
+        return run_saved(args, path, settings).await;
     }
     let planned = super::load_and_plan(
+        settings,
         &args.policy.policy,
-        &args.hub,
-        &args.registry,
         args.locked,
-        output.verbose,
+        super::Estimate::Read,
     )
     .await?;
     execute(
         args,
-        output,
+        settings,
         Ready {
             plan: &planned.plan,
             live: &planned.live,
@@ -53,8 +52,8 @@ pub async fn run(args: &ApplyArgs, output: Output) -> Result<Outcome, Error> {
 /// applies that recomputed plan only when its changes equal the saved ones
 /// ([`first_difference`]); otherwise refuses, changing nothing. The file's `changes` are never
 /// executed as such: a plan edited after review (fingerprints kept) is refused.
-async fn run_saved(args: &ApplyArgs, path: &Path, output: Output) -> Result<Outcome, Error> {
-    let saved = SavedPlan::read(path)?;
+async fn run_saved(args: &ApplyArgs, path: &Path, settings: &Settings) -> Result<Outcome, Error> {
+    let saved = super::saved::read(path)?;
     // Everything below that comes from the file is shown escaped: the file is input, not ours.
     let shown = |s: &str| crate::render::untrusted(s).into_owned();
     // The policy is the one this command names (--policy, or the default), never the one the file
@@ -71,7 +70,7 @@ async fn run_saved(args: &ApplyArgs, path: &Path, output: Output) -> Result<Outc
             policy_path.display()
         )));
     }
-    let hub_url = recorded_url(&crate::settings::hub_config(&args.hub)?.base_url);
+    let hub_url = recorded_url(&settings.hub()?.base_url);
     if hub_url != saved.hub_url {
         return Err(Error::Refused(format!(
             "{} was made against {}, but this apply talks to {hub_url}; nothing was changed. Point --hub-url (VETTED_HUB_URL) at it or run `vetted plan --out` again",
@@ -83,24 +82,22 @@ async fn run_saved(args: &ApplyArgs, path: &Path, output: Output) -> Result<Outc
         "Checking that {} is still current ...",
         path.display()
     ));
-    let loaded = super::load(
+    let planned = super::load_and_plan(
+        settings,
         policy_path,
-        &args.hub,
-        &args.registry,
         args.locked,
-        output.verbose,
+        super::Estimate::From(&saved.plan),
     )
     .await?;
     let mut stale = Vec::new();
-    if loaded.policy.desired.org != saved.org {
+    if planned.policy.desired.org != saved.org {
         stale.push(format!(
             "the policy now names organization {} instead of {}",
-            loaded.policy.desired.org,
+            planned.policy.desired.org,
             shown(&saved.org)
         ));
     }
-    let planned = super::plan_loaded(loaded, super::Estimate::From(&saved.plan)).await?;
-    let now = super::fingerprints(&planned.policy, &planned.live, &planned.live_tags)?;
+    let now = super::saved::fingerprints(&planned.policy, &planned.live)?;
     let lock_path = crate::policy::lock::path_for(&planned.policy.path);
     stale.extend(
         saved
@@ -113,7 +110,8 @@ async fn run_saved(args: &ApplyArgs, path: &Path, output: Output) -> Result<Outc
             stale.join("; ")
         )));
     }
-    if let Some(difference) = first_difference(&saved.plan, &planned.plan) {
+    let escape = |s: &str| crate::render::untrusted(s).into_owned();
+    if let Some(difference) = first_difference(&saved.plan, &planned.plan, &escape) {
         return Err(Error::Refused(format!(
             "the plan does not match what its inputs give: {difference}; nothing was changed"
         )));
@@ -125,7 +123,7 @@ async fn run_saved(args: &ApplyArgs, path: &Path, output: Output) -> Result<Outc
     ));
     execute(
         args,
-        output,
+        settings,
         Ready {
             plan: &planned.plan,
             live: &planned.live,
@@ -149,10 +147,14 @@ struct Ready<'a> {
 }
 
 /// Shows the plan, runs the safety checks and the confirmation, applies, reports.
-async fn execute(args: &ApplyArgs, output: Output, ready: Ready<'_>) -> Result<Outcome, Error> {
+async fn execute(
+    args: &ApplyArgs,
+    settings: &Settings,
+    ready: Ready<'_>,
+) -> Result<Outcome, Error> {
     let plan = ready.plan;
     // A reader that went away does not stop an apply: the plan shown is information.
-    super::print_out(&super::render_plan(plan, args.format, output))?;
+    super::print_out(&super::render_plan(plan, args.format, settings.output))?;
 
     if plan.is_empty() {
         return Ok(Outcome::Ok);
@@ -188,8 +190,8 @@ async fn execute(args: &ApplyArgs, output: Output, ready: Ready<'_>) -> Result<O
     let total = plan.changes.len();
     super::status(&format!("Applying {total} change(s) to {} ...", plan.org));
     let options = ApplyOptions {
-        parallelism: usize::try_from(args.hub.parallelism).unwrap_or(8),
-        copy_parallelism: usize::try_from(args.registry.copy_parallelism).unwrap_or(8),
+        parallelism: settings.limits.hub_parallelism,
+        copy_parallelism: settings.limits.copy_parallelism,
     };
     let progress = CopyProgress::new(std::io::stderr().is_terminal());
     let writer = OrgWriter {

@@ -15,9 +15,9 @@ use crate::model::{Role, Scope};
 use crate::policy::Policy;
 use crate::registry::client::{RegistryClient, Scope as RegistryScope};
 use crate::registry::reference::Reference;
-use crate::settings;
+use crate::settings::{RegistrySettings, Settings};
 
-pub async fn run(args: &DoctorArgs) -> Result<Outcome, Error> {
+pub async fn run(args: &DoctorArgs, settings: &Settings) -> Result<Outcome, Error> {
     let policy = crate::policy::load(&args.policy.policy)?;
     let desired = &policy.desired;
     let scope = Scope::of(desired);
@@ -33,7 +33,13 @@ pub async fn run(args: &DoctorArgs) -> Result<Outcome, Error> {
         mirrors,
         prune: policy.settings.prune,
     };
-    let config = settings::hub_config(&args.hub)?;
+    let config = settings.hub()?;
+    // Bad registry flags or environment fail here, before any request.
+    let registry = if mirrors {
+        Some(settings.registry()?)
+    } else {
+        None
+    };
     let mut facts = Facts {
         org: desired.org.clone(),
         hub: config.base_url.origin().ascii_serialization(),
@@ -52,8 +58,8 @@ pub async fn run(args: &DoctorArgs) -> Result<Outcome, Error> {
                 .duration_since(std::time::UNIX_EPOCH)
                 .ok()
                 .map(|d| d.as_secs());
-            if mirrors {
-                probe_registry(args, &config, &policy, &mut facts).await?;
+            if let Some(registry) = registry {
+                probe_registry(registry, &policy, &mut facts).await?;
             }
         }
     }
@@ -300,18 +306,12 @@ async fn probe_grants(
 /// The pull budget (a HEAD of the first mirror source's first tag) and one push token (for that
 /// mirror's target in the organization).
 async fn probe_registry(
-    args: &DoctorArgs,
-    config: &crate::hub::HubConfig,
+    registry: &RegistrySettings,
     policy: &Policy,
     f: &mut Facts,
 ) -> Result<(), Error> {
     let registries = crate::mirror::registries(&policy.desired);
-    let (rc, _) = settings::registry_config(
-        &args.registry,
-        Some(&config.credentials),
-        Some(&config.base_url),
-        &registries,
-    )?;
+    let (rc, _) = registry.client_config(&registries);
     let client = RegistryClient::new(rc).map_err(|e| Error::Usage(e.to_string()))?;
     let Some((name, mirror)) = policy
         .desired

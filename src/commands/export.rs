@@ -11,8 +11,9 @@ use futures::{StreamExt, TryStreamExt, stream};
 use crate::cli::ExportArgs;
 use crate::error::{Error, Outcome};
 use crate::model::Scope;
+use crate::settings::Settings;
 
-pub async fn run(args: &ExportArgs) -> Result<Outcome, Error> {
+pub async fn run(args: &ExportArgs, settings: &Settings) -> Result<Outcome, Error> {
     let org = args.org.trim();
     crate::policy::export::check_org(org).map_err(Error::Usage)?;
     if let Some(out) = &args.out {
@@ -23,7 +24,7 @@ pub async fn run(args: &ExportArgs) -> Result<Outcome, Error> {
             )));
         }
     }
-    let config = crate::settings::hub_config(&args.hub)?;
+    let config = settings.hub()?.clone();
     let concurrency = config.concurrency.max(1);
     super::status(&format!("Reading organization {org} ..."));
     let client = crate::hub::HubClient::login(config).await?;

@@ -9,11 +9,12 @@ use crate::cli::LockArgs;
 use crate::error::{Error, Outcome};
 use crate::policy::lock::{self, Lockfile, ResolvedTag, Upgrade};
 use crate::registry::client::RegistryClient;
+use crate::settings::Settings;
 
 /// Tags resolved at once.
 const RESOLVE_CONCURRENCY: usize = 8;
 
-pub async fn run(args: &LockArgs) -> Result<Outcome, Error> {
+pub async fn run(args: &LockArgs, settings: &Settings) -> Result<Outcome, Error> {
     let policy = crate::policy::load(&args.policy.policy)?;
     let path = lock::path_for(&policy.path);
     let old = Lockfile::read(&path).map_err(|e| Error::Lock(e.to_string()))?;
@@ -59,12 +60,7 @@ pub async fn run(args: &LockArgs) -> Result<Outcome, Error> {
             .iter()
             .filter_map(|w| w.source_reference().ok().map(|r| r.registry))
             .collect();
-        let (config, _) = crate::settings::registry_config(
-            &args.registry,
-            crate::settings::hub_credentials_from_env().as_ref(),
-            crate::settings::hub_url_from_env().as_ref(),
-            &registries,
-        )?;
+        let (config, _) = settings.registry()?.client_config(&registries);
         let client = RegistryClient::new(config).map_err(|e| Error::Usage(e.to_string()))?;
         resolve_all(&client, &update.to_resolve).await?
     };

@@ -9,37 +9,38 @@ mod lock;
 mod man;
 mod plan;
 mod sandbox;
+mod saved;
 mod schema;
 mod show;
 mod validate;
 
 use std::path::Path;
 
-use crate::cli::{Cli, Command, Format, HubArgs, RegistryArgs};
+use crate::cli::{Cli, Command, Format};
 use crate::error::{Error, Outcome};
 use crate::hub::HubClient;
 use crate::model::{OrgState, Scope, Username};
 use crate::plan::Plan;
 use crate::plan::diff::DiffOptions;
-use crate::plan::saved::{Fingerprints, LiveTags};
 use crate::policy::Policy;
 use crate::registry::client::RegistryClient;
 use crate::render::RenderOptions;
 use crate::render::markdown::MarkdownOptions;
-use crate::settings::{self, Output};
+use crate::settings::{Output, Settings};
 
-pub fn run(cli: Cli, output: Output) -> Result<Outcome, Error> {
+/// Runs `cli`'s command with the settings [`crate::settings::resolve`] made of it.
+pub fn run(cli: Cli, settings: &Settings) -> Result<Outcome, Error> {
     match cli.command {
         // Offline: no runtime needed.
         Command::Validate(args) => validate::run(&args),
-        Command::Plan(args) => block_on(plan::run(&args, output)),
-        Command::Apply(args) => block_on(apply::run(&args, output)),
+        Command::Plan(args) => block_on(plan::run(&args, settings)),
+        Command::Apply(args) => block_on(apply::run(&args, settings)),
         // Offline: renders a file.
-        Command::Show(args) => show::run(&args, output),
-        Command::Lock(args) => block_on(lock::run(&args)),
-        Command::Export(args) => block_on(export::run(&args)),
+        Command::Show(args) => show::run(&args, settings),
+        Command::Lock(args) => block_on(lock::run(&args, settings)),
+        Command::Export(args) => block_on(export::run(&args, settings)),
         Command::Sandbox(args) => block_on(sandbox::run(&args)),
-        Command::Doctor(args) => block_on(doctor::run(&args)),
+        Command::Doctor(args) => block_on(doctor::run(&args, settings)),
         // Offline: generated from the clap definition.
         Command::Completions(args) => completions::run(&args),
         Command::Man => man::run(),
@@ -61,24 +62,24 @@ fn block_on(command: impl Future<Output = Result<Outcome, Error>>) -> Result<Out
 
 /// What `plan` and `apply` read before planning: the policy and its lock, the clients, the live
 /// state with the policy's scope.
-pub(crate) struct Loaded {
-    pub policy: Policy,
-    pub lock_state: crate::mirror::LockState,
-    pub client: HubClient,
-    pub live: OrgState,
+struct Loaded {
+    policy: Policy,
+    lock_state: crate::mirror::LockState,
+    client: HubClient,
+    live: OrgState,
     /// The registry client, when the policy mirrors images.
-    pub registry: Option<RegistryClient>,
+    registry: Option<RegistryClient>,
     /// The hub API base URL the live state was read from.
-    pub hub_url: url::Url,
+    hub_url: url::Url,
 }
 
 /// Everything `plan` and `apply` compute before they diverge.
 pub(crate) struct Planned {
     pub policy: Policy,
     pub client: HubClient,
+    /// The live state as read, the mirrored repositories' tags included (what a saved plan's live
+    /// fingerprint covers).
     pub live: OrgState,
-    /// The organization's mirrored tags as read (part of the live fingerprint of a saved plan).
-    pub live_tags: LiveTags,
     pub plan: Plan,
     /// The registry client, when the policy mirrors images.
     pub registry: Option<RegistryClient>,
@@ -87,30 +88,30 @@ pub(crate) struct Planned {
     pub hub_url: url::Url,
 }
 
-/// Loads the policy and its lock (offline, fails before any request; `locked` demands a current
-/// lock), logs in and reads the live state the policy manages.
-pub(crate) async fn load(
+/// What `plan` and `apply` compute: loads the policy and its lock (offline, fails before any
+/// request; `locked` demands a current lock), logs in, reads the live state the policy manages
+/// ([`load`]) and plans it ([`plan_loaded`]), with the copy estimates `estimate` says.
+pub(crate) async fn load_and_plan(
+    settings: &Settings,
     policy_path: &Path,
-    hub_args: &HubArgs,
-    registry_args: &RegistryArgs,
     locked: bool,
-    verbose: bool,
-) -> Result<Loaded, Error> {
+    estimate: Estimate<'_>,
+) -> Result<Planned, Error> {
+    let loaded = load(settings, policy_path, locked).await?;
+    plan_loaded(loaded, estimate).await
+}
+
+async fn load(settings: &Settings, policy_path: &Path, locked: bool) -> Result<Loaded, Error> {
     let policy = crate::policy::load(policy_path)?;
     let lock_state = lock_state(&policy, locked)?;
-    let config = settings::hub_config(hub_args)?;
+    let config = settings.hub()?;
     let hub_url = config.base_url.clone();
     let registries = crate::mirror::registries(&policy.desired);
     let registry = if registries.is_empty() {
         None
     } else {
-        let (rc, sources) = settings::registry_config(
-            registry_args,
-            Some(&config.credentials),
-            Some(&config.base_url),
-            &registries,
-        )?;
-        if verbose {
+        let (rc, sources) = settings.registry()?.client_config(&registries);
+        if settings.output.verbose {
             for (registry, source) in &sources {
                 status(&format!("Registry {registry}: {}", source.describe()));
             }
@@ -118,7 +119,7 @@ pub(crate) async fn load(
         Some(RegistryClient::new(rc).map_err(|e| Error::Usage(e.to_string()))?)
     };
     status(&format!("Reading organization {} ...", policy.desired.org));
-    let client = HubClient::login(config).await?;
+    let client = HubClient::login(config.clone()).await?;
     let mut scope = Scope::of(&policy.desired);
     if policy.settings.prune {
         scope.whole_listing_for = Some(crate::model::WHOLE_LISTING_FOR_PRUNE);
@@ -147,18 +148,6 @@ pub(crate) async fn load(
     })
 }
 
-/// [`load`], then [`plan_loaded`] with the copy estimates: what `plan` shows.
-pub(crate) async fn load_and_plan(
-    policy_path: &Path,
-    hub_args: &HubArgs,
-    registry_args: &RegistryArgs,
-    locked: bool,
-    verbose: bool,
-) -> Result<Planned, Error> {
-    let loaded = load(policy_path, hub_args, registry_args, locked, verbose).await?;
-    plan_loaded(loaded, Estimate::Read).await
-}
-
 /// Where [`plan_loaded`] gets the copy rows' display-only estimates (`bytes`, `manifests`).
 #[derive(Debug, Clone, Copy)]
 pub(crate) enum Estimate<'a> {
@@ -169,44 +158,47 @@ pub(crate) enum Estimate<'a> {
     From(&'a Plan),
 }
 
-/// The diff of what [`load`] read; then resolves the mirrored images and adds their copy rows, and
-/// the notes on what apply's safety checks would refuse. Independent of the identity that runs it.
-pub(crate) async fn plan_loaded(loaded: Loaded, estimate: Estimate<'_>) -> Result<Planned, Error> {
+/// Resolves the mirrored images into the desired state and reads the organization's tags into the
+/// live state, then builds the plan with one diff; fills the copy rows' estimates and adds the
+/// notes on the lock, on Docker Hub's pulls and on what apply's safety checks would refuse.
+/// Independent of the identity that runs it.
+async fn plan_loaded(loaded: Loaded, estimate: Estimate<'_>) -> Result<Planned, Error> {
     let Loaded {
         policy,
         lock_state,
         client,
-        live,
+        mut live,
         registry,
         hub_url,
     } = loaded;
+    let mut desired = policy.desired.clone();
+    let mut notes = Vec::new();
+    let mut pulls_remaining = None;
+    if let Some(registry) = &registry {
+        status("Resolving mirrored images ...");
+        let resolution =
+            crate::mirror::resolve(registry, &policy, &lock_state, &mut desired, &mut live)
+                .await
+                .map_err(Error::Registry)?;
+        notes = resolution.notes;
+        pulls_remaining = resolution.pulls_remaining;
+        read_listed_tags(&client, &policy.desired, &mut live).await?;
+    }
     let opts = DiffOptions {
         prune: policy.settings.prune,
     };
-    let mut plan = crate::plan::diff(&policy.desired, &live, &opts);
-    plan.api_calls = client.api_calls();
-    let mut pulls_remaining = None;
-    let mut live_tags = LiveTags::new();
+    let mut plan = crate::plan::diff(&desired, &live, &opts);
     if let Some(registry) = &registry {
-        status("Resolving mirrored images ...");
-        let resolution = crate::mirror::resolve(registry, &policy, &lock_state)
-            .await
-            .map_err(Error::Registry)?;
-        live_tags = resolution.live.clone();
-        let (mut copies, notes) = crate::mirror::changes(&plan.org, &resolution);
-        // Plan order first: a blob shared by several images counts at the first one shown.
-        crate::plan::diff::sort_changes(&mut copies, &plan.org);
+        // In plan order: a blob shared by several images counts at the first one shown.
         match estimate {
-            Estimate::Read => crate::mirror::estimate(registry, &mut copies).await,
-            Estimate::From(saved) => crate::plan::saved::take_estimates(&mut copies, saved),
+            Estimate::Read => crate::mirror::estimate(registry, &mut plan.changes).await,
+            Estimate::From(saved) => crate::plan::saved::take_estimates(&mut plan.changes, saved),
         }
         // After the estimate's manifest reads, which Docker Hub counts too.
-        pulls_remaining = registry
-            .ratelimit_remaining()
-            .or(resolution.pulls_remaining);
+        pulls_remaining = registry.ratelimit_remaining().or(pulls_remaining);
         if let Some(remaining) = pulls_remaining {
-            let needed = crate::mirror::docker_hub_pulls(&copies);
-            plan.notes.push(crate::plan::Note {
+            let needed = crate::mirror::docker_hub_pulls(&plan.changes);
+            notes.push(crate::plan::Note {
                 kind: crate::plan::ResourceKind::Image,
                 address: "docker.io".into(),
                 message: format!(
@@ -214,51 +206,20 @@ pub(crate) async fn plan_loaded(loaded: Loaded, estimate: Estimate<'_>) -> Resul
                 ),
             });
         }
-        plan.changes.extend(copies);
-        plan.notes.extend(notes);
-        crate::plan::diff::sort_changes(&mut plan.changes, &plan.org);
     }
-    if registry.is_some() {
-        // Tags pushed by hand into the mirrored repositories (hub tag listing, bounded by its
-        // page limit): part of the live state a saved plan's fingerprint covers.
-        let mut listed = std::collections::BTreeMap::new();
-        for (name, repo) in &policy.desired.repositories {
-            if repo.mirror.is_some() && live.repositories.contains_key(name) {
-                listed.insert(
-                    name.clone(),
-                    client.read_tags(&policy.desired.org, name).await?,
-                );
-            }
-        }
-        let extra = crate::mirror::hand_pushed(&policy.desired, &listed);
-        for ((repo, tag), digest) in &extra {
-            live_tags.insert((repo.clone(), tag.clone()), Some(digest.clone()));
-        }
-        let prune = policy.settings.prune;
-        let (deletes, notes) = crate::mirror::hand_pushed_changes(&plan.org, &extra, prune);
-        plan.notes.extend(notes);
-        if prune {
-            plan.changes.extend(deletes);
-            crate::plan::diff::sort_changes(&mut plan.changes, &plan.org);
-        } else if !deletes.is_empty() {
-            let mut drift = std::mem::take(&mut plan.drift.changes);
-            drift.extend(deletes);
-            crate::plan::diff::set_drift(&mut plan, &live, drift);
-        }
-        plan.api_calls = client.api_calls();
-    }
-    plan.notes.extend(crate::plan::safety::notes(
+    plan.api_calls = client.api_calls();
+    notes.extend(crate::plan::safety::notes(
         &plan,
         &live,
         policy.settings.delete_threshold,
     ));
+    plan.notes.extend(notes);
     plan.notes.sort();
     plan.notes.dedup();
     Ok(Planned {
         policy,
         client,
         live,
-        live_tags,
         plan,
         registry,
         pulls_remaining,
@@ -266,35 +227,34 @@ pub(crate) async fn plan_loaded(loaded: Loaded, estimate: Estimate<'_>) -> Resul
     })
 }
 
-/// The fingerprints of a saved plan: the policy file (re-read: its bytes), vetted.lock beside it
-/// (or its absence), the live state and the mirrored tags.
-pub(crate) fn fingerprints(
-    policy: &Policy,
-    live: &OrgState,
-    tags: &LiveTags,
-) -> Result<Fingerprints, Error> {
-    let source = std::fs::read(&policy.path).map_err(|source| Error::Io {
-        context: format!("reading {}", policy.path.display()),
-        source,
-    })?;
-    let lock_path = crate::policy::lock::path_for(&policy.path);
-    let lock = match std::fs::read(&lock_path) {
-        Ok(bytes) => Some(bytes),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
-        Err(source) => {
-            return Err(Error::Io {
-                context: format!("reading {}", lock_path.display()),
-                source,
-            });
+/// The tags of each mirrored repository that exists (the hub's tag listing, bounded by its page
+/// limit) into `live`, beside the mirrored tags the registry was asked for: how the diff finds tags
+/// pushed by hand. A tag the policy lists keeps what the registry said.
+async fn read_listed_tags(
+    client: &HubClient,
+    desired: &OrgState,
+    live: &mut OrgState,
+) -> Result<(), Error> {
+    for (name, repo) in &desired.repositories {
+        let Some(mirror) = &repo.mirror else { continue };
+        let Some(have) = live.repositories.get_mut(name) else {
+            continue;
+        };
+        let listed = client.read_tags(&desired.org, name).await?;
+        let tags = have.tags.get_or_insert_with(Default::default);
+        for (tag, digest) in listed {
+            if !mirror.tags.contains_key(&tag) {
+                tags.insert(
+                    tag,
+                    crate::model::Image {
+                        digest,
+                        source: None,
+                    },
+                );
+            }
         }
-    };
-    Ok(Fingerprints::compute(
-        &source,
-        policy,
-        lock.as_deref(),
-        live,
-        tags,
-    ))
+    }
+    Ok(())
 }
 
 /// Reads vetted.lock beside the policy. With `locked`, a missing or outdated lock is an error.

@@ -4,15 +4,15 @@
 use crate::cli::PlanArgs;
 use crate::error::{Error, Outcome};
 use crate::plan::saved::SavedPlan;
-use crate::settings::Output;
+use crate::settings::Settings;
 
-pub async fn run(args: &PlanArgs, output: Output) -> Result<Outcome, Error> {
+pub async fn run(args: &PlanArgs, settings: &Settings) -> Result<Outcome, Error> {
+    let output = settings.output;
     let planned = super::load_and_plan(
+        settings,
         &args.policy.policy,
-        &args.hub,
-        &args.registry,
         args.locked,
-        output.verbose,
+        super::Estimate::Read,
     )
     .await?;
     let plan = &planned.plan;
@@ -27,7 +27,14 @@ pub async fn run(args: &PlanArgs, output: Output) -> Result<Outcome, Error> {
     // documented).
     let estimate = crate::plan::estimate::Estimate::of(
         plan,
-        planned.client.rate_limit(),
+        crate::mirror::docker_hub_pulls(&plan.changes),
+        planned
+            .client
+            .rate_limit()
+            .map(|r| crate::plan::estimate::HubBudget {
+                limit: r.limit,
+                remaining: r.remaining,
+            }),
         planned.pulls_remaining,
     );
     if open && args.access && args.format == crate::cli::Format::Text {
@@ -42,14 +49,14 @@ pub async fn run(args: &PlanArgs, output: Output) -> Result<Outcome, Error> {
         super::status(&format!("warning: apply would refuse this plan: {v}"));
     }
     if let Some(out) = &args.out {
-        let fingerprints = super::fingerprints(&planned.policy, &planned.live, &planned.live_tags)?;
+        let fingerprints = super::saved::fingerprints(&planned.policy, &planned.live)?;
         let saved = SavedPlan::new(
             plan.clone(),
             &planned.hub_url,
             &planned.policy.path,
             fingerprints,
         );
-        saved.write(out)?;
+        super::saved::write(&saved, out)?;
         super::status(&format!(
             "Saved the plan to {0}; apply exactly this plan with `vetted apply {0}`.",
             out.display()

@@ -3,11 +3,11 @@
 
 use crate::cli::ShowArgs;
 use crate::error::{Error, Outcome};
-use crate::plan::saved::SavedPlan;
-use crate::settings::Output;
+use crate::settings::Settings;
 
-pub fn run(args: &ShowArgs, output: Output) -> Result<Outcome, Error> {
-    let saved = SavedPlan::read(&args.plan)?;
+pub fn run(args: &ShowArgs, settings: &Settings) -> Result<Outcome, Error> {
+    let output = settings.output;
+    let saved = super::saved::read(&args.plan)?;
     super::status(&format!(
         "Saved plan for organization {} (policy {}, {}), written by vetted {}.",
         saved.org,

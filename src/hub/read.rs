@@ -281,6 +281,7 @@ async fn read_repositories(
                     full_description: Some(full_description),
                     grants,
                     mirror: None,
+                    tags: None,
                 },
             ))
         })

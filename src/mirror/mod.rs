@@ -1,18 +1,17 @@
-//! Mirrored images in the plan: which upstream digest each mirrored tag of the policy must have in
-//! the organization (a pin in the policy, else the digest locked in vetted.lock, else the live
-//! upstream tag), what the organization's tags point at now, and the copy rows and notes that
-//! follow. [`resolve`] does the reading (HEAD requests, which Docker Hub does not count as pulls;
-//! manifest GETs only for platform-filtered mirrors and for byte estimates of images to copy);
-//! [`changes`] is the pure part that turns what was read into [`Change::CopyImage`] rows.
-//! [`hand_pushed`] finds the tags of a mirrored repository that the policy does not list (drift:
-//! [`Change::DeleteTag`] with prune, a note without).
-use std::collections::{BTreeMap, BTreeSet};
+//! Mirrored images into the model: which upstream digest each mirrored tag of the policy must have
+//! in the organization (a pin in the policy, else the digest locked in vetted.lock, else the live
+//! upstream tag), written into the desired [`Repository::tags`](crate::model::Repository::tags),
+//! and what the organization's tags point at now, written into the live ones. [`resolve`] does the
+//! reading (HEAD requests, which Docker Hub does not count as pulls; manifest GETs only for
+//! platform-filtered mirrors); the copy rows follow from the diff (src/plan/images.rs).
+//! [`estimate`] fills the copy rows' display-only byte and manifest counts (manifest GETs).
+use std::collections::BTreeSet;
 
 use futures::StreamExt;
 
-use crate::model::OrgState;
-use crate::plan::{Change, Note, ResourceKind, image_address};
-use crate::policy::lock::{self, Lockfile, Wanted, short};
+use crate::model::{Image, ImageSource, OrgState};
+use crate::plan::{Change, Note, ResourceKind};
+use crate::policy::lock::{self, Lockfile, Wanted};
 use crate::registry::client::{RegistryClient, RegistryError, Scope};
 use crate::registry::manifest::{self, Parsed};
 use crate::registry::reference::{DOCKER_HUB, Reference};
@@ -20,43 +19,9 @@ use crate::registry::reference::{DOCKER_HUB, Reference};
 /// Requests in flight at once while resolving.
 const RESOLVE_CONCURRENCY: usize = 8;
 
-/// Where the digest to mirror came from.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Origin {
-    /// `"tag@sha256:..."` in the policy.
-    Pinned,
-    /// vetted.lock.
-    Locked,
-    /// The upstream tag as it is now (no usable lock entry).
-    Live,
-}
-
-/// One mirrored tag, resolved.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct SourceImage {
-    /// The organization repository (without the org).
-    pub repository: String,
-    pub tag: String,
-    /// The upstream reference with tag and the digest to copy.
-    pub source: Reference,
-    /// The upstream manifest digest.
-    pub upstream_digest: String,
-    /// The digest the organization's tag must have (differs from upstream with `platforms`).
-    pub digest: String,
-    pub media_type: String,
-    pub platforms: Option<Vec<String>>,
-    pub signatures: bool,
-    pub origin: Origin,
-    /// The upstream tag's digest now, when it was read and differs from a locked digest.
-    pub update_available: Option<String>,
-}
-
-/// What [`resolve`] read.
+/// What [`resolve`] says besides the images it wrote into the model.
 #[derive(Debug, Clone, Default)]
 pub struct Resolution {
-    pub images: Vec<SourceImage>,
-    /// (repository, tag) -> the digest the organization's tag points at (`None`: missing).
-    pub live: BTreeMap<(String, String), Option<String>>,
     /// Docker Hub's `ratelimit-remaining` after the reads, when it sent one.
     pub pulls_remaining: Option<u64>,
     /// Notes about the lock (missing, outdated).
@@ -121,23 +86,6 @@ async fn read_target(
     }
 }
 
-/// Reads only the organization's mirrored tags (HEAD requests), as [`resolve`] does: what a saved
-/// plan's live fingerprint covers besides the hub state.
-pub async fn live_tags(
-    client: &RegistryClient,
-    policy: &crate::policy::Policy,
-) -> Result<BTreeMap<(String, String), Option<String>>, String> {
-    let wanted = lock::wanted(policy)?;
-    let org = &policy.desired.org;
-    let read = read_all(&wanted, |w| async move {
-        let live = read_target(client, org, w).await?;
-        Ok(((w.repository.clone(), w.tag.clone()), live))
-    })
-    .await
-    .map_err(|failures| failed("could not read", "of the organization", &failures))?;
-    Ok(read.into_iter().collect())
-}
-
 /// Runs `read` for every wanted tag, [`RESOLVE_CONCURRENCY`] at a time; the results in the order
 /// of `wanted`, or every failure.
 async fn read_all<'a, T, F, Fut>(wanted: &'a [Wanted], read: F) -> Result<Vec<T>, Vec<String>>
@@ -183,11 +131,16 @@ fn failed(what: &str, whose: &str, failures: &[String]) -> String {
     )
 }
 
-/// Resolves every mirrored tag of `desired` and reads the organization's tags.
+/// Resolves every mirrored tag of the policy into `desired` (each mirrored repository's `tags`) and
+/// reads what the organization's copies point at into `live` (the `tags` of each mirrored
+/// repository that exists; a tag the registry does not have is removed from them). `desired`
+/// starts as the policy's desired state.
 pub async fn resolve(
     client: &RegistryClient,
     policy: &crate::policy::Policy,
     lock_state: &LockState,
+    desired: &mut OrgState,
+    live: &mut OrgState,
 ) -> Result<Resolution, String> {
     let wanted = lock::wanted(policy)?;
     if wanted.is_empty() {
@@ -219,17 +172,35 @@ pub async fn resolve(
     })
     .await
     .map_err(|failures| failed("could not resolve", "", &failures))?;
-    let mut out = Resolution {
-        notes,
-        ..Resolution::default()
-    };
-    for (image, live) in read {
-        out.live
-            .insert((image.repository.clone(), image.tag.clone()), live);
-        out.images.push(image);
+    for (w, (image, now)) in wanted.iter().zip(read) {
+        if let Some(repo) = desired.repositories.get_mut(&w.repository) {
+            repo.tags
+                .get_or_insert_with(Default::default)
+                .insert(w.tag.clone(), image);
+        }
+        // A repository that does not exist has no tags (a push creates it on Docker Hub).
+        if let Some(repo) = live.repositories.get_mut(&w.repository) {
+            let tags = repo.tags.get_or_insert_with(Default::default);
+            match now {
+                Some(digest) => {
+                    tags.insert(
+                        w.tag.clone(),
+                        Image {
+                            digest,
+                            source: None,
+                        },
+                    );
+                }
+                None => {
+                    tags.remove(&w.tag);
+                }
+            }
+        }
     }
-    out.pulls_remaining = client.ratelimit_remaining();
-    Ok(out)
+    Ok(Resolution {
+        pulls_remaining: client.ratelimit_remaining(),
+        notes,
+    })
 }
 
 async fn resolve_one(
@@ -237,7 +208,7 @@ async fn resolve_one(
     policy: &crate::policy::Policy,
     lock: Option<&Lockfile>,
     w: &Wanted,
-) -> Result<SourceImage, String> {
+) -> Result<Image, String> {
     let name = w.name();
     let mirror = policy
         .desired
@@ -249,26 +220,22 @@ async fn resolve_one(
     let locked = lock
         .and_then(|l| l.get(&w.repository, &w.tag))
         .filter(|e| e.source == w.source && w.pin.as_ref().is_none_or(|p| p == &e.digest));
-    let (upstream_digest, media_type, origin, update_available) = match (&w.pin, locked) {
-        (Some(pin), _) => (pin.clone(), String::new(), Origin::Pinned, None),
+    // The digest to mirror: the pin, else the locked digest, else the upstream tag as it is now.
+    let (upstream_digest, update_available) = match (&w.pin, locked) {
+        (Some(pin), _) => (pin.clone(), None),
         (None, Some(entry)) => {
             // HEAD the tag for "update available" (free on Docker Hub); a failure here only
             // loses the note.
             let now = client.resolve(&tag_ref).await.ok().map(|r| r.digest);
             let update = now.filter(|d| d != &entry.digest);
-            (
-                entry.digest.clone(),
-                entry.media_type.clone().unwrap_or_default(),
-                Origin::Locked,
-                update,
-            )
+            (entry.digest.clone(), update)
         }
         (None, None) => {
             let r = client
                 .resolve(&tag_ref)
                 .await
                 .map_err(|e| format!("{tag_ref}: {e}"))?;
-            (r.digest, r.media_type, Origin::Live, None)
+            (r.digest, None)
         }
     };
     let source = tag_ref.with_digest(&upstream_digest);
@@ -293,142 +260,14 @@ async fn resolve_one(
             }
         }
     };
-    Ok(SourceImage {
-        repository: w.repository.clone(),
-        tag: w.tag.clone(),
-        source,
-        upstream_digest,
+    Ok(Image {
         digest,
-        media_type,
-        platforms: mirror.platforms.clone(),
-        signatures: mirror.signatures,
-        origin,
-        update_available,
+        source: Some(ImageSource {
+            reference: source.to_string(),
+            upstream_digest,
+            update_available,
+        }),
     })
-}
-
-/// The copy rows and notes for what [`resolve`] read (pure). Bytes and manifest counts are 0; fill
-/// them with [`estimate`].
-pub fn changes(org: &str, resolution: &Resolution) -> (Vec<Change>, Vec<Note>) {
-    let mut changes = Vec::new();
-    let mut notes = resolution.notes.clone();
-    for image in &resolution.images {
-        let address = image_address(org, &image.repository, &image.tag);
-        if let Some(now) = &image.update_available {
-            notes.push(Note {
-                kind: ResourceKind::Image,
-                address: address.clone(),
-                message: format!(
-                    "update available: {}:{} {} -> {} (run `vetted lock --upgrade {}`)",
-                    image.repository,
-                    image.tag,
-                    short(&image.upstream_digest),
-                    short(now),
-                    image.repository
-                ),
-            });
-        }
-        if image.platforms.is_some() && image.digest != image.upstream_digest {
-            notes.push(Note {
-                kind: ResourceKind::Image,
-                address: address.clone(),
-                message: format!(
-                    "platforms filtered: the mirror is a new index {} (upstream {})",
-                    short(&image.digest),
-                    short(&image.upstream_digest)
-                ),
-            });
-        }
-        let live = resolution
-            .live
-            .get(&(image.repository.clone(), image.tag.clone()))
-            .cloned()
-            .flatten();
-        if live.as_deref() == Some(image.digest.as_str()) {
-            continue;
-        }
-        changes.push(Change::CopyImage {
-            repository: image.repository.clone(),
-            tag: image.tag.clone(),
-            source: image.source.to_string(),
-            digest: image.digest.clone(),
-            old_digest: live,
-            platforms: image.platforms.clone(),
-            signatures: image.signatures,
-            bytes: 0,
-            manifests: 0,
-        });
-    }
-    (changes, notes)
-}
-
-/// Tags of the organization's mirrored repositories that the policy does not list, i.e. pushed by
-/// hand: (repository, tag) -> digest. `listed` holds, per mirrored repository that exists, every
-/// tag the hub lists (tag -> digest). A mirror with `signatures = true` also holds the cosign
-/// signature, attestation and SBOM tags of its copies (`sha256-<hex>.sig|.att|.sbom`): not drift.
-pub fn hand_pushed(
-    desired: &OrgState,
-    listed: &BTreeMap<String, BTreeMap<String, String>>,
-) -> BTreeMap<(String, String), String> {
-    let mut out = BTreeMap::new();
-    for (repo, tags) in listed {
-        let Some(mirror) = desired
-            .repositories
-            .get(repo)
-            .and_then(|r| r.mirror.as_ref())
-        else {
-            continue;
-        };
-        for (tag, digest) in tags {
-            if mirror.tags.contains_key(tag) || (mirror.signatures && is_signature_tag(tag)) {
-                continue;
-            }
-            out.insert((repo.clone(), tag.clone()), digest.clone());
-        }
-    }
-    out
-}
-
-/// `sha256-<64 hex>.sig`, `.att` or `.sbom`: the tags cosign attaches to an image.
-fn is_signature_tag(tag: &str) -> bool {
-    let Some(rest) = tag.strip_prefix("sha256-") else {
-        return false;
-    };
-    let Some((hex, suffix)) = rest.split_once('.') else {
-        return false;
-    };
-    hex.len() == 64
-        && hex.bytes().all(|b| b.is_ascii_hexdigit())
-        && matches!(suffix, "sig" | "att" | "sbom")
-}
-
-/// The plan rows for [`hand_pushed`] tags: [`Change::DeleteTag`] each, and a note each when prune
-/// is off (the changes are then drift, not the plan's).
-pub fn hand_pushed_changes(
-    org: &str,
-    extra: &BTreeMap<(String, String), String>,
-    prune: bool,
-) -> (Vec<Change>, Vec<Note>) {
-    let mut changes = Vec::new();
-    let mut notes = Vec::new();
-    for ((repository, tag), digest) in extra {
-        if !prune {
-            notes.push(Note {
-                kind: ResourceKind::Image,
-                address: image_address(org, repository, tag),
-                message: format!(
-                    "tag pushed by hand ({}), not in the policy (left alone; set prune = true in [settings] to delete)",
-                    if digest.is_empty() { "no digest".to_string() } else { short(digest) }
-                ),
-            });
-        }
-        changes.push(Change::DeleteTag {
-            repository: repository.clone(),
-            tag: tag.clone(),
-            digest: digest.clone(),
-        });
-    }
-    (changes, notes)
 }
 
 /// Fills `bytes` (blob sizes from the manifests; a blob shared by several images counts once, at
@@ -558,80 +397,6 @@ mod tests {
         format!("sha256:{}", hex::encode([n; 32]))
     }
 
-    fn image(repo: &str, tag: &str, digest: &str) -> SourceImage {
-        SourceImage {
-            repository: repo.into(),
-            tag: tag.into(),
-            source: Reference::parse(&format!("docker.io/library/{repo}:{tag}@{digest}")).unwrap(),
-            upstream_digest: digest.into(),
-            digest: digest.into(),
-            media_type: String::new(),
-            platforms: None,
-            signatures: false,
-            origin: Origin::Live,
-            update_available: None,
-        }
-    }
-
-    #[test]
-    fn missing_stale_and_current_tags() {
-        let mut res = Resolution {
-            images: vec![
-                image("nginx", "1.27", &d(1)),
-                image("redis", "7.2", &d(2)),
-                image("alpine", "3.20", &d(3)),
-            ],
-            ..Resolution::default()
-        };
-        res.live.insert(("nginx".into(), "1.27".into()), None);
-        res.live.insert(("redis".into(), "7.2".into()), Some(d(9)));
-        res.live
-            .insert(("alpine".into(), "3.20".into()), Some(d(3)));
-        let (changes, notes) = changes("acme", &res);
-        assert!(notes.is_empty());
-        assert_eq!(changes.len(), 2);
-        assert_eq!(changes[0].action(), crate::plan::Action::Create);
-        assert_eq!(changes[0].address("acme"), "image acme/nginx:1.27");
-        match &changes[1] {
-            Change::CopyImage {
-                old_digest, digest, ..
-            } => {
-                assert_eq!(old_digest.as_deref(), Some(d(9).as_str()));
-                assert_eq!(digest, &d(2));
-            }
-            other => panic!("{other:?}"),
-        }
-        assert_eq!(changes[1].action(), crate::plan::Action::Update);
-    }
-
-    #[test]
-    fn notes_update_available_and_new_index() {
-        let mut locked = image("nginx", "1.27", &d(1));
-        locked.origin = Origin::Locked;
-        locked.update_available = Some(d(4));
-        let mut filtered = image("redis", "7.2", &d(2));
-        filtered.platforms = Some(vec!["linux/amd64".into()]);
-        filtered.digest = d(5);
-        let mut res = Resolution {
-            images: vec![locked, filtered],
-            ..Resolution::default()
-        };
-        res.live.insert(("nginx".into(), "1.27".into()), Some(d(1)));
-        res.live.insert(("redis".into(), "7.2".into()), Some(d(5)));
-        let (changes, notes) = changes("acme", &res);
-        assert!(changes.is_empty(), "{changes:?}");
-        let messages: Vec<&str> = notes.iter().map(|n| n.message.as_str()).collect();
-        assert!(
-            messages[0].starts_with(&format!(
-                "update available: nginx:1.27 {} -> {}",
-                short(&d(1)),
-                short(&d(4))
-            )),
-            "{messages:?}"
-        );
-        assert!(messages[1].contains("new index"), "{messages:?}");
-    }
-
     #[test]
     fn pulls_count_docker_hub_sources_only() {
         let copy = |source: &str, manifests| Change::CopyImage {
@@ -664,102 +429,5 @@ mod tests {
         assert_eq!(pulls_of_copy(2), 1);
         assert_eq!(pulls_of_copy(4), 3);
         assert_eq!(pulls_of_copy(u64::MAX), u64::MAX - 1);
-    }
-}
-
-#[cfg(test)]
-mod hand_pushed_tests {
-    use super::*;
-    use crate::model::{Mirror, Repository};
-
-    fn desired(signatures: bool) -> OrgState {
-        let mut s = OrgState::empty("acme");
-        s.repositories.insert(
-            "redis".into(),
-            Repository {
-                private: true,
-                description: None,
-                full_description: None,
-                grants: None,
-                mirror: Some(Mirror {
-                    from: "bitnami/redis".into(),
-                    tags: BTreeMap::from([("7.2".to_string(), None)]),
-                    platforms: None,
-                    signatures,
-                }),
-            },
-        );
-        s.repositories.insert(
-            "api".into(),
-            Repository {
-                private: true,
-                description: None,
-                full_description: None,
-                grants: None,
-                mirror: None,
-            },
-        );
-        s
-    }
-
-    #[test]
-    fn tags_the_policy_does_not_list_are_hand_pushed() {
-        let sig = format!("sha256-{}.sig", "a".repeat(64));
-        let listed = BTreeMap::from([
-            (
-                "redis".to_string(),
-                BTreeMap::from([
-                    ("7.2".to_string(), "sha256:1".to_string()),
-                    ("hand".to_string(), "sha256:2".to_string()),
-                    (sig.clone(), "sha256:3".to_string()),
-                ]),
-            ),
-            // Not a mirror: its tags are the organization's own.
-            (
-                "api".to_string(),
-                BTreeMap::from([("v1".to_string(), "sha256:4".to_string())]),
-            ),
-        ]);
-        let extra = hand_pushed(&desired(true), &listed);
-        assert_eq!(
-            extra,
-            BTreeMap::from([(("redis".into(), "hand".into()), "sha256:2".into())])
-        );
-        // Without signatures, a signature tag is not the mirror's either.
-        let extra = hand_pushed(&desired(false), &listed);
-        assert_eq!(extra.len(), 2, "{extra:?}");
-        assert!(extra.contains_key(&("redis".to_string(), sig)));
-
-        let (changes, notes) = hand_pushed_changes("acme", &extra, false);
-        assert_eq!(changes.len(), 2);
-        assert_eq!(notes.len(), 2);
-        assert_eq!(notes[0].address, "image acme/redis:hand");
-        assert!(
-            notes[0].message.starts_with("tag pushed by hand"),
-            "{notes:?}"
-        );
-        let (changes, notes) = hand_pushed_changes("acme", &extra, true);
-        assert!(notes.is_empty());
-        assert_eq!(
-            changes[0],
-            Change::DeleteTag {
-                repository: "redis".into(),
-                tag: "hand".into(),
-                digest: "sha256:2".into()
-            }
-        );
-    }
-
-    #[test]
-    fn signature_tags_are_recognised_exactly() {
-        let hex = "0123456789abcdef".repeat(4);
-        for ok in ["sig", "att", "sbom"] {
-            assert!(is_signature_tag(&format!("sha256-{hex}.{ok}")));
-        }
-        assert!(!is_signature_tag(&format!("sha256-{hex}.txt")));
-        assert!(!is_signature_tag(&format!("sha256-{}.sig", &hex[1..])));
-        assert!(!is_signature_tag(&format!("sha256-{}x.sig", &hex[1..])));
-        assert!(!is_signature_tag("latest"));
-        assert!(!is_signature_tag(&format!("sha512-{hex}.sig")));
     }
 }

@@ -357,7 +357,7 @@ pub fn outside(desired: &OrgState, live: &OrgState, changes: &[Change]) -> Vec<A
     let mut mirrors: BTreeMap<String, Vec<String>> = BTreeMap::new();
     for (name, repo) in &desired.repositories {
         if let Some(m) = &repo.mirror {
-            if let Ok(up) = crate::policy::rules::docker_hub_repository(&m.from) {
+            if let Ok(up) = crate::model::docker_hub_repository(&m.from) {
                 mirrors.entry(up).or_default().push(name.clone());
             }
         }
@@ -514,6 +514,7 @@ pub fn project(live: &OrgState, changes: &[Change]) -> OrgState {
                         full_description: Some(fields.full_description.clone()),
                         grants: Some(BTreeMap::new()),
                         mirror: None,
+                        tags: None,
                     },
                 );
             }
@@ -610,6 +611,7 @@ mod tests {
             full_description: Some(String::new()),
             grants: Some(grants.iter().map(|(t, p)| (t.to_string(), *p)).collect()),
             mirror: None,
+            tags: None,
         }
     }
 

@@ -1,5 +1,6 @@
 //! Pure diff of desired vs live [`OrgState`]: owns the rules that turn drift into [`Change`]s and
-//! [`Note`]s, and the ordering of the resulting [`Plan`]. No I/O.
+//! [`Note`]s, and the ordering of the resulting [`Plan`]. One [`diff`] builds the whole plan, the
+//! image copies and hand-pushed tags included (their rows: [`super::images`]). No I/O.
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -14,14 +15,14 @@ pub struct DiffOptions {
     pub prune: bool,
 }
 
-struct Builder<'a> {
-    org: &'a str,
-    changes: Vec<Change>,
-    notes: Vec<Note>,
+pub(super) struct Builder<'a> {
+    pub(super) org: &'a str,
+    pub(super) changes: Vec<Change>,
+    pub(super) notes: Vec<Note>,
 }
 
 impl Builder<'_> {
-    fn note(&mut self, kind: ResourceKind, address: String, message: impl Into<String>) {
+    pub(super) fn note(&mut self, kind: ResourceKind, address: String, message: impl Into<String>) {
         self.notes.push(Note {
             kind,
             address,
@@ -34,7 +35,7 @@ impl Builder<'_> {
     /// A live resource the policy does not mention: with prune, `change` removes it; without, it
     /// is left alone and a note at the change's address says so (`what` names the resource, `verb`
     /// is what prune would do to it).
-    fn prune_or_note(
+    pub(super) fn prune_or_note(
         &mut self,
         prune: bool,
         change: Change,
@@ -116,6 +117,7 @@ fn changes_and_notes(
     diff_members(desired, live, opts, &mut b);
     diff_teams(desired, live, opts, &mut b);
     diff_repositories(desired, live, opts, &mut b);
+    crate::plan::images::diff_images(desired, live, opts, &mut b);
     let mut changes = b.changes;
     sort_changes(&mut changes, &desired.org);
     let mut notes = b.notes;
@@ -172,7 +174,7 @@ fn mirrored_from(desired: &OrgState) -> BTreeMap<String, Vec<String>> {
     let mut out: BTreeMap<String, Vec<String>> = BTreeMap::new();
     for (name, repo) in &desired.repositories {
         if let Some(m) = &repo.mirror {
-            if let Ok(upstream) = crate::policy::rules::docker_hub_repository(&m.from) {
+            if let Ok(upstream) = crate::model::docker_hub_repository(&m.from) {
                 out.entry(upstream).or_default().push(name.clone());
             }
         }
@@ -594,6 +596,7 @@ mod tests {
             full_description: None,
             grants: grants.map(|g| g.iter().map(|(t, p)| (t.to_string(), *p)).collect()),
             mirror: None,
+            tags: None,
         }
     }
     fn prune() -> DiffOptions {

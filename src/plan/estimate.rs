@@ -5,7 +5,15 @@
 use std::fmt;
 
 use super::{Change, Plan};
-use crate::hub::RateLimit;
+
+/// Docker Hub's API budget as its `X-RateLimit-*` headers state it (the hub client reads them).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct HubBudget {
+    /// Requests per window, when stated.
+    pub limit: Option<u64>,
+    /// Requests left in this window.
+    pub remaining: u64,
+}
 
 /// The expected cost of applying a plan and what remains of each budget.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -18,13 +26,19 @@ pub struct Estimate {
     /// image manifest, so one per platform of a multi-arch image).
     pub pulls: u64,
     /// The hub's `X-RateLimit-*` budget after the plan's reads, when announced.
-    pub hub_budget: Option<RateLimit>,
+    pub hub_budget: Option<HubBudget>,
     /// Docker Hub's `ratelimit-remaining` after the plan's reads, when announced.
     pub pulls_remaining: Option<u64>,
 }
 
 impl Estimate {
-    pub fn of(plan: &Plan, hub_budget: Option<RateLimit>, pulls_remaining: Option<u64>) -> Self {
+    /// `pulls`: what the plan's copies spend (`mirror::docker_hub_pulls`).
+    pub fn of(
+        plan: &Plan,
+        pulls: u64,
+        hub_budget: Option<HubBudget>,
+        pulls_remaining: Option<u64>,
+    ) -> Self {
         let mut writes = 0u64;
         let mut needs_team_ids = false;
         for c in &plan.changes {
@@ -48,7 +62,7 @@ impl Estimate {
         }
         Estimate {
             hub_calls: plan.api_calls + writes + u64::from(needs_team_ids),
-            pulls: crate::mirror::docker_hub_pulls(&plan.changes),
+            pulls,
             hub_budget,
             pulls_remaining,
         }
@@ -122,12 +136,11 @@ mod tests {
                 permission: crate::model::Permission::Read,
             },
         ];
-        let budget = RateLimit {
+        let budget = HubBudget {
             limit: Some(600),
             remaining: 590,
-            reset: Some(1),
         };
-        let e = Estimate::of(&plan, Some(budget), None);
+        let e = Estimate::of(&plan, 0, Some(budget), None);
         assert_eq!((e.hub_calls, e.pulls), (5 + 3 + 1, 0));
         assert_eq!(
             e.to_string(),
@@ -136,7 +149,8 @@ mod tests {
         );
         let tight = Estimate::of(
             &plan,
-            Some(RateLimit {
+            0,
+            Some(HubBudget {
                 remaining: 3,
                 ..budget
             }),

@@ -6,6 +6,7 @@
 pub mod access;
 pub mod diff;
 pub mod estimate;
+mod images;
 pub mod safety;
 pub mod saved;
 

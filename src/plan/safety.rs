@@ -289,6 +289,7 @@ mod tests {
                     full_description: None,
                     grants: None,
                     mirror: None,
+                    tags: None,
                 },
             );
         }

@@ -1,39 +1,38 @@
 //! Saved plans (`vetted plan --out plan.json`, `vetted apply plan.json`, `vetted show plan.json`):
 //! the plan as pure data together with fingerprints of everything it was computed from, so apply can
 //! refuse a plan whose inputs moved on. This module owns the file format (docs/saved-plans.md), its
-//! reading and writing, and the fingerprints; it holds no credentials and makes no request.
+//! parsing and the fingerprints; it holds no credentials, makes no request and touches no file
+//! (src/commands/saved.rs reads and writes the files).
 //!
 //! Fingerprints are `sha256:` digests of canonical JSON (object keys sorted, no whitespace):
 //! - `policy`: the policy file's bytes and the desired state it means (which includes the README
 //!   files it references);
 //! - `lock`: vetted.lock's bytes, or `null` when there was none;
-//! - `live`: the live organization as read with the policy's scope, plus the organization's mirrored
-//!   tags as read from the registry. `live_parts` holds one digest per section (image access,
-//!   members, each team, each repository, each mirrored tag), so a stale plan says what moved.
+//! - `live`: the live organization as read with the policy's scope, its repositories' tags (as read
+//!   from the registry and the hub's tag listing) included. `live_parts` holds one digest per
+//!   section (image access, members, each team, each repository, each tag of a mirrored
+//!   repository the policy lists or the organization holds), so a stale plan says what moved.
 //!
 //! Fingerprints are plain hashes anyone who can read the inputs can recompute, so they only say
 //! that the inputs did not move. What a saved plan may change is decided by [`first_difference`]:
 //! apply recomputes the plan from the same inputs and applies it only when its changes equal the
 //! saved ones, [display-only fields](decisive) aside.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 
-use crate::model::OrgState;
+use crate::model::{OrgState, PolicySettings, Repository};
 use crate::plan::{Change, FORMAT_VERSION, Plan};
-use crate::policy::Policy;
 
 /// What the `kind` field of a saved plan says.
 pub const KIND: &str = "vetted-saved-plan";
-/// Version of the saved-plan file format. Bump on incompatible changes.
-pub const SAVED_FORMAT_VERSION: &str = "1";
-
-/// The organization's mirrored tags as read: (repository, tag) -> digest (`None`: missing).
-pub type LiveTags = BTreeMap<(String, String), Option<String>>;
+/// Version of the saved-plan file format. Bump on incompatible changes. 2: the `live` fingerprint
+/// is the digest of the live state with its repositories' tags inside (1 hashed them beside it).
+pub const SAVED_FORMAT_VERSION: &str = "2";
 
 /// A saved plan file.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -124,13 +123,14 @@ fn digest_of<T: Serialize>(value: &T) -> String {
     sha256(canonical_json(&v).as_bytes())
 }
 
-/// The policy fingerprint: the file's bytes and the desired state and settings they mean.
-pub fn policy_fingerprint(source: &[u8], policy: &Policy) -> String {
+/// The policy fingerprint: the file's bytes and the desired state and settings they mean
+/// (`desired` as the policy gives it, before its images are resolved).
+pub fn policy_fingerprint(source: &[u8], desired: &OrgState, settings: &PolicySettings) -> String {
     let meaning = serde_json::json!({
         "file": sha256(source),
-        "desired": digest_of(&policy.desired),
-        "prune": policy.settings.prune,
-        "delete_threshold": policy.settings.delete_threshold,
+        "desired": digest_of(desired),
+        "prune": settings.prune,
+        "delete_threshold": settings.delete_threshold,
     });
     sha256(canonical_json(&meaning).as_bytes())
 }
@@ -140,8 +140,10 @@ pub fn lock_fingerprint(bytes: Option<&[u8]>) -> Option<String> {
     bytes.map(sha256)
 }
 
-/// Per-section digests of the live state and the mirrored tags.
-pub fn live_parts(live: &OrgState, tags: &LiveTags) -> BTreeMap<String, String> {
+/// Per-section digests of the live state: a repository without its tags, and each tag of a
+/// mirrored repository on its own, keyed like plan addresses. `desired` names the mirrored tags:
+/// one the organization lacks has a section too (`null`), so its appearance is named.
+pub fn live_parts(live: &OrgState, desired: &OrgState) -> BTreeMap<String, String> {
     let org = &live.org;
     let mut parts = BTreeMap::new();
     parts.insert("image_access".to_string(), digest_of(&live.image_access));
@@ -165,38 +167,55 @@ pub fn live_parts(live: &OrgState, tags: &LiveTags) -> BTreeMap<String, String> 
             }
         }
     }
-    for (name, repo) in &live.repositories {
-        parts.insert(format!("repository {org}/{name}"), digest_of(repo));
+    let mut tags: BTreeSet<(&str, &str)> = BTreeSet::new();
+    for (name, repo) in &desired.repositories {
+        for tag in repo.mirror.iter().flat_map(|m| m.tags.keys()) {
+            tags.insert((name, tag));
+        }
     }
-    for ((repo, tag), digest) in tags {
+    for (name, repo) in &live.repositories {
+        tags.extend(
+            repo.tags
+                .iter()
+                .flat_map(|t| t.keys())
+                .map(|t| (name.as_str(), t.as_str())),
+        );
+        let bare = Repository {
+            tags: None,
+            ..repo.clone()
+        };
+        parts.insert(format!("repository {org}/{name}"), digest_of(&bare));
+    }
+    // A tag's section keeps format 1's value: its digest, or `null` when the tag is missing.
+    for (repo, tag) in tags {
+        let digest = live.repositories.get(repo).and_then(|r| r.tag_digest(tag));
         parts.insert(
             crate::plan::image_address(org, repo, tag),
-            digest_of(digest),
+            digest_of(&digest),
         );
     }
     parts
 }
 
-/// The live fingerprint: the whole live state and the mirrored tags.
-pub fn live_fingerprint(live: &OrgState, tags: &LiveTags) -> String {
-    let tags: Vec<(&String, &String, &Option<String>)> =
-        tags.iter().map(|((r, t), d)| (r, t, d)).collect();
-    digest_of(&serde_json::json!({ "state": live, "tags": tags }))
+/// The live fingerprint: the whole live state, its repositories' tags included.
+pub fn live_fingerprint(live: &OrgState) -> String {
+    digest_of(live)
 }
 
 impl Fingerprints {
+    /// `desired` and `settings` as the policy gives them (before images are resolved).
     pub fn compute(
         policy_source: &[u8],
-        policy: &Policy,
+        desired: &OrgState,
+        settings: &PolicySettings,
         lock: Option<&[u8]>,
         live: &OrgState,
-        tags: &LiveTags,
     ) -> Fingerprints {
         Fingerprints {
-            policy: policy_fingerprint(policy_source, policy),
+            policy: policy_fingerprint(policy_source, desired, settings),
             lock: lock_fingerprint(lock),
-            live: live_fingerprint(live, tags),
-            live_parts: live_parts(live, tags),
+            live: live_fingerprint(live),
+            live_parts: live_parts(live, desired),
         }
     }
 
@@ -262,24 +281,29 @@ fn decisive(change: &Change) -> Value {
     serde_json::to_value(&c).unwrap_or(Value::Null)
 }
 
-/// `+ invite mallory`: a change as the plan shows it.
-fn shown(change: &Change, org: &str) -> String {
-    // The address comes from the saved file (input): escaped like any text from outside.
+/// `+ invite mallory`: a change as the plan shows it. The address comes from the saved file
+/// (input): `escape` makes it safe to show.
+fn shown(change: &Change, org: &str, escape: &dyn Fn(&str) -> String) -> String {
     format!(
         "`{} {}`",
         change.action().marker(),
-        crate::render::untrusted(&change.address(org))
+        escape(&change.address(org))
     )
 }
 
 /// The first way `saved`'s changes differ from `now`'s (the plan its inputs give), in words;
 /// `None` when they are the same set of changes ([`decisive`] fields; order aside: apply orders
-/// changes itself). The one comparison `apply PLAN` makes.
-pub fn first_difference(saved: &Plan, now: &Plan) -> Option<String> {
+/// changes itself). The one comparison `apply PLAN` makes. `escape` is applied to everything
+/// the message quotes from the saved file (the caller's escaping of text from outside).
+pub fn first_difference(
+    saved: &Plan,
+    now: &Plan,
+    escape: &dyn Fn(&str) -> String,
+) -> Option<String> {
     if saved.org != now.org {
         return Some(format!(
             "the saved plan is for organization {}, its inputs for {}",
-            crate::render::untrusted(&saved.org),
+            escape(&saved.org),
             now.org
         ));
     }
@@ -298,7 +322,7 @@ pub fn first_difference(saved: &Plan, now: &Plan) -> Option<String> {
         let Some(candidates) = given.get_mut(&address) else {
             return Some(format!(
                 "the saved plan has {}, which its inputs do not give",
-                shown(c, org)
+                shown(c, org, escape)
             ));
         };
         if let Some(i) = candidates.iter().position(|(v, _)| *v == wanted) {
@@ -308,18 +332,18 @@ pub fn first_difference(saved: &Plan, now: &Plan) -> Option<String> {
         let Some((theirs, _)) = candidates.first() else {
             return Some(format!(
                 "the saved plan has {} more often than its inputs give it",
-                shown(c, org)
+                shown(c, org, escape)
             ));
         };
         let field = first_field(&wanted, theirs);
-        return Some(format!("{} differs in `{field}`", shown(c, org)));
+        return Some(format!("{} differs in `{field}`", shown(c, org, escape)));
     }
     for c in &now.changes {
         let address = c.address(org);
         if given.get(&address).is_some_and(|left| !left.is_empty()) {
             return Some(format!(
                 "its inputs give {}, which the saved plan lacks",
-                shown(c, org)
+                shown(c, org, escape)
             ));
         }
     }
@@ -340,7 +364,8 @@ fn first_field(a: &Value, b: &Value) -> String {
         .map_or_else(|| "type".into(), |k| k.to_string())
 }
 
-/// Fills the display-only estimates (`bytes`, `manifests`) of `copies` from `saved`'s copy rows
+/// Fills the display-only estimates (`bytes`, `manifests`) of the copy rows of `copies` (other
+/// changes are left as they are) from `saved`'s copy rows
 /// with the same address: `apply PLAN` shows the estimates that were reviewed without reading
 /// every source manifest again (Docker Hub counts manifest GETs as pulls).
 pub fn take_estimates(copies: &mut [Change], saved: &Plan) {
@@ -471,34 +496,6 @@ impl SavedPlan {
         }
         Ok(saved)
     }
-
-    /// Reads and parses the file at `path`.
-    pub fn read(path: &Path) -> Result<SavedPlan, SavedPlanError> {
-        let text = std::fs::read_to_string(path).map_err(|e| SavedPlanError {
-            path: path.display().to_string(),
-            message: format!("cannot read the saved plan: {e}"),
-        })?;
-        SavedPlan::parse(path, &text)
-    }
-
-    /// Writes the file atomically (a temporary file beside it, then a rename), so an interrupted
-    /// write never leaves half a plan.
-    pub fn write(&self, path: &Path) -> Result<(), SavedPlanError> {
-        let err = |e: std::io::Error| SavedPlanError {
-            path: path.display().to_string(),
-            message: format!("cannot write the saved plan: {e}"),
-        };
-        let name = path
-            .file_name()
-            .map(|n| n.to_string_lossy().into_owned())
-            .unwrap_or_else(|| "plan.json".to_string());
-        let tmp = path.with_file_name(format!(".{name}.tmp{}", std::process::id()));
-        std::fs::write(&tmp, self.to_json()).map_err(err)?;
-        std::fs::rename(&tmp, path).map_err(|e| {
-            let _ = std::fs::remove_file(&tmp);
-            err(e)
-        })
-    }
 }
 
 #[cfg(test)]
@@ -520,14 +517,19 @@ mod tests {
                 full_description: Some(String::new()),
                 grants: Some(BTreeMap::from([("devs".to_string(), Permission::Read)])),
                 mirror: None,
+                tags: None,
             },
         );
         s
     }
 
-    fn policy() -> Policy {
-        crate::policy::parse(Path::new("vetted.toml"), "org = \"acme\"\n").unwrap()
+    fn desired() -> OrgState {
+        OrgState::empty("acme")
     }
+    const SETTINGS: PolicySettings = PolicySettings {
+        prune: false,
+        delete_threshold: 0.25,
+    };
 
     fn saved() -> SavedPlan {
         let plan = Plan {
@@ -541,8 +543,7 @@ mod tests {
             drift: Default::default(),
             api_calls: 3,
         };
-        let tags = LiveTags::new();
-        let fp = Fingerprints::compute(b"org = \"acme\"\n", &policy(), None, &live(), &tags);
+        let fp = Fingerprints::compute(b"org = \"acme\"\n", &desired(), &SETTINGS, None, &live());
         let url = url::Url::parse("http://user:pw@127.0.0.1:5080/?q=1").unwrap();
         SavedPlan::new(plan, &url, Path::new("vetted.toml"), fp)
     }
@@ -569,31 +570,6 @@ mod tests {
     }
 
     #[test]
-    fn write_puts_the_file_there_atomically_and_read_gets_it_back() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("plan.json");
-        let s = saved();
-        s.write(&path).unwrap();
-        let text = std::fs::read_to_string(&path).unwrap();
-        assert_eq!(text, s.to_json());
-        assert!(text.ends_with("}\n"), "{text}");
-        assert_eq!(SavedPlan::read(&path).unwrap(), s);
-        // Overwrites, and leaves no temporary file beside it.
-        let mut other = saved();
-        other.plan.api_calls = 99;
-        other.write(&path).unwrap();
-        assert_eq!(SavedPlan::read(&path).unwrap(), other);
-        let names: Vec<_> = std::fs::read_dir(dir.path())
-            .unwrap()
-            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
-            .collect();
-        assert_eq!(names, vec!["plan.json".to_string()]);
-        // A directory that does not exist: an error naming the file.
-        let e = s.write(&dir.path().join("no/such/plan.json")).unwrap_err();
-        assert!(e.to_string().contains("cannot write the saved plan"), "{e}");
-    }
-
-    #[test]
     fn round_trip_and_no_credentials_in_the_url() {
         let s = saved();
         assert_eq!(s.hub_url, "http://127.0.0.1:5080");
@@ -616,10 +592,18 @@ mod tests {
             .to_string();
         assert!(e.contains("no `kind` field"), "{e}");
         let mut v: Value = serde_json::from_str(&saved().to_json()).unwrap();
-        v["format_version"] = "2".into();
+        v["format_version"] = "3".into();
         let e = SavedPlan::parse(p, &v.to_string()).unwrap_err().to_string();
-        assert!(e.contains("saved plan format \"2\""), "{e}");
+        assert!(e.contains("saved plan format \"3\""), "{e}");
         assert!(e.contains("run `vetted plan --out` again"), "{e}");
+        // Format 1 (its live fingerprint hashed the tags beside the state): refused, not stale.
+        v["format_version"] = "1".into();
+        v["vetted_version"] = "0.1.0".into();
+        let e = SavedPlan::parse(p, &v.to_string()).unwrap_err().to_string();
+        assert!(
+            e.contains("saved plan format \"1\" (written by vetted 0.1.0) is not supported"),
+            "{e}"
+        );
         let mut v: Value = serde_json::from_str(&saved().to_json()).unwrap();
         v["plan"]["changes"][0]["type"] = "explode".into();
         let e = SavedPlan::parse(p, &v.to_string()).unwrap_err().to_string();
@@ -632,14 +616,36 @@ mod tests {
 
     #[test]
     fn changes_since_names_what_moved() {
-        let tags = LiveTags::from([(("redis".to_string(), "7.2".to_string()), None)]);
-        let pol = policy();
-        let before = Fingerprints::compute(b"a", &pol, Some(b"lock"), &live(), &tags);
-        let same = Fingerprints::compute(b"a", &pol, Some(b"lock"), &live(), &tags);
+        // The policy mirrors redis:7.2; the organization lacks the tag when the plan is made.
+        let mut want = desired();
+        want.repositories.insert(
+            "redis".into(),
+            Repository {
+                mirror: Some(crate::model::Mirror {
+                    from: "bitnami/redis".into(),
+                    tags: BTreeMap::from([("7.2".to_string(), None)]),
+                    platforms: None,
+                    signatures: false,
+                }),
+                ..live().repositories["redis"].clone()
+            },
+        );
+        let mut old = live();
+        old.repositories
+            .insert("old".into(), old.repositories["redis"].clone());
+        let fp = |src: &[u8], lock: Option<&[u8]>, live: &OrgState| {
+            Fingerprints::compute(src, &want, &SETTINGS, lock, live)
+        };
+        let before = fp(b"a", Some(b"lock"), &old);
+        assert!(
+            before.live_parts.contains_key("image acme/redis:7.2"),
+            "{before:?}"
+        );
+        let same = fp(b"a", Some(b"lock"), &old);
         let (p, l) = (Path::new("vetted.toml"), Path::new("vetted.lock"));
         assert!(before.changes_since(&same, p, l).is_empty());
 
-        let mut drifted = live();
+        let mut drifted = old.clone();
         drifted
             .teams
             .as_mut()
@@ -648,34 +654,62 @@ mod tests {
             .unwrap()
             .members
             .insert(Username::new("mallory"));
-        drifted.repositories.remove("redis");
-        let tags2 = LiveTags::from([(
-            ("redis".to_string(), "7.2".to_string()),
-            Some(format!("sha256:{}", "1".repeat(64))),
-        )]);
+        drifted.repositories.remove("old");
+        // The tag appears: its own section moves, not its repository's.
+        drifted.repositories.get_mut("redis").unwrap().tags = Some(BTreeMap::from([(
+            "7.2".to_string(),
+            crate::model::Image {
+                digest: format!("sha256:{}", "1".repeat(64)),
+                source: None,
+            },
+        )]));
         // A lock that appears after the plan, or whose bytes change, is a change too.
-        let unlocked = Fingerprints::compute(b"a", &pol, None, &live(), &tags);
+        let unlocked = fp(b"a", None, &old);
         assert_eq!(
             unlocked.changes_since(&before, p, l),
             vec!["vetted.lock was created".to_string()]
         );
-        let relocked = Fingerprints::compute(b"a", &pol, Some(b"lock2"), &live(), &tags);
+        let relocked = fp(b"a", Some(b"lock2"), &old);
         assert_eq!(
             before.changes_since(&relocked, p, l),
             vec!["vetted.lock changed".to_string()]
         );
         assert!(unlocked.changes_since(&unlocked, p, l).is_empty());
 
-        let now = Fingerprints::compute(b"b", &pol, None, &drifted, &tags2);
+        let now = fp(b"b", None, &drifted);
         let said = before.changes_since(&now, p, l);
         assert_eq!(
             said,
             vec![
                 "the policy vetted.toml (or a file it references) changed".to_string(),
                 "vetted.lock was removed".to_string(),
-                "the live organization changed: image acme/redis:7.2, team devs, repository acme/redis (gone)"
+                "the live organization changed: image acme/redis:7.2, team devs, repository acme/old (gone)"
                     .to_string(),
             ]
+        );
+
+        // A hand-pushed tag of a mirrored repository is a section of its own too, and the whole
+        // live fingerprint covers every tag.
+        let mut pushed = drifted.clone();
+        pushed
+            .repositories
+            .get_mut("redis")
+            .unwrap()
+            .tags
+            .as_mut()
+            .unwrap()
+            .insert(
+                "hand".into(),
+                crate::model::Image {
+                    digest: String::new(),
+                    source: None,
+                },
+            );
+        let after = fp(b"b", None, &pushed);
+        assert_ne!(after.live, now.live);
+        assert_eq!(
+            now.changes_since(&after, p, l),
+            vec!["the live organization changed: image acme/redis:hand (new)".to_string()]
         );
     }
 }
@@ -706,6 +740,11 @@ mod compare_tests {
             permission,
         }
     }
+    /// No escaping: the messages as written.
+    fn same(s: &str) -> String {
+        s.to_string()
+    }
+
     fn plan(changes: Vec<Change>) -> Plan {
         Plan {
             format_version: FORMAT_VERSION.into(),
@@ -728,8 +767,8 @@ mod compare_tests {
             address: "docker.io".into(),
             message: "anything".into(),
         });
-        assert_eq!(first_difference(&saved, &now), None);
-        assert_eq!(first_difference(&now, &now), None);
+        assert_eq!(first_difference(&saved, &now, &same), None);
+        assert_eq!(first_difference(&now, &now, &same), None);
     }
 
     #[test]
@@ -742,17 +781,17 @@ mod compare_tests {
         };
         let extra = plan(vec![grant("devs", Permission::Read), owner]);
         assert_eq!(
-            first_difference(&extra, &now).as_deref(),
+            first_difference(&extra, &now, &same).as_deref(),
             Some("the saved plan has `+ invite mallory`, which its inputs do not give")
         );
         let missing = plan(vec![]);
         assert_eq!(
-            first_difference(&missing, &now).as_deref(),
+            first_difference(&missing, &now, &same).as_deref(),
             Some("its inputs give `+ grant acme/api:devs`, which the saved plan lacks")
         );
         let admin = plan(vec![grant("devs", Permission::Admin)]);
         assert_eq!(
-            first_difference(&admin, &now).as_deref(),
+            first_difference(&admin, &now, &same).as_deref(),
             Some("`+ grant acme/api:devs` differs in `permission`")
         );
         let twice = plan(vec![
@@ -760,7 +799,7 @@ mod compare_tests {
             grant("devs", Permission::Read),
         ]);
         assert_eq!(
-            first_difference(&twice, &now).as_deref(),
+            first_difference(&twice, &now, &same).as_deref(),
             Some("the saved plan has `+ grant acme/api:devs` more often than its inputs give it")
         );
         let other_type = plan(vec![Change::UpdateGrant {
@@ -772,7 +811,7 @@ mod compare_tests {
             },
         }]);
         assert_eq!(
-            first_difference(&other_type, &now).as_deref(),
+            first_difference(&other_type, &now, &same).as_deref(),
             Some("`~ grant acme/api:devs` differs in `type`")
         );
         // The `old` side is compared too: it comes from the live state the fingerprints cover.
@@ -782,14 +821,33 @@ mod compare_tests {
             *old_digest = Some(format!("sha256:{}", "b".repeat(64)));
         }
         assert_eq!(
-            first_difference(&plan(vec![moved]), &now).as_deref(),
+            first_difference(&plan(vec![moved]), &now, &same).as_deref(),
             Some("`~ image acme/redis:7.2` differs in `old_digest`")
         );
         let mut elsewhere = plan(vec![]);
         elsewhere.org = "other".into();
         assert!(
-            first_difference(&elsewhere, &plan(vec![]))
+            first_difference(&elsewhere, &plan(vec![]), &same)
                 .is_some_and(|d| d.contains("organization other"))
+        );
+    }
+
+    #[test]
+    fn what_the_message_quotes_from_the_file_goes_through_the_escape() {
+        let now = plan(vec![grant("devs", Permission::Read)]);
+        let forged = plan(vec![grant("devs\u{1b}[2J", Permission::Read)]);
+        let marked = |s: &str| format!("<{}>", s.replace('\u{1b}', "ESC"));
+        assert_eq!(
+            first_difference(&forged, &now, &marked).as_deref(),
+            Some(
+                "the saved plan has `+ <grant acme/api:devsESC[2J>`, which its inputs do not give"
+            )
+        );
+        let mut elsewhere = plan(vec![]);
+        elsewhere.org = "o\u{1b}".into();
+        assert!(
+            first_difference(&elsewhere, &plan(vec![]), &marked)
+                .is_some_and(|d| d.contains("organization <oESC>"))
         );
     }
 

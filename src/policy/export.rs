@@ -389,6 +389,7 @@ mod tests {
                     ("ops".to_string(), Permission::Admin),
                 ])),
                 mirror: None,
+                tags: None,
             },
         );
         s.repositories.insert(
@@ -399,6 +400,7 @@ mod tests {
                 full_description: Some("ends with a quote'".into()),
                 grants: Some(BTreeMap::from([("devs".to_string(), Permission::Read)])),
                 mirror: None,
+                tags: None,
             },
         );
         s.repositories.insert(
@@ -409,6 +411,7 @@ mod tests {
                 full_description: Some(String::new()),
                 grants: Some(BTreeMap::new()),
                 mirror: None,
+                tags: None,
             },
         );
         s

@@ -322,10 +322,7 @@ impl fmt::Display for LockChange {
 
 /// `sha256:0123456789ab`: the first 12 hex digits, as plans and messages show digests.
 pub fn short(digest: &str) -> String {
-    match digest.split_once(':') {
-        Some((alg, hex)) => format!("{alg}:{}", hex.chars().take(12).collect::<String>()),
-        None => digest.to_string(),
-    }
+    crate::model::short_digest(digest)
 }
 
 /// Starts an update of `old` (empty when there is no lock) to what `policy` mirrors. Pinned tags

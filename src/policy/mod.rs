@@ -34,23 +34,8 @@ pub struct Policy {
     pub settings: PolicySettings,
 }
 
-/// `[settings]`: how plan and apply treat what the policy does not list.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub struct PolicySettings {
-    /// Delete teams, repositories, grants and members the policy does not list. Default false.
-    pub prune: bool,
-    /// Refuse a plan deleting more than this fraction of the managed items of a kind. Default 0.25.
-    pub delete_threshold: f64,
-}
-
-impl Default for PolicySettings {
-    fn default() -> Self {
-        PolicySettings {
-            prune: false,
-            delete_threshold: 0.25,
-        }
-    }
-}
+/// `[settings]` (defined with the model: the plan reads it).
+pub use crate::model::PolicySettings;
 
 #[derive(Debug, thiserror::Error)]
 pub enum PolicyError {

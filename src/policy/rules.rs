@@ -1,6 +1,8 @@
 //! Name and reference syntax rules the policy enforces before any request (Docker Hub's and the OCI
 //! distribution spec's), as plain predicates so validation and tests share one definition.
 
+pub use crate::model::{docker_hub_repository, image_reference_error, is_registry_host};
+
 /// Organization (namespace) names: lowercase letters and digits, 2..=255 characters.
 /// Unconfirmed: Docker Hub documents 4..=30 for new accounts; older namespaces can be shorter, so the
 /// check stays permissive on length and strict on characters.
@@ -60,90 +62,6 @@ fn is_separated(s: &str, sep: impl Fn(u8) -> bool) -> bool {
     prev_alnum
 }
 
-/// An OCI path component: `[a-z0-9]+(?:(?:[._]|__|[-]+)[a-z0-9]+)*`.
-fn is_path_component(s: &str) -> bool {
-    let b = s.as_bytes();
-    if b.is_empty() {
-        return false;
-    }
-    let alnum = |c: u8| c.is_ascii_lowercase() || c.is_ascii_digit();
-    let mut i = 0;
-    loop {
-        let start = i;
-        while i < b.len() && alnum(b[i]) {
-            i += 1;
-        }
-        if i == start {
-            return false;
-        }
-        if i == b.len() {
-            return true;
-        }
-        let sep_start = i;
-        while i < b.len() && !alnum(b[i]) {
-            i += 1;
-        }
-        let sep = &s[sep_start..i];
-        let ok = sep == "." || sep == "_" || sep == "__" || sep.bytes().all(|c| c == b'-');
-        if !ok {
-            return false;
-        }
-    }
-}
-
-/// A registry host: `localhost`, a dotted name, or either with `:port`.
-fn is_registry_host(s: &str) -> bool {
-    let (host, port) = match s.rsplit_once(':') {
-        Some((h, p)) => (h, Some(p)),
-        None => (s, None),
-    };
-    let port_ok =
-        port.is_none_or(|p| !p.is_empty() && p.len() <= 5 && p.bytes().all(|c| c.is_ascii_digit()));
-    let host_ok = !host.is_empty()
-        && host.split('.').all(|label| {
-            !label.is_empty()
-                && !label.starts_with('-')
-                && !label.ends_with('-')
-                && label
-                    .bytes()
-                    .all(|c| c.is_ascii_alphanumeric() || c == b'-')
-        });
-    port_ok && host_ok
-}
-
-/// Why `from` is not an image reference without tag or digest, or `None` when it is one.
-/// Accepts `nginx`, `bitnami/redis`, `ghcr.io/org/tool`, `localhost:5000/x`.
-pub fn image_reference_error(s: &str) -> Option<&'static str> {
-    if s.is_empty() {
-        return Some("the image reference is empty");
-    }
-    if s.contains('@') {
-        return Some("`from` names a repository: put the digest in `tags` (\"TAG@sha256:...\")");
-    }
-    let mut parts: Vec<&str> = s.split('/').collect();
-    let first = parts[0];
-    let has_host =
-        parts.len() > 1 && (first.contains('.') || first.contains(':') || first == "localhost");
-    if has_host {
-        if !is_registry_host(first) {
-            return Some("the registry host is not a valid host[:port]");
-        }
-        parts.remove(0);
-    }
-    if parts.iter().any(|p| p.contains(':')) {
-        return Some("`from` names a repository: list tags in `tags`, not after a `:`");
-    }
-    if !parts.iter().all(|p| is_path_component(p)) {
-        return Some(
-            "path components must be lowercase letters and digits separated by `.`, `_`, `__` or `-`",
-        );
-    }
-    if s.len() > 255 {
-        return Some("the image reference is longer than 255 characters");
-    }
-    None
-}
-
 /// Most entries `[image_access] allow_repositories` may list. Unconfirmed: Docker does not document
 /// a limit; this bounds what one plan reads and writes.
 pub const ALLOWLIST_MAX: usize = 1_000;
@@ -151,34 +69,6 @@ pub const ALLOWLIST_MAX: usize = 1_000;
 /// Most custom registries `[registry_access]` may list. Unconfirmed: Docker does not document a
 /// limit.
 pub const CUSTOM_REGISTRIES_MAX: usize = 100;
-
-/// The Docker Hub repository (`namespace/name`, `library/nginx` for `nginx`) a reference names, or
-/// why it names none. Accepts `nginx`, `bitnami/redis`, `docker.io/bitnami/redis`,
-/// `index.docker.io/...` and `registry-1.docker.io/...`; refuses other registries, tags and digests.
-pub fn docker_hub_repository(s: &str) -> Result<String, &'static str> {
-    if s.contains('@') || s.rsplit('/').next().is_some_and(|last| last.contains(':')) {
-        return Err("name a repository, without a tag or digest");
-    }
-    if let Some(why) = image_reference_error(s) {
-        return Err(why);
-    }
-    let mut parts: Vec<&str> = s.split('/').collect();
-    let first = parts[0];
-    if parts.len() > 1 && (first.contains('.') || first.contains(':') || first == "localhost") {
-        if !matches!(
-            first,
-            "docker.io" | "index.docker.io" | "registry-1.docker.io"
-        ) {
-            return Err("the allowlist covers Docker Hub repositories only");
-        }
-        parts.remove(0);
-    }
-    match parts.as_slice() {
-        [name] => Ok(format!("library/{name}")),
-        [ns, name] => Ok(format!("{ns}/{name}")),
-        _ => Err("a Docker Hub repository is `namespace/name` (two path components at most)"),
-    }
-}
 
 /// A Registry Access Management address: a host name or domain with an optional port and path
 /// prefix (`ghcr.io`, `registry.example.com:5000`, `*.example.com` is not accepted), at most 255

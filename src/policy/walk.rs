@@ -702,6 +702,7 @@ impl Walker<'_> {
             full_description,
             grants,
             mirror,
+            tags: None,
         })
     }
 
