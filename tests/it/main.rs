@@ -14,6 +14,7 @@ mod messages;
 mod mirror;
 mod openapi;
 mod outside_access;
+mod progress;
 mod provider_forms;
 mod proxy;
 mod registry;
