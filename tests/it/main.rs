@@ -24,6 +24,7 @@ mod sandbox_api;
 mod sandbox_registry;
 mod saved;
 mod schema;
+mod screens;
 mod token_kinds;
 mod untrusted;
 mod workflows;
