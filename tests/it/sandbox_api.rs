@@ -291,8 +291,8 @@ async fn run_cases(hub: &Hub, cases: Vec<Case>) {
             Who::Nobody => None,
             Who::Bearer(t) => Some(t.to_string()),
             Who::Login(id, secret) => {
-                if !tokens.contains_key(&(id, secret)) {
-                    tokens.insert((id, secret), hub.token(id, secret).await);
+                if let std::collections::hash_map::Entry::Vacant(e) = tokens.entry((id, secret)) {
+                    e.insert(hub.token(id, secret).await);
                 }
                 tokens.get(&(id, secret)).cloned()
             }
