@@ -136,16 +136,42 @@ pub struct Output {
     pub color_stdout: bool,
     pub color_stderr: bool,
     pub verbose: bool,
+    /// The width stdout's tables fit ([`table_width`]); `None`: unconstrained.
+    pub width: Option<u16>,
 }
 
 impl Output {
     pub fn resolve(global: &GlobalArgs) -> Output {
+        let stdout = std::io::stdout();
+        let terminal = stdout
+            .is_terminal()
+            .then(|| terminal_size::terminal_size_of(&stdout).map(|(w, _)| w.0));
         Output {
             color_stdout: use_color(global.color, std::io::stdout().is_terminal()),
             color_stderr: use_color(global.color, std::io::stderr().is_terminal()),
             verbose: global.verbose,
+            width: table_width(terminal, std::env::var("COLUMNS").ok().as_deref()),
         }
     }
+}
+
+/// Tables are never fitted narrower than this (a narrower request gets this width).
+pub const MIN_TABLE_WIDTH: u16 = 40;
+
+/// The width tables fit: on a terminal (`terminal` is `Some`) its width, or COLUMNS when its size
+/// cannot be read; not a terminal: COLUMNS when set to a width, else `None`, so files and CI logs
+/// keep the unconstrained layout whatever the machine.
+fn table_width(terminal: Option<Option<u16>>, columns: Option<&str>) -> Option<u16> {
+    let columns = || {
+        columns
+            .and_then(|c| c.trim().parse::<u16>().ok())
+            .filter(|w| *w > 0)
+    };
+    let width = match terminal {
+        Some(Some(w)) if w > 0 => Some(w),
+        _ => columns(),
+    };
+    width.map(|w| w.max(MIN_TABLE_WIDTH))
 }
 
 /// `always` and `never` win; `auto` honours NO_COLOR (any non-empty value), TERM=dumb and whether
@@ -727,6 +753,22 @@ mod tests {
         let s = resolve(&cli(&["validate"]));
         assert!(s.hub().is_err() && s.registry().is_err());
         assert_eq!(s.limits, Limits::default());
+    }
+
+    #[test]
+    fn table_width_choice() {
+        // A terminal: its own width, whatever COLUMNS says.
+        assert_eq!(table_width(Some(Some(100)), Some("160")), Some(100));
+        // A terminal whose size cannot be read: COLUMNS.
+        assert_eq!(table_width(Some(None), Some("160")), Some(160));
+        // Not a terminal: COLUMNS when it is a width, else unconstrained.
+        assert_eq!(table_width(None, Some(" 120 ")), Some(120));
+        assert_eq!(table_width(None, None), None);
+        assert_eq!(table_width(None, Some("wide")), None);
+        assert_eq!(table_width(None, Some("0")), None);
+        assert_eq!(table_width(None, Some("99999")), None);
+        // Never narrower than a table can be read at.
+        assert_eq!(table_width(None, Some("10")), Some(MIN_TABLE_WIDTH));
     }
 
     #[test]

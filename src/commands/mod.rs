@@ -331,6 +331,7 @@ pub(crate) fn render_plan_with(
             &RenderOptions {
                 color: output.color_stdout,
                 verbose: output.verbose,
+                width: output.width,
             },
         ),
         Format::Json => crate::render::json(plan),

@@ -14,7 +14,7 @@ use std::fmt::Write as _;
 
 use crate::plan::{Action, Change, Plan};
 
-use super::{detail, groups, heading, summary_line};
+use super::{detail, detail_lines, groups, heading, summary_line};
 
 /// GitHub's limit for an issue or pull-request comment body.
 pub const COMMENT_LIMIT: usize = 65_536;
@@ -236,11 +236,13 @@ pub fn render(plan: &Plan, opts: &MarkdownOptions) -> String {
                 );
                 let mut first = true;
                 for c in changes {
+                    // One attribute per line, as in the text view.
+                    let change: Vec<String> = detail_lines(c).iter().map(|l| escape(l)).collect();
                     let row = format!(
                         "| {} | {} | {} |\n",
                         marker_cell(c),
                         code(&c.address(&plan.org)),
-                        escape(&detail(c))
+                        change.join("<br>")
                     );
                     let piece = if first { format!("{head}{row}") } else { row };
                     if !b.try_push(&piece, reserve) {
@@ -484,7 +486,7 @@ mod tests {
 
         | | address | change |
         |---|---|---|
-        | `~` | `repository acme/redis` | update public -> private |
+        | `~` | `repository acme/redis` | ~ visibility: public -> private |
         ");
     }
 

@@ -1,5 +1,6 @@
 //! Renders a [`Plan`] for people and machines: a terminal text view (comfy-table per resource kind,
-//! unified diffs for long texts), the versioned JSON document (docs/plan-json.md) and markdown for
+//! fitted to the terminal's width when there is one, one line per attribute of a multi-attribute
+//! update as Terraform shows them, unified diffs for long texts), the versioned JSON document (docs/plan-json.md) and markdown for
 //! pull-request comments ([`markdown`](mod@markdown)).
 
 mod access;
@@ -24,6 +25,9 @@ use crate::plan::{Action, Change, Plan, ResourceKind};
 pub struct RenderOptions {
     pub color: bool,
     pub verbose: bool,
+    /// Fit the tables to this many columns, wrapping long cells inside their column; `None`:
+    /// unconstrained (one line per row, however long).
+    pub width: Option<u16>,
 }
 
 /// The summary line, e.g. `Plan: 3 to add, 1 to change, 0 to destroy.`
@@ -109,6 +113,106 @@ fn registry_access_text(r: &crate::model::RegistryAccess) -> String {
         "enabled={} docker_hub={} registries={list}",
         r.enabled, r.docker_hub
     )
+}
+
+/// `name: old -> new` for an attribute that changed, or `name: new` when the live value is unknown.
+fn attribute<T: std::fmt::Display + PartialEq>(
+    out: &mut Vec<String>,
+    name: &str,
+    old: Option<T>,
+    new: T,
+) {
+    match old {
+        Some(o) if o == new => {}
+        Some(o) => out.push(format!("~ {name}: {o} -> {new}")),
+        None => out.push(format!("+ {name}: {new}")),
+    }
+}
+
+/// A custom registry of Registry Access Management as the text view lists it:
+/// `"GitHub Container Registry"`, `"Quay" (not allowed)`.
+fn registry_entry(c: &crate::model::CustomRegistry) -> String {
+    if c.allowed {
+        format!("{:?}", c.friendly_name)
+    } else {
+        format!("{:?} (not allowed)", c.friendly_name)
+    }
+}
+
+/// What a change does for the text view, one line per attribute of a multi-attribute update
+/// (Image Access Management, Registry Access Management, a repository's fields), only the
+/// attributes that change, as Terraform shows an in-place update: `~ enabled: false -> true`.
+/// Other changes are their one-line [`detail`].
+fn detail_lines(c: &Change) -> Vec<String> {
+    let mut out = Vec::new();
+    match c {
+        Change::SetImageAccess { old, new } => {
+            let o = old.as_ref();
+            attribute(&mut out, "enabled", o.map(|o| o.enabled), new.enabled);
+            attribute(
+                &mut out,
+                "allow_official_images",
+                o.map(|o| o.allow_official_images),
+                new.allow_official_images,
+            );
+            attribute(
+                &mut out,
+                "allow_verified_publishers",
+                o.map(|o| o.allow_verified_publishers),
+                new.allow_verified_publishers,
+            );
+        }
+        Change::SetRegistryAccess { old, new } => {
+            let o = old.as_ref();
+            attribute(&mut out, "enabled", o.map(|o| o.enabled), new.enabled);
+            attribute(
+                &mut out,
+                "docker_hub",
+                o.map(|o| o.docker_hub),
+                new.docker_hub,
+            );
+            let before = o.map(|o| o.custom.as_slice()).unwrap_or_default();
+            for n in &new.custom {
+                match before.iter().find(|b| b.address == n.address) {
+                    Some(b) if b == n => {}
+                    Some(b) => out.push(format!(
+                        "~ registry {}: {} -> {}",
+                        n.address,
+                        registry_entry(b),
+                        registry_entry(n)
+                    )),
+                    None => out.push(format!("+ registry {} {}", n.address, registry_entry(n))),
+                }
+            }
+            for b in before {
+                if !new.custom.iter().any(|n| n.address == b.address) {
+                    out.push(format!("- registry {} {}", b.address, registry_entry(b)));
+                }
+            }
+        }
+        Change::UpdateRepository {
+            private,
+            description,
+            full_description,
+            ..
+        } => {
+            if let Some(p) = private {
+                let v = |b: bool| if b { "private" } else { "public" };
+                out.push(format!("~ visibility: {} -> {}", v(p.old), v(p.new)));
+            }
+            if description.is_some() {
+                out.push("~ description (diff below)".to_string());
+            }
+            if full_description.is_some() {
+                out.push("~ full_description (diff below)".to_string());
+            }
+        }
+        _ => {}
+    }
+    if out.is_empty() {
+        out.push(detail(c));
+    }
+    out
 }
 
 /// One-line description of what a change does (without long texts).
@@ -261,6 +365,34 @@ fn unified(old: &str, new: &str) -> String {
         .to_string()
 }
 
+/// `line` broken at spaces to fit `width` columns (counted in characters), continuation lines
+/// indented by `indent` spaces; a word longer than the width stays whole. `None`: unchanged.
+fn wrap(line: &str, width: Option<u16>, indent: usize) -> String {
+    let Some(width) = width.map(usize::from) else {
+        return line.to_string();
+    };
+    let body = line.trim_start_matches(' ');
+    let lead = line.len() - body.len();
+    let mut out = " ".repeat(lead);
+    let mut used = lead;
+    for (i, word) in body.split(' ').enumerate() {
+        let len = word.chars().count();
+        if i > 0 {
+            if used + 1 + len > width && used > indent {
+                out.push('\n');
+                out.push_str(&" ".repeat(indent));
+                used = indent;
+            } else {
+                out.push(' ');
+                used += 1;
+            }
+        }
+        out.push_str(word);
+        used += len;
+    }
+    out
+}
+
 fn action_color(a: Action) -> Color {
     match a {
         Action::Create => Color::Green,
@@ -269,7 +401,8 @@ fn action_color(a: Action) -> Color {
     }
 }
 
-/// The terminal view. Deterministic and independent of the terminal width.
+/// The terminal view. Deterministic: the same plan and options give the same text (the width is
+/// an option, never read here).
 pub fn text(plan: &Plan, opts: &RenderOptions) -> String {
     let mut out = String::new();
     let _ = writeln!(out, "Organization: {}", untrusted(&plan.org));
@@ -278,8 +411,13 @@ pub fn text(plan: &Plan, opts: &RenderOptions) -> String {
         let mut table = Table::new();
         table
             .load_preset(UTF8_FULL)
-            .set_content_arrangement(ContentArrangement::Disabled)
             .set_header(vec!["", "address", "change"]);
+        match opts.width {
+            Some(w) => table
+                .set_content_arrangement(ContentArrangement::Dynamic)
+                .set_width(w),
+            None => table.set_content_arrangement(ContentArrangement::Disabled),
+        };
         if !opts.color {
             table.force_no_tty();
         } else {
@@ -294,10 +432,14 @@ pub fn text(plan: &Plan, opts: &RenderOptions) -> String {
             }
             // Names and texts read from the organization are remote text: escaped, one line each.
             let address = untrusted(&c.address(&plan.org)).into_owned();
+            let lines: Vec<String> = detail_lines(c)
+                .iter()
+                .map(|l| untrusted(l).into_owned())
+                .collect();
             table.add_row(vec![
                 marker,
                 Cell::new(&address),
-                Cell::new(untrusted(&detail(c))),
+                Cell::new(lines.join("\n")),
             ]);
             for (field, old, new) in text_changes(c) {
                 let _ = writeln!(diffs, "{address} {field}:");
@@ -322,15 +464,11 @@ pub fn text(plan: &Plan, opts: &RenderOptions) -> String {
     if !plan.notes.is_empty() {
         let _ = writeln!(out, "\nNotes (drift left alone, information):");
         for n in &plan.notes {
-            let _ = writeln!(
-                out,
-                "  ! {}: {}",
-                untrusted(&n.address),
-                untrusted(&n.message)
-            );
+            let note = format!("  ! {}: {}", untrusted(&n.address), untrusted(&n.message));
+            let _ = writeln!(out, "{}", wrap(&note, opts.width, 6));
         }
     }
-    let _ = writeln!(out, "\n{}", summary_line(plan));
+    let _ = writeln!(out, "\n{}", wrap(&summary_line(plan), opts.width, 0));
     if opts.verbose {
         let _ = writeln!(out, "Docker Hub API calls: {}", plan.api_calls);
     }
@@ -508,6 +646,7 @@ mod tests {
             &RenderOptions {
                 color: false,
                 verbose: true,
+                width: None,
             },
         );
         assert!(!out.contains('\x1b'));
@@ -536,13 +675,13 @@ mod tests {
         └───┴───────────┴───────────────────────┘
 
         repository
-        ┌───┬───────────────────────┬─────────────────────────┐
-        │   ┆ address               ┆ change                  │
-        ╞═══╪═══════════════════════╪═════════════════════════╡
-        │ + ┆ repository acme/nginx ┆ create, public          │
-        ├╌╌╌┼╌╌╌╌╌╌╌╌╌╌╌╌╌╌╌╌╌╌╌╌╌╌╌┼╌╌╌╌╌╌╌╌╌╌╌╌╌╌╌╌╌╌╌╌╌╌╌╌╌┤
-        │ ~ ┆ repository acme/redis ┆ update full_description │
-        └───┴───────────────────────┴─────────────────────────┘
+        ┌───┬───────────────────────┬─────────────────────────────────┐
+        │   ┆ address               ┆ change                          │
+        ╞═══╪═══════════════════════╪═════════════════════════════════╡
+        │ + ┆ repository acme/nginx ┆ create, public                  │
+        ├╌╌╌┼╌╌╌╌╌╌╌╌╌╌╌╌╌╌╌╌╌╌╌╌╌╌╌┼╌╌╌╌╌╌╌╌╌╌╌╌╌╌╌╌╌╌╌╌╌╌╌╌╌╌╌╌╌╌╌╌╌┤
+        │ ~ ┆ repository acme/redis ┆ ~ full_description (diff below) │
+        └───┴───────────────────────┴─────────────────────────────────┘
         repository acme/nginx description:
           --- live
           +++ policy
@@ -581,6 +720,118 @@ mod tests {
         ");
     }
 
+    /// Image and Registry Access Management changes as the policy example makes them.
+    fn access_settings() -> Vec<Change> {
+        use crate::model::{CustomRegistry, ImageAccess, RegistryAccess};
+        vec![
+            Change::SetImageAccess {
+                old: Some(ImageAccess {
+                    enabled: false,
+                    allow_official_images: true,
+                    allow_verified_publishers: true,
+                }),
+                new: ImageAccess {
+                    enabled: true,
+                    allow_official_images: true,
+                    allow_verified_publishers: false,
+                },
+            },
+            Change::SetRegistryAccess {
+                old: Some(RegistryAccess {
+                    enabled: true,
+                    docker_hub: true,
+                    custom: vec![
+                        CustomRegistry {
+                            address: "ghcr.io".into(),
+                            friendly_name: "GitHub".into(),
+                            allowed: true,
+                        },
+                        CustomRegistry {
+                            address: "quay.io".into(),
+                            friendly_name: "Quay".into(),
+                            allowed: true,
+                        },
+                    ],
+                }),
+                new: RegistryAccess {
+                    enabled: true,
+                    docker_hub: false,
+                    custom: vec![
+                        CustomRegistry {
+                            address: "ghcr.io".into(),
+                            friendly_name: "GitHub Container Registry".into(),
+                            allowed: true,
+                        },
+                        CustomRegistry {
+                            address: "registry.example.com:5000".into(),
+                            friendly_name: "Ours\nsecond line".into(),
+                            allowed: false,
+                        },
+                    ],
+                },
+            },
+        ]
+    }
+
+    #[test]
+    fn text_fits_the_width_one_attribute_per_line() {
+        let mut plan = sample();
+        plan.changes.splice(0..0, access_settings());
+        plan.changes.push(Change::UpdateRepository {
+            repository: "api".into(),
+            private: Some(Delta {
+                old: false,
+                new: true,
+            }),
+            description: Some(Delta {
+                old: "API".into(),
+                new: "The API".into(),
+            }),
+            full_description: None,
+        });
+        let opts = |width| RenderOptions {
+            color: false,
+            verbose: false,
+            width,
+        };
+        let fitted = text(&plan, &opts(Some(72)));
+        for line in fitted
+            .lines()
+            .filter(|l| l.starts_with(['┌', '│', '└', '├', '╞']))
+        {
+            assert!(line.chars().count() <= 72, "{line}");
+        }
+        for line in fitted
+            .lines()
+            .filter(|l| l.starts_with("  !") || l.starts_with("Plan:"))
+        {
+            assert!(line.chars().count() <= 72, "{line}");
+        }
+        // Unconstrained: one line per row, whatever its length.
+        let wide = text(&plan, &opts(None));
+        assert!(wide.lines().any(|l| l.chars().count() > 120), "{wide}");
+        assert!(!wide.contains("~512\n"), "{wide}");
+        // One line per changed attribute (fitted, a long one wraps inside its column).
+        assert!(fitted.contains("│ ~ ┆ image_access acme ┆ ~ enabled: false -> true "));
+        for out in [&wide] {
+            for attr in [
+                "~ enabled: false -> true",
+                "~ allow_verified_publishers: true -> false",
+                "~ docker_hub: true -> false",
+                r#"~ registry ghcr.io: "GitHub" -> "GitHub Container Registry""#,
+                r#"+ registry registry.example.com:5000 "Ours\nsecond line" (not allowed)"#,
+                r#"- registry quay.io "Quay""#,
+                "~ visibility: public -> private",
+                "~ description (diff below)",
+            ] {
+                assert!(out.contains(attr), "{attr} in\n{out}");
+            }
+            // Unchanged attributes are not listed.
+            assert!(!out.contains("allow_official_images"), "{out}");
+        }
+        insta::assert_snapshot!("text_at_72_columns", fitted);
+    }
+
     #[test]
     fn text_with_color_marks_actions() {
         let out = text(
@@ -588,6 +839,7 @@ mod tests {
             &RenderOptions {
                 color: true,
                 verbose: false,
+                width: None,
             },
         );
         assert!(out.contains('\x1b'));

@@ -28,6 +28,8 @@ pub fn vetted() -> Command {
         .env_remove("VETTED_DOCKER_IO_REGISTRY")
         .env_remove("VETTED_REGISTRY_USERNAME")
         .env_remove("VETTED_REGISTRY_PASSWORD")
+        // Tables unconstrained unless a test pins a width.
+        .env_remove("COLUMNS")
         // No ambient `docker login` credentials.
         .env("DOCKER_CONFIG", "/nonexistent/vetted-tests-docker-config")
         .env("NO_COLOR", "1")

@@ -112,15 +112,7 @@ fn a_wrong_org_name_says_no_such_organization_and_where_org_is_set() {
         "sandbox-alice-password",
         "org = \"acmee\"\n[image_access]\nenabled = false\nallow_official_images = true\nallow_verified_publishers = true\n",
     );
-    assert!(
-        err.contains(&format!(
-            "no organization acmee on {}, or the credential (alice) is not a member of it",
-            sb.url.trim_end_matches('/')
-        )),
-        "{err}"
-    );
-    assert!(err.contains("check `org` in "), "{err}");
-    assert!(err.contains("vetted.toml"), "{err}");
+    crate::screens::screen(sb.path()).bind(|| insta::assert_snapshot!("no_such_org", err));
 }
 
 #[test]
@@ -129,15 +121,8 @@ fn a_403_says_which_role_is_needed_and_blames_no_token_kind_for_a_password() {
     let settings = "org = \"acme\"\n[image_access]\nenabled = false\nallow_official_images = true\nallow_verified_publishers = true\n";
     // A non-member with a password reading Image Access Management.
     let err = plan_as(&sb, "carol", "sandbox-carol-password", settings);
-    assert!(err.contains("403"), "{err}");
-    assert!(
-        err.contains(
-            "reading Image Access Management needs membership of acme: carol is not a member, or \
-             has a lower role"
-        ),
-        "{err}"
-    );
     assert!(!err.contains("organization access token"), "{err}");
+    crate::screens::screen(sb.path()).bind(|| insta::assert_snapshot!("hub_403", err));
 }
 
 #[test]
@@ -183,12 +168,7 @@ async fn a_missing_upstream_tag_is_named_as_such() {
         .unwrap();
     assert!(!out.status.success());
     let err = stderr(&out);
-    assert!(
-        err.contains(&format!(
-            "{host}/community/app:9.9 not found (no such tag upstream)"
-        )),
-        "{err}"
-    );
+    crate::screens::screen(dir.path()).bind(|| insta::assert_snapshot!("missing_tag", err));
 }
 
 #[test]

@@ -1,6 +1,8 @@
 //! The sandbox hub API, in process on an ephemeral loopback port, driven with reqwest: every
 //! endpoint, responses and request bodies validated against Docker's OpenAPI spec where it documents
-//! the operation, the rules Docker Hub enforces, pagination, fault knobs and the state file.
+//! the operation, the rules Docker Hub enforces, pagination, fault knobs and the state file. Who
+//! may do what is written as tables of [`Case`]s (identity, request, expected status and detail)
+//! run in order by [`run_cases`].
 
 use std::time::Duration;
 
@@ -214,6 +216,100 @@ fn detail(a: &Answer) -> String {
     a.body["detail"].as_str().unwrap_or_default().to_string()
 }
 
+/// Who sends the request of a [`Case`].
+#[derive(Clone, Copy, Debug)]
+enum Who {
+    /// No Authorization header.
+    Nobody,
+    /// This string as the bearer token (a raw secret, which is not a token).
+    Bearer(&'static str),
+    /// A token from `POST /v2/auth/token` with this identifier and secret.
+    Login(&'static str, &'static str),
+}
+
+const ALICE: Who = Who::Login("alice", "alice-pw"); // owner
+const ALICE_PAT: Who = Who::Login("alice", "dckr_pat_alice");
+const BOB: Who = Who::Login("bob", "bob-pw"); // editor
+const CAROL: Who = Who::Login("carol", "carol-pw"); // member
+const DAVE: Who = Who::Login("dave", "dave-pw"); // not a member
+const ORG_TOKEN: Who = Who::Login("acme", "dckr_oat_acme"); // every scope
+const ORG_TOKEN_READONLY: Who = Who::Login("acme", "dckr_oat_readonly");
+
+/// One request and the answer Docker Hub gives it: one row of a table-driven test.
+struct Case {
+    who: Who,
+    method: &'static str,
+    path: &'static str,
+    body: Option<Value>,
+    status: u16,
+    /// The answer's `detail` contains this.
+    detail: Option<&'static str>,
+    /// Checked against the spec ([`Hub::call`]); off ([`Hub::raw`]) for requests the spec does
+    /// not describe as sent (a refused token kind, a body it rejects).
+    spec: bool,
+}
+
+fn case(
+    who: Who,
+    method: &'static str,
+    path: &'static str,
+    body: Option<Value>,
+    status: u16,
+) -> Case {
+    Case {
+        who,
+        method,
+        path,
+        body,
+        status,
+        detail: None,
+        spec: true,
+    }
+}
+
+impl Case {
+    fn detail(self, detail: &'static str) -> Case {
+        Case {
+            detail: Some(detail),
+            ..self
+        }
+    }
+
+    fn raw(self) -> Case {
+        Case {
+            spec: false,
+            ..self
+        }
+    }
+}
+
+/// Runs the cases in order on `hub` (one login per identity), checking each status and detail.
+async fn run_cases(hub: &Hub, cases: Vec<Case>) {
+    let mut tokens: std::collections::HashMap<(&str, &str), String> = Default::default();
+    for c in cases {
+        let token = match c.who {
+            Who::Nobody => None,
+            Who::Bearer(t) => Some(t.to_string()),
+            Who::Login(id, secret) => {
+                if let std::collections::hash_map::Entry::Vacant(e) = tokens.entry((id, secret)) {
+                    e.insert(hub.token(id, secret).await);
+                }
+                tokens.get(&(id, secret)).cloned()
+            }
+        };
+        let what = format!("{:?} {} {}", c.who, c.method, c.path);
+        let a = if c.spec {
+            hub.call(c.method, c.path, token.as_deref(), c.body).await
+        } else {
+            hub.raw(c.method, c.path, token.as_deref(), c.body).await
+        };
+        assert_eq!(a.status, c.status, "{what}: {}", a.body);
+        if let Some(d) = c.detail {
+            assert!(detail(&a).contains(d), "{what}: {d:?} not in {}", a.body);
+        }
+    }
+}
+
 #[tokio::test]
 async fn auth_token_and_login() {
     let hub = Hub::start().await;
@@ -333,28 +429,32 @@ async fn access_tokens_expire_after_ten_minutes() {
 #[tokio::test]
 async fn auth_is_required_and_raw_secrets_are_not_bearer_tokens() {
     let hub = Hub::start().await;
-    let a = hub.call("GET", "/v2/orgs/acme/groups", None, None).await;
-    assert_eq!(a.status, 401);
-    assert_eq!(detail(&a), "Authentication credentials were not provided.");
-    let a = hub
-        .call("GET", "/v2/orgs/acme/groups", Some("alice-pw"), None)
-        .await;
-    assert_eq!(a.status, 401);
-    let a = hub
-        .raw(
-            "POST",
-            "/v2/namespaces/acme/repositories",
-            Some("dckr_pat_alice"),
-            Some(json!({"name": "nope", "namespace": "acme"})),
-        )
-        .await;
-    assert_eq!(a.status, 401);
-    // Non-members cannot read the org.
-    let dave = hub.token("dave", "dave-pw").await;
-    let a = hub
-        .call("GET", "/v2/orgs/acme/members", Some(&dave), None)
-        .await;
-    assert_eq!(a.status, 403);
+    let repo = json!({"name": "nope", "namespace": "acme"});
+    run_cases(
+        &hub,
+        vec![
+            case(Who::Nobody, "GET", "/v2/orgs/acme/groups", None, 401)
+                .detail("Authentication credentials were not provided."),
+            case(
+                Who::Bearer("alice-pw"),
+                "GET",
+                "/v2/orgs/acme/groups",
+                None,
+                401,
+            ),
+            case(
+                Who::Bearer("dckr_pat_alice"),
+                "POST",
+                "/v2/namespaces/acme/repositories",
+                Some(repo),
+                401,
+            )
+            .raw(),
+            // Non-members cannot read the org.
+            case(DAVE, "GET", "/v2/orgs/acme/members", None, 403),
+        ],
+    )
+    .await;
     hub.stop().await;
 }
 
@@ -543,49 +643,26 @@ async fn repository_name_and_description_rules() {
 #[tokio::test]
 async fn who_may_change_repositories() {
     let hub = Hub::start().await;
-    let carol = hub.token("carol", "carol-pw").await; // member
-    let bob = hub.token("bob", "bob-pw").await; // editor
-    let pat = hub.token("alice", "dckr_pat_alice").await;
-    let oat = hub.token("acme", "dckr_oat_acme").await;
-    let body = |n: &str| json!({"name": n, "namespace": "acme"});
-    let a = hub
-        .call(
-            "POST",
-            "/v2/namespaces/acme/repositories",
-            Some(&carol),
-            Some(body("c1")),
-        )
-        .await;
-    assert_eq!(a.status, 403);
-    for (t, n) in [(&bob, "b1"), (&pat, "p1"), (&oat, "o1")] {
-        let a = hub
-            .call(
-                "POST",
-                "/v2/namespaces/acme/repositories",
-                Some(t),
-                Some(body(n)),
-            )
-            .await;
-        assert_eq!(a.status, 201, "{n}: {}", a.body);
-    }
-    let a = hub
-        .call(
-            "DELETE",
-            "/v2/repositories/acme/old-tool/",
-            Some(&carol),
-            None,
-        )
-        .await;
-    assert_eq!(a.status, 403);
-    let a = hub
-        .call(
-            "POST",
-            "/v2/namespaces/acme/repositories",
-            None,
-            Some(body("x1")),
-        )
-        .await;
-    assert_eq!(a.status, 401);
+    let body = |n: &str| Some(json!({"name": n, "namespace": "acme"}));
+    let create = "/v2/namespaces/acme/repositories";
+    run_cases(
+        &hub,
+        vec![
+            case(CAROL, "POST", create, body("c1"), 403),
+            case(BOB, "POST", create, body("b1"), 201),
+            case(ALICE_PAT, "POST", create, body("p1"), 201),
+            case(ORG_TOKEN, "POST", create, body("o1"), 201),
+            case(
+                CAROL,
+                "DELETE",
+                "/v2/repositories/acme/old-tool/",
+                None,
+                403,
+            ),
+            case(Who::Nobody, "POST", create, body("x1"), 401),
+        ],
+    )
+    .await;
     hub.stop().await;
 }
 
@@ -964,50 +1041,49 @@ async fn teams_crud() {
 #[tokio::test]
 async fn personal_access_tokens_cannot_manage_the_org() {
     let hub = Hub::start().await;
-    let pat = hub.token("alice", "dckr_pat_alice").await;
-    let checks = [
-        ("POST", "/v2/orgs/acme/groups/", Some(json!({"name": "x"}))),
-        ("GET", "/v2/orgs/acme/groups", None),
-        ("DELETE", "/v2/orgs/acme/groups/legacy", None),
-        (
-            "POST",
-            "/v2/orgs/acme/groups/legacy/members/",
-            Some(json!({"member": "alice"})),
-        ),
-        (
-            "PUT",
-            "/v2/orgs/acme/members/carol",
-            Some(json!({"role": "editor"})),
-        ),
-        ("DELETE", "/v2/orgs/acme/members/carol", None),
-        ("GET", "/v2/orgs/acme/invites", None),
-        (
-            "POST",
-            "/v2/invites/bulk",
-            Some(json!({"org": "acme", "invitees": ["dave"]})),
-        ),
-        (
-            "POST",
-            "/v2/repositories/acme/old-tool/groups/",
-            Some(json!({"group_id": 1, "permission": "read"})),
-        ),
-        (
-            "PUT",
-            "/v2/orgs/acme/settings",
-            Some(
-                json!({"restricted_images": {"enabled": true, "allow_official_images": true, "allow_verified_publishers": true}}),
+    let refused = |method, path, body| {
+        case(ALICE_PAT, method, path, body, 403)
+            .detail("token issued from personal access token is not allowed")
+            .raw()
+    };
+    run_cases(
+        &hub,
+        vec![
+            refused("POST", "/v2/orgs/acme/groups/", Some(json!({"name": "x"}))),
+            refused("GET", "/v2/orgs/acme/groups", None),
+            refused("DELETE", "/v2/orgs/acme/groups/legacy", None),
+            refused(
+                "POST",
+                "/v2/orgs/acme/groups/legacy/members/",
+                Some(json!({"member": "alice"})),
             ),
-        ),
-    ];
-    for (method, path, body) in checks {
-        let a = hub.raw(method, path, Some(&pat), body).await;
-        assert_eq!(a.status, 403, "{method} {path}");
-        assert_eq!(
-            detail(&a),
-            "token issued from personal access token is not allowed",
-            "{method} {path}"
-        );
-    }
+            refused(
+                "PUT",
+                "/v2/orgs/acme/members/carol",
+                Some(json!({"role": "editor"})),
+            ),
+            refused("DELETE", "/v2/orgs/acme/members/carol", None),
+            refused("GET", "/v2/orgs/acme/invites", None),
+            refused(
+                "POST",
+                "/v2/invites/bulk",
+                Some(json!({"org": "acme", "invitees": ["dave"]})),
+            ),
+            refused(
+                "POST",
+                "/v2/repositories/acme/old-tool/groups/",
+                Some(json!({"group_id": 1, "permission": "read"})),
+            ),
+            refused(
+                "PUT",
+                "/v2/orgs/acme/settings",
+                Some(
+                    json!({"restricted_images": {"enabled": true, "allow_official_images": true, "allow_verified_publishers": true}}),
+                ),
+            ),
+        ],
+    )
+    .await;
     // Nothing changed.
     let s = hub.state().await;
     assert!(s["teams"].get("x").is_none());
@@ -1018,81 +1094,62 @@ async fn personal_access_tokens_cannot_manage_the_org() {
 #[tokio::test]
 async fn members_only_editors_and_members_cannot_manage_teams() {
     let hub = Hub::start().await;
-    for (who, pw) in [("bob", "bob-pw"), ("carol", "carol-pw")] {
-        let t = hub.token(who, pw).await;
-        let a = hub
-            .call(
-                "POST",
-                "/v2/orgs/acme/groups/",
-                Some(&t),
-                Some(json!({"name": "x"})),
-            )
-            .await;
-        assert_eq!(a.status, 403, "{who}");
-        let a = hub
-            .call("GET", "/v2/orgs/acme/groups", Some(&t), None)
-            .await;
-        assert_eq!(a.status, 200, "{who} can read");
+    let team = |n: &str| Some(json!({"name": n}));
+    let mut cases = Vec::new();
+    for who in [BOB, CAROL] {
+        cases.push(case(who, "POST", "/v2/orgs/acme/groups/", team("x"), 403));
+        // They can read.
+        cases.push(case(who, "GET", "/v2/orgs/acme/groups", None, 200));
     }
-    let oat = hub.token("acme", "dckr_oat_acme").await;
-    let a = hub
-        .call(
-            "POST",
-            "/v2/orgs/acme/groups/",
-            Some(&oat),
-            Some(json!({"name": "bots"})),
-        )
-        .await;
-    assert_eq!(a.status, 201, "org tokens manage teams");
+    // Organization access tokens manage teams.
+    cases.push(case(
+        ORG_TOKEN,
+        "POST",
+        "/v2/orgs/acme/groups/",
+        team("bots"),
+        201,
+    ));
+    run_cases(&hub, cases).await;
     hub.stop().await;
 }
 
 #[tokio::test]
 async fn org_token_scopes_are_enforced() {
     let hub = Hub::start().await;
-    let ro = hub.token("acme", "dckr_oat_readonly").await;
-    assert_eq!(
-        hub.call("GET", "/v2/orgs/acme/groups", Some(&ro), None)
-            .await
-            .status,
-        200
-    );
-    assert_eq!(
-        hub.call(
-            "GET",
-            "/v2/repositories/acme/old-tool/groups",
-            Some(&ro),
-            None
-        )
-        .await
-        .status,
-        200
-    );
-    let denied = [
-        ("POST", "/v2/orgs/acme/groups/", Some(json!({"name": "x"}))),
-        ("GET", "/v2/orgs/acme/members", None),
-        ("GET", "/v2/orgs/acme/invites", None),
-        (
-            "POST",
-            "/v2/invites/bulk",
-            Some(json!({"org": "acme", "invitees": ["dave"]})),
-        ),
-        (
-            "POST",
-            "/v2/namespaces/acme/repositories",
-            Some(json!({"name": "xy", "namespace": "acme"})),
-        ),
-        (
-            "POST",
-            "/v2/repositories/acme/old-tool/groups/",
-            Some(json!({"group_id": 1, "permission": "read"})),
-        ),
-    ];
-    for (method, path, body) in denied {
-        let a = hub.raw(method, path, Some(&ro), body).await;
-        assert_eq!(a.status, 403, "{method} {path}");
-        assert!(detail(&a).contains("scope"), "{method} {path}: {}", a.body);
-    }
+    let ro = ORG_TOKEN_READONLY;
+    let denied = |method, path, body| case(ro, method, path, body, 403).detail("scope").raw();
+    run_cases(
+        &hub,
+        vec![
+            case(ro, "GET", "/v2/orgs/acme/groups", None, 200),
+            case(
+                ro,
+                "GET",
+                "/v2/repositories/acme/old-tool/groups",
+                None,
+                200,
+            ),
+            denied("POST", "/v2/orgs/acme/groups/", Some(json!({"name": "x"}))),
+            denied("GET", "/v2/orgs/acme/members", None),
+            denied("GET", "/v2/orgs/acme/invites", None),
+            denied(
+                "POST",
+                "/v2/invites/bulk",
+                Some(json!({"org": "acme", "invitees": ["dave"]})),
+            ),
+            denied(
+                "POST",
+                "/v2/namespaces/acme/repositories",
+                Some(json!({"name": "xy", "namespace": "acme"})),
+            ),
+            denied(
+                "POST",
+                "/v2/repositories/acme/old-tool/groups/",
+                Some(json!({"group_id": 1, "permission": "read"})),
+            ),
+        ],
+    )
+    .await;
     hub.stop().await;
 }
 
@@ -1573,41 +1630,32 @@ async fn image_access_settings_are_owner_only() {
             .body,
         on
     );
-    let a = hub
-        .raw(
-            "PUT",
-            "/v2/orgs/acme/settings",
-            Some(&t),
-            Some(json!({"restricted_images": {"enabled": false}})),
-        )
-        .await;
-    assert_eq!(a.status, 400, "all three fields are required");
     let off = json!({"restricted_images": {"enabled": false, "allow_official_images": true, "allow_verified_publishers": true}});
-    let oat = hub.token("acme", "dckr_oat_acme").await;
-    let a = hub
-        .call(
+    let put = |who, body: &Value, status| {
+        case(
+            who,
             "PUT",
             "/v2/orgs/acme/settings",
-            Some(&oat),
-            Some(off.clone()),
+            Some(body.clone()),
+            status,
         )
-        .await;
-    assert_eq!(a.status, 403);
-    assert!(
-        detail(&a).contains("organization access tokens"),
-        "{}",
-        a.body
-    );
-    let bob = hub.token("bob", "bob-pw").await;
-    let a = hub
-        .call(
-            "PUT",
-            "/v2/orgs/acme/settings",
-            Some(&bob),
-            Some(off.clone()),
-        )
-        .await;
-    assert_eq!(a.status, 403, "editors are not owners");
+    };
+    run_cases(
+        &hub,
+        vec![
+            // All three fields are required.
+            put(
+                ALICE,
+                &json!({"restricted_images": {"enabled": false}}),
+                400,
+            )
+            .raw(),
+            put(ORG_TOKEN, &off, 403).detail("organization access tokens"),
+            // Editors are not owners.
+            put(BOB, &off, 403),
+        ],
+    )
+    .await;
     assert_eq!(
         hub.state().await["image_access"]["enabled"],
         true,

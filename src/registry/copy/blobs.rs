@@ -17,7 +17,18 @@ use crate::registry::upload::BlobUpload;
 
 impl Job<'_> {
     pub(super) async fn copy_blobs(&self, blobs: Vec<Descriptor>) -> Result<(), CopyError> {
-        let total = blobs.iter().fold(0u64, |t, b| t.saturating_add(b.size));
+        // Each blob joins the image's total once, however many of its manifests list it.
+        let total = match self.blob_locks.lock() {
+            Ok(mut m) => blobs.iter().fold(0u64, |t, b| {
+                if m.contains_key(&b.digest) {
+                    t
+                } else {
+                    m.insert(b.digest.clone(), Arc::default());
+                    t.saturating_add(b.size)
+                }
+            }),
+            Err(_) => 0,
+        };
         self.progress.add_total(&self.image, total);
         let results: Vec<Result<(), CopyError>> = futures::stream::iter(blobs)
             .map(|b| async move { self.copy_blob(&b).await })
@@ -65,7 +76,7 @@ impl Job<'_> {
         let repo = &self.target.repository;
         if holders.contains(repo) {
             self.tally(|r| r.blobs_skipped += 1);
-            self.progress.bytes(&self.image, blob.size);
+            self.progress.linked(&self.image, blob.size, false);
             return Ok(());
         }
         match holders.first().cloned() {
@@ -132,7 +143,7 @@ impl Job<'_> {
             .await?
         {
             self.tally(|r| r.blobs_skipped += 1);
-            self.progress.bytes(&self.image, blob.size);
+            self.progress.linked(&self.image, blob.size, false);
             return Ok(());
         }
         let post_url = self
@@ -152,7 +163,7 @@ impl Job<'_> {
         {
             BlobUpload::Mounted => {
                 self.tally(|r| r.blobs_mounted += 1);
-                self.progress.bytes(&self.image, blob.size);
+                self.progress.linked(&self.image, blob.size, true);
                 return Ok(());
             }
             BlobUpload::Session(put_url) => put_url,
@@ -208,18 +219,20 @@ impl Job<'_> {
             total
         };
         let (put_result, moved) = tokio::join!(put, drain);
-        match mismatch.lock().ok().and_then(|m| m.clone()) {
-            Some(Mismatch::Digest(actual)) => {
-                return Err(CopyError::DigestMismatch {
-                    source_repo: self.source.to_string(),
-                    expected: blob.digest.clone(),
-                    actual,
-                });
-            }
-            Some(Mismatch::Size(actual)) => return Err(size_mismatch(actual)),
-            None => {}
+        let failed = match mismatch.lock().ok().and_then(|m| m.clone()) {
+            Some(Mismatch::Digest(actual)) => Some(CopyError::DigestMismatch {
+                source_repo: self.source.to_string(),
+                expected: blob.digest.clone(),
+                actual,
+            }),
+            Some(Mismatch::Size(actual)) => Some(size_mismatch(actual)),
+            None => put_result.err().map(CopyError::from),
+        };
+        if let Some(e) = failed {
+            // What this attempt streamed did not land: a retry sends the blob again.
+            self.progress.discard(&self.image, moved);
+            return Err(e);
         }
-        put_result?;
         self.tally(|r| {
             r.blobs_copied += 1;
             r.bytes_copied += moved;
