@@ -26,7 +26,7 @@ pub async fn run(args: &ApplyArgs, output: Output) -> Result<Outcome, Error> {
     let mut record = Record::default();
     let result = apply(args, output, &mut record).await;
     if args.format == Format::Json {
-        let printed = super::print_out(&record.json(args, &result));
+        let printed = super::print_out(&format!("{}\n", record.json(args, &result)));
         if let (Ok(_), Err(e)) = (&result, printed) {
             return Err(e);
         }
@@ -214,13 +214,11 @@ async fn execute(
     record.plan = Some(plan.clone());
     if args.format == Format::Json {
         // stdout is the report's: the plan goes to stderr, as plain text.
-        if !plan.is_empty() {
-            let plain = Output {
-                color_stdout: false,
-                ..output
-            };
-            super::status(super::render_plan(plan, Format::Text, plain).trim_end());
-        }
+        let plain = Output {
+            color_stdout: false,
+            ..output
+        };
+        super::status(super::render_plan(plan, Format::Text, plain).trim_end());
     } else {
         // A reader that went away does not stop an apply: the plan shown is information.
         super::print_out(&super::render_plan(plan, args.format, output))?;

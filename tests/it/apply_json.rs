@@ -140,6 +140,7 @@ fn a_successful_apply_then_a_no_op_then_a_stale_saved_plan() {
     assert_eq!(doc["results"], Value::Array(vec![]));
     assert_eq!(doc["plan"]["changes"], Value::Array(vec![]));
     assert_eq!(doc["copy"]["images"], 0);
+    assert!(err.contains("No changes."), "{err}");
     snapshot("apply_json_no_changes", &doc, sb.path());
 
     // The plan saved before the first apply is stale now: refused, nothing changed, and the
