@@ -5,10 +5,16 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use serde_json::Value;
 
+use std::path::Path;
+
 use super::*;
-use crate::apply::ChangeResult;
-use crate::model::{CustomRegistry, Username};
-use crate::plan::{Drift, FORMAT_VERSION, RepoFields};
+use crate::apply::{ApplyReport, ChangeResult, CopyTotals, Status};
+use crate::model::{CustomRegistry, ImageAccess, Permission, RegistryAccess, Role, Username};
+use crate::plan::access::{Level, Outside, Subject};
+use crate::plan::{
+    AccessChange, Action, Change, Delta, Drift, FORMAT_VERSION, Note, Plan, RepoFields,
+    ResourceKind,
+};
 
 fn d<T>(old: T, new: T) -> Delta<T> {
     Delta { old, new }
