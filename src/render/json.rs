@@ -15,7 +15,7 @@
 //! descriptions, error bodies) keeps its value in the plan document, as JSON escapes it; messages
 //! in the apply report are escaped as on stderr ([`untrusted_lines`](crate::render::untrusted_lines)).
 //!
-//! [`plan`](mod@plan) holds the plan document, [`apply`](mod@apply) the apply report.
+//! `plan.rs` holds the plan document, `apply.rs` the apply report.
 
 use serde::Serialize;
 
