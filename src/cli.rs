@@ -239,7 +239,8 @@ pub struct ApplyArgs {
     /// Fail when vetted.lock is missing or does not match the policy (CI).
     #[arg(long)]
     pub locked: bool,
-    /// Output format for the plan shown before applying.
+    /// Output format on stdout: text or markdown show the plan before applying; json prints only
+    /// one report of what was done, failed and skipped, after applying (docs/apply-json.md).
     #[arg(long, value_enum, default_value_t = Format::Text)]
     pub format: Format,
     /// Apply without asking (required when stdin is not a terminal).

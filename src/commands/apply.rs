@@ -1,5 +1,7 @@
 //! `vetted apply`: compute the plan (or read a saved one, check it is still current and that its
 //! inputs give exactly its changes), show it, pass the safety checks, confirm, execute, report.
+//! With `--format json` stdout holds only the apply report (docs/apply-json.md), printed however
+//! apply ends; the plan and progress go to stderr as text.
 
 use std::io::{BufRead, IsTerminal, Write};
 use std::path::Path;
@@ -9,7 +11,7 @@ use std::time::Instant;
 use indicatif::HumanBytes;
 
 use crate::apply::{ApplyOptions, ChangeResult, CopyTotals, OrgWriter, Status};
-use crate::cli::ApplyArgs;
+use crate::cli::{ApplyArgs, Format};
 use crate::error::{Error, Outcome};
 use crate::hub::HubClient;
 use crate::model::OrgState;
@@ -18,11 +20,62 @@ use crate::plan::saved::{first_difference, recorded_url};
 use crate::policy::Policy;
 use crate::registry::client::RegistryClient;
 use crate::render::progress::CopyProgress;
-use crate::settings::Settings;
+use crate::settings::{Output, Settings};
 
 pub async fn run(args: &ApplyArgs, settings: &Settings) -> Result<Outcome, Error> {
+    let mut record = Record::default();
+    let result = apply(args, settings, &mut record).await;
+    if args.format == Format::Json {
+        let printed = super::print_out(&format!("{}\n", record.json(args, &result)));
+        if let (Ok(_), Err(e)) = (&result, printed) {
+            return Err(e);
+        }
+    }
+    result
+}
+
+/// What the apply report (`--format json`) is made of, gathered as apply goes.
+#[derive(Default)]
+struct Record {
+    /// The plan once computed.
+    plan: Option<Plan>,
+    /// What apply did, once it ran.
+    report: Option<crate::apply::ApplyReport>,
+    totals: CopyTotals,
+}
+
+impl Record {
+    fn json(&self, args: &ApplyArgs, result: &Result<Outcome, Error>) -> String {
+        use crate::render::json::{ApplyEnd, ApplyFacts, apply_json};
+        let message = result.as_ref().err().map(ToString::to_string);
+        let end = match (result, &message) {
+            (Ok(_), _) => ApplyEnd::Ok,
+            (Err(Error::ApplyFailed { .. }), _) => ApplyEnd::Incomplete,
+            (Err(Error::Refused(m)), _) => ApplyEnd::Refused(m),
+            (Err(_), m) => ApplyEnd::Error(m.as_deref().unwrap_or_default()),
+        };
+        apply_json(&ApplyFacts {
+            end,
+            // Every error kind exits 1 (src/lib.rs `run`).
+            exit_code: match result {
+                Ok(o) => o.exit_code(),
+                Err(_) => 1,
+            },
+            plan: self.plan.as_ref(),
+            file: args.plan.as_deref(),
+            report: self.report.as_ref(),
+            copy: &self.totals,
+        })
+    }
+}
+
+async fn apply(
+    args: &ApplyArgs,
+    settings: &Settings,
+    record: &mut Record,
+) -> Result<Outcome, Error> {
     if let Some(path) = &args.plan {
-        return run_saved(args, path, settings).await;
+        return run_saved(args, path, settings, record).await;
     }
     let planned = super::load_and_plan(
         settings,
@@ -34,6 +87,7 @@ pub async fn run(args: &ApplyArgs, settings: &Settings) -> Result<Outcome, Error
     execute(
         args,
         settings,
+        record,
         Ready {
             plan: &planned.plan,
             live: &planned.live,
@@ -52,7 +106,12 @@ pub async fn run(args: &ApplyArgs, settings: &Settings) -> Result<Outcome, Error
 /// applies that recomputed plan only when its changes equal the saved ones
 /// ([`first_difference`]); otherwise refuses, changing nothing. The file's `changes` are never
 /// executed as such: a plan edited after review (fingerprints kept) is refused.
-async fn run_saved(args: &ApplyArgs, path: &Path, settings: &Settings) -> Result<Outcome, Error> {
+async fn run_saved(
+    args: &ApplyArgs,
+    path: &Path,
+    settings: &Settings,
+    record: &mut Record,
+) -> Result<Outcome, Error> {
     let saved = super::saved::read(path)?;
     // Everything below that comes from the file is shown escaped: the file is input, not ours.
     let shown = |s: &str| crate::render::untrusted(s).into_owned();
@@ -124,6 +183,7 @@ async fn run_saved(args: &ApplyArgs, path: &Path, settings: &Settings) -> Result
     execute(
         args,
         settings,
+        record,
         Ready {
             plan: &planned.plan,
             live: &planned.live,
@@ -150,11 +210,22 @@ struct Ready<'a> {
 async fn execute(
     args: &ApplyArgs,
     settings: &Settings,
+    record: &mut Record,
     ready: Ready<'_>,
 ) -> Result<Outcome, Error> {
     let plan = ready.plan;
-    // A reader that went away does not stop an apply: the plan shown is information.
-    super::print_out(&super::render_plan(plan, args.format, settings.output))?;
+    record.plan = Some(plan.clone());
+    if args.format == Format::Json {
+        // stdout is the report's: the plan goes to stderr, as plain text.
+        let plain = Output {
+            color_stdout: false,
+            ..settings.output
+        };
+        super::status(super::render_plan(plan, Format::Text, plain).trim_end());
+    } else {
+        // A reader that went away does not stop an apply: the plan shown is information.
+        super::print_out(&super::render_plan(plan, args.format, settings.output))?;
+    }
 
     if plan.is_empty() {
         return Ok(Outcome::Ok);
@@ -207,6 +278,7 @@ async fn execute(
     })
     .await;
     let totals = writer.totals.lock().map(|t| t.clone()).unwrap_or_default();
+    record.totals = totals.clone();
     if totals.images > 0 {
         super::status(&format!(
             "Copied {} image(s): {} blob(s) copied, {} mounted, {} already present; {} in {:.1}s.",
@@ -220,6 +292,7 @@ async fn execute(
     }
     let done = report.done();
     let failed = report.failed();
+    record.report = Some(report.clone());
     if failed == 0 {
         super::status(&format!(
             "Apply complete! {} added, {} changed, {} destroyed.",

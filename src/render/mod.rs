@@ -1,22 +1,24 @@
 //! Renders a [`Plan`] for people and machines: a terminal text view (comfy-table per resource kind,
 //! fitted to the terminal's width when there is one, one line per attribute of a multi-attribute
-//! update as Terraform shows them, unified diffs for long texts), the versioned JSON document (docs/plan-json.md) and markdown for
-//! pull-request comments ([`markdown`](mod@markdown)).
+//! update as Terraform shows them, unified diffs for long texts), markdown for pull-request comments
+//! ([`markdown`](mod@markdown)) and the versioned JSON documents with their own output types
+//! ([`json`](mod@json)).
 
 mod access;
 pub mod doctor;
+pub mod json;
 pub mod markdown;
 pub mod progress;
 mod untrusted;
 
 pub use access::{access_markdown, access_text, drift_access_text};
+pub use json::json;
 pub use markdown::markdown;
 pub use untrusted::{untrusted, untrusted_lines, untrusted_markdown};
 
 use std::fmt::Write as _;
 
 use comfy_table::{Cell, Color, ContentArrangement, Table, presets::UTF8_FULL};
-use serde_json::{Map, Value, json};
 
 use crate::plan::{Action, Change, Plan, ResourceKind};
 
@@ -473,50 +475,6 @@ pub fn text(plan: &Plan, opts: &RenderOptions) -> String {
         let _ = writeln!(out, "Docker Hub API calls: {}", plan.api_calls);
     }
     out
-}
-
-/// The JSON document described in docs/plan-json.md.
-pub fn json(plan: &Plan) -> String {
-    let s = plan.summary();
-    let changes: Vec<Value> = plan
-        .changes
-        .iter()
-        .map(|c| {
-            let mut obj = Map::new();
-            obj.insert("action".into(), json!(c.action()));
-            obj.insert("kind".into(), json!(c.kind()));
-            obj.insert("address".into(), json!(c.address(&plan.org)));
-            if let Ok(Value::Object(payload)) = serde_json::to_value(c) {
-                for (k, v) in payload {
-                    obj.insert(k, v);
-                }
-            }
-            Value::Object(obj)
-        })
-        .collect();
-    let doc = json!({
-        "format_version": plan.format_version,
-        "org": plan.org,
-        "summary": {"add": s.add, "change": s.change, "destroy": s.destroy, "images": s.images, "bytes": s.bytes},
-        "changes": changes,
-        "notes": plan.notes,
-        "api_calls": plan.api_calls,
-        "access": plan.access,
-        "drift": {
-            "changes": plan.drift.changes.iter().map(|c| {
-                let mut obj = Map::new();
-                obj.insert("action".into(), json!(c.action()));
-                obj.insert("kind".into(), json!(c.kind()));
-                obj.insert("address".into(), json!(c.address(&plan.org)));
-                if let Ok(Value::Object(payload)) = serde_json::to_value(c) {
-                    obj.extend(payload);
-                }
-                Value::Object(obj)
-            }).collect::<Vec<Value>>(),
-            "access": plan.drift.access,
-        },
-    });
-    serde_json::to_string_pretty(&doc).unwrap_or_default()
 }
 
 #[cfg(test)]

@@ -168,6 +168,51 @@ fn a_registry_error_body_reaches_stderr_escaped() {
     }
 }
 
+/// `apply --format json` stopped by the same registry: the report still prints, alone on stdout,
+/// with the body escaped in its message.
+#[test]
+fn a_registry_error_body_reaches_the_apply_report_escaped() {
+    let sb = Sandbox::start(
+        &format!(
+            "org = \"acme\"\n[users.alice]\n[[credentials]]\nidentifier = \"alice\"\nsecret = \"{OWNER_TOKEN}\"\nkind = \"password\"\n[members]\nalice = \"owner\"\n"
+        ),
+        &[],
+    );
+    let registry = Canned::start(400, "text/plain", FORGED.to_string());
+    let policy = sb.write_policy(
+        "vetted.toml",
+        &format!(
+            "org = \"acme\"\n[repositories.app]\nmirror = {{ from = \"{}/community/app\", tags = [\"1.0\"] }}\n",
+            registry.host
+        ),
+    );
+    let out = sb
+        .vetted()
+        .env("VETTED_DOCKER_IO_REGISTRY", &registry.url)
+        .args(["apply", "--yes", "--format", "json", "--policy"])
+        .arg(&policy)
+        .output()
+        .unwrap();
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert_not_forged("stderr", &err);
+    let doc: serde_json::Value = serde_json::from_str(&stdout(&out)).unwrap();
+    assert_eq!(doc["status"], "error", "{doc:#}");
+    assert_eq!(doc["exit_code"], 1);
+    let message = doc["message"].as_str().unwrap();
+    assert!(message.contains(ESCAPED), "{message}");
+    assert!(
+        !message.contains('\u{1b}') && !message.contains('\u{202e}') && !message.contains('\r'),
+        "{message:?}"
+    );
+    assert!(
+        !message
+            .lines()
+            .any(|l| l.starts_with("## ") || l.starts_with("::")),
+        "{message}"
+    );
+}
+
 #[test]
 fn names_read_from_the_organization_reach_the_plan_escaped() {
     // A pending invite whose invitee is the forged text (lowercased, as Docker Hub stores it).

@@ -738,6 +738,101 @@ fn vetted_output_cannot_start_a_workflow_command_or_leave_its_code_block() {
     );
 }
 
+/// Fails when a line of `body` outside its fenced code blocks starts with one of `forged`.
+fn assert_fenced(body: &str, forged: &[&str]) {
+    let mut in_block: Option<usize> = None;
+    for line in body.lines() {
+        let ticks = line.len() - line.trim_start_matches('`').len();
+        match in_block {
+            None if ticks >= 3 => in_block = Some(ticks),
+            Some(open) if ticks >= open && line.trim_matches('`').is_empty() => in_block = None,
+            None => assert!(
+                !forged.iter().any(|f| line.starts_with(f)),
+                "forged outside the code block: {line:?}\n{body}"
+            ),
+            Some(_) => {}
+        }
+    }
+    assert!(in_block.is_none(), "a code block left open:\n{body}");
+}
+
+/// A partial apply: the summary and the pull request comment come from vetted's report, list what
+/// failed and was skipped with the (hostile) error quoted in a block it cannot leave, and the job
+/// fails with vetted's exit status.
+#[test]
+fn a_partial_apply_lists_what_failed_from_the_report() {
+    let a = Action::new();
+    a.event(&serde_json::json!({"ref": "refs/heads/main"}));
+    a.canned(
+        "show-markdown",
+        "<!-- vetted:plan org=acme -->\n## vetted plan: 3 to add\n",
+        0,
+    );
+    let hostile = "GET /v2/x: HTTP 400: denied\n````\n## Apply: done\n@admin\n::warning::x";
+    a.canned(
+        "apply",
+        &apply_report(
+            "incomplete",
+            1,
+            None,
+            &[
+                ("repository acme/redis", "done", None),
+                ("image acme/redis:7.4.1", "failed", Some(hostile)),
+                (
+                    "grant acme/redis:ops",
+                    "skipped",
+                    Some("its repository could not be created"),
+                ),
+            ],
+        ),
+        1,
+    );
+    a.canned_err(
+        "apply",
+        "+ image acme/redis:7.4.1: FAILED: GET /v2/x\n::warning::from the log\nApply incomplete\n",
+    );
+    let r = a.run_with("apply", DOCKER_SECRET, &[("PLAN_SOURCE", "fresh")]);
+    assert_eq!(r.code, 1, "{}", r.stderr);
+    assert!(
+        r.stderr.contains("vetted apply failed (exit 1)"),
+        "{}",
+        r.stderr
+    );
+    assert!(output_has(&r, "apply-status=incomplete"), "{}", r.output);
+    let s = &r.summary;
+    assert!(
+        s.contains("## Apply: FAILED (exit 1): some changes failed or were skipped"),
+        "{s}"
+    );
+    assert!(
+        s.contains("1 added, 0 changed, 0 destroyed; 1 failed, 1 skipped."),
+        "{s}"
+    );
+    assert!(s.contains("### Failed or skipped"), "{s}");
+    assert!(
+        s.contains("image acme/redis:7.4.1: FAILED: GET /v2/x: HTTP 400: denied"),
+        "{s}"
+    );
+    assert!(
+        s.contains("grant acme/redis:ops: SKIPPED: its repository could not be created"),
+        "{s}"
+    );
+    assert!(!s.contains("repository acme/redis: DONE"), "{s}");
+    assert_fenced(s, &["## Apply: done", "@admin", "::warning::"]);
+    // The log stays quoted with workflow commands stopped.
+    let quoted = commands_outside_stops(&r.stderr);
+    assert!(
+        quoted.iter().any(|q| q == "::warning::from the log"),
+        "{quoted:?}"
+    );
+    // The report is kept for the artifact.
+    let report: Value = serde_json::from_str(
+        &fs::read_to_string(a.dir.path().join("tmp/vetted/apply.json")).unwrap(),
+    )
+    .unwrap();
+    assert_eq!(report["summary"]["failed"], 1);
+}
+
 /// A zip archive of `files`, written by Python's zipfile (an independent zip writer), as the
 /// artifact download serves it.
 fn zip_of(files: &[(&str, &[u8])]) -> Vec<u8> {
@@ -862,6 +957,37 @@ impl Action {
     }
 }
 
+/// An apply report as `vetted apply --format json` prints it (docs/apply-json.md): `results` are
+/// (address, status, message); the counts follow from them.
+fn apply_report(
+    status: &str,
+    exit_code: i32,
+    message: Option<&str>,
+    results: &[(&str, &str, Option<&str>)],
+) -> String {
+    let count = |st: &str| results.iter().filter(|r| r.1 == st).count();
+    let results: Vec<Value> = results
+        .iter()
+        .map(|(address, status, message)| {
+            serde_json::json!({"action": "create", "address": address, "kind": "repository",
+                "status": status, "message": message})
+        })
+        .collect();
+    serde_json::json!({
+        "format_version": "1",
+        "status": status,
+        "exit_code": exit_code,
+        "message": message,
+        "org": "acme",
+        "plan": {"file": "plan.json", "summary": {"add": results.len(), "change": 0, "destroy": 0, "images": 1, "bytes": 100},
+                 "changes": []},
+        "summary": {"add": count("done"), "change": 0, "destroy": 0, "failed": count("failed"), "skipped": count("skipped")},
+        "results": results,
+        "copy": {"images": 1, "blobs_copied": 3, "blobs_mounted": 1, "blobs_skipped": 0, "bytes_copied": 6291456},
+    })
+    .to_string()
+}
+
 fn plan_zip(content: &str) -> Vec<u8> {
     zip_of(&[
         ("plan.json", content.as_bytes()),
@@ -924,8 +1050,17 @@ fn apply_applies_the_plan_reviewed_on_the_merged_pull_request() {
     );
     a.canned(
         "apply",
-        "Apply complete: 1 added, 0 changed, 0 destroyed, 0 failed\n",
+        &apply_report(
+            "applied",
+            0,
+            None,
+            &[("repository acme/redis", "done", None)],
+        ),
         0,
+    );
+    a.canned_err(
+        "apply",
+        "Apply complete! 1 added, 0 changed, 0 destroyed.\n",
     );
 
     let r = a.run("apply", DOCKER_SECRET);
@@ -938,7 +1073,10 @@ fn apply_applies_the_plan_reviewed_on_the_merged_pull_request() {
                 "show {} --format markdown --max-chars 1048576",
                 plan.display()
             ),
-            format!("apply --policy vetted.toml --yes {}", plan.display())
+            format!(
+                "apply --policy vetted.toml --yes --format json {}",
+                plan.display()
+            )
         ],
         "the reviewed plan is applied as it is: no new plan"
     );
@@ -981,16 +1119,29 @@ fn apply_applies_the_plan_reviewed_on_the_merged_pull_request() {
             .2
             .contains("Applied the plan reviewed on this pull request")
     );
-    assert!(comments[0].2.contains("Apply complete: 1 added"));
+    // The result comes from vetted's report, the log below it.
+    for part in [
+        "1 added, 0 changed, 0 destroyed; 0 failed, 0 skipped.",
+        "Images: 1 copied; blobs: 3 copied, 1 mounted, 0 already present; 6291456 bytes transferred.",
+        "Apply complete! 1 added",
+    ] {
+        assert!(comments[0].2.contains(part), "{part}\n{}", comments[0].2);
+        assert!(r.summary.contains(part), "{part}\n{}", r.summary);
+    }
+    assert!(output_has(&r, "apply-status=applied"), "{}", r.output);
+    let report = a.dir.path().join("tmp/vetted/apply.json");
+    assert!(
+        output_has(&r, &format!("apply-report={}", report.display())),
+        "{}",
+        r.output
+    );
 
     // The organization (or the policy on main) moved since the review: vetted refuses the plan,
     // the job fails, and the same comment says so and what to do.
     a.clear_argv();
-    a.canned("apply", "", 1);
-    a.canned_err(
-        "apply",
-        "error: the plan is stale: team developers changed since the plan was made; nothing was changed; run `vetted plan` again\n",
-    );
+    let stale = "the plan is stale: team developers changed since the plan was made; nothing was changed; run `vetted plan` again";
+    a.canned("apply", &apply_report("refused", 1, Some(stale), &[]), 1);
+    a.canned_err("apply", &format!("error: {stale}\n"));
     let r = a.run("apply", DOCKER_SECRET);
     assert_eq!(r.code, 1);
     assert!(
@@ -999,10 +1150,13 @@ fn apply_applies_the_plan_reviewed_on_the_merged_pull_request() {
         r.stderr
     );
     assert!(
-        r.summary.contains("Apply: FAILED") && r.summary.contains("the plan is stale"),
+        r.summary
+            .contains("Apply: FAILED (exit 1): refused, nothing was changed")
+            && r.summary.contains("the plan is stale"),
         "{}",
         r.summary
     );
+    assert!(output_has(&r, "apply-status=refused"), "{}", r.output);
     let comments = a.apply_comments();
     assert_eq!(
         comments.len(),
@@ -1235,7 +1389,11 @@ fn a_manual_run_applies_the_plan_its_plan_job_saved() {
     fs::create_dir_all(approved.parent().unwrap()).unwrap();
     fs::copy(a.dir.path().join("tmp/vetted/plan.json"), &approved).unwrap();
     a.clear_argv();
-    a.canned("apply", "Applied: 1 changed, 0 failed\n", 0);
+    a.canned(
+        "apply",
+        &apply_report("applied", 0, None, &[("team acme/ops", "done", None)]),
+        0,
+    );
     let file = approved.display().to_string();
     let r = a.run_with(
         "apply",
@@ -1247,7 +1405,7 @@ fn a_manual_run_applies_the_plan_its_plan_job_saved() {
         a.argv(),
         [
             format!("show {file} --format markdown --max-chars 1048576"),
-            format!("apply --policy vetted.toml --yes {file}")
+            format!("apply --policy vetted.toml --yes --format json {file}")
         ]
     );
     assert_eq!(
@@ -1295,7 +1453,11 @@ fn apply_fresh_plans_now_and_applies_that_plan() {
         "<!-- vetted:plan org=acme -->\n## vetted plan: 1 to change\n",
         0,
     );
-    a.canned("apply", "Applied: 1 changed, 0 failed\n", 0);
+    a.canned(
+        "apply",
+        &apply_report("applied", 0, None, &[("team acme/ops", "done", None)]),
+        0,
+    );
     let fresh = [("PLAN_SOURCE", "fresh")];
     let r = a.run_with("apply", DOCKER_SECRET, &fresh);
     assert_eq!(r.code, 0, "{}", r.stderr);
@@ -1310,7 +1472,10 @@ fn apply_fresh_plans_now_and_applies_that_plan() {
     );
     assert_eq!(
         argv.last().unwrap(),
-        &format!("apply --policy vetted.toml --yes {}", plan.display())
+        &format!(
+            "apply --policy vetted.toml --yes --format json {}",
+            plan.display()
+        )
     );
     assert_eq!(
         fs::read_to_string(a.dir.path().join("fake/applied.log")).unwrap(),
@@ -1331,15 +1496,17 @@ fn apply_fresh_plans_now_and_applies_that_plan() {
         "a fresh apply needs no GitHub API"
     );
 
+    // No report on stdout (vetted died, or an older one): the log alone says what happened.
     a.canned("apply", "", 1);
     a.canned_err("apply", "error: 1 change failed\n");
     let r = a.run_with("apply", DOCKER_SECRET, &fresh);
     assert_eq!(r.code, 1);
     assert!(
-        r.summary.contains("Apply: FAILED") && r.summary.contains("1 change failed"),
+        r.summary.contains("Apply: FAILED (exit 1)") && r.summary.contains("1 change failed"),
         "{}",
         r.summary
     );
+    assert!(output_has(&r, "apply-status=unknown"), "{}", r.output);
 
     // The plan itself fails (here: the lock does not match the policy): nothing is applied.
     a.clear_argv();
@@ -1797,6 +1964,20 @@ fn the_action_with_the_real_vetted_applies_the_reviewed_plan_once_and_reports_dr
         "{}",
         r.summary
     );
+    // From the real vetted's report: the counts and the image copy totals.
+    assert!(output_has(&r, "apply-status=applied"), "{}", r.output);
+    let report: Value =
+        serde_json::from_str(&fs::read_to_string(work.join("apply.json")).unwrap()).unwrap();
+    assert_eq!(report["status"], "applied", "{report:#}");
+    assert_eq!(report["summary"]["failed"], 0, "{report:#}");
+    let images = report["copy"]["images"].as_u64().unwrap();
+    assert!(images > 0, "{report:#}");
+    assert!(
+        r.summary.contains("0 failed, 0 skipped.")
+            && r.summary.contains(&format!("Images: {images} copied")),
+        "{}",
+        r.summary
+    );
     assert!(
         a.apply_comments()[0]
             .2
@@ -1808,6 +1989,7 @@ fn the_action_with_the_real_vetted_applies_the_reviewed_plan_once_and_reports_dr
     let r = a.run_with("apply", OWNER_TOKEN, &env);
     assert_eq!(r.code, 1, "{}\n{}", r.stdout, r.stderr);
     assert!(r.summary.contains("the plan is stale"), "{}", r.summary);
+    assert!(output_has(&r, "apply-status=refused"), "{}", r.output);
     let comments = a.apply_comments();
     assert_eq!(comments.len(), 1, "{comments:?}");
     assert!(

@@ -64,8 +64,9 @@ vetted_show() {
     vetted_run show "$1" --format "$2"
   fi
 }
-# apply FILE: applies exactly the saved plan; refuses when it is stale.
-vetted_apply_saved() { vetted_run apply --policy "$POLICY" --yes "$1"; }
+# apply FILE: applies exactly the saved plan; refuses when it is stale. stdout is the apply report
+# (docs/apply-json.md: one JSON document, however apply ends); the plan and progress go to stderr.
+vetted_apply_saved() { vetted_run apply --policy "$POLICY" --yes --format json "$1"; }
 # drift check: exit 0 in sync, 2 drifted, anything else an error.
 vetted_plan_drift() { vetted_run plan --policy "$POLICY" --locked --format markdown --detailed-exitcode --drift; }
 

@@ -4,7 +4,7 @@
 #          plan files for the artifact. Fork pull requests (no secrets) get the offline checks only.
 #   apply  (push to main) finds the plan the merged pull request's plan job saved (its artifact),
 #          prints it to the job summary and applies exactly that plan; vetted refuses it when it
-#          went stale. PLAN_SOURCE=file applies PLAN_FILE (a plan an earlier job of the run saved
+#          went stale. The result comes from vetted's JSON apply report (apply.json). PLAN_SOURCE=file applies PLAN_FILE (a plan an earlier job of the run saved
 #          and the environment's reviewers approved); PLAN_SOURCE=fresh plans now and applies that.
 #   drift  (schedule) plan --detailed-exitcode --drift (drift left alone counts); opens/updates one
 #          issue, closes it when in sync.
@@ -174,7 +174,7 @@ and the apply job applies exactly that plan once the environment's reviewers app
 
 mode_apply() {
   ARTIFACT="vetted-apply-${GITHUB_RUN_ID:-local}"
-  rm -f "$WORK_DIR/apply.out"
+  rm -f "$WORK_DIR/apply.json" "$WORK_DIR/apply.log" "$WORK_DIR/apply.md"
   case "${PLAN_SOURCE:-pull-request}" in
     pull-request) apply_reviewed ;;
     file) apply_file ;;
@@ -323,20 +323,25 @@ refuse_apply() {
 }
 
 # apply_plan_file PLAN HOW: renders PLAN to the job summary, applies it with vetted and adds the
-# result. Returns apply's exit code (also in APPLY_RC); the output is in $WORK_DIR/apply.out.
+# result. Returns apply's exit code (also in APPLY_RC); vetted's report is $WORK_DIR/apply.json
+# (docs/apply-json.md), its log (plan, progress, errors) $WORK_DIR/apply.log, and the result as
+# markdown $WORK_DIR/apply.md.
 APPLY_RC=0
 apply_plan_file() {
-  local plan=$1 how=$2
+  local plan=$1 how=$2 status
   set_output plan-file "$plan"
   set_output artifact-name "$ARTIFACT"
   vetted_show "$plan" markdown "$SUMMARY_LIMIT" >"$WORK_DIR/plan.md" || die "vetted show $plan failed"
   APPLY_RC=0
-  vetted_apply_saved "$plan" >"$WORK_DIR/apply.out" 2>&1 || APPLY_RC=$?
-  log_untrusted "$WORK_DIR/apply.out"
+  vetted_apply_saved "$plan" >"$WORK_DIR/apply.json" 2>"$WORK_DIR/apply.log" || APPLY_RC=$?
+  log_untrusted "$WORK_DIR/apply.log"
+  status=$(apply_status "$WORK_DIR/apply.json")
+  set_output apply-status "${status:-unknown}"
+  [ -z "$status" ] || set_output apply-report "$WORK_DIR/apply.json"
+  apply_markdown "$WORK_DIR/apply.json" "$WORK_DIR/apply.log" "$APPLY_RC" >"$WORK_DIR/apply.md"
   {
     printf '%s\n\n' "$how"
-    if [ "$APPLY_RC" -eq 0 ]; then printf '## Apply: done\n\n'; else printf '## Apply: FAILED (exit %s)\n\n' "$APPLY_RC"; fi
-    fence "$WORK_DIR/apply.out"
+    cat "$WORK_DIR/apply.md"
     printf '\n'
   } >"$WORK_DIR/summary.md"
   summary_write "$WORK_DIR/summary.md"
@@ -344,8 +349,54 @@ apply_plan_file() {
   return "$APPLY_RC"
 }
 
+# apply_status REPORT: the report's status (applied, no_changes, incomplete, refused, error), or
+# nothing when REPORT is not an apply report of format 1 (vetted printed none, or an unknown one).
+apply_status() {
+  jq -er 'select(type == "object" and .format_version == "1") | .status
+          | select(. == "applied" or . == "no_changes" or . == "incomplete" or . == "refused" or . == "error")' \
+    "$1" 2>/dev/null || true
+}
+
+# apply_markdown REPORT LOG RC: the result of an apply as markdown, from vetted's report: the
+# outcome, the counts, the image copy totals, what failed or was skipped and why; then vetted's log.
+# Every text vetted did not write (addresses, error bodies) stays inside fenced blocks. Without a
+# report (an older vetted, or none printed) the log alone says what happened.
+apply_markdown() {
+  local report=$1 log=$2 rc=$3 status list="$WORK_DIR/apply.failed" why="$WORK_DIR/apply.message"
+  status=$(apply_status "$report")
+  case "$status" in
+    applied) printf '## Apply: done\n\n' ;;
+    no_changes) printf '## Apply: done, nothing to change\n\n' ;;
+    incomplete) printf '## Apply: FAILED (exit %s): some changes failed or were skipped\n\n' "$rc" ;;
+    refused) printf '## Apply: FAILED (exit %s): refused, nothing was changed\n\n' "$rc" ;;
+    *) printf '## Apply: FAILED (exit %s)\n\n' "$rc" ;;
+  esac
+  if [ -z "$status" ]; then
+    fence "$log"
+    return 0
+  fi
+  # Numbers only: jq prints them, nothing else reaches the prose.
+  jq -r '.summary | "\(.add | tonumber) added, \(.change | tonumber) changed, \(.destroy | tonumber) destroyed; \(.failed | tonumber) failed, \(.skipped | tonumber) skipped."' "$report"
+  jq -r '.copy | select(.images > 0)
+         | "\nImages: \(.images | tonumber) copied; blobs: \(.blobs_copied | tonumber) copied, \(.blobs_mounted | tonumber) mounted, \(.blobs_skipped | tonumber) already present; \(.bytes_copied | tonumber) bytes transferred."' "$report"
+  jq -r '.message // empty' "$report" >"$why"
+  if [ -s "$why" ]; then
+    printf '\n'
+    fence "$why"
+  fi
+  jq -r '.results[] | select(.status != "done")
+         | "\(.address): \(.status | ascii_upcase): \(.message // "")"' "$report" >"$list"
+  if [ -s "$list" ]; then
+    printf '\n### Failed or skipped\n\n'
+    fence "$list"
+  fi
+  printf '\n<details><summary>vetted apply log</summary>\n\n'
+  fence "$log"
+  printf '\n</details>\n'
+}
+
 # report_on_pr NUMBER HEADLINE [ADVICE]: the pull request's one apply comment (created or updated),
-# with the apply output.
+# with the apply result (apply_markdown).
 report_on_pr() {
   local number=$1 headline=$2 advice=${3:-} marker body
   marker="<!-- vetted:apply org=$ORG -->"
@@ -353,7 +404,7 @@ report_on_pr() {
   {
     printf '%s\n### vetted apply\n\n%s (%s).\n\n' "$marker" "$headline" "$(run_url)"
     [ -z "$advice" ] || printf '%s\n\n' "$advice"
-    if [ -s "$WORK_DIR/apply.out" ]; then fence "$WORK_DIR/apply.out"; fi
+    if [ -s "$WORK_DIR/apply.md" ]; then cat "$WORK_DIR/apply.md"; fi
   } >"$body"
   upsert_comment "$number" "$marker" "$body" \
     "> **Truncated**: the full output is in the job summary of the run above." >/dev/null
