@@ -255,6 +255,11 @@ pub struct Scope {
     pub grant_teams: BTreeSet<String>,
     /// Read the grants of every repository, for every team (`vetted export`).
     pub all_grants: bool,
+    /// Repositories whose `full_description` the policy manages: only these need a read of their
+    /// own (the listing carries privacy and description, not the full description).
+    pub full_descriptions: BTreeSet<String>,
+    /// Read every repository's `full_description` (`vetted export`).
+    pub all_full_descriptions: bool,
     /// Repositories the policy names: each one the listing lacks is read on its own, so a plan
     /// never creates a repository the listing left out (src/hub/listing.rs).
     pub repositories: BTreeSet<String>,
@@ -299,6 +304,13 @@ impl Scope {
             // Effective access (plan.access): a change of team membership reaches every repository
             // the team is granted, so every repository's grants are read when teams are managed.
             all_grants: desired.teams.is_some(),
+            full_descriptions: desired
+                .repositories
+                .iter()
+                .filter(|(_, r)| r.full_description.is_some())
+                .map(|(n, _)| n.clone())
+                .collect(),
+            all_full_descriptions: false,
             repositories: desired.repositories.keys().cloned().collect(),
             whole_listing_for: None,
             optional_settings: false,
@@ -314,6 +326,7 @@ impl Scope {
             members: true,
             teams: true,
             all_grants: true,
+            all_full_descriptions: true,
             whole_listing_for: Some(WHOLE_LISTING_FOR_EXPORT),
             optional_settings: true,
             ..Scope::default()

@@ -35,6 +35,30 @@ pub(crate) struct Inner {
         Mutex<std::collections::BTreeMap<String, std::collections::BTreeMap<String, i64>>>,
     /// The `X-RateLimit-*` headers of the latest window seen (src/hub/probe.rs reads them).
     pub(crate) rate: std::sync::Mutex<Option<super::probe::RateLimit>>,
+    /// Requests in flight at once, whichever part of vetted sends them (`config.concurrency`).
+    pub(crate) slots: tokio::sync::Semaphore,
+    /// Waits for the API budget instead of running into 429s.
+    pub(crate) pacer: super::pace::Pacer,
+    /// Requests per endpoint, said with `-v` when the client is done.
+    pub(crate) endpoints: super::calls::Calls,
+    /// The per-repository grant listing answered 404 or 405: Docker Hub does not offer it here.
+    pub(crate) no_grant_listing: std::sync::atomic::AtomicBool,
+}
+
+impl Drop for Inner {
+    fn drop(&mut self) {
+        let counts = self.endpoints.snapshot();
+        if counts.is_empty() {
+            return;
+        }
+        tracing::debug!(
+            calls = self.calls.load(Ordering::Relaxed),
+            "Docker Hub API calls, per endpoint:"
+        );
+        for (endpoint, calls) in counts {
+            tracing::debug!("  {calls:>6}  {endpoint}");
+        }
+    }
 }
 
 /// A response that was received (any status but a redirect, which [`HubClient::send`] turns into an
@@ -154,7 +178,13 @@ impl HubClient {
         let budget = cfg.timeout.saturating_mul(RETRY_BUDGET_TIMEOUTS);
         let mut attempt: u32 = 0;
         loop {
+            // One slot per request in flight; the pacer waits while the budget is spent.
+            let slot = inner.slots.acquire().await.map_err(|_| {
+                HubError::new(method.as_str(), url.path(), None, "client closed".into())
+            })?;
+            inner.pacer.admit(method.as_str(), url.path()).await?;
             inner.calls.fetch_add(1, Ordering::Relaxed);
+            inner.endpoints.count(method.as_str(), url.path());
             let mut req = inner
                 .http
                 .request(method.clone(), url.clone())
@@ -201,6 +231,11 @@ impl HubClient {
                 }
                 Err(e) => Err(e),
             };
+            match &outcome {
+                Ok((status, headers, _, _)) => inner.pacer.observe(*status, headers),
+                Err(_) => inner.pacer.unanswered(),
+            }
+            drop(slot);
             match outcome {
                 Err(e) => {
                     // Every request vetted sends converges when repeated, POSTs included: the

@@ -53,36 +53,77 @@ fn shape_error(path: &str, what: &str) -> HubError {
     )
 }
 
+/// Reads what `scope` asks for. The sections are independent and read at once; the client's
+/// request slots bound what is in flight.
 pub(crate) async fn read_state(
     client: &HubClient,
     org: &str,
     scope: &Scope,
 ) -> Result<OrgState, HubError> {
     let mut state = OrgState::empty(org);
-    if scope.image_access {
-        state.image_access = Some(read_settings(client, org).await?);
-    }
     let skip = |e: &HubError| scope.optional_settings && matches!(e.status(), Some(403 | 404));
-    if scope.allowlist {
-        state.allowlist = match super::access_settings::read_allowlist(client, org).await {
-            Err(e) if skip(&e) => None,
-            r => Some(r?),
-        };
-    }
-    if scope.registry_access {
-        state.registry_access =
-            match super::access_settings::read_registry_access(client, org).await {
-                Err(e) if skip(&e) => None,
-                r => Some(r?),
-            };
-    }
-    if scope.members || scope.teams {
-        state.members = Some(read_members(client, org).await?);
-    }
-    if scope.teams {
-        state.teams = Some(read_teams(client, org).await?);
-    }
-    state.repositories = read_repositories(client, org, scope).await?;
+    let settings = async {
+        if scope.image_access {
+            Ok(Some(read_settings(client, org).await?))
+        } else {
+            Ok::<_, HubError>(None)
+        }
+    };
+    let allowlist = async {
+        if !scope.allowlist {
+            return Ok(None);
+        }
+        match super::access_settings::read_allowlist(client, org).await {
+            Err(e) if skip(&e) => Ok(None),
+            r => r.map(Some),
+        }
+    };
+    let registry_access = async {
+        if !scope.registry_access {
+            return Ok(None);
+        }
+        match super::access_settings::read_registry_access(client, org).await {
+            Err(e) if skip(&e) => Ok(None),
+            r => r.map(Some),
+        }
+    };
+    let members = async {
+        if scope.members || scope.teams {
+            Ok(Some(read_members(client, org).await?))
+        } else {
+            Ok(None)
+        }
+    };
+    // The team list serves both the teams and the grants (group ids): read once.
+    let needs_groups = scope.teams || scope.all_grants || !scope.grant_repositories.is_empty();
+    let groups = async {
+        if needs_groups {
+            Ok(Some(list_groups(client, org).await?))
+        } else {
+            Ok(None)
+        }
+    };
+    let (image_access, allowlist, registry_access, members, groups) =
+        futures::try_join!(settings, allowlist, registry_access, members, groups)?;
+    let group_ids: BTreeMap<String, i64> = groups
+        .iter()
+        .flatten()
+        .map(|(n, (id, _))| (n.clone(), *id))
+        .collect();
+    let teams = async {
+        match (&groups, scope.teams) {
+            (Some(groups), true) => Ok(Some(read_teams(client, org, groups.clone()).await?)),
+            _ => Ok(None),
+        }
+    };
+    let repositories = read_repositories(client, org, scope, &group_ids);
+    let (teams, repositories) = futures::try_join!(teams, repositories)?;
+    state.image_access = image_access;
+    state.allowlist = allowlist;
+    state.registry_access = registry_access;
+    state.members = members;
+    state.teams = teams;
+    state.repositories = repositories;
     Ok(state)
 }
 
@@ -203,8 +244,11 @@ pub(crate) async fn forget_groups(client: &HubClient, org: &str) {
     client.inner().groups.lock().await.remove(org);
 }
 
-async fn read_teams(client: &HubClient, org: &str) -> Result<BTreeMap<String, Team>, HubError> {
-    let groups = list_groups(client, org).await?;
+async fn read_teams(
+    client: &HubClient,
+    org: &str,
+    groups: BTreeMap<String, (i64, String)>,
+) -> Result<BTreeMap<String, Team>, HubError> {
     let conc = client.inner().config.concurrency.max(1);
     let teams: Vec<(String, Team)> = stream::iter(groups)
         .map(|(name, (_, description))| async move {
@@ -238,19 +282,15 @@ async fn read_repositories(
     client: &HubClient,
     org: &str,
     scope: &Scope,
+    group_ids: &BTreeMap<String, i64>,
 ) -> Result<BTreeMap<String, Repository>, HubError> {
     let listed = list_repositories(client, org).await?;
     check_listing(client, org, scope, &listed).await?;
     let wants_grants = |name: &str| scope.all_grants || scope.grant_repositories.contains(name);
-    let group_ids: BTreeMap<String, i64> = if listed.iter().any(|(n, _, _)| wants_grants(n)) {
-        list_groups(client, org)
-            .await?
-            .into_iter()
-            .map(|(n, (id, _))| (n, id))
-            .collect()
-    } else {
-        BTreeMap::new()
-    };
+    // The listing carries privacy and description; only the full description needs a read of the
+    // repository itself, and only where it is wanted.
+    let wants_full =
+        |name: &str| scope.all_full_descriptions || scope.full_descriptions.contains(name);
     // Every team, for the per-pair fallback, when every repository's grants are wanted.
     let all_teams: BTreeSet<String>;
     let grant_teams = if scope.all_grants {
@@ -259,15 +299,20 @@ async fn read_repositories(
     } else {
         &scope.grant_teams
     };
-    let group_ids = &group_ids;
     let conc = client.inner().config.concurrency.max(1);
     let repos: Vec<(String, Repository)> = stream::iter(listed)
         .map(|(name, private, description)| async move {
-            let url = client.url(&["v2", "namespaces", org, "repositories", &name], false)?;
-            let detail = client.call(Method::GET, &url, None).await?;
-            let full_description = str_field(&detail, "full_description")
-                .unwrap_or("")
-                .to_string();
+            let full_description = if wants_full(&name) {
+                let url = client.url(&["v2", "namespaces", org, "repositories", &name], false)?;
+                let detail = client.call(Method::GET, &url, None).await?;
+                Some(
+                    str_field(&detail, "full_description")
+                        .unwrap_or("")
+                        .to_string(),
+                )
+            } else {
+                None
+            };
             let grants = if wants_grants(&name) {
                 Some(read_grants(client, org, &name, group_ids, grant_teams).await?)
             } else {
@@ -278,13 +323,14 @@ async fn read_repositories(
                 Repository {
                     private,
                     description: Some(description),
-                    full_description: Some(full_description),
+                    full_description,
                     grants,
                     mirror: None,
                 },
             ))
         })
-        .buffer_unordered(conc)
+        // The client's slots bound what is in flight; this keeps them filled.
+        .buffer_unordered(2 * conc)
         .try_collect()
         .await?;
     Ok(repos.into_iter().collect())
@@ -420,14 +466,26 @@ async fn list_repo_grants(
     org: &str,
     repo: &str,
 ) -> Result<Option<Vec<Value>>, HubError> {
+    use std::sync::atomic::Ordering;
+    // Absent once (404, 405) is absent for the organization: not asked again per repository.
+    if client.inner().no_grant_listing.load(Ordering::Relaxed) {
+        return Ok(None);
+    }
     let url = client.url(&["v2", "repositories", org, repo, "groups"], true)?;
     let mut first = url.clone();
     first.query_pairs_mut().append_pair("page_size", "100");
     let probe = client.send(Method::GET, &first, None).await?;
     if matches!(
         probe.status,
-        StatusCode::NOT_FOUND | StatusCode::METHOD_NOT_ALLOWED | StatusCode::FORBIDDEN
+        StatusCode::NOT_FOUND | StatusCode::METHOD_NOT_ALLOWED
     ) {
+        client
+            .inner()
+            .no_grant_listing
+            .store(true, Ordering::Relaxed);
+        return Ok(None);
+    }
+    if probe.status == StatusCode::FORBIDDEN {
         return Ok(None);
     }
     if !probe.status.is_success() {

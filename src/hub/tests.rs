@@ -675,6 +675,7 @@ async fn read_state_paginates_and_reads_everything_in_scope() {
         .into(),
         grant_teams: ["dev".to_string(), "ops".to_string(), "qa".to_string()].into(),
         all_grants: false,
+        full_descriptions: ["redis".to_string()].into(),
         ..Scope::default()
     };
     let state = client.read_state("acme", &scope).await.unwrap();
@@ -706,6 +707,18 @@ async fn read_state_paginates_and_reads_everything_in_scope() {
     );
     assert!(state.image_access.is_none());
     let log = requests(&fake);
+    // The listing carries privacy and description: a repository is read on its own only for a
+    // full description the policy manages.
+    assert_eq!(state.repositories["nginx"].full_description, None);
+    assert!(
+        !log.iter()
+            .any(|s| s.path == "/v2/namespaces/acme/repositories/nginx"),
+        "{log:?}"
+    );
+    assert!(
+        log.iter()
+            .any(|s| s.path == "/v2/namespaces/acme/repositories/redis")
+    );
     assert!(
         log.iter()
             .all(|s| !s.path.trim_end_matches('/').ends_with("/settings"))
