@@ -16,6 +16,9 @@ use super::error::HubError;
 pub(crate) const MAX_BUDGET_WAIT: Duration = Duration::from_secs(15 * 60);
 /// Waited past the announced reset: the reset is whole seconds, and the two clocks differ a little.
 const RESET_MARGIN: Duration = Duration::from_millis(1000);
+/// Requests of each window left unspent: the first request of the next run (its login, sent alone)
+/// learns the budget from its answer instead of drawing a 429.
+const RESERVE: i64 = 1;
 /// Waits one request makes at most before it is sent regardless (each wait ends at a reset).
 const MAX_WAITS: usize = 4;
 /// The largest header value read as a number (longer ones are ignored).
@@ -47,7 +50,7 @@ pub(crate) fn decide(window: Option<Window>, now: Duration) -> Decision {
         return Decision::Go;
     };
     let reset = Duration::from_secs(w.reset);
-    if w.available > 0 || now >= reset {
+    if w.available > RESERVE || now >= reset {
         return Decision::Go;
     }
     let wait = reset - now + RESET_MARGIN;
@@ -235,9 +238,9 @@ mod tests {
                 available,
             })
         };
-        assert_eq!(decide(w(1), at(NOW, 0)), Decision::Go);
+        assert_eq!(decide(w(2), at(NOW, 0)), Decision::Go);
         assert_eq!(
-            decide(w(0), at(NOW, 0)),
+            decide(w(1), at(NOW, 0)),
             Decision::Wait(Duration::from_secs(42)),
             "until the reset, and a margin"
         );

@@ -1,6 +1,7 @@
 //! The one integration-test binary: one module per area.
 
 mod access_export;
+mod budget;
 mod cli;
 mod completions;
 mod doctor;
