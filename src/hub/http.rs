@@ -43,6 +43,9 @@ pub(crate) struct Inner {
     pub(crate) endpoints: super::calls::Calls,
     /// The per-repository grant listing answered 404 or 405: Docker Hub does not offer it here.
     pub(crate) no_grant_listing: std::sync::atomic::AtomicBool,
+    /// The per-repository grant listing answered (not 404 or 405) once: repositories stop asking
+    /// one at a time.
+    pub(crate) grant_listing_seen: Mutex<bool>,
 }
 
 impl Drop for Inner {

@@ -133,6 +133,7 @@ impl HubClient {
             pacer: Default::default(),
             endpoints: Default::default(),
             no_grant_listing: Default::default(),
+            grant_listing_seen: Default::default(),
         };
         let token = HubClient::fetch_token(&inner).await?;
         *inner.token.lock().await = Some((token, std::time::Instant::now()));

@@ -117,13 +117,14 @@ pub(crate) async fn read_state(
         }
     };
     let repositories = read_repositories(client, org, scope, &group_ids);
-    let (teams, repositories) = futures::try_join!(teams, repositories)?;
+    let (teams, (repositories, partial_grants)) = futures::try_join!(teams, repositories)?;
     state.image_access = image_access;
     state.allowlist = allowlist;
     state.registry_access = registry_access;
     state.members = members;
     state.teams = teams;
     state.repositories = repositories;
+    state.partial_grants = partial_grants;
     Ok(state)
 }
 
@@ -278,12 +279,50 @@ async fn read_teams(
     Ok(teams.into_iter().collect())
 }
 
+/// (repository, team) pairs the fallback reads beyond the teams the policy grants on each
+/// repository (about 100,000 calls for 1,000 repositories and 100 teams otherwise): a few minutes
+/// of Docker Hub's API budget.
+pub(crate) const FALLBACK_PAIR_BUDGET: usize = 2_000;
+
+/// The pairs the per-(repository, team) fallback may read beyond each repository's `required`
+/// teams, within `budget`: the teams the policy manages (`managed`) on every repository first,
+/// then the `others`, repositories in name order. Pure and deterministic, so which repositories
+/// end up partly read does not depend on the order answers arrive in.
+pub(crate) fn fallback_allotment(
+    repos: &[String],
+    required: &BTreeMap<String, BTreeSet<String>>,
+    managed: &BTreeSet<String>,
+    others: &BTreeSet<String>,
+    budget: usize,
+) -> BTreeMap<String, BTreeSet<String>> {
+    let mut left = budget;
+    let mut out: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+    let mut sorted: Vec<&String> = repos.iter().collect();
+    sorted.sort();
+    for tier in [managed, others] {
+        for repo in &sorted {
+            let own = required.get(*repo);
+            for team in tier {
+                if own.is_some_and(|o| o.contains(team)) {
+                    continue;
+                }
+                if left == 0 {
+                    return out;
+                }
+                left -= 1;
+                out.entry((*repo).clone()).or_default().insert(team.clone());
+            }
+        }
+    }
+    out
+}
+
 async fn read_repositories(
     client: &HubClient,
     org: &str,
     scope: &Scope,
     group_ids: &BTreeMap<String, i64>,
-) -> Result<BTreeMap<String, Repository>, HubError> {
+) -> Result<(BTreeMap<String, Repository>, BTreeSet<String>), HubError> {
     let listed = list_repositories(client, org).await?;
     check_listing(client, org, scope, &listed).await?;
     let wants_grants = |name: &str| scope.all_grants || scope.grant_repositories.contains(name);
@@ -291,16 +330,40 @@ async fn read_repositories(
     // repository itself, and only where it is wanted.
     let wants_full =
         |name: &str| scope.all_full_descriptions || scope.full_descriptions.contains(name);
-    // Every team, for the per-pair fallback, when every repository's grants are wanted.
-    let all_teams: BTreeSet<String>;
-    let grant_teams = if scope.all_grants {
-        all_teams = group_ids.keys().cloned().collect();
-        &all_teams
+    // The fallback's reads beyond the policy's own grants: the managed teams, and every other team
+    // when effective access (or an export) needs every grant; within a budget.
+    let managed: BTreeSet<String> = scope
+        .grant_teams
+        .iter()
+        .filter(|t| group_ids.contains_key(*t))
+        .cloned()
+        .collect();
+    let others: BTreeSet<String> = if scope.all_grants {
+        group_ids
+            .keys()
+            .filter(|t| !managed.contains(*t))
+            .cloned()
+            .collect()
     } else {
-        &scope.grant_teams
+        BTreeSet::new()
     };
+    let granted: Vec<String> = listed
+        .iter()
+        .map(|(n, _, _)| n.clone())
+        .filter(|n| wants_grants(n))
+        .collect();
+    let allotment = fallback_allotment(
+        &granted,
+        &scope.grants_named,
+        &managed,
+        &others,
+        FALLBACK_PAIR_BUDGET,
+    );
+    let empty = BTreeSet::new();
+    let wanted: BTreeSet<String> = managed.union(&others).cloned().collect();
+    let (allotment, wanted, empty) = (&allotment, &wanted, &empty);
     let conc = client.inner().config.concurrency.max(1);
-    let repos: Vec<(String, Repository)> = stream::iter(listed)
+    let repos: Vec<(String, Repository, bool)> = stream::iter(listed)
         .map(|(name, private, description)| async move {
             let full_description = if wants_full(&name) {
                 let url = client.url(&["v2", "namespaces", org, "repositories", &name], false)?;
@@ -313,8 +376,16 @@ async fn read_repositories(
             } else {
                 None
             };
+            let mut partial = false;
             let grants = if wants_grants(&name) {
-                Some(read_grants(client, org, &name, group_ids, grant_teams).await?)
+                let pairs = FallbackPairs {
+                    required: scope.grants_named.get(&name).unwrap_or(empty),
+                    allotted: allotment.get(&name).unwrap_or(empty),
+                    wanted,
+                };
+                let (grants, unread) = read_grants(client, org, &name, group_ids, &pairs).await?;
+                partial = unread;
+                Some(grants)
             } else {
                 None
             };
@@ -327,13 +398,48 @@ async fn read_repositories(
                     grants,
                     mirror: None,
                 },
+                partial,
             ))
         })
         // The client's slots bound what is in flight; this keeps them filled.
         .buffer_unordered(2 * conc)
         .try_collect()
         .await?;
-    Ok(repos.into_iter().collect())
+    let partial: BTreeSet<String> = repos
+        .iter()
+        .filter(|(_, _, p)| *p)
+        .map(|(n, _, _)| n.clone())
+        .collect();
+    if let (Some(purpose), Some(first)) = (scope.whole_listing_for, partial.first()) {
+        return Err(HubError::new(
+            "GET",
+            &format!("/v2/repositories/{org}/{first}/groups/"),
+            None,
+            format!(
+                "Docker Hub offers no grant listing per repository here, and reading each                  (repository, team) pair of {} repositories would take more than {} calls                  beyond the teams the policy grants; {purpose}, and a grant left unread would                  be missed, so vetted stops here",
+                partial.len(),
+                FALLBACK_PAIR_BUDGET
+            ),
+        ));
+    }
+    Ok((repos.into_iter().map(|(n, r, _)| (n, r)).collect(), partial))
+}
+
+/// The teams the per-pair fallback reads on one repository: the policy's own grants there, then
+/// what the budget allotted, out of the teams `wanted`.
+struct FallbackPairs<'a> {
+    required: &'a BTreeSet<String>,
+    allotted: &'a BTreeSet<String>,
+    wanted: &'a BTreeSet<String>,
+}
+
+impl FallbackPairs<'_> {
+    /// Some wanted team is neither required nor allotted: the read is partial.
+    fn leaves_out_some(&self) -> bool {
+        self.wanted
+            .iter()
+            .any(|t| !self.required.contains(t) && !self.allotted.contains(t))
+    }
 }
 
 /// One entry of the repository listing: name, private, description.
@@ -467,13 +573,18 @@ async fn list_repo_grants(
     repo: &str,
 ) -> Result<Option<Vec<Value>>, HubError> {
     use std::sync::atomic::Ordering;
-    // Absent once (404, 405) is absent for the organization: not asked again per repository.
-    if client.inner().no_grant_listing.load(Ordering::Relaxed) {
-        return Ok(None);
-    }
     let url = client.url(&["v2", "repositories", org, repo, "groups"], true)?;
     let mut first = url.clone();
     first.query_pairs_mut().append_pair("page_size", "100");
+    // Until one answer shows the listing exists, one repository asks at a time: absent once (404,
+    // 405) is absent for the organization, and the others go straight to the pairs.
+    let mut gate = Some(client.inner().grant_listing_seen.lock().await);
+    if gate.as_deref().is_some_and(|seen| *seen) {
+        gate = None;
+    }
+    if client.inner().no_grant_listing.load(Ordering::Relaxed) {
+        return Ok(None);
+    }
     let probe = client.send(Method::GET, &first, None).await?;
     if matches!(
         probe.status,
@@ -484,6 +595,9 @@ async fn list_repo_grants(
             .no_grant_listing
             .store(true, Ordering::Relaxed);
         return Ok(None);
+    }
+    if let Some(mut seen) = gate {
+        *seen = true;
     }
     if probe.status == StatusCode::FORBIDDEN {
         return Ok(None);
@@ -507,13 +621,15 @@ async fn list_repo_grants(
     }
 }
 
+/// The grants on `repo`, and whether they were read for some teams only (the per-pair fallback
+/// within its budget).
 async fn read_grants(
     client: &HubClient,
     org: &str,
     repo: &str,
     group_ids: &BTreeMap<String, i64>,
-    teams: &BTreeSet<String>,
-) -> Result<BTreeMap<String, Permission>, HubError> {
+    pairs: &FallbackPairs<'_>,
+) -> Result<(BTreeMap<String, Permission>, bool), HubError> {
     let mut grants = BTreeMap::new();
     if let Some(items) = list_repo_grants(client, org, repo).await? {
         for g in items {
@@ -558,9 +674,9 @@ async fn read_grants(
             };
             grants.insert(name, perm);
         }
-        return Ok(grants);
+        return Ok((grants, false));
     }
-    for team in teams {
+    for team in pairs.required.union(pairs.allotted) {
         let Some(id) = group_ids.get(team) else {
             continue;
         };
@@ -580,5 +696,5 @@ async fn read_grants(
             .ok_or_else(|| shape_error(url.path(), "grant without a known permission"))?;
         grants.insert(team.clone(), perm);
     }
-    Ok(grants)
+    Ok((grants, pairs.leaves_out_some()))
 }
