@@ -250,6 +250,22 @@ pub fn parse_ratelimit(v: &str) -> Option<u64> {
     count.parse().ok()
 }
 
+/// Whether a request would spend a pull of a budget already spent: a manifest GET (Docker Hub
+/// counts those, not HEADs) to the registry that announced `ratelimit-remaining` (`announced_by`)
+/// when it last said none remain. Such a request is not sent: it could only draw a 429.
+fn spends_a_spent_pull(
+    method: &Method,
+    url: &str,
+    announced_by: Option<&str>,
+    registry: &str,
+    remaining: Option<u64>,
+) -> bool {
+    method == Method::GET
+        && url.contains("/manifests/")
+        && announced_by == Some(registry)
+        && remaining == Some(0)
+}
+
 /// Redirects a registry answer may chain (Docker Hub's blob GETs take one, to its CDN).
 pub const MAX_REDIRECTS: usize = 5;
 
@@ -427,6 +443,8 @@ pub struct RegistryClient {
     tokens: Mutex<HashMap<(String, String), CachedToken>>,
     basic_hosts: Mutex<HashSet<String>>,
     ratelimit_remaining: AtomicU64,
+    /// The registry that announced `ratelimit-remaining` (Docker Hub, or the sandbox's front).
+    ratelimit_registry: std::sync::OnceLock<String>,
 }
 
 impl fmt::Debug for RegistryClient {
@@ -465,6 +483,7 @@ impl RegistryClient {
             tokens: Mutex::new(HashMap::new()),
             basic_hosts: Mutex::new(HashSet::new()),
             ratelimit_remaining: AtomicU64::new(NO_RATELIMIT),
+            ratelimit_registry: std::sync::OnceLock::new(),
         })
     }
 
@@ -608,6 +627,25 @@ impl RegistryClient {
         let mut attempt = 0u32;
         loop {
             attempt += 1;
+            if spends_a_spent_pull(
+                &method,
+                url,
+                self.ratelimit_registry.get().map(String::as_str),
+                &reference.registry,
+                self.ratelimit_remaining(),
+            ) {
+                return Err(RegistryError::Transport {
+                    method: method.to_string(),
+                    url: url.to_string(),
+                    message: format!(
+                        "not sent: {}'s pull budget is spent (an earlier answer said \
+                         ratelimit-remaining 0) and this manifest GET would count as a pull; \
+                         what was copied is kept: run vetted again after the window resets, or \
+                         log in with an account that has a higher pull limit",
+                        reference.registry
+                    ),
+                });
+            }
             let mut rb = build(self.http.request(method.clone(), url));
             if let Some(d) = deadline {
                 rb = rb.timeout(d);
@@ -638,7 +676,7 @@ impl RegistryClient {
                     (self.backoff(attempt), error_chain(&e))
                 }
                 Ok(resp) => {
-                    self.note_ratelimit(resp.headers());
+                    self.note_ratelimit(&reference.registry, resp.headers());
                     let status = resp.status();
                     if status == StatusCode::UNAUTHORIZED && !authed_once {
                         authed_once = true;
@@ -827,12 +865,13 @@ impl RegistryClient {
         })
     }
 
-    fn note_ratelimit(&self, headers: &HeaderMap) {
+    fn note_ratelimit(&self, registry: &str, headers: &HeaderMap) {
         if let Some(n) = headers
             .get("ratelimit-remaining")
             .and_then(|v| v.to_str().ok())
             .and_then(parse_ratelimit)
         {
+            let _ = self.ratelimit_registry.set(registry.to_string());
             // The lowest value seen: answers to concurrent requests arrive in any order, and the
             // budget only goes down within a run (a window reset mid-run is missed, which errs
             // on the safe side).
@@ -1359,6 +1398,45 @@ mod tests {
         assert_eq!(parse_retry_after("soon", 0), None);
         assert_eq!(parse_ratelimit("76;w=21600"), Some(76));
         assert_eq!(parse_ratelimit("x;w=1"), None);
+    }
+
+    #[test]
+    fn a_spent_pull_budget_stops_manifest_gets_to_that_registry_only() {
+        let url = "https://registry-1.docker.io/v2/library/nginx/manifests/1.27";
+        let spent = |m: &Method, u: &str, by: Option<&str>, r: &str, left: Option<u64>| {
+            spends_a_spent_pull(m, u, by, r, left)
+        };
+        assert!(spent(
+            &Method::GET,
+            url,
+            Some("docker.io"),
+            "docker.io",
+            Some(0)
+        ));
+        assert!(
+            !spent(&Method::HEAD, url, Some("docker.io"), "docker.io", Some(0)),
+            "HEAD is free"
+        );
+        assert!(!spent(
+            &Method::GET,
+            url,
+            Some("docker.io"),
+            "docker.io",
+            Some(1)
+        ));
+        assert!(
+            !spent(&Method::GET, url, Some("docker.io"), "ghcr.io", Some(0)),
+            "another registry"
+        );
+        assert!(!spent(&Method::GET, url, None, "docker.io", None));
+        let blob = "https://registry-1.docker.io/v2/library/nginx/blobs/sha256:00";
+        assert!(!spent(
+            &Method::GET,
+            blob,
+            Some("docker.io"),
+            "docker.io",
+            Some(0)
+        ));
     }
 
     #[test]
