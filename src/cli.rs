@@ -155,7 +155,7 @@ pub struct HubArgs {
     #[arg(long, default_value_t = 5, value_parser = clap::value_parser!(u32).range(0..=20))]
     pub max_retries: u32,
     /// Docker Hub API requests in flight at once.
-    #[arg(long, default_value_t = 16, value_parser = clap::value_parser!(u64).range(1..=64))]
+    #[arg(long, default_value_t = 24, value_parser = clap::value_parser!(u64).range(1..=64))]
     pub parallelism: u64,
 }
 

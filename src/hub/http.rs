@@ -390,12 +390,15 @@ impl HubClient {
     }
 
     /// [`list_all`](Self::list_all), also returning the entry count the last page announced
-    /// (`count`), for a caller that checks the listing is whole.
-    pub(crate) async fn list_all_counted(
+    /// (`count`), for a caller that checks the listing is whole; each page's entries go to
+    /// `on_page` as it arrives (so their reads can start before the last page).
+    pub(crate) async fn list_all_counted_each(
         &self,
         url: Url,
+        on_page: &mut (dyn FnMut(&[Value]) + Send),
     ) -> Result<(Vec<Value>, Option<u64>), HubError> {
-        self.list_pages_counted(url, MAX_PAGES, false).await
+        self.list_pages_counted(url, MAX_PAGES, false, on_page)
+            .await
     }
 
     /// [`list_all`](Self::list_all) with an explicit page bound; `bare_array` as in
@@ -406,7 +409,10 @@ impl HubClient {
         max_pages: usize,
         bare_array: bool,
     ) -> Result<Vec<Value>, HubError> {
-        Ok(self.list_pages_counted(url, max_pages, bare_array).await?.0)
+        Ok(self
+            .list_pages_counted(url, max_pages, bare_array, &mut |_| {})
+            .await?
+            .0)
     }
 
     /// [`list_pages`](Self::list_pages) with the announced count.
@@ -415,6 +421,7 @@ impl HubClient {
         mut url: Url,
         max_pages: usize,
         bare_array: bool,
+        on_page: &mut (dyn FnMut(&[Value]) + Send),
     ) -> Result<(Vec<Value>, Option<u64>), HubError> {
         url.query_pairs_mut().append_pair("page_size", "100");
         let mut out = Vec::new();
@@ -473,7 +480,10 @@ impl HubClient {
                 }
             }
             match v.get("results").and_then(Value::as_array) {
-                Some(items) => out.extend(items.iter().cloned()),
+                Some(items) => {
+                    on_page(items);
+                    out.extend(items.iter().cloned());
+                }
                 None => {
                     return Err(HubError::new(
                         "GET",

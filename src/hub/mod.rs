@@ -74,7 +74,7 @@ pub struct HubConfig {
 }
 
 impl HubConfig {
-    /// Defaults: 30 s timeout, 5 retries, 60 s maximum wait, 16 requests in flight.
+    /// Defaults: 30 s timeout, 5 retries, 60 s maximum wait, 24 requests in flight.
     pub fn new(base_url: url::Url, credentials: Credentials) -> Self {
         HubConfig {
             base_url,
@@ -82,7 +82,7 @@ impl HubConfig {
             timeout: Duration::from_secs(30),
             max_retries: 5,
             max_retry_wait: Duration::from_secs(60),
-            concurrency: 16,
+            concurrency: 24,
         }
     }
 }

@@ -1,6 +1,7 @@
 //! Reading the live organization into an [`OrgState`], and the team name -> group id cache.
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
 
 use futures::{StreamExt, TryStreamExt, stream};
 use reqwest::{Method, StatusCode};
@@ -323,8 +324,10 @@ async fn read_repositories(
     scope: &Scope,
     group_ids: &BTreeMap<String, i64>,
 ) -> Result<(BTreeMap<String, Repository>, BTreeSet<String>), HubError> {
-    let listed = list_repositories(client, org).await?;
-    check_listing(client, org, scope, &listed).await?;
+    // Each repository's reads start as its listing page arrives; the listing's own checks and the
+    // fallback's allotment (which needs every name) follow the last page.
+    let (entries_tx, mut entries_rx) = tokio::sync::mpsc::unbounded_channel::<Listed>();
+    let (allotment_tx, allotment_rx) = tokio::sync::watch::channel::<Option<Arc<Allotment>>>(None);
     let wants_grants = |name: &str| scope.all_grants || scope.grant_repositories.contains(name);
     // The listing carries privacy and description; only the full description needs a read of the
     // repository itself, and only where it is wanted.
@@ -347,23 +350,35 @@ async fn read_repositories(
     } else {
         BTreeSet::new()
     };
-    let granted: Vec<String> = listed
-        .iter()
-        .map(|(n, _, _)| n.clone())
-        .filter(|n| wants_grants(n))
-        .collect();
-    let allotment = fallback_allotment(
-        &granted,
-        &scope.grants_named,
-        &managed,
-        &others,
-        FALLBACK_PAIR_BUDGET,
-    );
+    let listing = async {
+        let mut send = move |entry: Listed| {
+            let _ = entries_tx.send(entry);
+        };
+        let listed = list_repositories_each(client, org, &mut send).await?;
+        // The sender goes with `send`: the reads' stream ends.
+        drop(send);
+        check_listing(client, org, scope, &listed).await?;
+        let granted: Vec<String> = listed
+            .iter()
+            .map(|(n, _, _)| n.clone())
+            .filter(|n| wants_grants(n))
+            .collect();
+        let allotment = fallback_allotment(
+            &granted,
+            &scope.grants_named,
+            &managed,
+            &others,
+            FALLBACK_PAIR_BUDGET,
+        );
+        let _ = allotment_tx.send(Some(Arc::new(allotment)));
+        Ok::<_, HubError>(())
+    };
     let empty = BTreeSet::new();
     let wanted: BTreeSet<String> = managed.union(&others).cloned().collect();
-    let (allotment, wanted, empty) = (&allotment, &wanted, &empty);
+    let (allotment_rx, wanted, empty) = (&allotment_rx, &wanted, &empty);
     let conc = client.inner().config.concurrency.max(1);
-    let repos: Vec<(String, Repository, bool)> = stream::iter(listed)
+    let entries = futures::stream::poll_fn(move |cx| entries_rx.poll_recv(cx));
+    let reads = entries
         .map(|(name, private, description)| async move {
             let full_description = if wants_full(&name) {
                 let url = client.url(&["v2", "namespaces", org, "repositories", &name], false)?;
@@ -380,7 +395,7 @@ async fn read_repositories(
             let grants = if wants_grants(&name) {
                 let pairs = FallbackPairs {
                     required: scope.grants_named.get(&name).unwrap_or(empty),
-                    allotted: allotment.get(&name).unwrap_or(empty),
+                    allotment: allotment_rx,
                     wanted,
                 };
                 let (grants, unread) = read_grants(client, org, &name, group_ids, &pairs).await?;
@@ -403,8 +418,8 @@ async fn read_repositories(
         })
         // The client's slots bound what is in flight; this keeps them filled.
         .buffer_unordered(2 * conc)
-        .try_collect()
-        .await?;
+        .try_collect::<Vec<(String, Repository, bool)>>();
+    let ((), repos) = futures::try_join!(listing, reads)?;
     let partial: BTreeSet<String> = repos
         .iter()
         .filter(|(_, _, p)| *p)
@@ -425,20 +440,34 @@ async fn read_repositories(
     Ok((repos.into_iter().map(|(n, r, _)| (n, r)).collect(), partial))
 }
 
+/// Per repository, the teams the fallback reads beyond the policy's own grants there.
+type Allotment = BTreeMap<String, BTreeSet<String>>;
+
 /// The teams the per-pair fallback reads on one repository: the policy's own grants there, then
-/// what the budget allotted, out of the teams `wanted`.
+/// what the budget allotted (known once the whole listing is read), out of the teams `wanted`.
 struct FallbackPairs<'a> {
     required: &'a BTreeSet<String>,
-    allotted: &'a BTreeSet<String>,
+    allotment: &'a tokio::sync::watch::Receiver<Option<Arc<Allotment>>>,
     wanted: &'a BTreeSet<String>,
 }
 
 impl FallbackPairs<'_> {
-    /// Some wanted team is neither required nor allotted: the read is partial.
-    fn leaves_out_some(&self) -> bool {
-        self.wanted
+    /// The teams to read on `repo` beyond the required ones, and whether some wanted team is left
+    /// out (the read is partial). Waits for the whole listing.
+    async fn allotted(&self, repo: &str) -> Result<(BTreeSet<String>, bool), HubError> {
+        let mut rx = self.allotment.clone();
+        let allotment = rx
+            .wait_for(Option::is_some)
+            .await
+            .map_err(|_| shape_error("/v2/namespaces/-/repositories", "listing ended early"))?
+            .clone()
+            .unwrap_or_default();
+        let allotted = allotment.get(repo).cloned().unwrap_or_default();
+        let leaves_out = self
+            .wanted
             .iter()
-            .any(|t| !self.required.contains(t) && !self.allotted.contains(t))
+            .any(|t| !self.required.contains(t) && !allotted.contains(t));
+        Ok((allotted, leaves_out))
     }
 }
 
@@ -449,24 +478,45 @@ type Listed = (String, bool, String);
 /// token may read: the legacy `/v2/repositories/{org}/` answers it 403). Entries fewer than the
 /// announced `count` are an error: the listing is partial.
 async fn list_repositories(client: &HubClient, org: &str) -> Result<Vec<Listed>, HubError> {
+    list_repositories_each(client, org, &mut |_| {}).await
+}
+
+fn listed_entry(r: &Value) -> Option<Listed> {
+    Some((
+        str_field(r, "name")?.to_string(),
+        r.get("is_private")
+            .and_then(Value::as_bool)
+            .unwrap_or(false),
+        str_field(r, "description").unwrap_or("").to_string(),
+    ))
+}
+
+/// [`list_repositories`], handing each entry to `on_entry` as its page arrives.
+async fn list_repositories_each(
+    client: &HubClient,
+    org: &str,
+    on_entry: &mut (dyn FnMut(Listed) + Send),
+) -> Result<Vec<Listed>, HubError> {
     let mut url = client.url(&["v2", "namespaces", org, "repositories"], false)?;
     url.query_pairs_mut().append_pair("ordering", "name");
-    let (items, count) = client.list_all_counted(url.clone()).await?;
+    let mut on_page = |items: &[Value]| {
+        items
+            .iter()
+            .filter_map(listed_entry)
+            .for_each(&mut *on_entry)
+    };
+    let (items, count) = client
+        .list_all_counted_each(url.clone(), &mut on_page)
+        .await?;
     if let Some(count) = count.filter(|c| *c > items.len() as u64) {
         return Err(listing::count_error(org, count, items.len()));
     }
     let mut listed = Vec::new();
-    for r in items {
-        let Some(name) = str_field(&r, "name") else {
+    for r in &items {
+        let Some(entry) = listed_entry(r) else {
             return Err(shape_error(url.path(), "repository without name"));
         };
-        listed.push((
-            name.to_string(),
-            r.get("is_private")
-                .and_then(Value::as_bool)
-                .unwrap_or(false),
-            str_field(&r, "description").unwrap_or("").to_string(),
-        ));
+        listed.push(entry);
     }
     Ok(listed)
 }
@@ -676,7 +726,8 @@ async fn read_grants(
         }
         return Ok((grants, false));
     }
-    for team in pairs.required.union(pairs.allotted) {
+    let (allotted, leaves_out) = pairs.allotted(repo).await?;
+    for team in pairs.required.union(&allotted) {
         let Some(id) = group_ids.get(team) else {
             continue;
         };
@@ -696,5 +747,5 @@ async fn read_grants(
             .ok_or_else(|| shape_error(url.path(), "grant without a known permission"))?;
         grants.insert(team.clone(), perm);
     }
-    Ok((grants, pairs.leaves_out_some()))
+    Ok((grants, leaves_out))
 }
