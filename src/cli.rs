@@ -154,8 +154,8 @@ pub struct HubArgs {
     /// Retries per request on timeouts, resets, 5xx and 429.
     #[arg(long, default_value_t = 5, value_parser = clap::value_parser!(u32).range(0..=20))]
     pub max_retries: u32,
-    /// Requests in flight at once.
-    #[arg(long, default_value_t = 8, value_parser = clap::value_parser!(u64).range(1..=64))]
+    /// Docker Hub API requests in flight at once.
+    #[arg(long, default_value_t = 24, value_parser = clap::value_parser!(u64).range(1..=64))]
     pub parallelism: u64,
 }
 
@@ -339,6 +339,13 @@ pub struct SandboxArgs {
     /// Seed for the fault injector's random choices (reproducible runs).
     #[arg(long, default_value_t = 1)]
     pub fault_seed: u64,
+    /// API requests allowed per window (--api-budget-window), as Docker Hub's API budget: announced
+    /// in X-RateLimit-* and answered 429 with Retry-After once spent.
+    #[arg(long, value_name = "N", default_value_t = 600, value_parser = clap::value_parser!(u64).range(1..=1_000_000_000))]
+    pub api_budget: u64,
+    /// The API budget's window in seconds.
+    #[arg(long, value_name = "SECS", default_value_t = 60, value_parser = clap::value_parser!(u64).range(1..=86_400))]
+    pub api_budget_window: u64,
     /// Do not start the registry (/usr/bin/docker-registry): serve the hub API only.
     #[arg(long)]
     pub no_registry: bool,

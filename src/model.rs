@@ -266,6 +266,12 @@ pub struct OrgState {
     pub teams: Option<BTreeMap<String, Team>>,
     /// Repositories by name (without the org prefix). In live state, every repository of the org.
     pub repositories: BTreeMap<String, Repository>,
+    /// Live state only: repositories whose grants were read for some teams only (Docker Hub offered
+    /// no grant listing, and the reads per team were bounded): their grants of the teams the
+    /// policy grants there are known, others may be missing, so effective access through them
+    /// rests on a partial read.
+    #[serde(default, skip_serializing_if = "BTreeSet::is_empty")]
+    pub partial_grants: BTreeSet<String>,
 }
 
 impl OrgState {
@@ -278,6 +284,7 @@ impl OrgState {
             members: None,
             teams: None,
             repositories: BTreeMap::new(),
+            partial_grants: BTreeSet::new(),
         }
     }
 }
@@ -295,8 +302,15 @@ pub struct Scope {
     pub grant_repositories: BTreeSet<String>,
     /// Teams whose grants the policy manages (for the per-pair fallback when listing is not possible).
     pub grant_teams: BTreeSet<String>,
+    /// The teams the policy grants on each repository: the per-pair fallback reads these first.
+    pub grants_named: BTreeMap<String, BTreeSet<String>>,
     /// Read the grants of every repository, for every team (`vetted export`).
     pub all_grants: bool,
+    /// Repositories whose `full_description` the policy manages: only these need a read of their
+    /// own (the listing carries privacy and description, not the full description).
+    pub full_descriptions: BTreeSet<String>,
+    /// Read every repository's `full_description` (`vetted export`).
+    pub all_full_descriptions: bool,
     /// Repositories the policy names: each one the listing lacks is read on its own, so a plan
     /// never creates a repository the listing left out (src/hub/listing.rs).
     pub repositories: BTreeSet<String>,
@@ -319,10 +333,12 @@ impl Scope {
     pub fn of(desired: &OrgState) -> Scope {
         let mut grant_repositories = BTreeSet::new();
         let mut grant_teams = BTreeSet::new();
+        let mut grants_named = BTreeMap::new();
         for (name, repo) in &desired.repositories {
             if let Some(grants) = &repo.grants {
                 grant_repositories.insert(name.clone());
                 grant_teams.extend(grants.keys().cloned());
+                grants_named.insert(name.clone(), grants.keys().cloned().collect());
             }
         }
         if let Some(teams) = &desired.teams {
@@ -338,9 +354,17 @@ impl Scope {
             teams: desired.teams.is_some(),
             grant_repositories,
             grant_teams,
+            grants_named,
             // Effective access (plan.access): a change of team membership reaches every repository
             // the team is granted, so every repository's grants are read when teams are managed.
             all_grants: desired.teams.is_some(),
+            full_descriptions: desired
+                .repositories
+                .iter()
+                .filter(|(_, r)| r.full_description.is_some())
+                .map(|(n, _)| n.clone())
+                .collect(),
+            all_full_descriptions: false,
             repositories: desired.repositories.keys().cloned().collect(),
             whole_listing_for: None,
             optional_settings: false,
@@ -356,6 +380,7 @@ impl Scope {
             members: true,
             teams: true,
             all_grants: true,
+            all_full_descriptions: true,
             whole_listing_for: Some(WHOLE_LISTING_FOR_EXPORT),
             optional_settings: true,
             ..Scope::default()

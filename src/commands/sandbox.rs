@@ -41,6 +41,10 @@ pub async fn run(args: &SandboxArgs) -> Result<Outcome, Error> {
             reset_rate: args.reset_rate,
             seed: args.fault_seed,
         },
+        api_budget: crate::sandbox::faults::Budget {
+            limit: args.api_budget,
+            window_secs: args.api_budget_window,
+        },
         registry: !args.no_registry,
     };
     crate::sandbox::serve_until_signal(config)

@@ -35,6 +35,33 @@ pub(crate) struct Inner {
         Mutex<std::collections::BTreeMap<String, std::collections::BTreeMap<String, i64>>>,
     /// The `X-RateLimit-*` headers of the latest window seen (src/hub/probe.rs reads them).
     pub(crate) rate: std::sync::Mutex<Option<super::probe::RateLimit>>,
+    /// Requests in flight at once, whichever part of vetted sends them (`config.concurrency`).
+    pub(crate) slots: tokio::sync::Semaphore,
+    /// Waits for the API budget instead of running into 429s.
+    pub(crate) pacer: super::pace::Pacer,
+    /// Requests per endpoint, said with `-v` when the client is done.
+    pub(crate) endpoints: super::calls::Calls,
+    /// The per-repository grant listing answered 404 or 405: Docker Hub does not offer it here.
+    pub(crate) no_grant_listing: std::sync::atomic::AtomicBool,
+    /// The per-repository grant listing answered (not 404 or 405) once: repositories stop asking
+    /// one at a time.
+    pub(crate) grant_listing_seen: Mutex<bool>,
+}
+
+impl Drop for Inner {
+    fn drop(&mut self) {
+        let counts = self.endpoints.snapshot();
+        if counts.is_empty() {
+            return;
+        }
+        tracing::debug!(
+            calls = self.calls.load(Ordering::Relaxed),
+            "Docker Hub API calls, per endpoint:"
+        );
+        for (endpoint, calls) in counts {
+            tracing::debug!("  {calls:>6}  {endpoint}");
+        }
+    }
 }
 
 /// A response that was received (any status but a redirect, which [`HubClient::send`] turns into an
@@ -154,7 +181,13 @@ impl HubClient {
         let budget = cfg.timeout.saturating_mul(RETRY_BUDGET_TIMEOUTS);
         let mut attempt: u32 = 0;
         loop {
+            // One slot per request in flight; the pacer waits while the budget is spent.
+            let slot = inner.slots.acquire().await.map_err(|_| {
+                HubError::new(method.as_str(), url.path(), None, "client closed".into())
+            })?;
+            inner.pacer.admit(method.as_str(), url.path()).await?;
             inner.calls.fetch_add(1, Ordering::Relaxed);
+            inner.endpoints.count(method.as_str(), url.path());
             let mut req = inner
                 .http
                 .request(method.clone(), url.clone())
@@ -201,6 +234,11 @@ impl HubClient {
                 }
                 Err(e) => Err(e),
             };
+            match &outcome {
+                Ok((status, headers, _, _)) => inner.pacer.observe(*status, headers),
+                Err(_) => inner.pacer.unanswered(),
+            }
+            drop(slot);
             match outcome {
                 Err(e) => {
                     // Every request vetted sends converges when repeated, POSTs included: the
@@ -352,12 +390,15 @@ impl HubClient {
     }
 
     /// [`list_all`](Self::list_all), also returning the entry count the last page announced
-    /// (`count`), for a caller that checks the listing is whole.
-    pub(crate) async fn list_all_counted(
+    /// (`count`), for a caller that checks the listing is whole; each page's entries go to
+    /// `on_page` as it arrives (so their reads can start before the last page).
+    pub(crate) async fn list_all_counted_each(
         &self,
         url: Url,
+        on_page: &mut (dyn FnMut(&[Value]) + Send),
     ) -> Result<(Vec<Value>, Option<u64>), HubError> {
-        self.list_pages_counted(url, MAX_PAGES, false).await
+        self.list_pages_counted(url, MAX_PAGES, false, on_page)
+            .await
     }
 
     /// [`list_all`](Self::list_all) with an explicit page bound; `bare_array` as in
@@ -368,7 +409,10 @@ impl HubClient {
         max_pages: usize,
         bare_array: bool,
     ) -> Result<Vec<Value>, HubError> {
-        Ok(self.list_pages_counted(url, max_pages, bare_array).await?.0)
+        Ok(self
+            .list_pages_counted(url, max_pages, bare_array, &mut |_| {})
+            .await?
+            .0)
     }
 
     /// [`list_pages`](Self::list_pages) with the announced count.
@@ -377,6 +421,7 @@ impl HubClient {
         mut url: Url,
         max_pages: usize,
         bare_array: bool,
+        on_page: &mut (dyn FnMut(&[Value]) + Send),
     ) -> Result<(Vec<Value>, Option<u64>), HubError> {
         url.query_pairs_mut().append_pair("page_size", "100");
         let mut out = Vec::new();
@@ -435,7 +480,10 @@ impl HubClient {
                 }
             }
             match v.get("results").and_then(Value::as_array) {
-                Some(items) => out.extend(items.iter().cloned()),
+                Some(items) => {
+                    on_page(items);
+                    out.extend(items.iter().cloned());
+                }
                 None => {
                     return Err(HubError::new(
                         "GET",

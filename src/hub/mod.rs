@@ -3,9 +3,11 @@
 //! [`Change`](crate::plan::Change) at a time, using the Docker Hub v2 API paths and JSON shapes.
 
 mod access_settings;
+mod calls;
 mod error;
 mod http;
 mod listing;
+mod pace;
 mod probe;
 mod read;
 mod write;
@@ -67,12 +69,12 @@ pub struct HubConfig {
     pub max_retries: u32,
     /// Cap for one wait (429 Retry-After or backoff).
     pub max_retry_wait: Duration,
-    /// Bounded concurrency for reads.
+    /// Requests in flight at once (the client holds to it, whichever part sends them).
     pub concurrency: usize,
 }
 
 impl HubConfig {
-    /// Defaults: 30 s timeout, 5 retries, 60 s maximum wait, 8 concurrent reads.
+    /// Defaults: 30 s timeout, 5 retries, 60 s maximum wait, 24 requests in flight.
     pub fn new(base_url: url::Url, credentials: Credentials) -> Self {
         HubConfig {
             base_url,
@@ -80,7 +82,7 @@ impl HubConfig {
             timeout: Duration::from_secs(30),
             max_retries: 5,
             max_retry_wait: Duration::from_secs(60),
-            concurrency: 8,
+            concurrency: 24,
         }
     }
 }
@@ -119,6 +121,7 @@ impl HubClient {
                     format!("HTTP client setup failed: {e}"),
                 )
             })?;
+        let config_concurrency = config.concurrency.max(1);
         let inner = http::Inner {
             config,
             http,
@@ -126,6 +129,11 @@ impl HubClient {
             calls: AtomicU64::new(0),
             groups: tokio::sync::Mutex::new(Default::default()),
             rate: std::sync::Mutex::new(None),
+            slots: tokio::sync::Semaphore::new(config_concurrency),
+            pacer: Default::default(),
+            endpoints: Default::default(),
+            no_grant_listing: Default::default(),
+            grant_listing_seen: Default::default(),
         };
         let token = HubClient::fetch_token(&inner).await?;
         *inner.token.lock().await = Some((token, std::time::Instant::now()));

@@ -1,6 +1,7 @@
 //! Reading the live organization into an [`OrgState`], and the team name -> group id cache.
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
 
 use futures::{StreamExt, TryStreamExt, stream};
 use reqwest::{Method, StatusCode};
@@ -53,36 +54,78 @@ fn shape_error(path: &str, what: &str) -> HubError {
     )
 }
 
+/// Reads what `scope` asks for. The sections are independent and read at once; the client's
+/// request slots bound what is in flight.
 pub(crate) async fn read_state(
     client: &HubClient,
     org: &str,
     scope: &Scope,
 ) -> Result<OrgState, HubError> {
     let mut state = OrgState::empty(org);
-    if scope.image_access {
-        state.image_access = Some(read_settings(client, org).await?);
-    }
     let skip = |e: &HubError| scope.optional_settings && matches!(e.status(), Some(403 | 404));
-    if scope.allowlist {
-        state.allowlist = match super::access_settings::read_allowlist(client, org).await {
-            Err(e) if skip(&e) => None,
-            r => Some(r?),
-        };
-    }
-    if scope.registry_access {
-        state.registry_access =
-            match super::access_settings::read_registry_access(client, org).await {
-                Err(e) if skip(&e) => None,
-                r => Some(r?),
-            };
-    }
-    if scope.members || scope.teams {
-        state.members = Some(read_members(client, org).await?);
-    }
-    if scope.teams {
-        state.teams = Some(read_teams(client, org).await?);
-    }
-    state.repositories = read_repositories(client, org, scope).await?;
+    let settings = async {
+        if scope.image_access {
+            Ok(Some(read_settings(client, org).await?))
+        } else {
+            Ok::<_, HubError>(None)
+        }
+    };
+    let allowlist = async {
+        if !scope.allowlist {
+            return Ok(None);
+        }
+        match super::access_settings::read_allowlist(client, org).await {
+            Err(e) if skip(&e) => Ok(None),
+            r => r.map(Some),
+        }
+    };
+    let registry_access = async {
+        if !scope.registry_access {
+            return Ok(None);
+        }
+        match super::access_settings::read_registry_access(client, org).await {
+            Err(e) if skip(&e) => Ok(None),
+            r => r.map(Some),
+        }
+    };
+    let members = async {
+        if scope.members || scope.teams {
+            Ok(Some(read_members(client, org).await?))
+        } else {
+            Ok(None)
+        }
+    };
+    // The team list serves both the teams and the grants (group ids): read once.
+    let needs_groups = scope.teams || scope.all_grants || !scope.grant_repositories.is_empty();
+    let groups = async {
+        if needs_groups {
+            Ok(Some(list_groups(client, org).await?))
+        } else {
+            Ok(None)
+        }
+    };
+    let (image_access, allowlist, registry_access, members, groups) =
+        futures::try_join!(settings, allowlist, registry_access, members, groups)?;
+    let group_ids: BTreeMap<String, i64> = groups
+        .iter()
+        .flatten()
+        .map(|(n, (id, _))| (n.clone(), *id))
+        .collect();
+    let teams = async {
+        match (&groups, scope.teams) {
+            (Some(groups), true) => Ok(Some(read_teams(client, org, groups.clone()).await?)),
+            _ => Ok(None),
+        }
+    };
+    let repositories = read_repositories(client, org, scope, &group_ids);
+    let (teams, (repositories, partial_grants)) = futures::try_join!(teams, repositories)?;
+    state.image_access = image_access;
+    state.allowlist = allowlist;
+    state.registry_access = registry_access;
+    state.members = members;
+    state.teams = teams;
+    state.repositories = repositories;
+    state.partial_grants = partial_grants;
     Ok(state)
 }
 
@@ -203,8 +246,11 @@ pub(crate) async fn forget_groups(client: &HubClient, org: &str) {
     client.inner().groups.lock().await.remove(org);
 }
 
-async fn read_teams(client: &HubClient, org: &str) -> Result<BTreeMap<String, Team>, HubError> {
-    let groups = list_groups(client, org).await?;
+async fn read_teams(
+    client: &HubClient,
+    org: &str,
+    groups: BTreeMap<String, (i64, String)>,
+) -> Result<BTreeMap<String, Team>, HubError> {
     let conc = client.inner().config.concurrency.max(1);
     let teams: Vec<(String, Team)> = stream::iter(groups)
         .map(|(name, (_, description))| async move {
@@ -234,42 +280,127 @@ async fn read_teams(client: &HubClient, org: &str) -> Result<BTreeMap<String, Te
     Ok(teams.into_iter().collect())
 }
 
+/// (repository, team) pairs the fallback reads beyond the teams the policy grants on each
+/// repository (about 100,000 calls for 1,000 repositories and 100 teams otherwise): a few minutes
+/// of Docker Hub's API budget.
+pub(crate) const FALLBACK_PAIR_BUDGET: usize = 2_000;
+
+/// The pairs the per-(repository, team) fallback may read beyond each repository's `required`
+/// teams, within `budget`: the teams the policy manages (`managed`) on every repository first,
+/// then the `others`, repositories in name order. Pure and deterministic, so which repositories
+/// end up partly read does not depend on the order answers arrive in.
+pub(crate) fn fallback_allotment(
+    repos: &[String],
+    required: &BTreeMap<String, BTreeSet<String>>,
+    managed: &BTreeSet<String>,
+    others: &BTreeSet<String>,
+    budget: usize,
+) -> BTreeMap<String, BTreeSet<String>> {
+    let mut left = budget;
+    let mut out: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+    let mut sorted: Vec<&String> = repos.iter().collect();
+    sorted.sort();
+    for tier in [managed, others] {
+        for repo in &sorted {
+            let own = required.get(*repo);
+            for team in tier {
+                if own.is_some_and(|o| o.contains(team)) {
+                    continue;
+                }
+                if left == 0 {
+                    return out;
+                }
+                left -= 1;
+                out.entry((*repo).clone()).or_default().insert(team.clone());
+            }
+        }
+    }
+    out
+}
+
 async fn read_repositories(
     client: &HubClient,
     org: &str,
     scope: &Scope,
-) -> Result<BTreeMap<String, Repository>, HubError> {
-    let listed = list_repositories(client, org).await?;
-    check_listing(client, org, scope, &listed).await?;
+    group_ids: &BTreeMap<String, i64>,
+) -> Result<(BTreeMap<String, Repository>, BTreeSet<String>), HubError> {
+    // Each repository's reads start as its listing page arrives; the listing's own checks and the
+    // fallback's allotment (which needs every name) follow the last page.
+    let (entries_tx, mut entries_rx) = tokio::sync::mpsc::unbounded_channel::<Listed>();
+    let (allotment_tx, allotment_rx) = tokio::sync::watch::channel::<Option<Arc<Allotment>>>(None);
     let wants_grants = |name: &str| scope.all_grants || scope.grant_repositories.contains(name);
-    let group_ids: BTreeMap<String, i64> = if listed.iter().any(|(n, _, _)| wants_grants(n)) {
-        list_groups(client, org)
-            .await?
-            .into_iter()
-            .map(|(n, (id, _))| (n, id))
+    // The listing carries privacy and description; only the full description needs a read of the
+    // repository itself, and only where it is wanted.
+    let wants_full =
+        |name: &str| scope.all_full_descriptions || scope.full_descriptions.contains(name);
+    // The fallback's reads beyond the policy's own grants: the managed teams, and every other team
+    // when effective access (or an export) needs every grant; within a budget.
+    let managed: BTreeSet<String> = scope
+        .grant_teams
+        .iter()
+        .filter(|t| group_ids.contains_key(*t))
+        .cloned()
+        .collect();
+    let others: BTreeSet<String> = if scope.all_grants {
+        group_ids
+            .keys()
+            .filter(|t| !managed.contains(*t))
+            .cloned()
             .collect()
     } else {
-        BTreeMap::new()
+        BTreeSet::new()
     };
-    // Every team, for the per-pair fallback, when every repository's grants are wanted.
-    let all_teams: BTreeSet<String>;
-    let grant_teams = if scope.all_grants {
-        all_teams = group_ids.keys().cloned().collect();
-        &all_teams
-    } else {
-        &scope.grant_teams
+    let listing = async {
+        let mut send = move |entry: Listed| {
+            let _ = entries_tx.send(entry);
+        };
+        let listed = list_repositories_each(client, org, &mut send).await?;
+        // The sender goes with `send`: the reads' stream ends.
+        drop(send);
+        check_listing(client, org, scope, &listed).await?;
+        let granted: Vec<String> = listed
+            .iter()
+            .map(|(n, _, _)| n.clone())
+            .filter(|n| wants_grants(n))
+            .collect();
+        let allotment = fallback_allotment(
+            &granted,
+            &scope.grants_named,
+            &managed,
+            &others,
+            FALLBACK_PAIR_BUDGET,
+        );
+        let _ = allotment_tx.send(Some(Arc::new(allotment)));
+        Ok::<_, HubError>(())
     };
-    let group_ids = &group_ids;
+    let empty = BTreeSet::new();
+    let wanted: BTreeSet<String> = managed.union(&others).cloned().collect();
+    let (allotment_rx, wanted, empty) = (&allotment_rx, &wanted, &empty);
     let conc = client.inner().config.concurrency.max(1);
-    let repos: Vec<(String, Repository)> = stream::iter(listed)
+    let entries = futures::stream::poll_fn(move |cx| entries_rx.poll_recv(cx));
+    let reads = entries
         .map(|(name, private, description)| async move {
-            let url = client.url(&["v2", "namespaces", org, "repositories", &name], false)?;
-            let detail = client.call(Method::GET, &url, None).await?;
-            let full_description = str_field(&detail, "full_description")
-                .unwrap_or("")
-                .to_string();
+            let full_description = if wants_full(&name) {
+                let url = client.url(&["v2", "namespaces", org, "repositories", &name], false)?;
+                let detail = client.call(Method::GET, &url, None).await?;
+                Some(
+                    str_field(&detail, "full_description")
+                        .unwrap_or("")
+                        .to_string(),
+                )
+            } else {
+                None
+            };
+            let mut partial = false;
             let grants = if wants_grants(&name) {
-                Some(read_grants(client, org, &name, group_ids, grant_teams).await?)
+                let pairs = FallbackPairs {
+                    required: scope.grants_named.get(&name).unwrap_or(empty),
+                    allotment: allotment_rx,
+                    wanted,
+                };
+                let (grants, unread) = read_grants(client, org, &name, group_ids, &pairs).await?;
+                partial = unread;
+                Some(grants)
             } else {
                 None
             };
@@ -278,17 +409,67 @@ async fn read_repositories(
                 Repository {
                     private,
                     description: Some(description),
-                    full_description: Some(full_description),
+                    full_description,
                     grants,
                     mirror: None,
                     tags: None,
                 },
+                partial,
             ))
         })
-        .buffer_unordered(conc)
-        .try_collect()
-        .await?;
-    Ok(repos.into_iter().collect())
+        // The client's slots bound what is in flight; this keeps them filled.
+        .buffer_unordered(2 * conc)
+        .try_collect::<Vec<(String, Repository, bool)>>();
+    let ((), repos) = futures::try_join!(listing, reads)?;
+    let partial: BTreeSet<String> = repos
+        .iter()
+        .filter(|(_, _, p)| *p)
+        .map(|(n, _, _)| n.clone())
+        .collect();
+    if let (Some(purpose), Some(first)) = (scope.whole_listing_for, partial.first()) {
+        return Err(HubError::new(
+            "GET",
+            &format!("/v2/repositories/{org}/{first}/groups/"),
+            None,
+            format!(
+                "Docker Hub offers no grant listing per repository here, and reading each                  (repository, team) pair of {} repositories would take more than {} calls                  beyond the teams the policy grants; {purpose}, and a grant left unread would                  be missed, so vetted stops here",
+                partial.len(),
+                FALLBACK_PAIR_BUDGET
+            ),
+        ));
+    }
+    Ok((repos.into_iter().map(|(n, r, _)| (n, r)).collect(), partial))
+}
+
+/// Per repository, the teams the fallback reads beyond the policy's own grants there.
+type Allotment = BTreeMap<String, BTreeSet<String>>;
+
+/// The teams the per-pair fallback reads on one repository: the policy's own grants there, then
+/// what the budget allotted (known once the whole listing is read), out of the teams `wanted`.
+struct FallbackPairs<'a> {
+    required: &'a BTreeSet<String>,
+    allotment: &'a tokio::sync::watch::Receiver<Option<Arc<Allotment>>>,
+    wanted: &'a BTreeSet<String>,
+}
+
+impl FallbackPairs<'_> {
+    /// The teams to read on `repo` beyond the required ones, and whether some wanted team is left
+    /// out (the read is partial). Waits for the whole listing.
+    async fn allotted(&self, repo: &str) -> Result<(BTreeSet<String>, bool), HubError> {
+        let mut rx = self.allotment.clone();
+        let allotment = rx
+            .wait_for(Option::is_some)
+            .await
+            .map_err(|_| shape_error("/v2/namespaces/-/repositories", "listing ended early"))?
+            .clone()
+            .unwrap_or_default();
+        let allotted = allotment.get(repo).cloned().unwrap_or_default();
+        let leaves_out = self
+            .wanted
+            .iter()
+            .any(|t| !self.required.contains(t) && !allotted.contains(t));
+        Ok((allotted, leaves_out))
+    }
 }
 
 /// One entry of the repository listing: name, private, description.
@@ -298,24 +479,45 @@ type Listed = (String, bool, String);
 /// token may read: the legacy `/v2/repositories/{org}/` answers it 403). Entries fewer than the
 /// announced `count` are an error: the listing is partial.
 async fn list_repositories(client: &HubClient, org: &str) -> Result<Vec<Listed>, HubError> {
+    list_repositories_each(client, org, &mut |_| {}).await
+}
+
+fn listed_entry(r: &Value) -> Option<Listed> {
+    Some((
+        str_field(r, "name")?.to_string(),
+        r.get("is_private")
+            .and_then(Value::as_bool)
+            .unwrap_or(false),
+        str_field(r, "description").unwrap_or("").to_string(),
+    ))
+}
+
+/// [`list_repositories`], handing each entry to `on_entry` as its page arrives.
+async fn list_repositories_each(
+    client: &HubClient,
+    org: &str,
+    on_entry: &mut (dyn FnMut(Listed) + Send),
+) -> Result<Vec<Listed>, HubError> {
     let mut url = client.url(&["v2", "namespaces", org, "repositories"], false)?;
     url.query_pairs_mut().append_pair("ordering", "name");
-    let (items, count) = client.list_all_counted(url.clone()).await?;
+    let mut on_page = |items: &[Value]| {
+        items
+            .iter()
+            .filter_map(listed_entry)
+            .for_each(&mut *on_entry)
+    };
+    let (items, count) = client
+        .list_all_counted_each(url.clone(), &mut on_page)
+        .await?;
     if let Some(count) = count.filter(|c| *c > items.len() as u64) {
         return Err(listing::count_error(org, count, items.len()));
     }
     let mut listed = Vec::new();
-    for r in items {
-        let Some(name) = str_field(&r, "name") else {
+    for r in &items {
+        let Some(entry) = listed_entry(r) else {
             return Err(shape_error(url.path(), "repository without name"));
         };
-        listed.push((
-            name.to_string(),
-            r.get("is_private")
-                .and_then(Value::as_bool)
-                .unwrap_or(false),
-            str_field(&r, "description").unwrap_or("").to_string(),
-        ));
+        listed.push(entry);
     }
     Ok(listed)
 }
@@ -421,14 +623,34 @@ async fn list_repo_grants(
     org: &str,
     repo: &str,
 ) -> Result<Option<Vec<Value>>, HubError> {
+    use std::sync::atomic::Ordering;
     let url = client.url(&["v2", "repositories", org, repo, "groups"], true)?;
     let mut first = url.clone();
     first.query_pairs_mut().append_pair("page_size", "100");
+    // Until one answer shows the listing exists, one repository asks at a time: absent once (404,
+    // 405) is absent for the organization, and the others go straight to the pairs.
+    let mut gate = Some(client.inner().grant_listing_seen.lock().await);
+    if gate.as_deref().is_some_and(|seen| *seen) {
+        gate = None;
+    }
+    if client.inner().no_grant_listing.load(Ordering::Relaxed) {
+        return Ok(None);
+    }
     let probe = client.send(Method::GET, &first, None).await?;
     if matches!(
         probe.status,
-        StatusCode::NOT_FOUND | StatusCode::METHOD_NOT_ALLOWED | StatusCode::FORBIDDEN
+        StatusCode::NOT_FOUND | StatusCode::METHOD_NOT_ALLOWED
     ) {
+        client
+            .inner()
+            .no_grant_listing
+            .store(true, Ordering::Relaxed);
+        return Ok(None);
+    }
+    if let Some(mut seen) = gate {
+        *seen = true;
+    }
+    if probe.status == StatusCode::FORBIDDEN {
         return Ok(None);
     }
     if !probe.status.is_success() {
@@ -450,13 +672,15 @@ async fn list_repo_grants(
     }
 }
 
+/// The grants on `repo`, and whether they were read for some teams only (the per-pair fallback
+/// within its budget).
 async fn read_grants(
     client: &HubClient,
     org: &str,
     repo: &str,
     group_ids: &BTreeMap<String, i64>,
-    teams: &BTreeSet<String>,
-) -> Result<BTreeMap<String, Permission>, HubError> {
+    pairs: &FallbackPairs<'_>,
+) -> Result<(BTreeMap<String, Permission>, bool), HubError> {
     let mut grants = BTreeMap::new();
     if let Some(items) = list_repo_grants(client, org, repo).await? {
         for g in items {
@@ -501,9 +725,10 @@ async fn read_grants(
             };
             grants.insert(name, perm);
         }
-        return Ok(grants);
+        return Ok((grants, false));
     }
-    for team in teams {
+    let (allotted, leaves_out) = pairs.allotted(repo).await?;
+    for team in pairs.required.union(&allotted) {
         let Some(id) = group_ids.get(team) else {
             continue;
         };
@@ -523,5 +748,5 @@ async fn read_grants(
             .ok_or_else(|| shape_error(url.path(), "grant without a known permission"))?;
         grants.insert(team.clone(), perm);
     }
-    Ok(grants)
+    Ok((grants, leaves_out))
 }

@@ -675,6 +675,7 @@ async fn read_state_paginates_and_reads_everything_in_scope() {
         .into(),
         grant_teams: ["dev".to_string(), "ops".to_string(), "qa".to_string()].into(),
         all_grants: false,
+        full_descriptions: ["redis".to_string()].into(),
         ..Scope::default()
     };
     let state = client.read_state("acme", &scope).await.unwrap();
@@ -706,6 +707,18 @@ async fn read_state_paginates_and_reads_everything_in_scope() {
     );
     assert!(state.image_access.is_none());
     let log = requests(&fake);
+    // The listing carries privacy and description: a repository is read on its own only for a
+    // full description the policy manages.
+    assert_eq!(state.repositories["nginx"].full_description, None);
+    assert!(
+        !log.iter()
+            .any(|s| s.path == "/v2/namespaces/acme/repositories/nginx"),
+        "{log:?}"
+    );
+    assert!(
+        log.iter()
+            .any(|s| s.path == "/v2/namespaces/acme/repositories/redis")
+    );
     assert!(
         log.iter()
             .all(|s| !s.path.trim_end_matches('/').ends_with("/settings"))
@@ -1957,4 +1970,85 @@ async fn a_create_answered_already_exists_names_the_partial_listing() {
             .count(),
         1
     );
+}
+
+/// Without a grant listing, the per-(repository, team) reads beyond the policy's own grants are
+/// allotted within a budget: the managed teams on every repository first, then the others, in
+/// name order, so which repositories are partly read does not depend on timing.
+#[test]
+fn the_pair_fallback_reads_managed_teams_first_within_its_budget() {
+    use super::read::fallback_allotment;
+    use std::collections::BTreeSet;
+    let set = |v: &[&str]| -> BTreeSet<String> { v.iter().map(|s| s.to_string()).collect() };
+    let repos: Vec<String> = ["r3", "r1", "r2"].iter().map(|s| s.to_string()).collect();
+    let required = BTreeMap::from([("r1".to_string(), set(&["a"]))]);
+    let (managed, others) = (set(&["a", "b"]), set(&["c", "d"]));
+    let five = fallback_allotment(&repos, &required, &managed, &others, 5);
+    assert_eq!(
+        five,
+        BTreeMap::from([
+            ("r1".to_string(), set(&["b"])),
+            ("r2".to_string(), set(&["a", "b"])),
+            ("r3".to_string(), set(&["a", "b"])),
+        ])
+    );
+    let seven = fallback_allotment(&repos, &required, &managed, &others, 7);
+    assert_eq!(seven["r1"], set(&["b", "c", "d"]));
+    assert_eq!(seven["r2"], set(&["a", "b"]), "the budget ends there");
+    assert!(fallback_allotment(&repos, &required, &managed, &others, 0).is_empty());
+}
+
+/// A 404 on the grant listing is asked once: the other repositories go straight to the pairs, and
+/// a plan says when effective access rests on a partial read.
+#[tokio::test]
+async fn a_missing_grant_listing_is_asked_once_and_a_partial_read_is_said() {
+    let (base, fake) = serve(|s, _| match s.path.as_str() {
+        "/v2/namespaces/acme/repositories" => page(
+            &[
+                r#"{"name":"a","is_private":true,"description":""}"#,
+                r#"{"name":"b","is_private":true,"description":""}"#,
+            ],
+            None,
+        ),
+        "/v2/orgs/acme/groups" => page(&[r#"{"id":5,"name":"dev"}"#], None),
+        "/v2/repositories/acme/a/groups/5/" => ok(r#"{"group_id":5,"permission":"read"}"#),
+        "/v2/repositories/acme/b/groups/5/" => (404, vec![], "{}".into()),
+        p if p.ends_with("/groups/") => (404, vec![], r#"{"detail":"Not Found"}"#.into()),
+        _ => (418, vec![], "{}".into()),
+    })
+    .await;
+    let mut cfg = config(base);
+    cfg.concurrency = 1;
+    let client = HubClient::login(cfg).await.unwrap();
+    let scope = Scope {
+        grant_repositories: ["a".to_string(), "b".to_string()].into(),
+        grant_teams: ["dev".to_string()].into(),
+        ..Scope::default()
+    };
+    let state = client.read_state("acme", &scope).await.unwrap();
+    assert_eq!(
+        state.repositories["a"].grants,
+        Some(BTreeMap::from([("dev".to_string(), Permission::Read)]))
+    );
+    assert_eq!(state.repositories["b"].grants, Some(BTreeMap::new()));
+    assert!(state.partial_grants.is_empty(), "the budget covered both");
+    let listings = requests(&fake)
+        .iter()
+        .filter(|s| s.path.ends_with("/groups/") && s.path.starts_with("/v2/repositories/"))
+        .filter(|s| !s.path.ends_with("/5/"))
+        .count();
+    assert_eq!(
+        listings, 1,
+        "the missing listing is not asked per repository"
+    );
+
+    let mut live = state.clone();
+    live.partial_grants.insert("b".into());
+    let plan = crate::plan::diff(&OrgState::empty("acme"), &live, &Default::default());
+    let note = plan
+        .notes
+        .iter()
+        .find(|n| n.message.contains("partial read"))
+        .expect("a note on the partial read");
+    assert_eq!(note.address, "repository acme/b");
 }

@@ -91,7 +91,22 @@ pub fn diff(desired: &OrgState, live: &OrgState, opts: &DiffOptions) -> Plan {
         drift: Default::default(),
     };
     set_drift(&mut plan, live, drift);
+    plan.notes.extend(partial_grants_note(live));
     plan
+}
+
+/// The note when effective access rests on a partial read of grants (live `partial_grants`).
+fn partial_grants_note(live: &OrgState) -> Option<Note> {
+    let first = live.partial_grants.first()?;
+    let n = live.partial_grants.len();
+    Some(Note {
+        kind: ResourceKind::Grant,
+        address: format!("repository {}/{first}", live.org),
+        message: format!(
+            "effective access rests on a partial read: Docker Hub offered no grant listing per              repository, and vetted read the grants of {n} repositor{} (this one first) for the              teams the policy grants there and as many other teams as its call budget allowed;              access through the teams left unread is not shown",
+            if n == 1 { "y" } else { "ies" }
+        ),
+    })
 }
 
 /// Sets `plan.drift` to `changes` (sorted like a plan) and who has access through them.

@@ -264,7 +264,9 @@ pub fn render(live: &OrgState, tags: &RepoTags) -> String {
         if let Some(d) = &repo.description {
             let _ = writeln!(out, "description = {}", string(d));
         }
-        if let Some(d) = &repo.full_description {
+        // An empty full description is left unmanaged: managing it would cost a read of every
+        // repository on each plan (the listing does not carry it), to guard an empty README.
+        if let Some(d) = repo.full_description.as_ref().filter(|d| !d.is_empty()) {
             let _ = writeln!(out, "full_description = {}", string(d));
         }
         if let Some(grants) = &repo.grants {

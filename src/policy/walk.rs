@@ -138,6 +138,7 @@ pub(super) fn walk(
                 invites: Vec::new(),
             }),
             teams,
+            partial_grants: Default::default(),
             repositories,
         },
         settings,

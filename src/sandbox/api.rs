@@ -327,6 +327,10 @@ pub fn router(app: Arc<App>) -> Router {
             put(control::put_faults).get(control::get_faults),
         )
         .route(
+            "/_sandbox/rate-limit",
+            put(control::put_rate_limit).get(control::get_rate_limit),
+        )
+        .route(
             "/_sandbox/requests",
             get(control::requests).delete(control::clear_requests),
         )

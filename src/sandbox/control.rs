@@ -1,6 +1,6 @@
 //! Control endpoints for tests and demos (`/_sandbox/*`, never faulted or logged): the full state
-//! (credentials listed without their secrets), the fault knobs, the request log, and the sandbox
-//! clock (advanced to test access-token expiry without waiting 10 minutes).
+//! (credentials listed without their secrets), the fault knobs, the API budget and the 429s sent,
+//! the request log, and the sandbox clock (advanced to test access-token expiry without waiting 10 minutes).
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -11,7 +11,7 @@ use axum::response::Response;
 use serde_json::json;
 
 use super::api::{ApiError, App, JsonBody, lock, reply};
-use super::faults::FaultState;
+use super::faults::{Budget, FaultState, RateWindow};
 use super::{Faults, FaultsJson};
 use serde::Deserialize;
 
@@ -100,4 +100,35 @@ pub async fn advance_clock(
         StatusCode::OK,
         json!({ "offset_secs": total.as_secs() }),
     ))
+}
+
+/// `GET /_sandbox/rate-limit`: the API budget, the current window and the 429s sent
+/// (`refused`: for the spent budget, `injected`: by the fault knobs, `rate_limited`: both).
+pub async fn get_rate_limit(State(app): State<Arc<App>>) -> Response {
+    let now = unix_now();
+    reply(StatusCode::OK, lock(&app.rate).to_json(now))
+}
+
+/// `PUT /_sandbox/rate-limit` with `{limit, window_secs}`: a new budget, its window starting at
+/// the next request; the counters of 429s sent are kept.
+pub async fn put_rate_limit(
+    State(app): State<Arc<App>>,
+    body: JsonBody,
+) -> Result<Response, ApiError> {
+    let budget: Budget = body.parse()?;
+    budget.validate().map_err(ApiError::bad_request)?;
+    let now = unix_now();
+    let mut rate = lock(&app.rate);
+    let (refused, injected) = (rate.refused, rate.injected);
+    *rate = RateWindow::new(budget);
+    rate.refused = refused;
+    rate.injected = injected;
+    Ok(reply(StatusCode::OK, rate.to_json(now)))
+}
+
+fn unix_now() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0)
 }

@@ -1,7 +1,8 @@
-//! The middleware around every hub API request (not `/_sandbox/*`): fault injection (latency, 5xx with
-//! JSON or CDN-style HTML bodies, 429 with `Retry-After`, connections dropped without a complete
-//! response), Docker's `X-RateLimit-*` headers on every response, and the request log tests read
-//! through `GET /_sandbox/requests` (secrets redacted).
+//! The middleware around every hub API request (not `/_sandbox/*`): the API budget (Docker's
+//! `X-RateLimit-*` headers on every response, and a 429 with `Retry-After` once a window's budget
+//! is spent, as Docker Hub answers), fault injection (latency, 5xx with JSON or CDN-style HTML
+//! bodies, 429 with `Retry-After`, connections dropped without a complete response), and the
+//! request log tests read through `GET /_sandbox/requests` (secrets redacted).
 
 use std::collections::VecDeque;
 use std::sync::Arc;
@@ -24,8 +25,13 @@ use super::api::{App, lock};
 const MAX_BODY: usize = 1024 * 1024;
 /// Most log entries kept; the oldest are dropped first.
 const MAX_LOG: usize = 10_000;
-/// Requests per minute announced in `X-RateLimit-Limit` (informational).
+/// Requests per window by default, announced in `X-RateLimit-Limit` and enforced.
 pub const RATE_LIMIT_PER_MINUTE: u64 = 600;
+/// The default window.
+pub const RATE_LIMIT_WINDOW_SECS: u64 = 60;
+/// The largest budget and window accepted (a budget this large is as good as none).
+pub const MAX_BUDGET: u64 = 1_000_000_000;
+pub const MAX_WINDOW_SECS: u64 = 86_400;
 
 /// The configured faults and the seeded random source that draws them.
 pub struct FaultState {
@@ -85,26 +91,122 @@ impl FaultState {
     }
 }
 
-/// A fixed one-minute window counting requests, for the `X-RateLimit-*` headers.
+/// The API budget: `limit` requests per fixed window of `window_secs`, the first window starting at
+/// the first request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Budget {
+    pub limit: u64,
+    pub window_secs: u64,
+}
+
+impl Default for Budget {
+    fn default() -> Self {
+        Budget {
+            limit: RATE_LIMIT_PER_MINUTE,
+            window_secs: RATE_LIMIT_WINDOW_SECS,
+        }
+    }
+}
+
+impl Budget {
+    /// Checks the bounds (1..=[`MAX_BUDGET`] requests, 1..=[`MAX_WINDOW_SECS`] seconds).
+    pub fn validate(&self) -> Result<(), String> {
+        if !(1..=MAX_BUDGET).contains(&self.limit) {
+            return Err(format!(
+                "the API budget must be 1 to {MAX_BUDGET} requests, got {}",
+                self.limit
+            ));
+        }
+        if !(1..=MAX_WINDOW_SECS).contains(&self.window_secs) {
+            return Err(format!(
+                "the API budget window must be 1 to {MAX_WINDOW_SECS} seconds, got {}",
+                self.window_secs
+            ));
+        }
+        Ok(())
+    }
+}
+
+/// What the budget says about one request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Admission {
+    pub limit: u64,
+    pub remaining: u64,
+    /// Unix time the window resets.
+    pub reset: u64,
+    /// False: the window's budget is spent; the answer is a 429.
+    pub allowed: bool,
+}
+
+/// A fixed window counting requests against the [`Budget`], and the 429s sent.
 #[derive(Debug, Default)]
 pub struct RateWindow {
+    pub budget: Budget,
     start: u64,
     count: u64,
+    /// 429s answered because the budget was spent.
+    pub refused: u64,
+    /// 429s injected by the fault knobs.
+    pub injected: u64,
 }
 
 impl RateWindow {
-    /// Counts a request at unix time `now`; returns (limit, remaining, reset).
-    pub fn hit(&mut self, now: u64) -> (u64, u64, u64) {
-        if now >= self.start + 60 {
+    pub fn new(budget: Budget) -> Self {
+        RateWindow {
+            budget,
+            ..RateWindow::default()
+        }
+    }
+
+    /// Counts a request at unix time `now` when the budget allows it; a refused request is not
+    /// counted in the window (Docker Hub's budget does not shrink further on a 429).
+    pub fn admit(&mut self, now: u64) -> Admission {
+        let window = self.budget.window_secs.max(1);
+        if self.count == 0 || now >= self.start + window {
             self.start = now;
             self.count = 0;
         }
-        self.count += 1;
-        (
-            RATE_LIMIT_PER_MINUTE,
-            RATE_LIMIT_PER_MINUTE.saturating_sub(self.count),
-            self.start + 60,
-        )
+        let limit = self.budget.limit;
+        let allowed = self.count < limit;
+        if allowed {
+            self.count += 1;
+        } else {
+            self.refused += 1;
+        }
+        Admission {
+            limit,
+            remaining: limit.saturating_sub(self.count),
+            reset: self.start + window,
+            allowed,
+        }
+    }
+
+    /// Counts a request at `now` regardless of the budget; returns (limit, remaining, reset).
+    pub fn hit(&mut self, now: u64) -> (u64, u64, u64) {
+        let a = self.admit(now);
+        if !a.allowed {
+            self.refused -= 1;
+        }
+        (a.limit, a.remaining, a.reset)
+    }
+
+    /// `{limit, window_secs, used, remaining, reset, refused, injected, rate_limited}` for
+    /// `GET /_sandbox/rate-limit`; `rate_limited` is every 429 sent.
+    pub fn to_json(&self, now: u64) -> Value {
+        let window = self.budget.window_secs.max(1);
+        let current = self.count > 0 && now < self.start + window;
+        let used = if current { self.count } else { 0 };
+        json!({
+            "limit": self.budget.limit,
+            "window_secs": self.budget.window_secs,
+            "used": used,
+            "remaining": self.budget.limit.saturating_sub(used),
+            "reset": if current { Some(self.start + window) } else { None },
+            "refused": self.refused,
+            "injected": self.injected,
+            "rate_limited": self.refused + self.injected,
+        })
     }
 }
 
@@ -242,6 +344,21 @@ pub async fn middleware(State(app): State<Arc<App>>, req: Request, next: Next) -
     };
     entry.request_body = log_body(&bytes);
 
+    let admission = lock(&app.rate).admit(unix_now());
+    if !admission.allowed {
+        // Docker Hub answers at once, with the wait and the spent budget.
+        let body = json!({"detail": "Rate limit exceeded"});
+        let mut resp = (StatusCode::TOO_MANY_REQUESTS, axum::Json(body.clone())).into_response();
+        let wait = admission.reset.saturating_sub(unix_now()).max(1);
+        if let Ok(v) = HeaderValue::from_str(&wait.to_string()) {
+            resp.headers_mut().insert(header::RETRY_AFTER, v);
+        }
+        entry.status = 429;
+        entry.response_body = body;
+        lock(&app.log).push(entry);
+        return with_admission(resp, admission);
+    }
+
     let (outcome, latency, retry_after, retry_after_unix, rate_limit_html) = {
         let mut f = lock(&app.faults);
         let outcome = f.draw();
@@ -315,19 +432,35 @@ pub async fn middleware(State(app): State<Arc<App>>, req: Request, next: Next) -
     entry.status = rparts.status.as_u16();
     entry.response_body = log_body(&rbytes);
     lock(&app.log).push(entry);
-    let mut resp = Response::from_parts(rparts, Body::from(rbytes));
+    let resp = Response::from_parts(rparts, Body::from(rbytes));
     if outcome == Outcome::RateLimited {
-        resp = with_rate_headers(&app, resp);
-        if let Some(v) = resp.headers_mut().get_mut("x-ratelimit-remaining") {
-            *v = HeaderValue::from_static("0");
-        }
-        return resp;
+        lock(&app.rate).injected += 1;
+        return with_admission(
+            resp,
+            Admission {
+                remaining: 0,
+                ..admission
+            },
+        );
     }
-    with_rate_headers(&app, resp)
+    with_admission(resp, admission)
 }
 
-fn with_rate_headers(app: &App, mut resp: Response) -> Response {
+fn with_rate_headers(app: &App, resp: Response) -> Response {
     let (limit, remaining, reset) = lock(&app.rate).hit(unix_now());
+    with_admission(
+        resp,
+        Admission {
+            limit,
+            remaining,
+            reset,
+            allowed: true,
+        },
+    )
+}
+
+fn with_admission(mut resp: Response, a: Admission) -> Response {
+    let (limit, remaining, reset) = (a.limit, a.remaining, a.reset);
     let h = resp.headers_mut();
     for (name, value) in [
         ("x-ratelimit-limit", limit),
@@ -406,6 +539,40 @@ mod tests {
         assert_eq!(w.hit(1000), (600, 599, 1060));
         assert_eq!(w.hit(1059), (600, 598, 1060));
         assert_eq!(w.hit(1060), (600, 599, 1120));
+    }
+
+    #[test]
+    fn a_spent_budget_refuses_until_the_window_resets() {
+        let mut w = RateWindow::new(Budget {
+            limit: 2,
+            window_secs: 6,
+        });
+        assert!(w.admit(1000).allowed);
+        let second = w.admit(1001);
+        assert!(second.allowed && second.remaining == 0 && second.reset == 1006);
+        let refused = w.admit(1005);
+        assert!(!refused.allowed && refused.remaining == 0, "{refused:?}");
+        assert_eq!(w.refused, 1);
+        let next = w.admit(1006);
+        assert!(next.allowed && next.remaining == 1 && next.reset == 1012);
+        assert_eq!(w.to_json(1007)["rate_limited"], 1);
+        assert_eq!(w.to_json(1013)["used"], 0);
+        assert!(
+            Budget {
+                limit: 0,
+                window_secs: 60
+            }
+            .validate()
+            .is_err()
+        );
+        assert!(
+            Budget {
+                limit: 1,
+                window_secs: 0
+            }
+            .validate()
+            .is_err()
+        );
     }
 
     #[test]

@@ -160,6 +160,8 @@ pub struct SandboxConfig {
     /// on shutdown. Credentials always come from the seed and are never written to it.
     pub state_file: Option<PathBuf>,
     pub faults: Faults,
+    /// The API budget per window, announced in `X-RateLimit-*` and enforced with 429s.
+    pub api_budget: faults::Budget,
     /// Also run a real registry (`/usr/bin/docker-registry`) with token auth from the org state,
     /// seeded with the default community images. Off by default (hub API only).
     pub registry: bool,
@@ -172,6 +174,7 @@ impl Default for SandboxConfig {
             seed: None,
             state_file: None,
             faults: Faults::default(),
+            api_budget: faults::Budget::default(),
             registry: false,
         }
     }
@@ -305,6 +308,7 @@ impl Sandbox {
     /// Loads the seed (and the state file if present), binds and starts serving.
     pub async fn start(config: SandboxConfig) -> Result<Sandbox, SandboxError> {
         config.faults.validate().map_err(SandboxError::Faults)?;
+        config.api_budget.validate().map_err(SandboxError::Faults)?;
         if !config.bind.ip().is_loopback() {
             return Err(SandboxError::NotLoopback(config.bind));
         }
@@ -329,6 +333,7 @@ impl Sandbox {
             config.state_file.clone(),
             url.clone(),
         ));
+        *api::lock(&app.rate) = faults::RateWindow::new(config.api_budget);
         // Write the state file once at start so it exists (and is valid) from the beginning.
         app.persist_now()
             .map_err(|message| SandboxError::StateFile {

@@ -2,6 +2,7 @@
 
 mod access_export;
 mod apply_json;
+mod budget;
 mod cli;
 mod completions;
 mod doctor;

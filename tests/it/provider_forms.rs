@@ -63,6 +63,7 @@ impl Hub {
             seed: Some(seed_path),
             state_file: None,
             faults: Faults::default(),
+            api_budget: Default::default(),
             registry: false,
         })
         .await

@@ -95,6 +95,7 @@ impl Hub {
             seed: Some(seed_path),
             state_file: state_file.then(|| dir.path().join("state.json")),
             faults,
+            api_budget: Default::default(),
             registry: false,
         };
         let sandbox = Sandbox::start(config).await.unwrap();
@@ -2117,6 +2118,7 @@ async fn state_file_round_trip() {
         seed: Some(seed2),
         state_file: Some(path2.clone()),
         faults: Faults::default(),
+        api_budget: Default::default(),
         registry: false,
     })
     .await

@@ -126,6 +126,8 @@ pub struct RegistryClient {
     tokens: Mutex<HashMap<(String, String), auth::CachedToken>>,
     basic_hosts: Mutex<HashSet<String>>,
     ratelimit_remaining: AtomicU64,
+    /// The registry that announced `ratelimit-remaining` (Docker Hub, or the sandbox's front).
+    ratelimit_registry: std::sync::OnceLock<String>,
 }
 
 impl fmt::Debug for RegistryClient {
@@ -156,6 +158,7 @@ impl RegistryClient {
             tokens: Mutex::new(HashMap::new()),
             basic_hosts: Mutex::new(HashSet::new()),
             ratelimit_remaining: AtomicU64::new(NO_RATELIMIT),
+            ratelimit_registry: std::sync::OnceLock::new(),
         })
     }
 

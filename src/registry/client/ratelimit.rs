@@ -2,6 +2,7 @@
 //! parsing them, and the lowest remaining count a client has seen.
 use std::sync::atomic::Ordering;
 
+use reqwest::Method;
 use reqwest::header::HeaderMap;
 
 use super::RegistryClient;
@@ -20,6 +21,22 @@ pub fn parse_ratelimit(v: &str) -> Option<u64> {
     count.parse().ok()
 }
 
+/// Whether a request would spend a pull of a budget already spent: a manifest GET (Docker Hub
+/// counts those, not HEADs) to the registry that announced `ratelimit-remaining` (`announced_by`)
+/// when it last said none remain. Such a request is not sent: it could only draw a 429.
+pub(super) fn spends_a_spent_pull(
+    method: &Method,
+    url: &str,
+    announced_by: Option<&str>,
+    registry: &str,
+    remaining: Option<u64>,
+) -> bool {
+    method == Method::GET
+        && url.contains("/manifests/")
+        && announced_by == Some(registry)
+        && remaining == Some(0)
+}
+
 /// The `ratelimit_remaining` value before any registry answer sent the header.
 pub(super) const NO_RATELIMIT: u64 = u64::MAX;
 
@@ -33,12 +50,13 @@ impl RegistryClient {
         }
     }
 
-    pub(super) fn note_ratelimit(&self, headers: &HeaderMap) {
+    pub(super) fn note_ratelimit(&self, registry: &str, headers: &HeaderMap) {
         if let Some(n) = headers
             .get("ratelimit-remaining")
             .and_then(|v| v.to_str().ok())
             .and_then(parse_ratelimit)
         {
+            let _ = self.ratelimit_registry.set(registry.to_string());
             // The lowest value seen: answers to concurrent requests arrive in any order, and the
             // budget only goes down within a run (a window reset mid-run is missed, which errs
             // on the safe side).
@@ -66,6 +84,49 @@ mod tests {
         assert_eq!(parse_retry_after("soon", 0), None);
         assert_eq!(parse_ratelimit("76;w=21600"), Some(76));
         assert_eq!(parse_ratelimit("x;w=1"), None);
+    }
+
+    #[test]
+    fn a_spent_pull_budget_stops_manifest_gets_to_that_registry_only() {
+        let url = "https://registry-1.docker.io/v2/library/nginx/manifests/1.27";
+        let hub = Some("docker.io");
+        assert!(spends_a_spent_pull(
+            &Method::GET,
+            url,
+            hub,
+            "docker.io",
+            Some(0)
+        ));
+        assert!(
+            !spends_a_spent_pull(&Method::HEAD, url, hub, "docker.io", Some(0)),
+            "HEAD is free"
+        );
+        assert!(!spends_a_spent_pull(
+            &Method::GET,
+            url,
+            hub,
+            "docker.io",
+            Some(1)
+        ));
+        assert!(
+            !spends_a_spent_pull(&Method::GET, url, hub, "ghcr.io", Some(0)),
+            "another registry"
+        );
+        assert!(!spends_a_spent_pull(
+            &Method::GET,
+            url,
+            None,
+            "docker.io",
+            None
+        ));
+        let blob = "https://registry-1.docker.io/v2/library/nginx/blobs/sha256:00";
+        assert!(!spends_a_spent_pull(
+            &Method::GET,
+            blob,
+            hub,
+            "docker.io",
+            Some(0)
+        ));
     }
 
     #[test]

@@ -8,7 +8,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use reqwest::{Method, RequestBuilder, Response, StatusCode};
 
 use super::error::{MAX_ERROR_BODY_BYTES, error_body, error_chain, header_str, truncate};
-use super::ratelimit::{parse_ratelimit, parse_retry_after};
+use super::ratelimit::{parse_ratelimit, parse_retry_after, spends_a_spent_pull};
 use super::{RegistryClient, RegistryError, Scope, normalise_scopes};
 use crate::registry::reference::Reference;
 
@@ -86,6 +86,25 @@ impl RegistryClient {
         let mut attempt = 0u32;
         loop {
             attempt += 1;
+            if spends_a_spent_pull(
+                &method,
+                url,
+                self.ratelimit_registry.get().map(String::as_str),
+                &reference.registry,
+                self.ratelimit_remaining(),
+            ) {
+                return Err(RegistryError::Transport {
+                    method: method.to_string(),
+                    url: url.to_string(),
+                    message: format!(
+                        "not sent: {}'s pull budget is spent (an earlier answer said \
+                         ratelimit-remaining 0) and this manifest GET would count as a pull; \
+                         what was copied is kept: run vetted again after the window resets, or \
+                         log in with an account that has a higher pull limit",
+                        reference.registry
+                    ),
+                });
+            }
             let mut rb = build(self.http.request(method.clone(), url));
             if let Some(d) = deadline {
                 rb = rb.timeout(d);
@@ -116,7 +135,7 @@ impl RegistryClient {
                     (self.backoff(attempt), error_chain(&e))
                 }
                 Ok(resp) => {
-                    self.note_ratelimit(resp.headers());
+                    self.note_ratelimit(&reference.registry, resp.headers());
                     let status = resp.status();
                     if status == StatusCode::UNAUTHORIZED && !authed_once {
                         authed_once = true;
