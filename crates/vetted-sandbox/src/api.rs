@@ -22,7 +22,7 @@ use super::auth::{Auth, AuthFailure, Credential, Principal};
 use super::faults::{FaultState, RateWindow, RequestLog};
 use super::state::{self, HubState};
 use super::{Faults, allowlist, control, org_settings, orgs, repos};
-use crate::model::Role;
+use crate::wire::Role;
 
 /// Docker's message when a personal access token is used on org/team management endpoints.
 pub const PAT_NOT_ALLOWED: &str = "token issued from personal access token is not allowed";

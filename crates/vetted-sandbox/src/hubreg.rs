@@ -15,7 +15,7 @@ use super::auth::Principal;
 use super::images::{Credentials, digest_of};
 use super::state::HubState;
 use super::token::{Access, Authorizer, TokenIssuer};
-use crate::model::{Permission, Role};
+use crate::wire::{Permission, Role};
 
 /// Subject of the internal seeding identity. `$` is not valid in a Docker ID or an org name, so no
 /// seed account can be mistaken for it.

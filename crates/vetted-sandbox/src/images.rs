@@ -646,8 +646,8 @@ pub async fn push_community_images(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::sandbox::registry::{RegistryOptions, RegistryProcess};
-    use crate::sandbox::token::{self, TokenIssuer};
+    use crate::registry::{RegistryOptions, RegistryProcess};
+    use crate::token::{self, TokenIssuer};
     use std::sync::Arc;
 
     #[test]

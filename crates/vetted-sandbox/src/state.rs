@@ -10,7 +10,7 @@ use rand::Rng;
 use serde::{Deserialize, Serialize};
 
 use super::SandboxError;
-use crate::model::{ImageAccess, Permission, Role};
+use crate::wire::{ImageAccess, Permission, Role};
 
 /// Version of the state file layout.
 pub const STATE_VERSION: u32 = 1;

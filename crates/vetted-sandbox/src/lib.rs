@@ -36,6 +36,7 @@ pub mod repos;
 pub mod seed;
 pub mod state;
 pub mod token;
+pub mod wire;
 
 use std::io::Write as _;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
