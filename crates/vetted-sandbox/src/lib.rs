@@ -26,12 +26,11 @@ pub mod cdn;
 pub mod control;
 pub mod faults;
 pub mod hubreg;
-pub mod images;
+pub mod kit;
 pub mod login;
 pub mod org_settings;
 pub mod orgs;
 pub mod proxy;
-pub mod registry;
 pub mod repos;
 pub mod seed;
 pub mod state;
@@ -47,6 +46,8 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
+
+use kit::{images, push, registry};
 
 /// Fault injection knobs, applied to every API request except `/_sandbox/*`. `Default` = no faults.
 #[derive(Debug, Clone, PartialEq)]
@@ -219,7 +220,7 @@ struct RunningRegistry {
     /// The pull-counting front clients reach the registry through (with `[registry] pull_limit`).
     front: Option<proxy::Proxy>,
     work_dir: WorkDir,
-    seeded: Vec<images::PushedImage>,
+    seeded: Vec<push::PushedImage>,
 }
 
 /// Read-only handles on the registry half's counters, for `GET /_sandbox/registry`.
@@ -379,17 +380,19 @@ impl Sandbox {
             let process = registry::RegistryProcess::start(
                 &work_dir.0,
                 registry::RegistryOptions {
-                    realm,
-                    service: TOKEN_SERVICE.to_string(),
-                    issuer: TOKEN_ISSUER.to_string(),
-                    cert_pem_path: issuer.cert_pem_path().to_path_buf(),
+                    auth: registry::RegistryAuth::Token(registry::TokenAuth {
+                        realm,
+                        service: TOKEN_SERVICE.to_string(),
+                        issuer: TOKEN_ISSUER.to_string(),
+                        cert_pem_path: issuer.cert_pem_path().to_path_buf(),
+                    }),
                     cdn: Some(cdn.url().clone()),
                 },
             )
             .await
             .map_err(registry_err)?;
             let set = images::ImageSet::default_set(IMAGE_SEED).map_err(registry_err)?;
-            let seeded = images::push_community_images(process.url(), Some(&internal), &set)
+            let seeded = push::push_images(process.url(), Some(&internal), &set)
                 .await
                 .map_err(|e| SandboxError::Registry(format!("seeding community images: {e:#}")))?;
             let link =
@@ -439,7 +442,7 @@ impl Sandbox {
     }
 
     /// The community images seeded into the registry (empty without one).
-    pub fn seeded_images(&self) -> &[images::PushedImage] {
+    pub fn seeded_images(&self) -> &[push::PushedImage] {
         self.registry.as_ref().map_or(&[], |r| r.seeded.as_slice())
     }
 
