@@ -4,38 +4,54 @@
 //! seeded from a TOML file ([`seed`]) and optionally persisted to a JSON state file ([`state`]).
 //! Fault knobs ([`faults`]) inject latency, 5xx, 429 and dropped connections for retry tests.
 //!
+//! This crate depends on no vetted crate: it stands in for Docker Hub and speaks Docker Hub's
+//! strings with its own types ([`wire`]), so the code under test is never shared with it.
+//!
 //! Submodules: [`seed`] (seed file), [`state`] (org state and persistence), [`auth`] (credentials,
-//! access tokens, principals), [`api`] (router, errors, pagination), [`repos`], [`orgs`],
-//! [`org_settings`] (endpoint handlers), [`faults`] (fault injection, rate-limit headers, request log),
+//! access tokens, principals), [`api`] (the router), [`app`] (shared state), [`plumbing`] (errors,
+//! extractors, pagination), [`access`] (access rules), [`repos`], [`orgs`], [`org_settings`],
+//! [`allowlist`] (endpoint handlers), [`faults`] (fault injection, rate-limit headers, request log),
 //! [`control`] (`/_sandbox/*` endpoints for tests: state, faults, request log, clock), [`login`]
-//! (token endpoints), [`proxy`] (a fault and latency proxy to put in front of any registry).
+//! (token endpoints), [`proxy`] (a fault and latency proxy to put in front of any registry),
+//! [`wire`] (roles, permissions, Image Access Management as Docker Hub spells them).
+//!
+//! Public: [`Sandbox`] (in process), [`serve_until_signal`] (the `vetted sandbox` command), their
+//! configuration, [`proxy`] (`vetted sandbox proxy` and the tests' proxies) and [`kit`]; the rest
+//! is the crate's own.
 //!
 //! Registry part (when [`SandboxConfig::registry`] is set): [`token`] (registry token service, served
 //! on the hub's port at `/token`), [`hubreg`] (grants from the org state, the hub's handle on the
-//! registry), [`registry`] (the `docker-registry` child process), [`cdn`] (the blob CDN its blob
-//! GETs redirect to, on another loopback origin), [`images`] (synthetic community images pushed at
-//! start with an internal credential that is never printed or persisted). With `[registry]
-//! pull_limit`, clients reach the registry through a [`proxy`] front that counts Docker Hub pulls
-//! and sends its rate-limit headers; `GET /_sandbox/registry` reports the CDN's and the front's
-//! counters.
+//! registry), [`cdn`] (the blob CDN its blob GETs redirect to, on another loopback origin), and from
+//! the development kit ([`kit`], shared with the tests and the benchmark) the `docker-registry`
+//! child process ([`kit::registry`]) and the synthetic community images ([`kit::images`]) pushed
+//! at start ([`kit::push`]) with an internal credential that is never printed or persisted. With
+//! `[registry] pull_limit`, clients reach the registry through a [`proxy`] front that counts Docker
+//! Hub pulls and sends its rate-limit headers; `GET /_sandbox/registry` reports the CDN's and the
+//! front's counters.
 
-pub mod allowlist;
-pub mod api;
-pub mod auth;
-pub mod cdn;
-pub mod control;
-pub mod faults;
-pub mod hubreg;
+pub(crate) mod access;
+pub(crate) mod allowlist;
+pub(crate) mod api;
+pub(crate) mod app;
+pub(crate) mod auth;
+pub(crate) mod cdn;
+pub(crate) mod control;
+pub(crate) mod faults;
+pub(crate) mod hubreg;
 pub mod kit;
-pub mod login;
-pub mod org_settings;
-pub mod orgs;
+pub(crate) mod login;
+pub(crate) mod org_settings;
+pub(crate) mod orgs;
+pub(crate) mod plumbing;
 pub mod proxy;
-pub mod repos;
-pub mod seed;
-pub mod state;
-pub mod token;
-pub mod wire;
+pub(crate) mod repos;
+pub(crate) mod seed;
+pub(crate) mod state;
+pub(crate) mod token;
+pub(crate) mod wire;
+
+/// The hub API's shared state, which tests read the registry half's counters from.
+pub use app::App;
 
 use std::io::Write as _;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
@@ -453,7 +469,7 @@ impl Sandbox {
 
     /// The shared state, for other parts of the sandbox (token service, registry) that read the org
     /// or authenticate its accounts.
-    pub fn app(&self) -> Arc<api::App> {
+    pub fn app(&self) -> Arc<App> {
         self.app.clone()
     }
 

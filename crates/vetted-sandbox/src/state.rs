@@ -122,7 +122,7 @@ pub struct HubState {
     pub image_access: ImageAccess,
     pub registry_access: RegistryAccess,
     /// The Image Access Management repository allowlist, `namespace/name` (paths unconfirmed:
-    /// src/sandbox/allowlist.rs).
+    /// allowlist.rs).
     #[serde(default)]
     pub allowlist: BTreeSet<String>,
     pub invites: Vec<InviteState>,
