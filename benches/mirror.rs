@@ -488,16 +488,23 @@ alice = "owner"
         }
         m.wall = start.elapsed();
         if failed {
-            bail!("a measured command failed; see {}", log.display());
+            // The work dir is removed on exit: the error carries the log's end.
+            let text = std::fs::read_to_string(log).unwrap_or_default();
+            let lines: Vec<&str> = text.lines().collect();
+            bail!(
+                "a measured command failed; {} ends:\n{}",
+                log.display(),
+                lines[lines.len().saturating_sub(20)..].join("\n")
+            );
         }
         Ok(m)
     }
 
     // ---------------------------------------------------------------- latency
 
-    /// The sandbox's proxy in front of `upstream` adding `delay` to every request (no faults;
-    /// token realms pass unchanged, as before any client-side cache), counting body bytes both
-    /// ways.
+    /// The sandbox's proxy in front of `upstream` adding `delay` to every request (no faults; a
+    /// token realm is served through the proxy too, so token requests pay the delay), counting
+    /// body bytes both ways.
     struct DelayLine(Proxy);
 
     async fn delay_line(upstream: &str, delay: Duration) -> Result<DelayLine> {
@@ -505,7 +512,6 @@ alice = "owner"
         let options = ProxyOptions {
             latency: delay,
             kinds: Vec::new(),
-            rewrite_realms: false,
             ..ProxyOptions::default()
         };
         Ok(DelayLine(Proxy::start(&upstream, options).await?))
@@ -625,7 +631,7 @@ alice = "owner"
         scenario: String,
         tool: String,
         m: Measure,
-        /// Network bytes through the delay lines (up, down) when known.
+        /// Body bytes through the latency proxies (up, down) when known.
         wire: Option<(u64, u64)>,
     }
 
