@@ -2,11 +2,11 @@
 //!
 //! `cargo bench --bench mirror -- [bulk|latency|all] [--quick]`
 //!
-//! Everything is generated here: deterministic random layer files (written once to a temp dir and
-//! streamed, never held in memory), a plain anonymous `docker-registry` as the source, a fresh
-//! `vetted sandbox` (hub API + token-auth registry) as the target of each measurement, and, for the
-//! latency-bound scenario, delay lines that add 20 ms to every request sent to a registry or the
-//! hub API. vetted runs as the real product: `vetted apply --yes` of a policy mirroring the images.
+//! Everything is generated with the development kit (`vetted_sandbox::kit`): deterministic layer
+//! files (written once to a temp dir and streamed, never held in memory), a plain anonymous
+//! `docker-registry` as the source, a fresh `vetted sandbox` (hub API + token-auth registry) as the
+//! target of each measurement, and, for the latency-bound scenario, the sandbox's proxy in front of
+//! each registry and the hub API, adding 20 ms to every request. vetted runs as the real product: `vetted apply --yes` of a policy mirroring the images.
 //! skopeo runs as users run it: `skopeo copy --all` per image. Each tool is a child process whose
 //! wall time, peak RSS (`wait4` rusage) and I/O bytes (`/proc/PID/io`, read before reaping) are
 //! printed, with the ratios. Only 127.0.0.1 is used; every loop is bounded.
@@ -32,23 +32,25 @@ fn main() {
 #[cfg(target_os = "linux")]
 mod bench {
     use std::collections::{BTreeMap, BTreeSet};
-    use std::io::{BufRead, BufReader, Write};
-    use std::net::SocketAddr;
+    use std::io::{BufRead, BufReader};
     use std::path::{Path, PathBuf};
     use std::process::{Child, Command, Stdio};
-    use std::sync::Arc;
-    use std::sync::atomic::{AtomicU64, Ordering};
     use std::time::{Duration, Instant};
 
     use anyhow::{Context, Result, anyhow, bail};
     use futures::StreamExt;
-    use rand::{RngCore, SeedableRng};
     use serde_json::json;
-    use sha2::{Digest, Sha256};
-    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    use url::Url;
+    use vetted_sandbox::kit::images::{
+        self as generate, Blob as Manifest, FileBlob as Blob, Format, Platform, image_manifest,
+        index_manifest,
+    };
+    use vetted_sandbox::kit::push::{Credentials as Login, Pusher};
+    use vetted_sandbox::kit::registry::{RegistryAuth, RegistryOptions, RegistryProcess};
+    use vetted_sandbox::proxy::{Proxy, ProxyOptions};
 
     const VETTED: &str = env!("CARGO_BIN_EXE_vetted");
-    const REGISTRY_BIN: &str = "/usr/bin/docker-registry";
+    const REGISTRY_BIN: &str = vetted_sandbox::kit::registry::DEFAULT_BINARY;
     const OWNER: &str = "alice";
     const OWNER_SECRET: &str = "sandbox-alice-token";
     const PUBLISHER: &str = "publisher";
@@ -56,15 +58,8 @@ mod bench {
     /// vetted's default `--copy-parallelism`; the raw upload and parallel skopeo use the same.
     const PARALLELISM: usize = 8;
     const MIB: u64 = 1024 * 1024;
-    const CHUNK: usize = 256 * 1024;
-
-    const DOCKER_MANIFEST: &str = "application/vnd.docker.distribution.manifest.v2+json";
-    const DOCKER_CONFIG: &str = "application/vnd.docker.container.image.v1+json";
-    const DOCKER_LAYER: &str = "application/vnd.docker.image.rootfs.diff.tar.gzip";
-    const OCI_INDEX: &str = "application/vnd.oci.image.index.v1+json";
-    const OCI_MANIFEST: &str = "application/vnd.oci.image.manifest.v1+json";
-    const OCI_CONFIG: &str = "application/vnd.oci.image.config.v1+json";
-    const OCI_LAYER: &str = "application/vnd.oci.image.layer.v1.tar+gzip";
+    /// The seed of the generated content.
+    const CONTENT_SEED: u64 = 1;
 
     const SEED: &str = r#"
 org = "acme"
@@ -88,22 +83,6 @@ alice = "owner"
 
     // ---------------------------------------------------------------- data
 
-    /// A blob on disk.
-    #[derive(Debug, Clone)]
-    struct Blob {
-        digest: String,
-        size: u64,
-        path: PathBuf,
-    }
-
-    /// One manifest (pushed by digest, or by tag when it is the top level).
-    #[derive(Debug, Clone)]
-    struct Manifest {
-        media_type: &'static str,
-        bytes: Vec<u8>,
-        digest: String,
-    }
-
     /// A generated image: blobs, child manifests (of an index) and the top-level manifest.
     #[derive(Debug, Clone)]
     struct Image {
@@ -115,12 +94,7 @@ alice = "owner"
 
     const TAG: &str = "v1";
 
-    fn sha256_hex(data: &[u8]) -> String {
-        format!("sha256:{}", hex::encode(Sha256::digest(data)))
-    }
-
-    /// Writes `size` deterministic random bytes derived from `key` (streamed in chunks, hashed on
-    /// the way), once per key.
+    /// Writes each layer once per key ([`generate::write_content`]) and builds the manifests.
     struct Generator {
         dir: PathBuf,
         made: BTreeMap<String, Blob>,
@@ -131,39 +105,14 @@ alice = "owner"
             if let Some(b) = self.made.get(key) {
                 return Ok(b.clone());
             }
-            let seed = u64::from_le_bytes(
-                Sha256::digest(key.as_bytes())[..8]
-                    .try_into()
-                    .context("seed bytes")?,
-            );
-            let mut rng = rand::rngs::StdRng::seed_from_u64(seed);
             let path = self.dir.join(format!("{}.layer", self.made.len()));
-            let mut file = std::io::BufWriter::new(
-                std::fs::File::create(&path)
-                    .with_context(|| format!("creating {}", path.display()))?,
-            );
-            let mut hasher = Sha256::new();
-            let mut buf = vec![0u8; CHUNK];
-            let mut left = size;
-            while left > 0 {
-                let n = usize::try_from(left.min(CHUNK as u64))?;
-                rng.fill_bytes(&mut buf[..n]);
-                hasher.update(&buf[..n]);
-                file.write_all(&buf[..n])?;
-                left -= n as u64;
-            }
-            file.flush()?;
-            let blob = Blob {
-                digest: format!("sha256:{}", hex::encode(hasher.finalize())),
-                size,
-                path,
-            };
+            let blob = generate::write_content(CONTENT_SEED, key, size, &path)?;
             self.made.insert(key.to_string(), blob.clone());
             Ok(blob)
         }
 
         fn small(&mut self, data: &[u8]) -> Result<Blob> {
-            let digest = sha256_hex(data);
+            let digest = generate::digest_of(data);
             if let Some(b) = self.made.get(&digest) {
                 return Ok(b.clone());
             }
@@ -181,21 +130,16 @@ alice = "owner"
         /// A single-platform manifest over `layers` (key, size).
         fn manifest(
             &mut self,
-            oci: bool,
+            format: Format,
             arch: &str,
             layers: &[(String, u64)],
             blobs: &mut Vec<Blob>,
         ) -> Result<Manifest> {
-            let (mt, ct, lt) = if oci {
-                (OCI_MANIFEST, OCI_CONFIG, OCI_LAYER)
-            } else {
-                (DOCKER_MANIFEST, DOCKER_CONFIG, DOCKER_LAYER)
-            };
             let mut descs = Vec::new();
             let mut diff_ids = Vec::new();
             for (key, size) in layers {
                 let b = self.layer(key, *size)?;
-                descs.push(json!({"mediaType": lt, "size": b.size, "digest": b.digest}));
+                descs.push(generate::descriptor(format.layer(), &b.digest, b.size));
                 diff_ids.push(b.digest.clone());
                 blobs.push(b);
             }
@@ -205,22 +149,18 @@ alice = "owner"
                 "config": {"Labels": {"bench": layers.iter().map(|l| l.0.as_str()).collect::<Vec<_>>().join(",")}}
             }))?;
             let cb = self.small(&config)?;
-            let bytes = serde_json::to_vec(&json!({
-                "schemaVersion": 2, "mediaType": mt,
-                "config": {"mediaType": ct, "size": cb.size, "digest": cb.digest},
-                "layers": descs,
-            }))?;
+            let manifest = image_manifest(
+                format,
+                generate::descriptor(format.config(), &cb.digest, cb.size),
+                descs,
+            );
             blobs.push(cb);
-            Ok(Manifest {
-                media_type: mt,
-                digest: sha256_hex(&bytes),
-                bytes,
-            })
+            Ok(manifest)
         }
 
         fn image(&mut self, name: &str, layers: &[(String, u64)]) -> Result<Image> {
             let mut blobs = Vec::new();
-            let top = self.manifest(false, "amd64", layers, &mut blobs)?;
+            let top = self.manifest(Format::Docker, "amd64", layers, &mut blobs)?;
             Ok(Image {
                 name: name.to_string(),
                 blobs: dedup(blobs),
@@ -236,27 +176,18 @@ alice = "owner"
         ) -> Result<Image> {
             let mut blobs = Vec::new();
             let mut children = Vec::new();
-            let mut descs = Vec::new();
             for (arch, layers) in per_arch {
-                let m = self.manifest(true, arch, layers, &mut blobs)?;
-                descs.push(
-                    json!({"mediaType": m.media_type, "size": m.bytes.len(), "digest": m.digest,
-                    "platform": {"architecture": arch, "os": "linux"}}),
-                );
-                children.push(m);
+                let m = self.manifest(Format::Oci, arch, layers, &mut blobs)?;
+                children.push((Platform::new("linux", arch, None), m));
             }
-            let bytes = serde_json::to_vec(
-                &json!({"schemaVersion": 2, "mediaType": OCI_INDEX, "manifests": descs}),
-            )?;
+            let refs: Vec<(Platform, &Manifest)> =
+                children.iter().map(|(p, m)| (p.clone(), m)).collect();
+            let top = index_manifest(Format::Oci, &refs);
             Ok(Image {
                 name: name.to_string(),
                 blobs: dedup(blobs),
-                children,
-                top: Manifest {
-                    media_type: OCI_INDEX,
-                    digest: sha256_hex(&bytes),
-                    bytes,
-                },
+                children: children.into_iter().map(|(_, m)| m).collect(),
+                top,
             })
         }
     }
@@ -326,214 +257,48 @@ alice = "owner"
             .collect()
     }
 
-    // ---------------------------------------------------------------- registry client
+    // ---------------------------------------------------------------- pushing
 
-    /// Token auth for a registry (`None`: anonymous).
-    #[derive(Clone)]
-    struct Login {
-        user: String,
-        secret: String,
+    /// Connects the kit's push client (generous timeouts: a layer may be over 1 GiB).
+    async fn pusher(base: &str, login: Option<Login>) -> Result<Pusher> {
+        let base = Url::parse(&format!("{}/", base.trim_end_matches('/')))?;
+        Pusher::connect(&base, login, Duration::from_secs(600)).await
     }
 
-    #[derive(Clone)]
-    struct Pusher {
-        http: reqwest::Client,
-        base: String,
-        login: Option<Login>,
-        /// Bearer realm and service, when the registry asks for tokens.
-        realm: Option<(String, String)>,
-    }
-
-    fn auth_param(header: &str, key: &str) -> Option<String> {
-        let start = header.find(&format!("{key}=\""))? + key.len() + 2;
-        let end = header[start..].find('"')? + start;
-        Some(header[start..end].to_string())
-    }
-
-    impl Pusher {
-        async fn new(base: &str, login: Option<Login>) -> Result<Self> {
-            let http = reqwest::Client::builder()
-                .timeout(Duration::from_secs(600))
-                .pool_max_idle_per_host(16)
-                .build()?;
-            let base = base.trim_end_matches('/').to_string();
-            let resp = http.get(format!("{base}/v2/")).send().await?;
-            let realm = if resp.status() == reqwest::StatusCode::UNAUTHORIZED {
-                let header = resp
-                    .headers()
-                    .get("www-authenticate")
-                    .and_then(|v| v.to_str().ok())
-                    .ok_or_else(|| anyhow!("{base}: 401 without WWW-Authenticate"))?;
-                Some((
-                    auth_param(header, "realm").ok_or_else(|| anyhow!("no realm"))?,
-                    auth_param(header, "service").unwrap_or_default(),
-                ))
-            } else {
-                None
-            };
-            Ok(Self {
-                http,
-                base,
-                login,
-                realm,
-            })
-        }
-
-        async fn token(&self, repo: &str) -> Result<Option<String>> {
-            let Some((realm, service)) = &self.realm else {
-                return Ok(None);
-            };
-            let mut req = self.http.get(realm).query(&[
-                ("service", service.as_str()),
-                ("scope", &format!("repository:{repo}:pull,push")),
-            ]);
-            if let Some(l) = &self.login {
-                req = req.basic_auth(&l.user, Some(&l.secret));
-            }
-            let body: serde_json::Value = req.send().await?.error_for_status()?.json().await?;
-            Ok(body["token"].as_str().map(str::to_string))
-        }
-
-        fn req(
-            &self,
-            method: reqwest::Method,
-            url: &str,
-            token: &Option<String>,
-        ) -> reqwest::RequestBuilder {
-            let r = self.http.request(method, url);
-            match token {
-                Some(t) => r.bearer_auth(t),
-                None => r,
-            }
-        }
-
-        /// Monolithic upload (POST, then PUT of the file streamed), no existence check.
-        async fn upload(&self, repo: &str, blob: &Blob, token: &Option<String>) -> Result<()> {
-            let resp = self
-                .req(
-                    reqwest::Method::POST,
-                    &format!("{}/v2/{repo}/blobs/uploads/", self.base),
-                    token,
-                )
-                .send()
-                .await?;
-            if resp.status() != reqwest::StatusCode::ACCEPTED {
-                bail!("POST upload to {repo}: {}", resp.status());
-            }
-            let location = resp
-                .headers()
-                .get("location")
-                .and_then(|v| v.to_str().ok())
-                .ok_or_else(|| anyhow!("upload without Location"))?;
-            let mut url = if location.starts_with("http") {
-                reqwest::Url::parse(location)?
-            } else {
-                reqwest::Url::parse(&format!("{}{location}", self.base))?
-            };
-            url.query_pairs_mut().append_pair("digest", &blob.digest);
-            let file = tokio::fs::File::open(&blob.path).await?;
-            let stream = futures::stream::try_unfold(file, |mut f| async move {
-                let mut buf = vec![0u8; CHUNK];
-                let n = f.read(&mut buf).await?;
-                if n == 0 {
-                    return Ok::<_, std::io::Error>(None);
-                }
-                buf.truncate(n);
-                Ok(Some((bytes::Bytes::from(buf), f)))
-            });
-            let resp = self
-                .req(reqwest::Method::PUT, url.as_str(), token)
-                .header("content-type", "application/octet-stream")
-                .header("content-length", blob.size)
-                .body(reqwest::Body::wrap_stream(stream))
-                .send()
-                .await?;
-            if resp.status() != reqwest::StatusCode::CREATED {
-                bail!("PUT blob {} to {repo}: {}", blob.digest, resp.status());
-            }
-            Ok(())
-        }
-
-        async fn exists(&self, repo: &str, digest: &str, token: &Option<String>) -> Result<bool> {
-            let resp = self
-                .req(
-                    reqwest::Method::HEAD,
-                    &format!("{}/v2/{repo}/blobs/{digest}", self.base),
-                    token,
-                )
-                .send()
-                .await?;
-            Ok(resp.status().is_success())
-        }
-
-        async fn put_manifest(
-            &self,
-            repo: &str,
-            reference: &str,
-            m: &Manifest,
-            token: &Option<String>,
-        ) -> Result<()> {
-            let resp = self
-                .req(
-                    reqwest::Method::PUT,
-                    &format!("{}/v2/{repo}/manifests/{reference}", self.base),
-                    token,
-                )
-                .header("content-type", m.media_type)
-                .body(m.bytes.clone())
-                .send()
-                .await?;
-            if resp.status() != reqwest::StatusCode::CREATED {
-                bail!(
-                    "PUT manifest {repo}:{reference}: {} {}",
-                    resp.status(),
-                    resp.text().await.unwrap_or_default()
-                );
-            }
-            Ok(())
-        }
-
-        /// Publishes images as `namespace/<name>:v1`, blobs `PARALLELISM` at a time.
-        async fn publish(&self, namespace: &str, images: &[Image]) -> Result<()> {
-            for image in images {
-                let repo = format!("{namespace}/{}", image.name);
-                let token = self.token(&repo).await?;
-                let results: Vec<Result<()>> = futures::stream::iter(image.blobs.iter())
-                    .map(|b| {
-                        let (repo, token) = (repo.clone(), token.clone());
-                        async move {
-                            if !self.exists(&repo, &b.digest, &token).await? {
-                                self.upload(&repo, b, &token).await?;
-                            }
-                            Ok(())
-                        }
-                    })
-                    .buffer_unordered(PARALLELISM)
-                    .collect()
-                    .await;
-                results.into_iter().collect::<Result<()>>()?;
-                for child in &image.children {
-                    self.put_manifest(&repo, &child.digest, child, &token)
-                        .await?;
-                }
-                self.put_manifest(&repo, TAG, &image.top, &token).await?;
-            }
-            Ok(())
-        }
-
-        /// The raw ceiling: every blob uploaded once into one repository, `PARALLELISM` at a time.
-        async fn raw_upload(&self, repo: &str, blobs: &[Blob]) -> Result<()> {
-            let token = self.token(repo).await?;
-            let results: Vec<Result<()>> = futures::stream::iter(blobs.iter())
+    /// Publishes images as `namespace/<name>:v1`, blobs `PARALLELISM` at a time.
+    async fn publish(pusher: &Pusher, namespace: &str, images: &[Image]) -> Result<()> {
+        for image in images {
+            let repo = format!("{namespace}/{}", image.name);
+            let results: Vec<Result<()>> = futures::stream::iter(image.blobs.iter())
                 .map(|b| {
-                    let token = token.clone();
-                    async move { self.upload(repo, b, &token).await }
+                    let repo = repo.clone();
+                    async move {
+                        if !pusher.blob_exists(&repo, &b.digest).await? {
+                            pusher.upload_file(&repo, b).await?;
+                        }
+                        Ok(())
+                    }
                 })
                 .buffer_unordered(PARALLELISM)
                 .collect()
                 .await;
-            results.into_iter().collect()
+            results.into_iter().collect::<Result<()>>()?;
+            for child in &image.children {
+                pusher.push_manifest(&repo, &child.digest, child).await?;
+            }
+            pusher.push_manifest(&repo, TAG, &image.top).await?;
         }
+        Ok(())
+    }
+
+    /// The raw ceiling: every blob uploaded once into one repository, `PARALLELISM` at a time.
+    async fn raw_upload(pusher: &Pusher, repo: &str, blobs: &[Blob]) -> Result<()> {
+        let results: Vec<Result<()>> = futures::stream::iter(blobs.iter())
+            .map(|b| pusher.upload_file(repo, b))
+            .buffer_unordered(PARALLELISM)
+            .collect()
+            .await;
+        results.into_iter().collect()
     }
 
     // ---------------------------------------------------------------- processes
@@ -548,48 +313,28 @@ alice = "owner"
         }
     }
 
-    fn free_port() -> Result<u16> {
-        Ok(std::net::TcpListener::bind("127.0.0.1:0")?
-            .local_addr()?
-            .port())
-    }
-
     /// A plain anonymous docker-registry (the source).
     struct SourceRegistry {
-        _proc: Proc,
+        _process: RegistryProcess,
         host: String,
     }
 
     async fn start_source(dir: &Path) -> Result<SourceRegistry> {
-        let port = free_port()?;
-        let storage = dir.join("source-storage");
-        std::fs::create_dir_all(&storage)?;
-        let config = dir.join("source.yml");
-        std::fs::write(
-            &config,
-            format!(
-                "version: 0.1\nlog:\n  level: error\nstorage:\n  filesystem:\n    rootdirectory: {}\nhttp:\n  addr: 127.0.0.1:{port}\n",
-                storage.display()
-            ),
-        )?;
-        let child = Command::new(REGISTRY_BIN)
-            .arg("serve")
-            .arg(&config)
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(std::fs::File::create(dir.join("source.log"))?)
-            .spawn()
-            .with_context(|| format!("starting {REGISTRY_BIN} (Debian package docker-registry)"))?;
-        let proc = Proc(child);
-        let host = format!("127.0.0.1:{port}");
-        let http = reqwest::Client::new();
-        for _ in 0..150 {
-            if http.get(format!("http://{host}/v2/")).send().await.is_ok() {
-                return Ok(SourceRegistry { _proc: proc, host });
-            }
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
-        bail!("the source registry did not answer within 15 s")
+        let dir = dir.join("source");
+        std::fs::create_dir_all(&dir)?;
+        let process = RegistryProcess::start(
+            &dir,
+            RegistryOptions {
+                auth: RegistryAuth::Anonymous,
+                cdn: None,
+            },
+        )
+        .await?;
+        let host = process.host();
+        Ok(SourceRegistry {
+            _process: process,
+            host,
+        })
     }
 
     /// A fresh `vetted sandbox` (hub API + registry) in its own directory.
@@ -743,109 +488,46 @@ alice = "owner"
         }
         m.wall = start.elapsed();
         if failed {
-            bail!("a measured command failed; see {}", log.display());
+            // The work dir is removed on exit: the error carries the log's end.
+            let text = std::fs::read_to_string(log).unwrap_or_default();
+            let lines: Vec<&str> = text.lines().collect();
+            bail!(
+                "a measured command failed; {} ends:\n{}",
+                log.display(),
+                lines[lines.len().saturating_sub(20)..].join("\n")
+            );
         }
         Ok(m)
     }
 
-    // ---------------------------------------------------------------- delay line
+    // ---------------------------------------------------------------- latency
 
-    /// A TCP delay line on 127.0.0.1: every byte from client to upstream is forwarded `delay`
-    /// after it arrived (order kept, throughput not throttled), so each request/response round
-    /// trip costs `delay` more, like a network. Counts bytes both ways.
-    struct DelayLine {
-        addr: SocketAddr,
-        up: Arc<AtomicU64>,
-        down: Arc<AtomicU64>,
-        task: tokio::task::JoinHandle<()>,
-    }
-
-    impl Drop for DelayLine {
-        fn drop(&mut self) {
-            self.task.abort();
-        }
-    }
+    /// The sandbox's proxy in front of `upstream` adding `delay` to every request (no faults; a
+    /// token realm is served through the proxy too, so token requests pay the delay), counting
+    /// body bytes both ways.
+    struct DelayLine(Proxy);
 
     async fn delay_line(upstream: &str, delay: Duration) -> Result<DelayLine> {
-        let upstream: SocketAddr = upstream
-            .trim_start_matches("http://")
-            .trim_end_matches('/')
-            .parse()?;
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
-        let addr = listener.local_addr()?;
-        let (up, down) = (Arc::new(AtomicU64::new(0)), Arc::new(AtomicU64::new(0)));
-        let (up2, down2) = (up.clone(), down.clone());
-        let task = tokio::spawn(async move {
-            while let Ok((client, _)) = listener.accept().await {
-                let (up, down) = (up2.clone(), down2.clone());
-                tokio::spawn(async move {
-                    let _ = client.set_nodelay(true);
-                    let Ok(server) = tokio::net::TcpStream::connect(upstream).await else {
-                        return;
-                    };
-                    let _ = server.set_nodelay(true);
-                    let (mut cr, mut cw) = client.into_split();
-                    let (mut sr, mut sw) = server.into_split();
-                    let (tx, mut rx) =
-                        tokio::sync::mpsc::channel::<(tokio::time::Instant, Vec<u8>)>(256);
-                    let reader = tokio::spawn(async move {
-                        let mut buf = vec![0u8; 64 * 1024];
-                        while let Ok(n) = cr.read(&mut buf).await {
-                            if n == 0 {
-                                break;
-                            }
-                            up.fetch_add(n as u64, Ordering::Relaxed);
-                            if tx
-                                .send((tokio::time::Instant::now() + delay, buf[..n].to_vec()))
-                                .await
-                                .is_err()
-                            {
-                                break;
-                            }
-                        }
-                    });
-                    let writer = tokio::spawn(async move {
-                        while let Some((due, chunk)) = rx.recv().await {
-                            tokio::time::sleep_until(due).await;
-                            if sw.write_all(&chunk).await.is_err() {
-                                break;
-                            }
-                        }
-                        let _ = sw.shutdown().await;
-                    });
-                    let mut buf = vec![0u8; 64 * 1024];
-                    while let Ok(n) = sr.read(&mut buf).await {
-                        if n == 0 || cw.write_all(&buf[..n]).await.is_err() {
-                            break;
-                        }
-                        down.fetch_add(n as u64, Ordering::Relaxed);
-                    }
-                    let _ = cw.shutdown().await;
-                    reader.abort();
-                    writer.abort();
-                });
-            }
-        });
-        Ok(DelayLine {
-            addr,
-            up,
-            down,
-            task,
-        })
+        let upstream = format!("http://{}", upstream.trim_start_matches("http://"));
+        let options = ProxyOptions {
+            latency: delay,
+            kinds: Vec::new(),
+            ..ProxyOptions::default()
+        };
+        Ok(DelayLine(Proxy::start(&upstream, options).await?))
     }
 
     impl DelayLine {
         fn url(&self) -> String {
-            format!("http://{}", self.addr)
+            self.0.url()
         }
         fn host(&self) -> String {
-            self.addr.to_string()
+            self.0.host()
         }
+        /// Body bytes (up, down) so far.
         fn bytes(&self) -> (u64, u64) {
-            (
-                self.up.load(Ordering::Relaxed),
-                self.down.load(Ordering::Relaxed),
-            )
+            let stats = self.0.stats();
+            (stats.bytes_up, stats.bytes_down)
         }
     }
 
@@ -923,7 +605,7 @@ alice = "owner"
                 String::from_utf8_lossy(&out.stderr)
             );
         }
-        Ok(sha256_hex(&out.stdout))
+        Ok(generate::digest_of(&out.stdout))
     }
 
     fn check_mirrored(registry_host: &str, images: &[Image], prefix: &str) -> Result<()> {
@@ -949,7 +631,7 @@ alice = "owner"
         scenario: String,
         tool: String,
         m: Measure,
-        /// Network bytes through the delay lines (up, down) when known.
+        /// Body bytes through the latency proxies (up, down) when known.
         wire: Option<(u64, u64)>,
     }
 
@@ -1003,10 +685,12 @@ alice = "owner"
         );
         let source = start_source(root).await?;
         let t = Instant::now();
-        Pusher::new(&format!("http://{}", source.host), None)
-            .await?
-            .publish("bench", &images)
-            .await?;
+        publish(
+            &pusher(&format!("http://{}", source.host), None).await?,
+            "bench",
+            &images,
+        )
+        .await?;
         println!(
             "  source registry {} filled in {:.1} s",
             source.host,
@@ -1020,9 +704,9 @@ alice = "owner"
 
         // The ceiling: the unique blobs uploaded straight from their files.
         let sbx = start_sandbox(root)?;
-        let pusher = Pusher::new(&sbx.registry, login.clone()).await?;
+        let raw_pusher = pusher(&sbx.registry, login.clone()).await?;
         let t = Instant::now();
-        pusher.raw_upload("acme/raw", &unique).await?;
+        raw_upload(&raw_pusher, "acme/raw", &unique).await?;
         let raw = Measure {
             wall: t.elapsed(),
             written_bytes: total(&unique),
@@ -1147,10 +831,12 @@ alice = "owner"
         std::fs::create_dir_all(&generator.dir)?;
         let images = small_images(&mut generator, n)?;
         let source = start_source(root).await?;
-        Pusher::new(&format!("http://{}", source.host), None)
-            .await?
-            .publish("bench", &images)
-            .await?;
+        publish(
+            &pusher(&format!("http://{}", source.host), None).await?,
+            "bench",
+            &images,
+        )
+        .await?;
         let src_line = delay_line(&source.host, delay).await?;
         let mut rows = Vec::new();
 
@@ -1247,15 +933,15 @@ alice = "owner"
 
         // Same registry: community namespace -> org namespace of the sandbox registry (mounts).
         let sbx = start_sandbox(root)?;
-        Pusher::new(
-            &sbx.registry,
-            Some(Login {
-                user: PUBLISHER.into(),
-                secret: PUBLISHER_SECRET.into(),
-            }),
+        let publisher = Login {
+            user: PUBLISHER.into(),
+            secret: PUBLISHER_SECRET.into(),
+        };
+        publish(
+            &pusher(&sbx.registry, Some(publisher)).await?,
+            PUBLISHER,
+            &images,
         )
-        .await?
-        .publish(PUBLISHER, &images)
         .await?;
         let hub_line = delay_line(&sbx.hub, delay).await?;
         let reg_line = delay_line(&sbx.registry, delay).await?;

@@ -4,7 +4,9 @@
 //! file per subcommand, `policy` loads and validates the TOML policy into a desired
 //! [`model::OrgState`], `hub` reads the live state and performs writes, `plan` diffs the two into pure
 //! data, `mirror` resolves mirrored images into the desired and live states (their tags), `render` turns a plan into
-//! text/JSON/markdown, `apply` executes a plan, `registry` is the OCI copy engine and `sandbox` a local Docker Hub stand-in.
+//! text/JSON/markdown, `apply` executes a plan, `registry` is the OCI copy engine. The local Docker Hub stand-in is its own crate,
+//! `vetted-sandbox` (crates/vetted-sandbox), which this crate uses only for `vetted sandbox`
+//! (default feature `sandbox`) and in its tests.
 
 pub mod apply;
 pub mod cli;
@@ -18,7 +20,6 @@ pub mod plan;
 pub mod policy;
 pub mod registry;
 pub mod render;
-pub mod sandbox;
 pub mod settings;
 pub mod transport;
 

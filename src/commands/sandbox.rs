@@ -1,13 +1,29 @@
 //! `vetted sandbox`: run the local Docker Hub stand-in until interrupted; `vetted sandbox proxy`:
-//! run the fault and latency proxy ([`crate::sandbox::proxy`]) until interrupted.
+//! run the fault and latency proxy (`vetted_sandbox::proxy`) until interrupted. A build without the
+//! `sandbox` feature has the subcommand but reports that it lacks the stand-in.
 
+#[cfg(feature = "sandbox")]
 use std::net::SocketAddr;
+#[cfg(feature = "sandbox")]
 use std::time::Duration;
 
-use crate::cli::{ProxyArgs, SandboxArgs, SandboxCommand};
+use crate::cli::SandboxArgs;
+#[cfg(feature = "sandbox")]
+use crate::cli::{ProxyArgs, SandboxCommand};
 use crate::error::{Error, Outcome};
-use crate::sandbox::{Faults, SandboxConfig};
+#[cfg(feature = "sandbox")]
+use vetted_sandbox::{Faults, SandboxConfig};
 
+#[cfg(not(feature = "sandbox"))]
+pub async fn run(_args: &SandboxArgs) -> Result<Outcome, Error> {
+    Err(Error::Sandbox(
+        "this build of vetted has no sandbox (built without the `sandbox` feature); \
+         install one with it: cargo install vetted --features sandbox"
+            .to_string(),
+    ))
+}
+
+#[cfg(feature = "sandbox")]
 pub async fn run(args: &SandboxArgs) -> Result<Outcome, Error> {
     if let Some(SandboxCommand::Proxy(proxy)) = &args.action {
         return run_proxy(proxy).await;
@@ -41,21 +57,22 @@ pub async fn run(args: &SandboxArgs) -> Result<Outcome, Error> {
             reset_rate: args.reset_rate,
             seed: args.fault_seed,
         },
-        api_budget: crate::sandbox::faults::Budget {
+        api_budget: vetted_sandbox::Budget {
             limit: args.api_budget,
             window_secs: args.api_budget_window,
         },
         registry: !args.no_registry,
     };
-    crate::sandbox::serve_until_signal(config)
+    vetted_sandbox::serve_until_signal(config)
         .await
         .map_err(|e| Error::Sandbox(e.to_string()))?;
     Ok(Outcome::Ok)
 }
 
+#[cfg(feature = "sandbox")]
 async fn run_proxy(args: &ProxyArgs) -> Result<Outcome, Error> {
-    use crate::sandbox::proxy::{FaultKind, Proxy, ProxyOptions};
     use std::io::Write as _;
+    use vetted_sandbox::proxy::{FaultKind, Proxy, ProxyOptions};
     let mut kinds = Vec::new();
     for name in &args.faults {
         let kind = FaultKind::parse(name).ok_or_else(|| {

@@ -1,5 +1,5 @@
 //! The copy engine under faults: real `docker-registry` processes behind the fault proxy
-//! (`vetted::sandbox::proxy`), results checked with skopeo; skopeo's own copy through the same
+//! (`vetted_sandbox::proxy`), results checked with skopeo; skopeo's own copy through the same
 //! proxies for comparison; size mismatches; mounts and resumed copies measured by proxy counters.
 use std::process::Command;
 use std::time::Duration;
@@ -8,7 +8,7 @@ use vetted::registry::{
     ClientConfig, CopyError, CopyOptions, NoProgress, Reference, RegistryClient, copy_image,
     copy_images,
 };
-use vetted::sandbox::proxy::{FaultKind, Proxy, ProxyOptions};
+use vetted_sandbox::proxy::{FaultKind, Proxy, ProxyOptions};
 
 use crate::support::registry_proc::{
     DOCKER_LIST, DOCKER_MANIFEST, OCI_INDEX, OCI_MANIFEST, RegistryProc,
@@ -519,7 +519,7 @@ async fn signatures_of_the_index_and_its_children_are_copied_when_asked() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sandbox_signed_image_copied_with_its_signature_through_faults() {
     use vetted::registry::RegistryCredentials;
-    use vetted::sandbox::{Sandbox, SandboxConfig};
+    use vetted_sandbox::{Sandbox, SandboxConfig};
     let dir = tempfile::tempdir().unwrap();
     let seed = dir.path().join("seed.toml");
     std::fs::write(

@@ -11,7 +11,7 @@ use std::time::Duration;
 use serde_json::{Value, json};
 use vetted::registry::client::{Scope, parse_ratelimit};
 use vetted::registry::{ClientConfig, Reference, RegistryClient};
-use vetted::sandbox::proxy::{FaultKind, Proxy, ProxyOptions};
+use vetted_sandbox::proxy::{FaultKind, Proxy, ProxyOptions};
 
 use crate::harness::{OWNER_TOKEN, Sandbox, stderr, stdout};
 use crate::support::registry_proc::{RegistryProc, digest_of};
@@ -100,7 +100,7 @@ fn blob_gets_follow_the_cdn_redirect_without_authorization() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_copy_out_of_the_sandbox_fetches_blobs_from_the_cdn_without_the_token() {
     use vetted::registry::{CopyOptions, NoProgress, copy_image};
-    use vetted::sandbox::{Sandbox as InProcess, SandboxConfig};
+    use vetted_sandbox::{Sandbox as InProcess, SandboxConfig};
     let dir = tempfile::tempdir().unwrap();
     let seed_path = dir.path().join("seed.toml");
     std::fs::write(&seed_path, seed("")).unwrap();

@@ -8,7 +8,7 @@ use std::time::Duration;
 use indicatif::HumanBytes;
 use vetted::registry::{ClientConfig, CopyOptions, Reference, RegistryClient, copy_image};
 use vetted::render::progress::CopyProgress;
-use vetted::sandbox::proxy::{FaultKind, Proxy, ProxyOptions};
+use vetted_sandbox::proxy::{FaultKind, Proxy, ProxyOptions};
 
 use crate::support::registry_proc::RegistryProc;
 

@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use reqwest::Method;
 use serde_json::{Value, json};
-use vetted::sandbox::{Faults, Sandbox, SandboxConfig};
+use vetted_sandbox::{Faults, Sandbox, SandboxConfig};
 
 const SEED: &str = r#"
 org = "acme"

@@ -1,11 +1,11 @@
-//! The fault and latency proxy (`vetted::sandbox::proxy`, `vetted sandbox proxy`) in front of a real
+//! The fault and latency proxy (`vetted_sandbox::proxy`, `vetted sandbox proxy`) in front of a real
 //! `docker-registry`: transparent forwarding with rewritten upload locations, counters, seeded
 //! determinism, cut-short bodies a client detects, and the emulated pull limit.
 use std::io::{BufRead as _, BufReader};
 use std::process::Stdio;
 use std::time::Duration;
 
-use vetted::sandbox::proxy::{FaultKind, Proxy, ProxyOptions};
+use vetted_sandbox::proxy::{FaultKind, Proxy, ProxyOptions};
 
 use crate::support::registry_proc::{DOCKER_MANIFEST, RegistryProc, digest_of};
 

@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use reqwest::Method;
 use serde_json::{Value, json};
-use vetted::sandbox::{Faults, Sandbox, SandboxConfig};
+use vetted_sandbox::{Faults, Sandbox, SandboxConfig};
 
 use crate::openapi::{validate_request, validate_response};
 
@@ -2196,7 +2196,7 @@ fn sandbox_child_process() {
         return;
     };
     let rt = tokio::runtime::Runtime::new().unwrap();
-    rt.block_on(vetted::sandbox::serve_until_signal(SandboxConfig {
+    rt.block_on(vetted_sandbox::serve_until_signal(SandboxConfig {
         state_file: Some(state.into()),
         ..SandboxConfig::default()
     }))

@@ -347,7 +347,7 @@ fn a_user_publishes_community_images_in_their_own_namespace() {
 
 #[tokio::test]
 async fn in_process_sandbox_seeds_the_registry_and_shutdown_stops_it() {
-    use vetted::sandbox::{Sandbox, SandboxConfig};
+    use vetted_sandbox::{Sandbox, SandboxConfig};
     let dir = tempfile::tempdir().unwrap();
     let seed = dir.path().join("seed.toml");
     std::fs::write(&seed, SEED).unwrap();

@@ -1,25 +1,26 @@
 //! Test helper: a real `docker-registry` (CNCF distribution 2.8) process on 127.0.0.1 with
 //! filesystem storage in a temporary directory, killed on drop, plus a fixture builder that pushes
-//! synthetic images and `skopeo` as an independent reader.
-use std::net::TcpListener;
+//! synthetic images and `skopeo` as an independent reader. The registry, the push client and the
+//! manifests come from the development kit (`vetted_sandbox::kit`), never from vetted's own client.
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::process::Command;
+use std::time::Duration;
 
-use sha2::{Digest, Sha256};
+use vetted_sandbox::kit::images::{
+    Blob, Format, Platform, descriptor, image_manifest, index_manifest,
+};
+use vetted_sandbox::kit::push::{Credentials, Pusher};
+use vetted_sandbox::kit::registry::{RegistryAuth, RegistryOptions, RegistryProcess};
 
-pub const DOCKER_MANIFEST: &str = "application/vnd.docker.distribution.manifest.v2+json";
-pub const DOCKER_LIST: &str = "application/vnd.docker.distribution.manifest.list.v2+json";
-pub const OCI_MANIFEST: &str = "application/vnd.oci.image.manifest.v1+json";
-pub const OCI_INDEX: &str = "application/vnd.oci.image.index.v1+json";
-
-pub fn digest_of(b: &[u8]) -> String {
-    format!("sha256:{}", hex::encode(Sha256::digest(b)))
-}
+pub use vetted_sandbox::kit::images::digest_of;
+pub use vetted_sandbox::kit::media::{
+    DOCKER_MANIFEST, DOCKER_MANIFEST_LIST as DOCKER_LIST, OCI_INDEX, OCI_MANIFEST,
+};
 
 /// A running registry; the process is killed and the storage removed on drop.
 pub struct RegistryProc {
-    child: Child,
+    process: RegistryProcess,
+    pusher: Pusher,
     pub port: u16,
     dir: tempfile::TempDir,
     /// Username and password when started with htpasswd basic auth.
@@ -46,64 +47,29 @@ impl RegistryProc {
 
     async fn start_with(basic: bool) -> RegistryProc {
         let dir = tempfile::tempdir().unwrap();
-        let port = TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
-        let storage = dir.path().join("storage");
-        let config = format!(
-            "version: 0.1\nlog:\n  level: error\nstorage:\n  filesystem:\n    rootdirectory: {}\n  delete:\n    enabled: true\nhttp:\n  addr: 127.0.0.1:{port}\n",
-            storage.display()
-        );
-        let config = if basic {
-            let htpasswd = dir.path().join("htpasswd");
-            std::fs::write(&htpasswd, format!("{BASIC_HTPASSWD}\n")).unwrap();
-            format!(
-                "{config}auth:\n  htpasswd:\n    realm: vetted-test\n    path: {}\n",
-                htpasswd.display()
-            )
+        let auth = if basic {
+            RegistryAuth::Htpasswd(BASIC_HTPASSWD.to_string())
         } else {
-            config
+            RegistryAuth::Anonymous
         };
-        let cfg_path = dir.path().join("config.yml");
-        std::fs::write(&cfg_path, config).unwrap();
-        let child = Command::new("/usr/bin/docker-registry")
-            .arg("serve")
-            .arg(&cfg_path)
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
+        let process = RegistryProcess::start(dir.path(), RegistryOptions { auth, cdn: None })
+            .await
             .expect("start docker-registry");
-        let proc = RegistryProc {
-            child,
+        let port = process.url().port().expect("the registry's port");
+        let basic = basic.then(|| (BASIC_USER.to_string(), BASIC_PASSWORD.to_string()));
+        let creds = basic.as_ref().map(|(user, secret)| Credentials {
+            user: user.clone(),
+            secret: secret.clone(),
+        });
+        let pusher = Pusher::connect(process.url(), creds, Duration::from_secs(60))
+            .await
+            .expect("connect to docker-registry");
+        RegistryProc {
+            process,
+            pusher,
             port,
             dir,
-            basic: basic.then(|| (BASIC_USER.to_string(), BASIC_PASSWORD.to_string())),
-        };
-        let http = reqwest::Client::new();
-        let deadline = Instant::now() + Duration::from_secs(20);
-        for _ in 0..400 {
-            if Instant::now() > deadline {
-                break;
-            }
-            if let Ok(r) = proc
-                .auth(http.get(format!("{}/v2/", proc.base())))
-                .send()
-                .await
-                && r.status().is_success()
-            {
-                return proc;
-            }
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
-        panic!("docker-registry on port {port} did not answer /v2/ in time");
-    }
-
-    fn auth(&self, rb: reqwest::RequestBuilder) -> reqwest::RequestBuilder {
-        match &self.basic {
-            Some((u, p)) => rb.basic_auth(u, Some(p)),
-            None => rb,
+            basic,
         }
     }
 
@@ -117,13 +83,7 @@ impl RegistryProc {
 
     /// The file holding a blob's bytes in the filesystem storage driver.
     pub fn blob_path(&self, digest: &str) -> PathBuf {
-        let hex = digest.trim_start_matches("sha256:");
-        self.dir
-            .path()
-            .join("storage/docker/registry/v2/blobs/sha256")
-            .join(&hex[..2])
-            .join(hex)
-            .join("data")
+        self.process.blob_path(digest)
     }
 
     pub fn storage(&self) -> &Path {
@@ -132,23 +92,8 @@ impl RegistryProc {
 
     /// Pushes a blob (monolithic upload) and returns its digest.
     pub async fn push_blob(&self, repo: &str, data: &[u8]) -> String {
-        let http = reqwest::Client::new();
         let d = digest_of(data);
-        let r = self
-            .auth(http.post(format!("{}/v2/{repo}/blobs/uploads/", self.base())))
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(r.status().as_u16(), 202);
-        let loc = r.headers()["location"].to_str().unwrap().to_string();
-        let mut url = url::Url::parse(&self.base()).unwrap().join(&loc).unwrap();
-        url.query_pairs_mut().append_pair("digest", &d);
-        let r = self
-            .auth(http.put(url).body(data.to_vec()))
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(r.status().as_u16(), 201, "{}", r.text().await.unwrap());
+        self.pusher.upload(repo, &d, data.to_vec()).await.unwrap();
         d
     }
 
@@ -160,18 +105,10 @@ impl RegistryProc {
         media: &str,
         body: &[u8],
     ) -> String {
-        let r = self
-            .auth(
-                reqwest::Client::new()
-                    .put(format!("{}/v2/{repo}/manifests/{reference}", self.base()))
-                    .header("content-type", media)
-                    .body(body.to_vec()),
-            )
-            .send()
+        self.pusher
+            .push_manifest(repo, reference, &Blob::new(media, body.to_vec()))
             .await
-            .unwrap();
-        assert_eq!(r.status().as_u16(), 201, "{}", r.text().await.unwrap());
-        digest_of(body)
+            .unwrap()
     }
 
     /// Pushes a synthetic image (config + `layers` random layers, `shared` layers first) and
@@ -195,37 +132,26 @@ impl RegistryProc {
             "nonce": rand::random::<u64>()
         }))
         .unwrap();
-        let (media, cfg_type, layer_type) = if oci {
-            (
-                OCI_MANIFEST,
-                "application/vnd.oci.image.config.v1+json",
-                "application/vnd.oci.image.layer.v1.tar+gzip",
-            )
-        } else {
-            (
-                DOCKER_MANIFEST,
-                "application/vnd.docker.container.image.v1+json",
-                "application/vnd.docker.image.rootfs.diff.tar.gzip",
-            )
-        };
+        let format = Format::oci(oci);
         let cfg_digest = self.push_blob(repo, &config).await;
         let mut blobs = vec![cfg_digest.clone()];
         let mut descs = Vec::new();
         for l in &layers {
             let d = self.push_blob(repo, l).await;
-            descs.push(serde_json::json!({"mediaType": layer_type, "digest": d, "size": l.len()}));
+            descs.push(descriptor(format.layer(), &d, l.len() as u64));
             blobs.push(d);
         }
-        let manifest = serde_json::to_vec_pretty(&serde_json::json!({
-            "schemaVersion": 2, "mediaType": media,
-            "config": {"mediaType": cfg_type, "digest": cfg_digest, "size": config.len()},
-            "layers": descs
-        }))
-        .unwrap();
-        let d = digest_of(&manifest);
-        self.push_manifest(repo, tag.unwrap_or(&d), media, &manifest)
-            .await;
-        (d, manifest, blobs)
+        let config = descriptor(format.config(), &cfg_digest, config.len() as u64);
+        let manifest = image_manifest(format, config, descs);
+        let d = manifest.digest.clone();
+        self.push_manifest(
+            repo,
+            tag.unwrap_or(&d),
+            &manifest.media_type,
+            &manifest.data,
+        )
+        .await;
+        (d, manifest.data, blobs)
     }
 
     /// Pushes a 2-platform index (amd64, arm64/v8) sharing one base layer; returns (index digest,
@@ -240,16 +166,21 @@ impl RegistryProc {
         let shared = vec![base];
         let (a, am, ab) = self.push_image(repo, None, oci, "amd64", &shared, 2).await;
         let (b, bm, bb) = self.push_image(repo, None, oci, "arm64", &shared, 1).await;
-        let child_type = if oci { OCI_MANIFEST } else { DOCKER_MANIFEST };
-        let media = if oci { OCI_INDEX } else { DOCKER_LIST };
-        let index = serde_json::to_vec(&serde_json::json!({
-            "schemaVersion": 2, "mediaType": media, "manifests": [
-                {"mediaType": child_type, "digest": a, "size": am.len(), "platform": {"os": "linux", "architecture": "amd64"}},
-                {"mediaType": child_type, "digest": b, "size": bm.len(), "platform": {"os": "linux", "architecture": "arm64", "variant": "v8"}}
-            ]
-        }))
-        .unwrap();
-        let d = self.push_manifest(repo, tag, media, &index).await;
+        let format = Format::oci(oci);
+        let (am, bm) = (
+            Blob::new(format.manifest(), am),
+            Blob::new(format.manifest(), bm),
+        );
+        let index = index_manifest(
+            format,
+            &[
+                (Platform::new("linux", "amd64", None), &am),
+                (Platform::new("linux", "arm64", Some("v8")), &bm),
+            ],
+        );
+        let d = self
+            .push_manifest(repo, tag, &index.media_type, &index.data)
+            .await;
         let mut unique: Vec<String> = ab.into_iter().chain(bb).collect();
         unique.sort();
         unique.dedup();
@@ -268,13 +199,6 @@ impl RegistryProc {
             .output()
             .expect("run skopeo");
         out.status.success().then(|| digest_of(&out.stdout))
-    }
-}
-
-impl Drop for RegistryProc {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
     }
 }
 

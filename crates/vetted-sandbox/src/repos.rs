@@ -20,7 +20,7 @@ use super::api::{
 };
 use super::auth::Principal;
 use super::state::{self, HubState, RepoState, TagImage, TagState};
-use crate::model::{Permission, Role};
+use crate::wire::{Permission, Role};
 
 /// The caller's effective permission on a repository (`None`: cannot see it).
 fn access(hub: &HubState, repo: &RepoState, caller: Option<&Principal>) -> Option<Permission> {

@@ -427,24 +427,22 @@ fn classify(method: &hyper::Method, path: &str, query: &str) -> Class {
     }
 }
 
-/// Manifest media types that list platforms (an index) rather than describe one image.
-const INDEX_TYPES: [&str; 2] = [
-    "application/vnd.oci.image.index.v1+json",
-    "application/vnd.docker.distribution.manifest.list.v2+json",
-];
-
 /// Whether a manifest request answered `status` with `content_type` spends one pull, by Docker's
 /// definition ("a pull for a normal image makes one pull for a single manifest; a pull for a
 /// multi-arch image will count as one pull for each different architecture"; version checks, HEAD,
 /// do not count): a successful GET of an image manifest does; a HEAD, an error, and the GET of an
 /// index (the list of platforms, whose pulls are counted as each platform's manifest is fetched)
 /// do not. Unconfirmed: whether Docker Hub counts an index GET on its own (no platform fetched
-/// after it) as a pull; vetted's estimate (`crate::mirror::pulls_of_copy`) follows this same rule.
+/// after it) as a pull. This is the sandbox's own model of Docker Hub's rule, written apart from
+/// vetted's estimate of the pulls a copy spends (the reconciler's `mirror::pulls_of_copy`), which
+/// follows the same rule: the two are compared by the tests, never shared.
 pub fn spends_a_pull(method: &hyper::Method, status: u16, content_type: &str) -> bool {
     let media = content_type.split(';').next().unwrap_or("").trim();
     method == hyper::Method::GET
         && (200..300).contains(&status)
-        && !INDEX_TYPES.iter().any(|t| media.eq_ignore_ascii_case(t))
+        && !crate::kit::media::INDEX_TYPES
+            .iter()
+            .any(|t| media.eq_ignore_ascii_case(t))
 }
 
 fn full(status: StatusCode, body: impl Into<Bytes>) -> Response<ProxyBody> {

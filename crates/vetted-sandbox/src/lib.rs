@@ -4,38 +4,56 @@
 //! seeded from a TOML file ([`seed`]) and optionally persisted to a JSON state file ([`state`]).
 //! Fault knobs ([`faults`]) inject latency, 5xx, 429 and dropped connections for retry tests.
 //!
+//! This crate depends on no vetted crate: it stands in for Docker Hub and speaks Docker Hub's
+//! strings with its own types ([`wire`]), so the code under test is never shared with it.
+//!
 //! Submodules: [`seed`] (seed file), [`state`] (org state and persistence), [`auth`] (credentials,
-//! access tokens, principals), [`api`] (router, errors, pagination), [`repos`], [`orgs`],
-//! [`org_settings`] (endpoint handlers), [`faults`] (fault injection, rate-limit headers, request log),
+//! access tokens, principals), [`api`] (the router), [`app`] (shared state), [`plumbing`] (errors,
+//! extractors, pagination), [`access`] (access rules), [`repos`], [`orgs`], [`org_settings`],
+//! [`allowlist`] (endpoint handlers), [`faults`] (fault injection, rate-limit headers, request log),
 //! [`control`] (`/_sandbox/*` endpoints for tests: state, faults, request log, clock), [`login`]
-//! (token endpoints), [`proxy`] (a fault and latency proxy to put in front of any registry).
+//! (token endpoints), [`proxy`] (a fault and latency proxy to put in front of any registry),
+//! [`wire`] (roles, permissions, Image Access Management as Docker Hub spells them).
+//!
+//! Public: [`Sandbox`] (in process), [`serve_until_signal`] (the `vetted sandbox` command), their
+//! configuration, [`proxy`] (`vetted sandbox proxy` and the tests' proxies) and [`kit`]; the rest
+//! is the crate's own.
 //!
 //! Registry part (when [`SandboxConfig::registry`] is set): [`token`] (registry token service, served
 //! on the hub's port at `/token`), [`hubreg`] (grants from the org state, the hub's handle on the
-//! registry), [`registry`] (the `docker-registry` child process), [`cdn`] (the blob CDN its blob
-//! GETs redirect to, on another loopback origin), [`images`] (synthetic community images pushed at
-//! start with an internal credential that is never printed or persisted). With `[registry]
-//! pull_limit`, clients reach the registry through a [`proxy`] front that counts Docker Hub pulls
-//! and sends its rate-limit headers; `GET /_sandbox/registry` reports the CDN's and the front's
-//! counters.
+//! registry), [`cdn`] (the blob CDN its blob GETs redirect to, on another loopback origin), and from
+//! the development kit ([`kit`], shared with the tests and the benchmark) the `docker-registry`
+//! child process ([`kit::registry`]) and the synthetic community images ([`kit::images`]) pushed
+//! at start ([`kit::push`]) with an internal credential that is never printed or persisted. With
+//! `[registry] pull_limit`, clients reach the registry through a [`proxy`] front that counts Docker
+//! Hub pulls and sends its rate-limit headers; `GET /_sandbox/registry` reports the CDN's and the
+//! front's counters.
 
-pub mod allowlist;
-pub mod api;
-pub mod auth;
-pub mod cdn;
-pub mod control;
-pub mod faults;
-pub mod hubreg;
-pub mod images;
-pub mod login;
-pub mod org_settings;
-pub mod orgs;
+pub(crate) mod access;
+pub(crate) mod allowlist;
+pub(crate) mod api;
+pub(crate) mod app;
+pub(crate) mod auth;
+pub(crate) mod cdn;
+pub(crate) mod control;
+pub(crate) mod faults;
+pub(crate) mod hubreg;
+pub mod kit;
+pub(crate) mod login;
+pub(crate) mod org_settings;
+pub(crate) mod orgs;
+pub(crate) mod plumbing;
 pub mod proxy;
-pub mod registry;
-pub mod repos;
-pub mod seed;
-pub mod state;
-pub mod token;
+pub(crate) mod repos;
+pub(crate) mod seed;
+pub(crate) mod state;
+pub(crate) mod token;
+pub(crate) mod wire;
+
+/// The hub API's shared state, which tests read the registry half's counters from.
+pub use app::App;
+/// The API budget per window the stand-in enforces (`--api-budget`, `PUT /_sandbox/rate-limit`).
+pub use faults::Budget;
 
 use std::io::Write as _;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
@@ -46,6 +64,8 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
+
+use kit::{images, push, registry};
 
 /// Fault injection knobs, applied to every API request except `/_sandbox/*`. `Default` = no faults.
 #[derive(Debug, Clone, PartialEq)]
@@ -221,7 +241,7 @@ struct RunningRegistry {
     /// The pull-counting front clients reach the registry through (with `[registry] pull_limit`).
     front: Option<proxy::Proxy>,
     work_dir: WorkDir,
-    seeded: Vec<images::PushedImage>,
+    seeded: Vec<push::PushedImage>,
 }
 
 /// Read-only handles on the registry half's counters, for `GET /_sandbox/registry`.
@@ -383,17 +403,19 @@ impl Sandbox {
             let process = registry::RegistryProcess::start(
                 &work_dir.0,
                 registry::RegistryOptions {
-                    realm,
-                    service: TOKEN_SERVICE.to_string(),
-                    issuer: TOKEN_ISSUER.to_string(),
-                    cert_pem_path: issuer.cert_pem_path().to_path_buf(),
+                    auth: registry::RegistryAuth::Token(registry::TokenAuth {
+                        realm,
+                        service: TOKEN_SERVICE.to_string(),
+                        issuer: TOKEN_ISSUER.to_string(),
+                        cert_pem_path: issuer.cert_pem_path().to_path_buf(),
+                    }),
                     cdn: Some(cdn.url().clone()),
                 },
             )
             .await
             .map_err(registry_err)?;
             let set = images::ImageSet::default_set(IMAGE_SEED).map_err(registry_err)?;
-            let seeded = images::push_community_images(process.url(), Some(&internal), &set)
+            let seeded = push::push_images(process.url(), Some(&internal), &set)
                 .await
                 .map_err(|e| SandboxError::Registry(format!("seeding community images: {e:#}")))?;
             let link =
@@ -443,7 +465,7 @@ impl Sandbox {
     }
 
     /// The community images seeded into the registry (empty without one).
-    pub fn seeded_images(&self) -> &[images::PushedImage] {
+    pub fn seeded_images(&self) -> &[push::PushedImage] {
         self.registry.as_ref().map_or(&[], |r| r.seeded.as_slice())
     }
 
@@ -454,7 +476,7 @@ impl Sandbox {
 
     /// The shared state, for other parts of the sandbox (token service, registry) that read the org
     /// or authenticate its accounts.
-    pub fn app(&self) -> Arc<api::App> {
+    pub fn app(&self) -> Arc<App> {
         self.app.clone()
     }
 

@@ -1,8 +1,10 @@
-//! The sandbox's real registry: a CNCF distribution 2.8 (`docker-registry`) child process with
-//! filesystem storage, token authentication against the sandbox token service, deletes enabled,
-//! listening on a free 127.0.0.1 port, and (with [`RegistryOptions::cdn`]) blob GETs and HEADs
-//! answered 307 to a CDN origin, as Docker Hub's are (distribution's `redirect` storage middleware;
-//! [`super::cdn`] serves them). Killed on drop.
+//! The kit's docker-registry launcher: a CNCF distribution 2.8 (`docker-registry`) child process
+//! with filesystem storage and deletes enabled, listening on a free 127.0.0.1 port, with token
+//! authentication (the sandbox's registry, against its token service), htpasswd Basic auth, or
+//! none (the tests' and the benchmark's plain registries), and (with [`RegistryOptions::cdn`]) blob
+//! GETs and HEADs answered 307 to a CDN origin, as Docker Hub's are (distribution's `redirect`
+//! storage middleware; [`crate::cdn`] serves them). Waits (bounded) until it answers; killed on
+//! drop, and on Linux when the thread that started it dies.
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::time::Duration;
@@ -15,13 +17,30 @@ pub const DEFAULT_BINARY: &str = "/usr/bin/docker-registry";
 
 /// How the registry trusts the token service.
 #[derive(Debug, Clone)]
-pub struct RegistryOptions {
+pub struct TokenAuth {
     /// The token endpoint, e.g. `http://127.0.0.1:PORT/token`.
     pub realm: Url,
     pub service: String,
     pub issuer: String,
     /// PEM certificate(s) the registry verifies token `x5c` chains against.
     pub cert_pem_path: PathBuf,
+}
+
+/// Who may use the registry.
+#[derive(Debug, Clone)]
+pub enum RegistryAuth {
+    /// Anyone, without credentials.
+    Anonymous,
+    /// Basic auth against these htpasswd lines (`user:bcrypt-hash`).
+    Htpasswd(String),
+    /// Bearer tokens from a token service.
+    Token(TokenAuth),
+}
+
+/// How to start the registry.
+#[derive(Debug, Clone)]
+pub struct RegistryOptions {
+    pub auth: RegistryAuth,
     /// Redirect blob GETs and HEADs to this origin (`http://127.0.0.2:PORT`), which serves the
     /// storage root's files (the redirect URL is the origin plus the blob's storage path).
     pub cdn: Option<Url>,
@@ -33,6 +52,8 @@ pub struct RegistryProcess {
     child: tokio::process::Child,
     url: Url,
     log_path: PathBuf,
+    storage: PathBuf,
+    anonymous: bool,
 }
 
 const STARTUP_ATTEMPTS: u32 = 150;
@@ -49,7 +70,13 @@ fn yaml_str(s: &str) -> String {
     serde_json::Value::String(s.to_string()).to_string()
 }
 
-fn config_yaml(storage: &Path, port: u16, secret: &str, opts: &RegistryOptions) -> String {
+fn config_yaml(
+    storage: &Path,
+    port: u16,
+    secret: &str,
+    htpasswd: &Path,
+    opts: &RegistryOptions,
+) -> String {
     // distribution 2.8's redirect middleware keeps the base URL's scheme and host only.
     let middleware = match &opts.cdn {
         Some(cdn) => format!(
@@ -58,19 +85,29 @@ fn config_yaml(storage: &Path, port: u16, secret: &str, opts: &RegistryOptions) 
         ),
         None => String::new(),
     };
+    let auth = match &opts.auth {
+        RegistryAuth::Anonymous => String::new(),
+        RegistryAuth::Htpasswd(_) => format!(
+            "auth:\n  htpasswd:\n    realm: {realm}\n    path: {path}\n",
+            realm = yaml_str("vetted-kit"),
+            path = yaml_str(&htpasswd.display().to_string()),
+        ),
+        RegistryAuth::Token(t) => format!(
+            "auth:\n  token:\n    realm: {realm}\n    service: {service}\n    issuer: {issuer}\n    rootcertbundle: {bundle}\n",
+            realm = yaml_str(t.realm.as_str()),
+            service = yaml_str(&t.service),
+            issuer = yaml_str(&t.issuer),
+            bundle = yaml_str(&t.cert_pem_path.display().to_string()),
+        ),
+    };
     format!(
         "version: 0.1\n\
          log:\n  level: warn\n\
          storage:\n  filesystem:\n    rootdirectory: {storage}\n  delete:\n    enabled: true\n\
-         http:\n  addr: {addr}\n  secret: {secret}\n{middleware}\
-         auth:\n  token:\n    realm: {realm}\n    service: {service}\n    issuer: {issuer}\n    rootcertbundle: {bundle}\n",
+         http:\n  addr: {addr}\n  secret: {secret}\n{middleware}{auth}",
         storage = yaml_str(&storage.display().to_string()),
         addr = yaml_str(&format!("127.0.0.1:{port}")),
         secret = yaml_str(secret),
-        realm = yaml_str(opts.realm.as_str()),
-        service = yaml_str(&opts.service),
-        issuer = yaml_str(&opts.issuer),
-        bundle = yaml_str(&opts.cert_pem_path.display().to_string()),
     )
 }
 
@@ -116,9 +153,17 @@ impl RegistryProcess {
             .with_context(|| format!("creating {}", storage.display()))?;
         let port = free_port()?;
         let secret = hex::encode(rand::random::<[u8; 16]>());
+        let htpasswd = dir.join("htpasswd");
+        if let RegistryAuth::Htpasswd(lines) = &opts.auth {
+            std::fs::write(&htpasswd, format!("{}\n", lines.trim_end()))
+                .with_context(|| format!("writing {}", htpasswd.display()))?;
+        }
         let config_path = dir.join("config.yml");
-        std::fs::write(&config_path, config_yaml(&storage, port, &secret, &opts))
-            .with_context(|| format!("writing {}", config_path.display()))?;
+        std::fs::write(
+            &config_path,
+            config_yaml(&storage, port, &secret, &htpasswd, &opts),
+        )
+        .with_context(|| format!("writing {}", config_path.display()))?;
         let log_path = dir.join("registry.log");
         let log = std::fs::File::create(&log_path)
             .with_context(|| format!("creating {}", log_path.display()))?;
@@ -140,6 +185,8 @@ impl RegistryProcess {
             child,
             url,
             log_path,
+            storage,
+            anonymous: matches!(opts.auth, RegistryAuth::Anonymous),
         };
         process.wait_ready().await?;
         Ok(process)
@@ -158,11 +205,16 @@ impl RegistryProcess {
                 );
             }
             if let Ok(resp) = client.get(probe.clone()).send().await {
-                if resp.status() == reqwest::StatusCode::UNAUTHORIZED {
+                let expected = if self.anonymous {
+                    reqwest::StatusCode::OK
+                } else {
+                    reqwest::StatusCode::UNAUTHORIZED
+                };
+                if resp.status() == expected {
                     return Ok(());
                 }
                 bail!(
-                    "the registry answered /v2/ with {} instead of 401: is token auth configured?",
+                    "the registry answered /v2/ with {} instead of {expected}: is its auth configured?",
                     resp.status()
                 );
             }
@@ -200,6 +252,21 @@ impl RegistryProcess {
         &self.log_path
     }
 
+    /// The filesystem storage driver's root directory.
+    pub fn storage(&self) -> &Path {
+        &self.storage
+    }
+
+    /// The file holding a blob's bytes in the filesystem storage driver.
+    pub fn blob_path(&self, digest: &str) -> PathBuf {
+        let hex = digest.trim_start_matches("sha256:");
+        self.storage
+            .join("docker/registry/v2/blobs/sha256")
+            .join(hex.get(..2).unwrap_or(""))
+            .join(hex)
+            .join("data")
+    }
+
     /// Kills the registry and waits (bounded) for it to exit.
     pub async fn stop(mut self) -> Result<()> {
         self.child.start_kill().ok();
@@ -225,10 +292,7 @@ mod tests {
     async fn missing_binary_is_a_clear_error() {
         let dir = tempfile::tempdir().unwrap();
         let opts = RegistryOptions {
-            realm: Url::parse("http://127.0.0.1:1/token").unwrap(),
-            service: "s".into(),
-            issuer: "i".into(),
-            cert_pem_path: dir.path().join("c.pem"),
+            auth: RegistryAuth::Anonymous,
             cdn: None,
         };
         let err = RegistryProcess::start_with_binary(&dir.path().join("nope"), dir.path(), opts)
@@ -240,13 +304,16 @@ mod tests {
     #[test]
     fn config_quotes_values() {
         let opts = RegistryOptions {
-            realm: Url::parse("http://127.0.0.1:9/token").unwrap(),
-            service: "svc \"x\"".into(),
-            issuer: "iss".into(),
-            cert_pem_path: PathBuf::from("/tmp/c.pem"),
+            auth: RegistryAuth::Token(TokenAuth {
+                realm: Url::parse("http://127.0.0.1:9/token").unwrap(),
+                service: "svc \"x\"".into(),
+                issuer: "iss".into(),
+                cert_pem_path: PathBuf::from("/tmp/c.pem"),
+            }),
             cdn: None,
         };
-        let yaml = config_yaml(Path::new("/tmp/s"), 5000, "sec", &opts);
+        let htpasswd = Path::new("/tmp/h");
+        let yaml = config_yaml(Path::new("/tmp/s"), 5000, "sec", htpasswd, &opts);
         let v: serde_yaml::Value = serde_yaml::from_str(&yaml).unwrap();
         assert_eq!(v["auth"]["token"]["service"].as_str(), Some("svc \"x\""));
         assert_eq!(v["http"]["addr"].as_str(), Some("127.0.0.1:5000"));
@@ -258,7 +325,7 @@ mod tests {
             cdn: Some(Url::parse("http://127.0.0.2:7000/").unwrap()),
             ..opts
         };
-        let yaml = config_yaml(Path::new("/tmp/s"), 5000, "sec", &redirected);
+        let yaml = config_yaml(Path::new("/tmp/s"), 5000, "sec", htpasswd, &redirected);
         let v: serde_yaml::Value = serde_yaml::from_str(&yaml).unwrap();
         assert_eq!(v["http"]["addr"].as_str(), Some("127.0.0.1:5000"));
         let m = &v["middleware"]["storage"][0];
@@ -267,5 +334,18 @@ mod tests {
             m["options"]["baseurl"].as_str(),
             Some("http://127.0.0.2:7000")
         );
+
+        for (auth, kind) in [
+            (RegistryAuth::Anonymous, None),
+            (RegistryAuth::Htpasswd("u:h".into()), Some("htpasswd")),
+        ] {
+            let opts = RegistryOptions { auth, cdn: None };
+            let yaml = config_yaml(Path::new("/tmp/s"), 5000, "sec", htpasswd, &opts);
+            let v: serde_yaml::Value = serde_yaml::from_str(&yaml).unwrap();
+            match kind {
+                None => assert!(v["auth"].is_null(), "{yaml}"),
+                Some(k) => assert_eq!(v["auth"][k]["path"].as_str(), Some("/tmp/h"), "{yaml}"),
+            }
+        }
     }
 }

@@ -13,10 +13,10 @@ use super::auth::{Credential, CredentialKind};
 use super::state::{
     self, HubState, InviteState, RegistryAccess, RepoState, TagImage, TagState, TeamState, User,
 };
-use crate::model::{ImageAccess, Permission, Role};
+use crate::wire::{ImageAccess, Permission, Role};
 
 /// The demo seed shipped with vetted (org "acme", owner alice, users bob/carol/dave/erin).
-pub const DEMO_SEED: &str = include_str!("../../sandbox/demo-seed.toml");
+pub const DEMO_SEED: &str = include_str!("../../../sandbox/demo-seed.toml");
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]

@@ -10,7 +10,7 @@ use rand::Rng;
 use serde::{Deserialize, Serialize};
 
 use super::SandboxError;
-use crate::model::{ImageAccess, Permission, Role};
+use crate::wire::{ImageAccess, Permission, Role};
 
 /// Version of the state file layout.
 pub const STATE_VERSION: u32 = 1;
@@ -122,7 +122,7 @@ pub struct HubState {
     pub image_access: ImageAccess,
     pub registry_access: RegistryAccess,
     /// The Image Access Management repository allowlist, `namespace/name` (paths unconfirmed:
-    /// src/sandbox/allowlist.rs).
+    /// allowlist.rs).
     #[serde(default)]
     pub allowlist: BTreeSet<String>,
     pub invites: Vec<InviteState>,

@@ -19,7 +19,7 @@ use super::api::{
 };
 use super::auth::Principal;
 use super::state::{self, HubState, InviteState, TeamState};
-use crate::model::Role;
+use crate::wire::Role;
 
 fn group_json(name: &str, t: &TeamState) -> Value {
     json!({

@@ -12,10 +12,11 @@ use url::Url;
 
 use super::api::{App, role_of};
 use super::auth::Principal;
-use super::images::{Credentials, digest_of};
 use super::state::HubState;
 use super::token::{Access, Authorizer, TokenIssuer};
-use crate::model::{Permission, Role};
+use crate::kit::images::digest_of;
+use crate::kit::push::Credentials;
+use crate::wire::{Permission, Role};
 
 /// Subject of the internal seeding identity. `$` is not valid in a Docker ID or an org name, so no
 /// seed account can be mistaken for it.

@@ -20,7 +20,7 @@ use super::api::{
 };
 use super::auth::Principal;
 use super::state::{HubState, RegistryAccess};
-use crate::model::{ImageAccess, Role};
+use crate::wire::{ImageAccess, Role};
 
 /// Message for an organization access token trying to change settings.
 pub const OAT_SETTINGS_FORBIDDEN: &str = "organization access tokens cannot change organization settings (Image Access Management needs a user with the owner role)";
