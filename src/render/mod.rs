@@ -99,14 +99,7 @@ fn registry_access_text(r: &crate::model::RegistryAccess) -> String {
     let list: Vec<String> = r
         .custom
         .iter()
-        .map(|c| {
-            let named = format!("{} {:?}", c.address, c.friendly_name);
-            if c.allowed {
-                named
-            } else {
-                format!("{named} (not allowed)")
-            }
-        })
+        .map(|c| format!("{} {}", c.address, registry_entry(c)))
         .collect();
     let list = if list.is_empty() {
         "none".to_string()
