@@ -776,22 +776,20 @@ mod tests {
         assert!(!wide.contains("~512\n"), "{wide}");
         // One line per changed attribute (fitted, a long one wraps inside its column).
         assert!(fitted.contains("│ ~ ┆ image_access acme ┆ ~ enabled: false -> true "));
-        for out in [&wide] {
-            for attr in [
-                "~ enabled: false -> true",
-                "~ allow_verified_publishers: true -> false",
-                "~ docker_hub: true -> false",
-                r#"~ registry ghcr.io: "GitHub" -> "GitHub Container Registry""#,
-                r#"+ registry registry.example.com:5000 "Ours\nsecond line" (not allowed)"#,
-                r#"- registry quay.io "Quay""#,
-                "~ visibility: public -> private",
-                "~ description (diff below)",
-            ] {
-                assert!(out.contains(attr), "{attr} in\n{out}");
-            }
-            // Unchanged attributes are not listed.
-            assert!(!out.contains("allow_official_images"), "{out}");
+        for attr in [
+            "~ enabled: false -> true",
+            "~ allow_verified_publishers: true -> false",
+            "~ docker_hub: true -> false",
+            r#"~ registry ghcr.io: "GitHub" -> "GitHub Container Registry""#,
+            r#"+ registry registry.example.com:5000 "Ours\nsecond line" (not allowed)"#,
+            r#"- registry quay.io "Quay""#,
+            "~ visibility: public -> private",
+            "~ description (diff below)",
+        ] {
+            assert!(wide.contains(attr), "{attr} in\n{wide}");
         }
+        // Unchanged attributes are not listed.
+        assert!(!wide.contains("allow_official_images"), "{wide}");
         insta::assert_snapshot!("text_at_72_columns", fitted);
     }
 
