@@ -380,7 +380,7 @@ apply_plan_file() {
   status=$(apply_status "$WORK_DIR/apply.json")
   set_output apply-status "${status:-unknown}"
   [ -z "$status" ] || set_output apply-report "$WORK_DIR/apply.json"
-  apply_markdown "$WORK_DIR/apply.json" "$WORK_DIR/apply.log" "$APPLY_RC" >"$WORK_DIR/apply.md"
+  apply_markdown "$status" "$WORK_DIR/apply.json" "$WORK_DIR/apply.log" "$APPLY_RC" >"$WORK_DIR/apply.md"
   {
     printf '%s\n\n' "$how"
     cat "$WORK_DIR/apply.md"
@@ -399,13 +399,13 @@ apply_status() {
     "$1" 2>/dev/null || true
 }
 
-# apply_markdown REPORT LOG RC: the result of an apply as markdown, from vetted's report: the
-# outcome, the counts, the image copy totals, what failed or was skipped and why; then vetted's log.
+# apply_markdown STATUS REPORT LOG RC: the result of an apply as markdown, from vetted's report
+# (STATUS: its apply_status, empty without a report): the outcome, the counts, the image copy
+# totals, what failed or was skipped and why; then vetted's log.
 # Every text vetted did not write (addresses, error bodies) stays inside fenced blocks. Without a
 # report (an older vetted, or none printed) the log alone says what happened.
 apply_markdown() {
-  local report=$1 log=$2 rc=$3 status list="$WORK_DIR/apply.failed" why="$WORK_DIR/apply.message"
-  status=$(apply_status "$report")
+  local status=$1 report=$2 log=$3 rc=$4 list="$WORK_DIR/apply.failed" why="$WORK_DIR/apply.message"
   case "$status" in
     applied) printf '## Apply: done\n\n' ;;
     no_changes) printf '## Apply: done, nothing to change\n\n' ;;
