@@ -176,15 +176,21 @@ mode_plan() {
 # review_acknowledgement NUMBER: prints the classes to pass as --acknowledge: all of them when the
 # policy's [review] ack_label is a label of pull request NUMBER, else nothing. The label is read
 # from the GitHub API (the event's copy is stale after a re-run); no label, no acknowledgement.
+# New commits (a `synchronize` event) take the label off: it acknowledged the plan before them.
 review_acknowledgement() {
-  local number=$1 label pr
+  local number=$1 label pr action
   label=$(policy_ack_label)
   [ -n "$label" ] && [ -n "$number" ] && have_github_token || return 0
   pr=$(gh_api GET "/repos/$GITHUB_REPOSITORY/pulls/$(uri "$number")") || return 1
-  if jq -e --arg l "$label" '[.labels[]?.name] | index($l) != null' <<<"$pr" >/dev/null; then
-    log "the pull request's label acknowledges the plan's risky changes"
-    printf 'privilege,exposure,destruction\n'
+  jq -e --arg l "$label" '[.labels[]?.name] | index($l) != null' <<<"$pr" >/dev/null || return 0
+  action=$(jq -r '.action // empty' "$GITHUB_EVENT_PATH" 2>/dev/null || true)
+  if [ "$action" = synchronize ]; then
+    gh_api DELETE "/repos/$GITHUB_REPOSITORY/issues/$(uri "$number")/labels/$(uri "$label")" >/dev/null || return 1
+    log "new commits: took the acknowledgement label off; add it again after reading the new plan"
+    return 0
   fi
+  log "the pull request's label acknowledges the plan's risky changes"
+  printf 'privilege,exposure,destruction\n'
 }
 
 # acknowledgement_notice: the note that opens a refused plan's comment (vetted's reason, fenced).

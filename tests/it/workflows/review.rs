@@ -64,6 +64,30 @@ fn the_ack_label_on_the_pull_request_acknowledges_the_plan() {
 }
 
 #[test]
+fn new_commits_take_the_label_off() {
+    let a = gated_action(&["vetted:acknowledged"]);
+    let mut event = pr_event(false);
+    event["action"] = "synchronize".into();
+    a.event(&event);
+    a.canned("plan-save", "", 0);
+    let r = a.run("plan", DOCKER_SECRET);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert!(
+        !plan_call(&a).contains("--acknowledge"),
+        "{}",
+        plan_call(&a)
+    );
+    let s = a.github.state.lock().unwrap();
+    assert!(
+        s.requests.iter().any(|r| r.method == "DELETE"
+            && r.path == "/repos/acme/policy/issues/7/labels/vetted%3Aacknowledged"),
+        "{:?}",
+        s.requests
+    );
+    assert_eq!(s.pulls[0]["labels"], serde_json::json!([]));
+}
+
+#[test]
 fn without_the_label_the_plan_is_commented_and_the_job_fails() {
     let a = gated_action(&["vetted:acknowledged-not"]);
     a.canned("plan-save", "Plan: 1 to change\n", 1);
