@@ -68,7 +68,7 @@ pub enum Command {
     Validate(PolicyArgs),
     /// Read the live organization and show what apply would change.
     #[command(
-        after_help = "Examples:\n  vetted plan\n  vetted plan --format markdown > plan.md\n  vetted plan --detailed-exitcode   # exit 2 when changes are pending\n  vetted plan --out plan.json --format markdown   # save the plan for `vetted apply plan.json`"
+        after_help = "Examples:\n  vetted plan\n  vetted plan --format markdown > plan.md\n  vetted plan --detailed-exitcode   # exit 2 when changes are pending\n  vetted plan --out plan.json --format markdown   # save the plan for `vetted apply plan.json`\n  vetted plan --acknowledge privilege,exposure   # after review, past the policy's [review] gate"
     )]
     Plan(PlanArgs),
     /// Make the organization match the policy, or apply a saved plan exactly.
@@ -203,6 +203,10 @@ pub struct PlanArgs {
     /// Also save the plan to this file, for `vetted apply FILE` and `vetted show FILE` (no secrets).
     #[arg(long, value_name = "FILE")]
     pub out: Option<PathBuf>,
+    /// Acknowledge the plan's changes of these risk classes, which the policy's `[review]
+    /// require_acknowledgement` otherwise refuses (exit 1): privilege, exposure, destruction.
+    #[arg(long, value_name = "CLASSES", value_delimiter = ',', value_parser = ["privilege", "exposure", "destruction"])]
+    pub acknowledge: Vec<String>,
     #[command(flatten)]
     pub markdown: MarkdownArgs,
 }
@@ -211,7 +215,7 @@ pub struct PlanArgs {
 #[derive(Debug, Args)]
 pub struct MarkdownArgs {
     /// Largest markdown output in characters: 65536 fits a GitHub comment, 1048576 a job summary.
-    /// A longer plan is cut row by row, keeping the summary and deletions, and says so.
+    /// A longer plan is cut row by row, keeping the summary and what needs attention, and says so.
     #[arg(long, value_name = "N", default_value_t = 65_536, value_parser = clap::value_parser!(u64).range(1024..=16_777_216))]
     pub max_chars: u64,
 }

@@ -1,8 +1,13 @@
 //! `vetted plan`: show what apply would change. Read-only against Docker Hub. With `--out`, also
-//! save the plan and its fingerprints for `vetted apply FILE` (src/plan/saved.rs).
+//! save the plan and its fingerprints for `vetted apply FILE` (src/plan/saved.rs). When the policy's
+//! `[review] require_acknowledgement` lists a risk class the plan holds and `--acknowledge` does not
+//! name, the plan is shown and saved, then refused (exit 1); `apply` is not gated.
+
+use std::collections::BTreeSet;
 
 use crate::cli::PlanArgs;
 use crate::error::{Error, Outcome};
+use crate::plan::risk::{Risk, unacknowledged};
 use crate::plan::saved::SavedPlan;
 use crate::settings::Settings;
 
@@ -63,6 +68,24 @@ pub async fn run(args: &PlanArgs, settings: &Settings) -> Result<Outcome, Error>
         ));
     }
     super::status(&estimate.to_string());
+    // `[review] require_acknowledgement`: the plan is shown (and saved) first, then refused.
+    let acknowledged: BTreeSet<Risk> = args
+        .acknowledge
+        .iter()
+        .filter_map(|a| Risk::from_name(a))
+        .collect();
+    let review = &planned.policy.review;
+    let open = unacknowledged(
+        &plan.changes,
+        &review.require_acknowledgement,
+        &acknowledged,
+    );
+    if !open.is_empty() {
+        return Err(Error::Refused(needs_acknowledgement(
+            &open,
+            review.ack_label.as_deref(),
+        )));
+    }
     // Drift left alone is pending only when asked (`--drift`, the drift workflow): otherwise an
     // organization with unmanaged extras would never plan clean.
     let pending = !plan.is_empty() || (args.drift && !plan.drift.is_empty());
@@ -71,4 +94,22 @@ pub async fn run(args: &PlanArgs, settings: &Settings) -> Result<Outcome, Error>
     } else {
         Ok(Outcome::Ok)
     }
+}
+
+/// Why the plan is refused under `[review] require_acknowledgement`, and how to acknowledge it.
+fn needs_acknowledgement(open: &[(Risk, usize)], label: Option<&str>) -> String {
+    let what: Vec<String> = open.iter().map(|(r, n)| format!("{n} {r}")).collect();
+    let classes: Vec<&str> = open.iter().map(|(r, _)| r.as_str()).collect();
+    let label = match label {
+        Some(l) => format!(
+            ", or on a pull request the label `{}` (the vetted action checks it)",
+            crate::render::untrusted(l)
+        ),
+        None => String::new(),
+    };
+    format!(
+        "this plan needs acknowledgement: it holds {} change(s) (listed under \"Needs attention\"), a class the policy's [review] require_acknowledgement lists. After review, acknowledge with `vetted plan --acknowledge {}`{label}. apply is not gated.",
+        what.join(" and "),
+        classes.join(",")
+    )
 }

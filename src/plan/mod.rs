@@ -7,6 +7,7 @@ pub mod access;
 pub mod diff;
 pub mod estimate;
 mod images;
+pub mod risk;
 pub mod safety;
 pub mod saved;
 

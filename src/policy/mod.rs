@@ -32,6 +32,18 @@ pub struct Policy {
     /// The organization as the policy wants it; `None` fields are unmanaged.
     pub desired: OrgState,
     pub settings: PolicySettings,
+    /// `[review]`: which risky changes `vetted plan` refuses until acknowledged.
+    pub review: Review,
+}
+
+/// `[review]` of the policy (docs/policy.md): the risk classes (src/plan/risk.rs) that make
+/// `vetted plan` fail until acknowledged, and the pull-request label that acknowledges them.
+/// `apply` is not gated: it applies what was merged.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Review {
+    pub require_acknowledgement: std::collections::BTreeSet<crate::plan::risk::Risk>,
+    /// Checked by the GitHub action, which then passes `--acknowledge`.
+    pub ack_label: Option<String>,
 }
 
 /// `[settings]` (defined with the model: the plan reads it).
@@ -63,10 +75,11 @@ pub fn load(path: &Path) -> Result<Policy, PolicyError> {
 pub fn parse(path: &Path, source: &str) -> Result<Policy, PolicyError> {
     let base = path.parent().unwrap_or_else(|| Path::new(""));
     match walk::walk(source, base) {
-        Ok((desired, settings)) => Ok(Policy {
+        Ok((desired, settings, review)) => Ok(Policy {
             path: path.to_path_buf(),
             desired,
             settings,
+            review,
         }),
         Err(items) => Err(PolicyError::Invalid(Diagnostics::new(
             path.display().to_string(),

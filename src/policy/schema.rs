@@ -47,6 +47,8 @@ pub enum Type {
     },
     /// One of these strings.
     OneOf(&'static [&'static str]),
+    /// A list of these strings, each at most once.
+    OneOfs(&'static [&'static str]),
     /// A table with these keys; `exclusive` pairs may not both be set; setting any key of a
     /// `together` group requires the rest of that group.
     Table {
@@ -153,6 +155,16 @@ pub const TOP: &[Key] = &[
         },
         required: false,
         doc: "How plan and apply treat what the policy does not list.",
+    },
+    Key {
+        name: "review",
+        ty: Type::Table {
+            keys: REVIEW,
+            exclusive: &[],
+            together: &[],
+        },
+        required: false,
+        doc: "Which risky changes `vetted plan` refuses until someone acknowledges them.",
     },
 ];
 
@@ -386,6 +398,28 @@ pub const SETTINGS: &[Key] = &[
     },
 ];
 
+/// The risk classes `[review] require_acknowledgement` may list (src/plan/risk.rs; routine needs no
+/// acknowledgement).
+pub const ACKNOWLEDGEABLE: &[&str] = &["privilege", "exposure", "destruction"];
+
+/// The longest label GitHub accepts.
+pub const LABEL_MAX: usize = 50;
+
+pub const REVIEW: &[Key] = &[
+    Key {
+        name: "require_acknowledgement",
+        ty: Type::OneOfs(ACKNOWLEDGEABLE),
+        required: false,
+        doc: "Risk classes that make `vetted plan` exit 1 while the plan holds such a change and neither `--acknowledge` nor the pull-request label `ack_label` acknowledges it. `apply` is not gated.",
+    },
+    Key {
+        name: "ack_label",
+        ty: Type::Str(Text::MaxChars(LABEL_MAX)),
+        required: false,
+        doc: "A pull-request label that acknowledges every class (the GitHub action checks it and passes `--acknowledge`).",
+    },
+];
+
 /// The names of a table's keys, in their order.
 pub fn names(keys: &[Key]) -> Vec<&'static str> {
     keys.iter().map(|k| k.name).collect()
@@ -490,6 +524,11 @@ fn of(ty: &Type) -> Value {
             "default": default,
         }),
         Type::OneOf(values) => json!({ "type": "string", "enum": values }),
+        Type::OneOfs(values) => json!({
+            "type": "array",
+            "items": { "type": "string", "enum": values },
+            "uniqueItems": true,
+        }),
         Type::Table {
             keys,
             exclusive,

@@ -669,7 +669,7 @@ fn several_errors_reported_at_once() {
     2 | owner = "alice"
       | ^^^^^ unknown key
       |
-      = help: valid keys: `org`, `image_access`, `registry_access`, `members`, `teams`, `repositories`, `settings`
+      = help: valid keys: `org`, `image_access`, `registry_access`, `members`, `teams`, `repositories`, `settings`, `review`
 
     error: `BOB` is listed twice in `teams.dev.members`
      --> policy.toml:5:19

@@ -8,9 +8,11 @@ use std::path::Path;
 
 use toml_edit::{Document, Item, TableLike, Value};
 
-use super::PolicySettings;
+mod review;
+
 use super::diagnostics::Diagnostic;
 use super::rules;
+use super::{PolicySettings, Review};
 use crate::model::{
     CustomRegistry, ImageAccess, Members, Mirror, OrgState, Permission, RegistryAccess, Repository,
     Role, Team, Username,
@@ -34,7 +36,7 @@ struct Spanned {
 pub(super) fn walk(
     source: &str,
     base: &Path,
-) -> Result<(OrgState, PolicySettings), Vec<Diagnostic>> {
+) -> Result<(OrgState, PolicySettings, Review), Vec<Diagnostic>> {
     let doc = match Document::parse(source) {
         Ok(doc) => doc,
         Err(e) => {
@@ -123,6 +125,7 @@ pub(super) fn walk(
         .unwrap_or_default();
     let repositories = w.repositories(root, teams.is_some(), &team_names);
     let settings = w.settings(root);
+    let review = w.review(root);
 
     if !w.diags.is_empty() {
         return Err(w.diags);
@@ -142,6 +145,7 @@ pub(super) fn walk(
             repositories,
         },
         settings,
+        review,
     ))
 }
 

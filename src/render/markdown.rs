@@ -2,11 +2,13 @@
 //!
 //! - the first line is a hidden marker, `<!-- vetted:plan org=<org> -->`, so a workflow finds and
 //!   updates its one comment instead of adding one per push;
-//! - the summary line and every deletion are always visible at the top;
+//! - the summary line and every change that needs attention (src/render/attention.rs: privilege
+//!   gains, exposures, deletions and moved tags, grouped by class) are always visible at the top;
 //! - the change tables (and the notes) fold into `<details>` past [`FOLD_AFTER`] lines;
 //! - the whole body stays within [`MarkdownOptions::max_chars`] (GitHub's comment limit,
 //!   [`COMMENT_LIMIT`], by default; [`JOB_SUMMARY_LIMIT`] for a job summary). A plan too large is cut
-//!   row by row, never the summary or the deletions' heading, and the cut says where the full plan is.
+//!   row by row, never the summary or the heading of what needs attention, and the cut says where
+//!   the full plan is.
 //!
 //! Lengths are counted in bytes, which is never less than GitHub's character count.
 
@@ -14,7 +16,7 @@ use std::fmt::Write as _;
 
 use crate::plan::{Action, Change, Plan};
 
-use super::{detail, detail_lines, groups, heading, summary_line};
+use super::{detail_lines, groups, heading, summary_line};
 
 /// GitHub's limit for an issue or pull-request comment body.
 pub const COMMENT_LIMIT: usize = 65_536;
@@ -80,7 +82,7 @@ pub(super) fn escape(s: &str) -> String {
 
 /// An address in a code span (a backtick would end the span: it becomes a quote; control characters
 /// are escaped, [`super::untrusted`]).
-fn code(s: &str) -> String {
+pub(super) fn code(s: &str) -> String {
     format!(
         "`{}`",
         super::untrusted(s).replace('`', "'").replace('|', "\\|")
@@ -188,30 +190,18 @@ pub fn render(plan: &Plan, opts: &MarkdownOptions) -> String {
     let _ = writeln!(b.out, "### vetted plan for `{}`\n", escape(&plan.org));
     let _ = writeln!(b.out, "**{}**", summary_line(plan));
 
-    // Deletions, always visible: as many as fit, then how many more.
-    let deletions: Vec<&Change> = plan
-        .changes
-        .iter()
-        .filter(|c| c.action() == Action::Delete)
-        .collect();
-    if !deletions.is_empty() {
-        let _ = write!(
-            b.out,
-            "\n> [!CAUTION]\n> **This plan destroys {} resource(s):**\n",
-            deletions.len()
-        );
-        for (i, c) in deletions.iter().enumerate() {
-            let line = format!(
-                "> - {}: {}\n",
-                code(&c.address(&plan.org)),
-                escape(&detail(c))
-            );
+    // Every change that needs attention (deletions among them), always visible: each class's
+    // list shrinks to fit half the room (the tables keep theirs), then is cut as it fits.
+    let room = max.saturating_sub(b.out.len() + reserve) / 2;
+    if let Some((head, lines)) = super::attention::markdown_lines(plan, room) {
+        b.out.push_str(&head);
+        for (i, line) in lines.iter().enumerate() {
             // Keep room for the "and N more" line.
-            if !b.try_push(&line, reserve + 80) {
+            if !b.try_push(&line.text, reserve + 80) {
+                let more: usize = lines[i..].iter().map(|l| l.changes).sum();
                 let _ = writeln!(
                     b.out,
-                    "> - ... and {} more deletion(s), listed in the full plan",
-                    deletions.len() - i
+                    "> - ... and {more} more change(s) that need attention, listed in the full plan"
                 );
                 truncated = true;
                 break;
@@ -385,6 +375,13 @@ mod tests {
 
         **Plan: 2 to add, 1 to change, 0 to destroy.**
 
+        > [!WARNING]
+        > **Needs attention: 2 change(s) (privilege 2)**
+        >
+        > **Privilege gain**
+        > - `ed` becomes editor (was member)
+        > - team `devs` gains write on `acme/nginx`
+
         #### Changes
 
         **member**
@@ -457,10 +454,12 @@ mod tests {
         **Plan: 0 to add, 1 to change, 3 to destroy.**
 
         > [!CAUTION]
-        > **This plan destroys 3 resource(s):**
-        > - `grant acme/redis:qa`: revoke read
-        > - `repository acme/legacy`: delete repository and all its tags
-        > - `team_member devs/mallory`: remove from team
+        > **Needs attention: 3 change(s) (destruction 3)**
+        >
+        > **Destruction**
+        > - team `qa` loses read on `acme/redis`
+        > - `acme/legacy` is deleted, with all its tags
+        > - `mallory` leaves team `devs`
 
         #### Changes
 
@@ -509,8 +508,11 @@ mod tests {
         **Plan: 12 to add, 1 to change, 1 to destroy. Images: 13 to copy, about 12.00 MiB to transfer.**
 
         > [!CAUTION]
-        > **This plan destroys 1 resource(s):**
-        > - `grant acme/redis:qa`: revoke read
+        > **Needs attention: 2 change(s) (destruction 2)**
+        >
+        > **Destruction**
+        > - team `qa` loses read on `acme/redis`
+        > - `acme/redis:7.2` moves from `sha256:010101010101` to `sha256:abababababab`
 
         <details><summary>Changes (14)</summary>
 
@@ -581,10 +583,15 @@ mod tests {
         assert!(md.contains("**Plan: 3000 to add, 0 to change, 5 to destroy.**"));
         for i in 0..5 {
             assert!(
-                md.contains(&format!("> - `team old-{i}`: delete team")),
+                md.contains(&format!("> - team `old-{i}` is deleted\n")),
                 "{md}"
             );
         }
+        // 3,000 grants: the first 50 listed, the rest counted, the deletions after them.
+        assert!(
+            md.contains("> - ... and 2950 more privilege change(s), listed below\n"),
+            "{md}"
+        );
         assert!(md.contains("</details>"));
         assert!(
             md.contains("left out: 50 note(s)"),
@@ -619,12 +626,23 @@ mod tests {
         **Plan: 3000 to add, 0 to change, 5 to destroy.**
 
         > [!CAUTION]
-        > **This plan destroys 5 resource(s):**
-        > - `team old-0`: delete team
-        > - `team old-1`: delete team
-        > - `team old-2`: delete team
-        > - `team old-3`: delete team
-        > - `team old-4`: delete team
+        > **Needs attention: 3005 change(s) (privilege 3000, destruction 5)**
+        >
+        > **Privilege gain**
+        > - team `developers` gains read on `acme/repository-with-a-long-name-0000`
+        > - team `developers` gains read on `acme/repository-with-a-long-name-0001`
+        > - team `developers` gains read on `acme/repository-with-a-long-name-0002`
+        > - team `developers` gains read on `acme/repository-with-a-long-name-0003`
+        > - team `developers` gains read on `acme/repository-with-a-long-name-0004`
+        > - team `developers` gains read on `acme/repository-with-a-long-name-0005`
+        > - ... and 2994 more privilege change(s), listed below
+        >
+        > **Destruction**
+        > - team `old-0` is deleted
+        > - team `old-1` is deleted
+        > - team `old-2` is deleted
+        > - team `old-3` is deleted
+        > - team `old-4` is deleted
 
         <details><summary>Changes (3005)</summary>
 
@@ -648,23 +666,16 @@ mod tests {
         | `+` | `grant acme/repository-with-a-long-name-0003:developers` | grant read |
         | `+` | `grant acme/repository-with-a-long-name-0004:developers` | grant read |
         | `+` | `grant acme/repository-with-a-long-name-0005:developers` | grant read |
-        | `+` | `grant acme/repository-with-a-long-name-0006:developers` | grant read |
-        | `+` | `grant acme/repository-with-a-long-name-0007:developers` | grant read |
-        | `+` | `grant acme/repository-with-a-long-name-0008:developers` | grant read |
-        | `+` | `grant acme/repository-with-a-long-name-0009:developers` | grant read |
-        | `+` | `grant acme/repository-with-a-long-name-0010:developers` | grant read |
-        | `+` | `grant acme/repository-with-a-long-name-0011:developers` | grant read |
-        | `+` | `grant acme/repository-with-a-long-name-0012:developers` | grant read |
 
         </details>
 
         > [!NOTE]
-        > This plan is too large for 2000 characters: shown here are 18 of 3005 change(s); left out: 50 note(s). The full plan is in this workflow run's job summary and in the saved plan (the JSON artifact; `vetted show plan.json` renders it).
+        > This plan is too large for 2000 characters: shown here are 11 of 3005 change(s); left out: 50 note(s). The full plan is in this workflow run's job summary and in the saved plan (the JSON artifact; `vetted show plan.json` renders it).
         ");
     }
 
     #[test]
-    fn even_deletions_are_cut_to_fit() {
+    fn thousands_of_deletions_are_counted_and_leave_room_for_the_tables() {
         let changes: Vec<Change> = (0..2000)
             .map(|i| Change::DeleteRepository {
                 repository: format!("repo-{i:04}"),
@@ -675,10 +686,28 @@ mod tests {
         assert!(md.len() <= COMMENT_LIMIT, "{}", md.len());
         assert!(md.contains("**Plan: 0 to add, 0 to change, 2000 to destroy.**"));
         assert!(
-            md.contains("more deletion(s), listed in the full plan"),
+            md.contains("> - `acme/repo-0049` is deleted, with all its tags\n> - ... and 1950 more destruction change(s), listed below\n"),
             "{md}"
         );
-        assert!(md.contains("shown here are 0 of 2000 change(s)"), "{md}");
+        assert!(md.contains("| `-` | `repository acme/repo-0100` |"), "{md}");
+        assert!(!md.contains("shown here are 0 of"), "{md}");
+        // On a small budget, fewer of each class, and the count.
+        let cut = render(
+            &p,
+            &MarkdownOptions {
+                max_chars: MIN_CHARS,
+                ..MarkdownOptions::default()
+            },
+        );
+        assert!(cut.len() <= MIN_CHARS, "{}", cut.len());
+        assert!(
+            cut.contains("> - `acme/repo-0000` is deleted, with all its tags\n"),
+            "{cut}"
+        );
+        assert!(
+            cut.contains("more destruction change(s), listed below\n"),
+            "{cut}"
+        );
     }
 
     #[test]

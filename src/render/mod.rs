@@ -1,10 +1,12 @@
 //! Renders a [`Plan`] for people and machines: a terminal text view (comfy-table per resource kind,
 //! fitted to the terminal's width when there is one, one line per attribute of a multi-attribute
 //! update as Terraform shows them, unified diffs for long texts), markdown for pull-request comments
-//! ([`markdown`](mod@markdown)) and the versioned JSON documents with their own output types
-//! ([`json`](mod@json)).
+//! ([`markdown`](mod@markdown)), the "Needs attention" list of risky changes that the comment opens
+//! with and the text view ends on ([`attention`](mod@attention)), and the versioned JSON documents
+//! with their own output types ([`json`](mod@json)).
 
 mod access;
+pub mod attention;
 pub mod doctor;
 pub mod json;
 pub mod markdown;
@@ -97,14 +99,7 @@ fn registry_access_text(r: &crate::model::RegistryAccess) -> String {
     let list: Vec<String> = r
         .custom
         .iter()
-        .map(|c| {
-            let named = format!("{} {:?}", c.address, c.friendly_name);
-            if c.allowed {
-                named
-            } else {
-                format!("{named} (not allowed)")
-            }
-        })
+        .map(|c| format!("{} {}", c.address, registry_entry(c)))
         .collect();
     let list = if list.is_empty() {
         "none".to_string()
@@ -470,6 +465,8 @@ pub fn text(plan: &Plan, opts: &RenderOptions) -> String {
             let _ = writeln!(out, "{}", wrap(&note, opts.width, 6));
         }
     }
+    // What needs attention (src/render/attention.rs), just above the summary line.
+    out.push_str(&attention::text(plan, opts.width));
     let _ = writeln!(out, "\n{}", wrap(&summary_line(plan), opts.width, 0));
     if opts.verbose {
         let _ = writeln!(out, "Docker Hub API calls: {}", plan.api_calls);
@@ -673,6 +670,14 @@ mod tests {
         Notes (drift left alone, information):
           ! member old: member not in the policy (left alone; set prune = true in [settings] to remove)
 
+        Needs attention: 6 change(s) (privilege 2, exposure 1, destruction 3)
+          privilege    ed becomes editor (was member)
+          privilege    team devs gains write on acme/nginx
+          exposure     acme/nginx is created public
+          destruction  team qa loses read on acme/redis
+          destruction  acme/legacy is deleted, with all its tags
+          destruction  acme/redis:7.2 moves from sha256:010101010101 to sha256:efefefefefef
+
         Plan: 3 to add, 3 to change, 2 to destroy. Images: 2 to copy, about 3.00 MiB to transfer.
         Docker Hub API calls: 7
         ");
@@ -771,22 +776,20 @@ mod tests {
         assert!(!wide.contains("~512\n"), "{wide}");
         // One line per changed attribute (fitted, a long one wraps inside its column).
         assert!(fitted.contains("│ ~ ┆ image_access acme ┆ ~ enabled: false -> true "));
-        for out in [&wide] {
-            for attr in [
-                "~ enabled: false -> true",
-                "~ allow_verified_publishers: true -> false",
-                "~ docker_hub: true -> false",
-                r#"~ registry ghcr.io: "GitHub" -> "GitHub Container Registry""#,
-                r#"+ registry registry.example.com:5000 "Ours\nsecond line" (not allowed)"#,
-                r#"- registry quay.io "Quay""#,
-                "~ visibility: public -> private",
-                "~ description (diff below)",
-            ] {
-                assert!(out.contains(attr), "{attr} in\n{out}");
-            }
-            // Unchanged attributes are not listed.
-            assert!(!out.contains("allow_official_images"), "{out}");
+        for attr in [
+            "~ enabled: false -> true",
+            "~ allow_verified_publishers: true -> false",
+            "~ docker_hub: true -> false",
+            r#"~ registry ghcr.io: "GitHub" -> "GitHub Container Registry""#,
+            r#"+ registry registry.example.com:5000 "Ours\nsecond line" (not allowed)"#,
+            r#"- registry quay.io "Quay""#,
+            "~ visibility: public -> private",
+            "~ description (diff below)",
+        ] {
+            assert!(wide.contains(attr), "{attr} in\n{wide}");
         }
+        // Unchanged attributes are not listed.
+        assert!(!wide.contains("allow_official_images"), "{wide}");
         insta::assert_snapshot!("text_at_72_columns", fitted);
     }
 
@@ -857,6 +860,7 @@ mod tests {
               "kind": "grant",
               "permission": "read",
               "repository": "redis",
+              "risk": "destruction",
               "team": "qa",
               "type": "revoke"
             },
@@ -865,6 +869,7 @@ mod tests {
               "address": "repository acme/legacy",
               "kind": "repository",
               "repository": "legacy",
+              "risk": "destruction",
               "type": "delete_repository"
             },
             {
@@ -873,6 +878,7 @@ mod tests {
               "kind": "member",
               "new": "editor",
               "old": "member",
+              "risk": "privilege",
               "type": "set_role",
               "user": "ed"
             },
@@ -886,6 +892,7 @@ mod tests {
               },
               "kind": "repository",
               "repository": "nginx",
+              "risk": "exposure",
               "type": "create_repository"
             },
             {
@@ -899,6 +906,7 @@ mod tests {
               "kind": "repository",
               "private": null,
               "repository": "redis",
+              "risk": "routine",
               "type": "update_repository"
             },
             {
@@ -907,6 +915,7 @@ mod tests {
               "kind": "grant",
               "permission": "write",
               "repository": "nginx",
+              "risk": "privilege",
               "team": "devs",
               "type": "grant"
             },
@@ -920,6 +929,7 @@ mod tests {
               "old_digest": null,
               "platforms": null,
               "repository": "nginx",
+              "risk": "routine",
               "signatures": false,
               "source": "docker.io/library/nginx:1.27@sha256:abababababababababababababababababababababababababababababababab",
               "tag": "1.27",
@@ -937,6 +947,7 @@ mod tests {
                 "linux/amd64"
               ],
               "repository": "redis",
+              "risk": "destruction",
               "signatures": true,
               "source": "docker.io/bitnami/redis:7.2@sha256:cdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcd",
               "tag": "7.2",
@@ -961,7 +972,13 @@ mod tests {
             "bytes": 3146240,
             "change": 3,
             "destroy": 2,
-            "images": 2
+            "images": 2,
+            "risk": {
+              "destruction": 3,
+              "exposure": 1,
+              "privilege": 2,
+              "routine": 2
+            }
           }
         }
         "##);

@@ -22,6 +22,7 @@ mod proxy;
 mod registry;
 mod registry_trust;
 mod release;
+mod review;
 mod sandbox_api;
 mod sandbox_registry;
 mod saved;

@@ -1466,9 +1466,10 @@ fn apply_fresh_plans_now_and_applies_that_plan() {
     assert_eq!(
         argv[0],
         format!(
-            "plan --policy vetted.toml --locked --out {}",
+            "plan --policy vetted.toml --locked --out {} --acknowledge privilege,exposure,destruction",
             plan.display()
-        )
+        ),
+        "planned now: no review, nothing gated"
     );
     assert_eq!(
         argv.last().unwrap(),
@@ -1539,7 +1540,9 @@ fn drift_opens_updates_and_closes_one_issue() {
     assert!(issues(&a).is_empty());
     assert_eq!(
         a.argv(),
-        ["plan --policy vetted.toml --locked --format markdown --detailed-exitcode --drift"]
+        [
+            "plan --policy vetted.toml --locked --format markdown --detailed-exitcode --drift --acknowledge privilege,exposure,destruction"
+        ]
     );
 
     // Drifted: one issue opened, labelled, with the plan.
@@ -2013,3 +2016,5 @@ fn the_action_with_the_real_vetted_applies_the_reviewed_plan_once_and_reports_dr
         "{body}"
     );
 }
+
+mod review;

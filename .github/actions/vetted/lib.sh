@@ -52,9 +52,18 @@ vetted_run() {
 vetted_validate() { vetted_run validate --policy "$POLICY"; }
 vetted_lock_check() { vetted_run lock --policy "$POLICY" --locked; }
 vetted_lock_upgrade() { vetted_run lock --policy "$POLICY" --upgrade; }
-# plan FILE: computes the plan against the live organization and saves it (with the fingerprint
-# of policy, lock and live state) for `apply`.
-vetted_plan_save() { vetted_run plan --policy "$POLICY" --locked --out "$1"; }
+# plan FILE [CLASSES]: computes the plan against the live organization and saves it (with the
+# fingerprint of policy, lock and live state) for `apply`; CLASSES (privilege,exposure,destruction)
+# are acknowledged for the policy's [review] require_acknowledgement.
+vetted_plan_save() {
+  if [ -n "${2:-}" ]; then
+    vetted_run plan --policy "$POLICY" --locked --out "$1" --acknowledge "$2"
+  else
+    vetted_run plan --policy "$POLICY" --locked --out "$1"
+  fi
+}
+# Every risk class: the drift check and `plan-source: fresh` are no review, so nothing is gated.
+ACK_ALL=privilege,exposure,destruction
 # show FILE FORMAT [MAX_CHARS]: renders a saved plan (markdown starts with the
 # `<!-- vetted:plan ... -->` marker and fits MAX_CHARS, by default a comment's 65,536).
 vetted_show() {
@@ -68,7 +77,7 @@ vetted_show() {
 # (docs/apply-json.md: one JSON document, however apply ends); the plan and progress go to stderr.
 vetted_apply_saved() { vetted_run apply --policy "$POLICY" --yes --format json "$1"; }
 # drift check: exit 0 in sync, 2 drifted, anything else an error.
-vetted_plan_drift() { vetted_run plan --policy "$POLICY" --locked --format markdown --detailed-exitcode --drift; }
+vetted_plan_drift() { vetted_run plan --policy "$POLICY" --locked --format markdown --detailed-exitcode --drift --acknowledge "$ACK_ALL"; }
 
 # ---------------------------------------------------------------------------------------------
 # Step outputs and the job summary
@@ -209,6 +218,14 @@ upsert_comment() {
   fi
   rm -f "$req"
   printf '%s\n' "$id"
+}
+
+# policy_ack_label: the policy's [review] ack_label, or nothing (read with Python's tomllib after
+# `vetted validate` passed; without Python 3.11 there is no label, so nothing is acknowledged).
+policy_ack_label() {
+  python3 -c 'import sys, tomllib
+label = tomllib.load(open(sys.argv[1], "rb")).get("review", {}).get("ack_label", "")
+print(label if isinstance(label, str) else "")' "$POLICY" 2>/dev/null || true
 }
 
 # policy_org: the organization the policy governs (for markers written before vetted ran).

@@ -115,8 +115,15 @@ mode_plan() {
     die "validation failed"
   fi
 
-  local plan="$WORK_DIR/plan.json" rendered="$WORK_DIR/plan.md"
-  if ! vetted_plan_save "$plan" >"$WORK_DIR/plan.txt" 2>"$WORK_DIR/plan.err"; then
+  local plan="$WORK_DIR/plan.json" rendered="$WORK_DIR/plan.md" ack rc=0 gated=false
+  ack=$(review_acknowledgement "$number") || die "could not read the pull request's labels from the GitHub API"
+  rm -f "$plan"
+  vetted_plan_save "$plan" "$ack" >"$WORK_DIR/plan.txt" 2>"$WORK_DIR/plan.err" || rc=$?
+  # Refused by [review] require_acknowledgement: the plan was saved; comment it, then fail.
+  if [ "$rc" -ne 0 ] && [ -s "$plan" ] && grep -q 'this plan needs acknowledgement' "$WORK_DIR/plan.err"; then
+    gated=true
+  fi
+  if [ "$rc" -ne 0 ] && ! $gated; then
     log_untrusted "$WORK_DIR/plan.err"
     {
       printf '%s\n# vetted plan failed\n\n' "$marker"
@@ -137,12 +144,22 @@ mode_plan() {
   body="$WORK_DIR/comment.md"
   if head -n 1 "$rendered" | grep -q '^<!-- vetted:plan'; then
     marker=$(head -n 1 "$rendered")
-    cp "$rendered" "$body"
+    tail -n +2 "$rendered" >"$body.rest"
   else
-    { printf '%s\n' "$marker"; cat "$rendered"; } >"$body"
+    cp "$rendered" "$body.rest"
   fi
+  {
+    printf '%s\n' "$marker"
+    if $gated; then acknowledgement_notice; fi
+    cat "$body.rest"
+  } >"$body"
+  rm -f "$body.rest"
   # The job summary holds up to 1 MiB: vetted renders the plan for that limit, then the text plan
   # follows as far as it fits.
+  if $gated; then
+    acknowledgement_notice >"$WORK_DIR/gate.md"
+    summary_write "$WORK_DIR/gate.md"
+  fi
   summary_write "$WORK_DIR/plan.summary.md"
   {
     printf '\n<details><summary>Full plan (text)</summary>\n\n'
@@ -151,6 +168,37 @@ mode_plan() {
   } >"$summary"
   summary_write "$summary"
   post_plan_comment "$number" "$marker" "$body" || die "could not post the plan comment"
+  if $gated; then
+    die "the plan holds changes the policy's [review] asks a reviewer to acknowledge (see the plan comment)"
+  fi
+}
+
+# review_acknowledgement NUMBER: prints the classes to pass as --acknowledge: all of them when the
+# policy's [review] ack_label is a label of pull request NUMBER, else nothing. The label is read
+# from the GitHub API (the event's copy is stale after a re-run); no label, no acknowledgement.
+# New commits (a `synchronize` event) take the label off: it acknowledged the plan before them.
+review_acknowledgement() {
+  local number=$1 label pr action
+  label=$(policy_ack_label)
+  [ -n "$label" ] && [ -n "$number" ] && have_github_token || return 0
+  pr=$(gh_api GET "/repos/$GITHUB_REPOSITORY/pulls/$(uri "$number")") || return 1
+  jq -e --arg l "$label" '[.labels[]?.name] | index($l) != null' <<<"$pr" >/dev/null || return 0
+  action=$(jq -r '.action // empty' "$GITHUB_EVENT_PATH" 2>/dev/null || true)
+  if [ "$action" = synchronize ]; then
+    gh_api DELETE "/repos/$GITHUB_REPOSITORY/issues/$(uri "$number")/labels/$(uri "$label")" >/dev/null || return 1
+    log "new commits: took the acknowledgement label off; add it again after reading the new plan"
+    return 0
+  fi
+  log "the pull request's label acknowledges the plan's risky changes"
+  printf 'privilege,exposure,destruction\n'
+}
+
+# acknowledgement_notice: the note that opens a refused plan's comment (vetted's reason, fenced).
+acknowledgement_notice() {
+  printf '\n> [!IMPORTANT]\n> **Acknowledgement required.** The policy'"'"'s `[review] require_acknowledgement` '
+  printf 'lists a class of the changes under "Needs attention", so this check fails until a reviewer acknowledges them.\n\n'
+  grep 'this plan needs acknowledgement' "$WORK_DIR/plan.err" >"$WORK_DIR/gate.txt" || true
+  fence "$WORK_DIR/gate.txt"
 }
 
 # post_plan_comment NUMBER MARKER FILE: one sticky comment per pull request.
@@ -196,7 +244,7 @@ apply_file() {
 # plan job: the environment's reviewers then approve before the plan exists).
 apply_fresh() {
   local plan="$WORK_DIR/plan.json"
-  if ! vetted_plan_save "$plan" >"$WORK_DIR/plan.txt" 2>"$WORK_DIR/plan.err"; then
+  if ! vetted_plan_save "$plan" "$ACK_ALL" >"$WORK_DIR/plan.txt" 2>"$WORK_DIR/plan.err"; then
     log_untrusted "$WORK_DIR/plan.err"
     { printf '# vetted plan failed: nothing applied\n\n'; fence "$WORK_DIR/plan.err"; } >"$WORK_DIR/summary.md"
     summary_write "$WORK_DIR/summary.md"
@@ -338,7 +386,7 @@ apply_plan_file() {
   status=$(apply_status "$WORK_DIR/apply.json")
   set_output apply-status "${status:-unknown}"
   [ -z "$status" ] || set_output apply-report "$WORK_DIR/apply.json"
-  apply_markdown "$WORK_DIR/apply.json" "$WORK_DIR/apply.log" "$APPLY_RC" >"$WORK_DIR/apply.md"
+  apply_markdown "$status" "$WORK_DIR/apply.json" "$WORK_DIR/apply.log" "$APPLY_RC" >"$WORK_DIR/apply.md"
   {
     printf '%s\n\n' "$how"
     cat "$WORK_DIR/apply.md"
@@ -357,13 +405,13 @@ apply_status() {
     "$1" 2>/dev/null || true
 }
 
-# apply_markdown REPORT LOG RC: the result of an apply as markdown, from vetted's report: the
-# outcome, the counts, the image copy totals, what failed or was skipped and why; then vetted's log.
+# apply_markdown STATUS REPORT LOG RC: the result of an apply as markdown, from vetted's report
+# (STATUS: its apply_status, empty without a report): the outcome, the counts, the image copy
+# totals, what failed or was skipped and why; then vetted's log.
 # Every text vetted did not write (addresses, error bodies) stays inside fenced blocks. Without a
 # report (an older vetted, or none printed) the log alone says what happened.
 apply_markdown() {
-  local report=$1 log=$2 rc=$3 status list="$WORK_DIR/apply.failed" why="$WORK_DIR/apply.message"
-  status=$(apply_status "$report")
+  local status=$1 report=$2 log=$3 rc=$4 list="$WORK_DIR/apply.failed" why="$WORK_DIR/apply.message"
   case "$status" in
     applied) printf '## Apply: done\n\n' ;;
     no_changes) printf '## Apply: done, nothing to change\n\n' ;;

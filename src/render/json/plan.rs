@@ -6,6 +6,7 @@ use serde::Serialize;
 use super::{PLAN_FORMAT_VERSION, action_name, kind_name, to_json};
 use crate::model::{CustomRegistry, ImageAccess, Permission, RegistryAccess, Role};
 use crate::plan::access::{Level, Outside, Subject};
+use crate::plan::risk::{Counts, risk};
 use crate::plan::{AccessChange, Change, Delta, Note, Plan};
 
 /// `vetted plan --format json`: what apply would do.
@@ -29,6 +30,17 @@ pub struct PlanSummary {
     pub destroy: usize,
     pub images: usize,
     pub bytes: u64,
+    /// How many changes of each risk class.
+    pub risk: RiskSummary,
+}
+
+/// How many changes of each risk class (src/plan/risk.rs).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct RiskSummary {
+    pub privilege: usize,
+    pub exposure: usize,
+    pub destruction: usize,
+    pub routine: usize,
 }
 
 /// One change: the common fields and the payload its `type` selects.
@@ -37,6 +49,8 @@ pub struct ChangeDoc {
     pub action: &'static str,
     pub kind: &'static str,
     pub address: String,
+    /// `privilege`, `exposure`, `destruction` or `routine` (src/plan/risk.rs).
+    pub risk: &'static str,
     #[serde(flatten)]
     pub payload: Payload,
 }
@@ -452,6 +466,7 @@ fn change(c: &Change, org: &str) -> ChangeDoc {
         action: action_name(c.action()),
         kind: kind_name(c.kind()),
         address: c.address(org),
+        risk: risk(c).as_str(),
         payload,
     }
 }
@@ -495,5 +510,14 @@ pub(super) fn plan_summary(p: &Plan) -> PlanSummary {
         destroy: s.destroy,
         images: s.images,
         bytes: s.bytes,
+        risk: {
+            let n = Counts::of(&p.changes);
+            RiskSummary {
+                privilege: n.privilege,
+                exposure: n.exposure,
+                destruction: n.destruction,
+                routine: n.routine,
+            }
+        },
     }
 }

@@ -381,6 +381,19 @@ fn route(s: &mut State, method: &str, full: &str, body: &str) -> (u16, Value) {
                 .collect();
             (200, Value::Array(list))
         }
+        ("DELETE", ["issues", n, "labels", name]) => {
+            let n: u64 = n.parse().unwrap_or(0);
+            let name = percent_decode(name);
+            match s.pulls.iter_mut().find(|p| p["number"] == n) {
+                Some(p) => {
+                    if let Some(labels) = p["labels"].as_array_mut() {
+                        labels.retain(|l| l["name"] != name.as_str());
+                    }
+                    (200, p["labels"].clone())
+                }
+                None => (404, json!({"message": "Not Found"})),
+            }
+        }
         ("GET", ["pulls", n]) => {
             let n: u64 = n.parse().unwrap_or(0);
             match s.pulls.iter().find(|p| p["number"] == n) {
