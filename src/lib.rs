@@ -22,6 +22,7 @@ pub mod registry;
 pub mod render;
 pub mod settings;
 pub mod transport;
+pub mod untrusted;
 
 use std::process::ExitCode;
 
@@ -53,7 +54,7 @@ pub fn run() -> ExitCode {
                 // Remote text inside the message was escaped where it was put in; this keeps
                 // vetted's own line breaks and escapes anything else that could reach a terminal
                 // or a log (escape sequences, carriage returns, bidi overrides).
-                other => render::untrusted_lines(&format!("error: {other}")).into_owned(),
+                other => untrusted::untrusted_lines(&format!("error: {other}")).into_owned(),
             };
             eprintln!("{}", text.trim_end());
             // Every error kind exits 1 (2 means "changes pending").

@@ -9,12 +9,13 @@ pub mod doctor;
 pub mod json;
 pub mod markdown;
 pub mod progress;
-mod untrusted;
 
 pub use access::{access_markdown, access_text, drift_access_text};
 pub use json::json;
 pub use markdown::markdown;
-pub use untrusted::{untrusted, untrusted_lines, untrusted_markdown};
+// The escaping of remote text is a leaf module of its own (every layer that words a message uses
+// it); the renderers use it from here.
+pub use crate::untrusted::{untrusted, untrusted_lines, untrusted_markdown};
 
 use std::fmt::Write as _;
 
