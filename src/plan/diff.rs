@@ -103,7 +103,10 @@ fn partial_grants_note(live: &OrgState) -> Option<Note> {
         kind: ResourceKind::Grant,
         address: format!("repository {}/{first}", live.org),
         message: format!(
-            "effective access rests on a partial read: Docker Hub offered no grant listing per              repository, and vetted read the grants of {n} repositor{} (this one first) for the              teams the policy grants there and as many other teams as its call budget allowed;              access through the teams left unread is not shown",
+            "effective access rests on a partial read: Docker Hub offered no grant listing per \
+             repository, and vetted read the grants of {n} repositor{} (this one first) for the \
+             teams the policy grants there and as many other teams as its call budget allowed; \
+             access through the teams left unread is not shown",
             if n == 1 { "y" } else { "ies" }
         ),
     })

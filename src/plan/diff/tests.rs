@@ -616,3 +616,19 @@ fn registry_access_set_when_different_and_access_compared() {
             .is_empty()
     );
 }
+
+#[test]
+fn a_partial_grant_read_is_said_in_one_plain_sentence() {
+    let mut live = OrgState::empty("acme");
+    live.partial_grants = ["api".to_string(), "web".to_string()].into();
+    let note = partial_grants_note(&live).expect("a note");
+    assert_eq!(note.address, "repository acme/api");
+    assert_eq!(
+        note.message,
+        "effective access rests on a partial read: Docker Hub offered no grant listing per \
+         repository, and vetted read the grants of 2 repositories (this one first) for the teams \
+         the policy grants there and as many other teams as its call budget allowed; access \
+         through the teams left unread is not shown"
+    );
+    assert!(!note.message.contains("  "), "{}", note.message);
+}
