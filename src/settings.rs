@@ -229,7 +229,7 @@ fn hub_url(raw: &str) -> Result<Url, Error> {
 
 /// The Docker Hub credentials from the environment when both are set (`vetted lock` uses them for
 /// docker.io without requiring them).
-pub fn hub_credentials_from_env() -> Option<Credentials> {
+fn hub_credentials_from_env() -> Option<Credentials> {
     let username = std::env::var(USERNAME_ENV).ok()?.trim().to_string();
     let secret = std::env::var(TOKEN_ENV).ok()?.trim().to_string();
     (!username.is_empty() && !secret.is_empty()).then(|| Credentials {
@@ -271,7 +271,7 @@ impl CredentialSource {
 /// The registry flags and environment, checked: endpoints, deadlines, the
 /// VETTED_REGISTRY_USERNAME/VETTED_REGISTRY_PASSWORD pair and the registries it belongs to, the
 /// token realms that may receive credentials, and the Docker Hub credentials docker.io may use.
-#[derive(Clone)]
+/// Not `Clone`: it holds secrets, and one copy is all a command needs.
 pub struct RegistrySettings {
     docker_io: Option<Url>,
     deadline: Duration,
