@@ -432,7 +432,10 @@ async fn read_repositories(
             &format!("/v2/repositories/{org}/{first}/groups/"),
             None,
             format!(
-                "Docker Hub offers no grant listing per repository here, and reading each                  (repository, team) pair of {} repositories would take more than {} calls                  beyond the teams the policy grants; {purpose}, and a grant left unread would                  be missed, so vetted stops here",
+                "Docker Hub offers no grant listing per repository here, and reading each \
+                 (repository, team) pair of {} repositories would take more than {} calls \
+                 beyond the teams the policy grants; {purpose}, and a grant left unread would \
+                 be missed, so vetted stops here",
                 partial.len(),
                 FALLBACK_PAIR_BUDGET
             ),
