@@ -272,10 +272,10 @@ impl fmt::Display for HubError {
         if let Some(s) = self.status {
             write!(f, "{} {}", s, reason(s))?;
             if !self.message.is_empty() {
-                write!(f, ": {}", crate::render::untrusted(&self.message))?;
+                write!(f, ": {}", crate::untrusted::untrusted(&self.message))?;
             }
         } else {
-            f.write_str(&crate::render::untrusted(&self.message))?;
+            f.write_str(&crate::untrusted::untrusted(&self.message))?;
         }
         if let Some(h) = &self.hint {
             write!(f, "\n  hint: {h}")?;

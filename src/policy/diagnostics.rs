@@ -5,7 +5,7 @@ use std::ops::Range;
 
 use annotate_snippets::{AnnotationKind, Group, Level, Origin, Renderer, Snippet};
 
-use crate::render::untrusted;
+use crate::untrusted::untrusted;
 
 /// One error in the policy.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -61,7 +61,7 @@ impl Diagnostics {
         let mut out = Vec::with_capacity(self.items.len() + 1);
         for d in &self.items {
             // Messages quote the policy, which comes from a pull request: one line each, no raw
-            // control characters (crate::render::untrusted).
+            // control characters (crate::untrusted::untrusted).
             let message = untrusted(&d.message);
             let label = untrusted(&d.label);
             let title = Level::ERROR.primary_title(message.as_ref());

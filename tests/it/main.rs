@@ -11,6 +11,7 @@ mod faults;
 mod harness;
 mod hub_echo;
 mod hub_only;
+mod imports;
 mod lock;
 mod messages;
 mod mirror;

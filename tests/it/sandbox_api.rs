@@ -2,7 +2,8 @@
 //! endpoint, responses and request bodies validated against Docker's OpenAPI spec where it documents
 //! the operation, the rules Docker Hub enforces, pagination, fault knobs and the state file. Who
 //! may do what is written as tables of [`Case`]s (identity, request, expected status and detail)
-//! run in order by [`run_cases`].
+//! run in order by [`run_cases`]. Each test starts its own sandbox from the seed and checks one
+//! behaviour, so no test depends on what another left behind and nextest runs them in parallel.
 
 use std::time::Duration;
 
@@ -918,24 +919,6 @@ async fn teams_crud() {
     let id = a.body["id"].as_u64().unwrap();
     assert_eq!(a.body["member_count"], 0);
     let a = hub
-        .call(
-            "POST",
-            "/v2/orgs/acme/groups/",
-            Some(&t),
-            Some(json!({"name": "platform"})),
-        )
-        .await;
-    assert_eq!(a.status, 400);
-    let a = hub
-        .call(
-            "POST",
-            "/v2/orgs/acme/groups/",
-            Some(&t),
-            Some(json!({"name": "bad name!"})),
-        )
-        .await;
-    assert_eq!(a.status, 400);
-    let a = hub
         .call("GET", "/v2/orgs/acme/groups/platform", Some(&t), None)
         .await;
     assert_eq!(a.status, 200);
@@ -1036,6 +1019,30 @@ async fn teams_crud() {
         .call("GET", "/v2/orgs/other/groups", Some(&t), None)
         .await;
     assert_eq!(a.status, 404);
+    hub.stop().await;
+}
+
+#[tokio::test]
+async fn a_team_name_is_taken_once_and_follows_the_rules() {
+    let hub = Hub::start().await;
+    let t = hub.owner().await;
+    let create = |name: &'static str| {
+        let (hub, t) = (&hub, &t);
+        async move {
+            hub.call(
+                "POST",
+                "/v2/orgs/acme/groups/",
+                Some(t),
+                Some(json!({"name": name})),
+            )
+            .await
+            .status
+        }
+    };
+    assert_eq!(create("platform").await, 201);
+    assert_eq!(create("platform").await, 400);
+    assert_eq!(create("legacy").await, 400, "a team of the seed");
+    assert_eq!(create("bad name!").await, 400);
     hub.stop().await;
 }
 
@@ -1226,12 +1233,19 @@ async fn team_members_must_be_org_members() {
         )
         .await;
     assert_eq!(a.status, 404);
+    hub.stop().await;
+}
+
+#[tokio::test]
+async fn team_members_are_added_listed_and_removed() {
+    let hub = Hub::start().await;
+    let t = hub.owner().await;
     let a = hub
         .call(
             "POST",
             "/v2/orgs/acme/groups/legacy/members/",
             Some(&t),
-            Some(add("Bob")),
+            Some(json!({"member": "Bob"})),
         )
         .await;
     assert_eq!(a.status, 200);
@@ -1296,6 +1310,13 @@ async fn grants_need_an_existing_team() {
         &a.body,
     )
     .unwrap();
+    hub.stop().await;
+}
+
+#[tokio::test]
+async fn grants_are_created_read_changed_and_deleted() {
+    let hub = Hub::start().await;
+    let t = hub.owner().await;
     let a = hub
         .call(
             "POST",
@@ -1356,7 +1377,13 @@ async fn grants_need_an_existing_team() {
     assert_eq!(a.status, 404, "404 = no grant");
     let a = hub.call("DELETE", &one, Some(&t), None).await;
     assert_eq!(a.status, 404);
-    // Deleting a team drops its grants.
+    hub.stop().await;
+}
+
+#[tokio::test]
+async fn deleting_a_team_drops_its_grants() {
+    let hub = Hub::start().await;
+    let t = hub.owner().await;
     let legacy = hub.state().await["teams"]["legacy"]["id"].as_u64().unwrap();
     hub.call("DELETE", "/v2/orgs/acme/groups/legacy", Some(&t), None)
         .await;
@@ -1373,7 +1400,7 @@ async fn grants_need_an_existing_team() {
 }
 
 #[tokio::test]
-async fn members_roles_and_last_owner() {
+async fn members_are_listed_with_their_roles() {
     let hub = Hub::start().await;
     let t = hub.owner().await;
     let a = hub
@@ -1408,7 +1435,13 @@ async fn members_roles_and_last_owner() {
         .call("GET", "/v2/orgs/acme/members?type=bogus", Some(&t), None)
         .await;
     assert_eq!(a.status, 400);
-    // The last owner can be neither demoted nor removed.
+    hub.stop().await;
+}
+
+#[tokio::test]
+async fn the_last_owner_is_neither_demoted_nor_removed_and_roles_are_checked() {
+    let hub = Hub::start().await;
+    let t = hub.owner().await;
     let a = hub
         .call(
             "PUT",
@@ -1452,7 +1485,13 @@ async fn members_roles_and_last_owner() {
         )
         .await;
     assert_eq!(a.status, 404, "not a member");
-    // Removing a member removes them from every team.
+    hub.stop().await;
+}
+
+#[tokio::test]
+async fn removing_a_member_removes_them_from_every_team() {
+    let hub = Hub::start().await;
+    let t = hub.owner().await;
     let a = hub
         .call("DELETE", "/v2/orgs/acme/members/carol", Some(&t), None)
         .await;
@@ -1468,7 +1507,7 @@ async fn members_roles_and_last_owner() {
 }
 
 #[tokio::test]
-async fn invites_statuses_listing_and_cancel() {
+async fn invites_get_a_status_each_and_are_listed_once() {
     let hub = Hub::start().await;
     let t = hub.owner().await;
     let a = hub
@@ -1527,7 +1566,13 @@ async fn invites_statuses_listing_and_cancel() {
         .call("GET", "/v2/orgs/acme/members?type=all", Some(&t), None)
         .await;
     assert_eq!(a.body["count"], 5);
-    // Dry run changes nothing.
+    hub.stop().await;
+}
+
+#[tokio::test]
+async fn a_dry_run_or_an_unknown_team_or_org_invites_nobody() {
+    let hub = Hub::start().await;
+    let t = hub.owner().await;
     let a = hub
         .call(
             "POST",
@@ -1537,7 +1582,7 @@ async fn invites_statuses_listing_and_cancel() {
         )
         .await;
     assert_eq!(a.body["invitees"][0]["status"], "invited");
-    assert_eq!(hub.state().await["invites"].as_array().unwrap().len(), 2);
+    assert_eq!(hub.state().await["invites"].as_array().unwrap().len(), 0);
     // Unknown team, unknown org.
     let a = hub
         .raw(
@@ -1557,8 +1602,27 @@ async fn invites_statuses_listing_and_cancel() {
         )
         .await;
     assert_eq!(a.status, 404);
-    // Cancel.
-    let id = data[0]["id"].as_str().unwrap().to_string();
+    assert_eq!(hub.state().await["invites"].as_array().unwrap().len(), 0);
+    hub.stop().await;
+}
+
+#[tokio::test]
+async fn an_invite_is_cancelled_once() {
+    let hub = Hub::start().await;
+    let t = hub.owner().await;
+    let a = hub
+        .call(
+            "POST",
+            "/v2/invites/bulk",
+            Some(&t),
+            Some(json!({"org": "acme", "invitees": ["dave", "erin"]})),
+        )
+        .await;
+    assert_eq!(a.status, 202);
+    let a = hub
+        .call("GET", "/v2/orgs/acme/invites", Some(&t), None)
+        .await;
+    let id = a.body["data"][0]["id"].as_str().unwrap().to_string();
     let a = hub
         .call("DELETE", &format!("/v2/invites/{id}"), Some(&t), None)
         .await;
@@ -1571,7 +1635,12 @@ async fn invites_statuses_listing_and_cancel() {
         .call("GET", "/v2/orgs/acme/invites", Some(&t), None)
         .await;
     assert_eq!(a.body["data"].as_array().unwrap().len(), 1);
-    // Members cannot list invites.
+    hub.stop().await;
+}
+
+#[tokio::test]
+async fn members_cannot_list_invites() {
+    let hub = Hub::start().await;
     let carol = hub.token("carol", "carol-pw").await;
     let a = hub
         .call("GET", "/v2/orgs/acme/invites", Some(&carol), None)

@@ -8,27 +8,27 @@ use reqwest::header::HeaderMap;
 pub const MAX_ERROR_BODY_BYTES: usize = 16 << 10;
 
 /// A registry request that failed. What the registry said is remote text: `Display` escapes it
-/// ([`crate::render::untrusted`]), so it cannot start a line of its own or reach a terminal raw.
+/// ([`crate::untrusted::untrusted`]), so it cannot start a line of its own or reach a terminal raw.
 #[derive(Debug, thiserror::Error)]
 pub enum RegistryError {
     #[error("invalid client configuration: {0}")]
     Config(String),
-    #[error("{method} {url}: {}", crate::render::untrusted(.message))]
+    #[error("{method} {url}: {}", crate::untrusted::untrusted(.message))]
     Transport {
         method: String,
         url: String,
         message: String,
     },
-    #[error("{method} {url}: HTTP {status}: {}", crate::render::untrusted(.body))]
+    #[error("{method} {url}: HTTP {status}: {}", crate::untrusted::untrusted(.body))]
     Status {
         method: String,
         url: String,
         status: u16,
         body: String,
     },
-    #[error("authentication with {host} failed: {}", crate::render::untrusted(.message))]
+    #[error("authentication with {host} failed: {}", crate::untrusted::untrusted(.message))]
     Auth { host: String, message: String },
-    #[error("registry protocol error: {}", crate::render::untrusted(.0))]
+    #[error("registry protocol error: {}", crate::untrusted::untrusted(.0))]
     Protocol(String),
 }
 
