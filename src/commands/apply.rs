@@ -169,8 +169,7 @@ async fn run_saved(
             stale.join("; ")
         )));
     }
-    let escape = |s: &str| crate::render::untrusted(s).into_owned();
-    if let Some(difference) = first_difference(&saved.plan, &planned.plan, &escape) {
+    if let Some(difference) = first_difference(&saved.plan, &planned.plan, &shown) {
         return Err(Error::Refused(format!(
             "the plan does not match what its inputs give: {difference}; nothing was changed"
         )));
