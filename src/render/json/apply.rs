@@ -1,6 +1,7 @@
 //! The apply report (docs/apply-json.md): its output types and [`apply_document`], which builds it
 //! from what `vetted apply` did.
 
+use std::collections::HashMap;
 use std::path::Path;
 
 use serde::Serialize;
@@ -109,15 +110,17 @@ pub struct ApplyFacts<'a> {
 pub fn apply_document(facts: &ApplyFacts<'_>) -> ApplyDocument {
     use crate::render::untrusted_lines;
     let plan = facts.plan;
-    let kind_of = |address: &str| {
-        plan.and_then(|p| {
-            p.changes
-                .iter()
-                .find(|c| c.address(&p.org) == address)
-                .map(|c| kind_name(c.kind()))
-        })
-        .unwrap_or("unknown")
-    };
+    // Each result's kind, by address: one pass over the changes, not one per result.
+    // The first change with an address gives its kind.
+    let mut kinds: HashMap<String, &'static str> = HashMap::new();
+    if let Some(p) = plan {
+        for c in &p.changes {
+            kinds
+                .entry(c.address(&p.org))
+                .or_insert_with(|| kind_name(c.kind()));
+        }
+    }
+    let kind_of = |address: &str| kinds.get(address).copied().unwrap_or("unknown");
     let results: Vec<ResultDoc> = facts
         .report
         .map(|r| {
