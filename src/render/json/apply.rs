@@ -145,22 +145,26 @@ pub fn apply_document(facts: &ApplyFacts<'_>) -> ApplyDocument {
                 .collect()
         })
         .unwrap_or_default();
-    let mut summary = ApplySummary {
-        add: 0,
-        change: 0,
-        destroy: 0,
-        failed: 0,
-        skipped: 0,
-    };
-    for r in &results {
-        match (r.status, r.action) {
-            ("done", "create") => summary.add += 1,
-            ("done", "update") => summary.change += 1,
-            ("done", _) => summary.destroy += 1,
-            ("failed", _) => summary.failed += 1,
-            _ => summary.skipped += 1,
-        }
-    }
+    let summary = facts.report.map_or(
+        ApplySummary {
+            add: 0,
+            change: 0,
+            destroy: 0,
+            failed: 0,
+            skipped: 0,
+        },
+        |r| {
+            let done = r.done();
+            let count = |f: fn(&Status) -> bool| r.results.iter().filter(|x| f(&x.status)).count();
+            ApplySummary {
+                add: done.add,
+                change: done.change,
+                destroy: done.destroy,
+                failed: count(|s| matches!(s, Status::Failed(_))),
+                skipped: count(|s| matches!(s, Status::Skipped(_))),
+            }
+        },
+    );
     let (status, message) = match facts.end {
         ApplyEnd::Ok if plan.is_some_and(Plan::is_empty) => ("no_changes", None),
         ApplyEnd::Ok => ("applied", None),
