@@ -56,10 +56,9 @@ impl Record {
         };
         apply_json(&ApplyFacts {
             end,
-            // Every error kind exits 1 (src/lib.rs `run`).
             exit_code: match result {
                 Ok(o) => o.exit_code(),
-                Err(_) => 1,
+                Err(e) => e.exit_code(),
             },
             plan: self.plan.as_ref(),
             file: args.plan.as_deref(),
