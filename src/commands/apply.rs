@@ -47,12 +47,15 @@ struct Record {
 impl Record {
     fn json(&self, args: &ApplyArgs, result: &Result<Outcome, Error>) -> String {
         use crate::render::json::{ApplyEnd, ApplyFacts, apply_json};
-        let message = result.as_ref().err().map(ToString::to_string);
-        let end = match (result, &message) {
-            (Ok(_), _) => ApplyEnd::Ok,
-            (Err(Error::ApplyFailed { .. }), _) => ApplyEnd::Incomplete,
-            (Err(Error::Refused(m)), _) => ApplyEnd::Refused(m),
-            (Err(_), m) => ApplyEnd::Error(m.as_deref().unwrap_or_default()),
+        let message;
+        let end = match result {
+            Ok(_) => ApplyEnd::Ok,
+            Err(Error::ApplyFailed { .. }) => ApplyEnd::Incomplete,
+            Err(Error::Refused(m)) => ApplyEnd::Refused(m),
+            Err(e) => {
+                message = e.to_string();
+                ApplyEnd::Error(&message)
+            }
         };
         apply_json(&ApplyFacts {
             end,
