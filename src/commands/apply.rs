@@ -83,6 +83,7 @@ async fn apply(
         settings,
         &args.policy.policy,
         args.locked,
+        &args.target,
         super::Estimate::Read,
     )
     .await?;
@@ -139,6 +140,28 @@ async fn run_saved(
             shown(&saved.hub_url),
         )));
     }
+    // A saved partial plan applies only as partial, with the targets it was made with.
+    let targets = &saved.plan.targets;
+    if !args.target.is_empty() {
+        let given = crate::plan::target::Targets::parse(&args.target, &saved.org)
+            .map_err(|e| Error::Usage(e.to_string()))?
+            .names();
+        if given != *targets {
+            let list = |t: &[String]| {
+                if t.is_empty() {
+                    "no target (the whole policy)".to_string()
+                } else {
+                    shown(&t.join(", "))
+                }
+            };
+            return Err(Error::Refused(format!(
+                "{} was made with {}, but this apply names --target {}; nothing was changed. Apply it without --target (it applies as it was planned), or run `vetted plan --out` with these targets",
+                path.display(),
+                list(targets),
+                list(&given)
+            )));
+        }
+    }
     super::status(&format!(
         "Checking that {} is still current ...",
         path.display()
@@ -147,6 +170,7 @@ async fn run_saved(
         settings,
         policy_path,
         args.locked,
+        targets,
         super::Estimate::From(&saved.plan),
     )
     .await?;
@@ -158,7 +182,7 @@ async fn run_saved(
             shown(&saved.org)
         ));
     }
-    let now = super::saved::fingerprints(&planned.policy, &planned.live)?;
+    let now = super::saved::fingerprints(&planned.policy, &planned.live, &planned.plan.targets)?;
     let lock_path = crate::policy::lock::path_for(&planned.policy.path);
     stale.extend(
         saved

@@ -12,6 +12,7 @@ pub async fn run(args: &PlanArgs, settings: &Settings) -> Result<Outcome, Error>
         settings,
         &args.policy.policy,
         args.locked,
+        &args.target,
         super::Estimate::Read,
     )
     .await?;
@@ -49,7 +50,8 @@ pub async fn run(args: &PlanArgs, settings: &Settings) -> Result<Outcome, Error>
         super::status(&format!("warning: apply would refuse this plan: {v}"));
     }
     if let Some(out) = &args.out {
-        let fingerprints = super::saved::fingerprints(&planned.policy, &planned.live)?;
+        let fingerprints =
+            super::saved::fingerprints(&planned.policy, &planned.live, &plan.targets)?;
         let saved = SavedPlan::new(
             plan.clone(),
             &planned.hub_url,

@@ -219,6 +219,16 @@ impl Fingerprints {
         }
     }
 
+    /// Folds a partial plan's targets into the policy fingerprint: the same policy planned for
+    /// other targets (or for none) gives another plan. Unchanged without targets.
+    pub fn with_targets(mut self, targets: &[String]) -> Fingerprints {
+        if !targets.is_empty() {
+            let meaning = serde_json::json!({ "policy": self.policy, "targets": targets });
+            self.policy = sha256(canonical_json(&meaning).as_bytes());
+        }
+        self
+    }
+
     /// What differs between the fingerprints a plan was made from (`self`) and `now`, in words;
     /// empty when nothing did. `policy` and `lock` name the files.
     pub fn changes_since(&self, now: &Fingerprints, policy: &Path, lock: &Path) -> Vec<String> {
@@ -533,6 +543,7 @@ mod tests {
 
     fn saved() -> SavedPlan {
         let plan = Plan {
+            targets: Vec::new(),
             format_version: FORMAT_VERSION.into(),
             org: "acme".into(),
             changes: vec![Change::DeleteRepository {
@@ -747,6 +758,7 @@ mod compare_tests {
 
     fn plan(changes: Vec<Change>) -> Plan {
         Plan {
+            targets: Vec::new(),
             format_version: FORMAT_VERSION.into(),
             org: "acme".into(),
             changes,

@@ -546,6 +546,7 @@ mod tests {
         ];
         crate::plan::diff::sort_changes(&mut changes, "acme");
         Plan {
+            targets: Vec::new(),
             format_version: FORMAT_VERSION.into(),
             org: "acme".into(),
             changes,
@@ -587,6 +588,7 @@ mod tests {
 
     fn empty() -> Plan {
         Plan {
+            targets: Vec::new(),
             format_version: FORMAT_VERSION.into(),
             org: "acme".into(),
             changes: vec![],
