@@ -45,6 +45,14 @@ pub async fn run(args: &PlanArgs, settings: &Settings) -> Result<Outcome, Error>
             &plan.org,
         ))?;
     }
+    if plan.is_partial() && args.format == crate::cli::Format::Json {
+        // The text and markdown views say so themselves.
+        super::status(&format!(
+            "warning: {} (--target {})",
+            crate::plan::target::PARTIAL_WARNING,
+            plan.targets.join(", ")
+        ));
+    }
     let violations = planned.violations();
     for v in &violations {
         super::status(&format!("warning: apply would refuse this plan: {v}"));

@@ -48,6 +48,9 @@ impl fmt::Display for Target {
     }
 }
 
+/// What every partial plan says, as Terraform warns of `-target`.
+pub const PARTIAL_WARNING: &str = "the plan is partial: changes outside the targets are not shown; do not use --target routinely (it is for emergencies and for sharding a large policy across jobs; a plan without --target shows everything)";
+
 /// Why a target address was refused.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("{0}")]
@@ -108,9 +111,7 @@ fn parse_one(address: &str, org: &str) -> Result<Vec<Target>, TargetError> {
     if let Some((kind, rest)) = a.split_once(' ') {
         let rest = rest.trim();
         return match kind {
-            "image_access" if without_org(rest, org).is_empty() || rest == org => {
-                Ok(vec![Target::ImageAccess])
-            }
+            "image_access" if rest == org => Ok(vec![Target::ImageAccess]),
             "registry_access" if rest == org => Ok(vec![Target::RegistryAccess]),
             "repository" => Ok(vec![Target::Repository(
                 name_part(without_org(rest, org), &shown)?.to_string(),

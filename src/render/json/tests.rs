@@ -292,6 +292,8 @@ fn alternatives() -> Plan {
         changes,
         notes: vec![],
         access: vec![],
+        // A partial plan (`--target`).
+        targets: vec!["repositories.api".into(), "teams.ops".into()],
         drift: Drift {
             changes: vec![],
             access: vec![AccessChange {
