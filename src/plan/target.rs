@@ -314,11 +314,17 @@ impl Targets {
             return Ok(());
         };
         let names: Vec<String> = unknown.iter().map(|t| format!("`{t}`")).collect();
-        let first_name = first.to_string();
+        // Names of the same kind, compared without the kind's prefix all of them share.
+        let name = |t: &Target| match t {
+            Target::Member(u) => u.to_string(),
+            Target::Team(n) | Target::Repository(n) => n.clone(),
+            other => other.to_string(),
+        };
+        let first_name = name(first);
         let mut close: Vec<(f64, String)> = known
             .iter()
-            .map(ToString::to_string)
-            .map(|k| (strsim::jaro_winkler(&first_name, &k), k))
+            .filter(|k| std::mem::discriminant(*k) == std::mem::discriminant(*first))
+            .map(|k| (strsim::jaro_winkler(&first_name, &name(k)), k.to_string()))
             .filter(|(score, _)| *score > 0.8)
             .collect();
         close.sort_by(|a, b| b.0.total_cmp(&a.0).then_with(|| a.1.cmp(&b.1)));
