@@ -344,3 +344,71 @@ fn an_unknown_target_is_an_error_that_changes_nothing() {
     assert!(err.contains("no [members] table"), "{err}");
     assert_eq!(sb.state(), before);
 }
+
+#[test]
+fn a_targeted_mirror_copies_its_own_tags_only() {
+    let seed = format!(
+        r#"
+org = "acme"
+
+[users.alice]
+
+[[credentials]]
+identifier = "alice"
+secret = "{OWNER_TOKEN}"
+kind = "password"
+
+[members]
+alice = "owner"
+"#
+    );
+    let sb = Sandbox::start_with_registry(&seed, &[]);
+    sb.write_policy(
+        "vetted.toml",
+        r#"
+org = "acme"
+
+[repositories.redis]
+mirror = { from = "bitnami/redis", tags = ["7.2", "7.4.1"] }
+
+[repositories.nginx]
+mirror = { from = "nginx", tags = ["1.27"] }
+"#,
+    );
+    let (code, json, err) = run(
+        &sb,
+        &["plan", "--format", "json", "--target", "repositories.redis"],
+    );
+    assert_eq!(code, 0, "{err}");
+    let doc: Value = serde_json::from_str(&json).unwrap();
+    let addresses: Vec<&str> = doc["changes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|c| c["address"].as_str())
+        .collect();
+    assert_eq!(
+        addresses,
+        [
+            "repository acme/redis",
+            "image acme/redis:7.2",
+            "image acme/redis:7.4.1"
+        ],
+        "{doc}"
+    );
+    let (code, out, err) = run(&sb, &["apply", "--yes", "--target", "repositories.redis"]);
+    assert_eq!(code, 0, "{out}\n{err}");
+    let state = sb.state();
+    assert!(state["repositories"].get("redis").is_some());
+    assert!(state["repositories"].get("nginx").is_none(), "untouched");
+    let (code, out, _) = run(
+        &sb,
+        &[
+            "plan",
+            "--detailed-exitcode",
+            "--target",
+            "repositories.redis",
+        ],
+    );
+    assert_eq!(code, 0, "converged:\n{out}");
+}
