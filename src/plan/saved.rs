@@ -6,7 +6,8 @@
 //!
 //! Fingerprints are `sha256:` digests of canonical JSON (object keys sorted, no whitespace):
 //! - `policy`: the policy file's bytes and the desired state it means (which includes the README
-//!   files it references);
+//!   files it references), and a partial plan's targets ([`Fingerprints::with_targets`]; the
+//!   targets themselves travel in the plan, `plan.targets`);
 //! - `lock`: vetted.lock's bytes, or `null` when there was none;
 //! - `live`: the live organization as read with the policy's scope, its repositories' tags (as read
 //!   from the registry and the hub's tag listing) included. `live_parts` holds one digest per
