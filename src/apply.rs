@@ -11,7 +11,6 @@ use std::fmt;
 use std::sync::Mutex;
 
 use futures::StreamExt;
-use serde::Serialize;
 
 use crate::model::Username;
 use crate::plan::{Action, Change, Plan, Summary};
@@ -28,7 +27,7 @@ pub trait Executor {
 }
 
 /// What the image copies of an apply did, summed.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct CopyTotals {
     pub images: u64,
     pub blobs_copied: u64,
@@ -116,24 +115,22 @@ impl Executor for OrgWriter<'_> {
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-#[serde(tag = "status", content = "message", rename_all = "lowercase")]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Status {
     Done,
     Failed(String),
     Skipped(String),
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ChangeResult {
     pub address: String,
     pub action: Action,
-    #[serde(flatten)]
     pub status: Status,
 }
 
 /// What apply did, in execution order.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct ApplyReport {
     pub results: Vec<ChangeResult>,
 }
@@ -345,6 +342,7 @@ mod tests {
 
     fn plan(changes: Vec<Change>) -> Plan {
         Plan {
+            targets: Vec::new(),
             format_version: FORMAT_VERSION.into(),
             org: "acme".into(),
             changes,

@@ -207,6 +207,13 @@ pub struct PlanArgs {
     /// require_acknowledgement` otherwise refuses (exit 1): privilege, exposure, destruction.
     #[arg(long, value_name = "CLASSES", value_delimiter = ',', value_parser = ["privilege", "exposure", "destruction"])]
     pub acknowledge: Vec<String>,
+
+    /// Plan only this resource and what it depends on (repeatable): `repositories.NAME`,
+    /// `teams.NAME`, `members`, `members.USER`, `image_access`, `registry_access`, `settings`,
+    /// or the address the plan prints (`repository ORG/NAME`). For emergencies and for sharding a
+    /// large policy; not for routine use (docs/plan-and-apply.md, "Partial runs").
+    #[arg(long = "target", value_name = "ADDRESS")]
+    pub target: Vec<String>,
     #[command(flatten)]
     pub markdown: MarkdownArgs,
 }
@@ -253,6 +260,10 @@ pub struct ApplyArgs {
     /// Apply even when the mass-deletion guard refuses the plan.
     #[arg(long)]
     pub force: bool,
+    /// Apply only this resource and what it depends on (repeatable; as `plan --target`). With a
+    /// saved plan, the targets must be the ones it was made with (it applies as partial anyway).
+    #[arg(long = "target", value_name = "ADDRESS")]
+    pub target: Vec<String>,
     /// A saved plan (`vetted plan --out FILE`): apply exactly its changes, after checking that the
     /// policy, vetted.lock and the live organization are as they were when it was made.
     #[arg(value_name = "PLAN")]

@@ -53,6 +53,14 @@ pub enum Error {
     },
 }
 
+impl Error {
+    /// The process exit code of an error: every error kind exits 1 (the message says which kind);
+    /// 2 is kept for "changes pending" (`plan --detailed-exitcode`).
+    pub fn exit_code(&self) -> u8 {
+        1
+    }
+}
+
 impl Outcome {
     /// The process exit code: 0, 2 (changes pending) or 1 (a report said what failed).
     pub fn exit_code(self) -> u8 {

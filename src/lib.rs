@@ -59,8 +59,7 @@ pub fn run() -> ExitCode {
                 other => untrusted::untrusted_lines(&format!("error: {other}")).into_owned(),
             };
             eprintln!("{}", text.trim_end());
-            // Every error kind exits 1 (2 means "changes pending").
-            ExitCode::FAILURE
+            ExitCode::from(err.exit_code())
         }
     }
 }

@@ -317,6 +317,9 @@ pub struct Scope {
     /// Set when the use needs every repository listed (prune, export): what a partial listing
     /// would cause, for the refusal when the listing may leave private repositories out.
     pub whole_listing_for: Option<&'static str>,
+    /// A partial plan (`--target`): read the members of these teams only, and leave every other
+    /// team out of the live state; `None`: every team.
+    pub teams_only: Option<BTreeSet<String>>,
     /// The allowlist and Registry Access Management are read only where Docker Hub answers them:
     /// a 403 or 404 leaves them unread (`None`) instead of failing (`vetted export`).
     pub optional_settings: bool,
@@ -367,6 +370,7 @@ impl Scope {
             all_full_descriptions: false,
             repositories: desired.repositories.keys().cloned().collect(),
             whole_listing_for: None,
+            teams_only: None,
             optional_settings: false,
         }
     }

@@ -47,19 +47,21 @@ struct Record {
 impl Record {
     fn json(&self, args: &ApplyArgs, result: &Result<Outcome, Error>) -> String {
         use crate::render::json::{ApplyEnd, ApplyFacts, apply_json};
-        let message = result.as_ref().err().map(ToString::to_string);
-        let end = match (result, &message) {
-            (Ok(_), _) => ApplyEnd::Ok,
-            (Err(Error::ApplyFailed { .. }), _) => ApplyEnd::Incomplete,
-            (Err(Error::Refused(m)), _) => ApplyEnd::Refused(m),
-            (Err(_), m) => ApplyEnd::Error(m.as_deref().unwrap_or_default()),
+        let message;
+        let end = match result {
+            Ok(_) => ApplyEnd::Ok,
+            Err(Error::ApplyFailed { .. }) => ApplyEnd::Incomplete,
+            Err(Error::Refused(m)) => ApplyEnd::Refused(m),
+            Err(e) => {
+                message = e.to_string();
+                ApplyEnd::Error(&message)
+            }
         };
         apply_json(&ApplyFacts {
             end,
-            // Every error kind exits 1 (src/lib.rs `run`).
             exit_code: match result {
                 Ok(o) => o.exit_code(),
-                Err(_) => 1,
+                Err(e) => e.exit_code(),
             },
             plan: self.plan.as_ref(),
             file: args.plan.as_deref(),
@@ -81,6 +83,7 @@ async fn apply(
         settings,
         &args.policy.policy,
         args.locked,
+        &args.target,
         super::Estimate::Read,
     )
     .await?;
@@ -137,6 +140,28 @@ async fn run_saved(
             shown(&saved.hub_url),
         )));
     }
+    // A saved partial plan applies only as partial, with the targets it was made with.
+    let targets = &saved.plan.targets;
+    if !args.target.is_empty() {
+        let given = crate::plan::target::Targets::parse(&args.target, &saved.org)
+            .map_err(|e| Error::Usage(e.to_string()))?
+            .names();
+        if given != *targets {
+            let list = |t: &[String]| {
+                if t.is_empty() {
+                    "no target (the whole policy)".to_string()
+                } else {
+                    shown(&t.join(", "))
+                }
+            };
+            return Err(Error::Refused(format!(
+                "{} was made with {}, but this apply names --target {}; nothing was changed. Apply it without --target (it applies as it was planned), or run `vetted plan --out` with these targets",
+                path.display(),
+                list(targets),
+                list(&given)
+            )));
+        }
+    }
     super::status(&format!(
         "Checking that {} is still current ...",
         path.display()
@@ -145,6 +170,7 @@ async fn run_saved(
         settings,
         policy_path,
         args.locked,
+        targets,
         super::Estimate::From(&saved.plan),
     )
     .await?;
@@ -156,7 +182,7 @@ async fn run_saved(
             shown(&saved.org)
         ));
     }
-    let now = super::saved::fingerprints(&planned.policy, &planned.live)?;
+    let now = super::saved::fingerprints(&planned.policy, &planned.live, &planned.plan.targets)?;
     let lock_path = crate::policy::lock::path_for(&planned.policy.path);
     stale.extend(
         saved
@@ -169,8 +195,7 @@ async fn run_saved(
             stale.join("; ")
         )));
     }
-    let escape = |s: &str| crate::render::untrusted(s).into_owned();
-    if let Some(difference) = first_difference(&saved.plan, &planned.plan, &escape) {
+    if let Some(difference) = first_difference(&saved.plan, &planned.plan, &shown) {
         return Err(Error::Refused(format!(
             "the plan does not match what its inputs give: {difference}; nothing was changed"
         )));

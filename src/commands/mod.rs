@@ -22,6 +22,7 @@ use crate::hub::HubClient;
 use crate::model::{OrgState, Scope, Username};
 use crate::plan::Plan;
 use crate::plan::diff::DiffOptions;
+use crate::plan::target::Targets;
 use crate::policy::Policy;
 use crate::registry::client::RegistryClient;
 use crate::render::RenderOptions;
@@ -71,6 +72,8 @@ struct Loaded {
     registry: Option<RegistryClient>,
     /// The hub API base URL the live state was read from.
     hub_url: url::Url,
+    /// A partial plan's targets (empty: the whole policy).
+    targets: Targets,
 }
 
 /// Everything `plan` and `apply` compute before they diverge.
@@ -90,20 +93,35 @@ pub(crate) struct Planned {
 
 /// What `plan` and `apply` compute: loads the policy and its lock (offline, fails before any
 /// request; `locked` demands a current lock), logs in, reads the live state the policy manages
-/// ([`load`]) and plans it ([`plan_loaded`]), with the copy estimates `estimate` says.
+/// ([`load`]) and plans it ([`plan_loaded`]), with the copy estimates `estimate` says. With
+/// `targets` (`--target`), a partial plan: see [`load`].
 pub(crate) async fn load_and_plan(
     settings: &Settings,
     policy_path: &Path,
     locked: bool,
+    targets: &[String],
     estimate: Estimate<'_>,
 ) -> Result<Planned, Error> {
-    let loaded = load(settings, policy_path, locked).await?;
+    let loaded = load(settings, policy_path, locked, targets).await?;
     plan_loaded(loaded, estimate).await
 }
 
-async fn load(settings: &Settings, policy_path: &Path, locked: bool) -> Result<Loaded, Error> {
-    let policy = crate::policy::load(policy_path)?;
+/// With targets, the policy's desired state is restricted to them before anything is read
+/// ([`Targets::restrict`]): the live state is read for what they need, images resolved for their
+/// repositories only, and an address that names nothing in the policy or the organization is an
+/// error before any plan is made. vetted.lock is checked against the whole policy.
+async fn load(
+    settings: &Settings,
+    policy_path: &Path,
+    locked: bool,
+    targets: &[String],
+) -> Result<Loaded, Error> {
+    let mut policy = crate::policy::load(policy_path)?;
     let lock_state = lock_state(&policy, locked)?;
+    let targets =
+        Targets::parse(targets, &policy.desired.org).map_err(|e| Error::Usage(e.to_string()))?;
+    let whole = policy.desired.clone();
+    policy.desired = targets.restrict(&whole);
     let config = settings.hub()?;
     let hub_url = config.base_url.clone();
     let registries = crate::mirror::registries(&policy.desired);
@@ -124,6 +142,12 @@ async fn load(settings: &Settings, policy_path: &Path, locked: bool) -> Result<L
     if policy.settings.prune {
         scope.whole_listing_for = Some(crate::model::WHOLE_LISTING_FOR_PRUNE);
     }
+    if !targets.is_empty() {
+        // Only the teams the targets need; every repository's grants only when a change of team
+        // membership is targeted (its effective access reaches every repository the team has).
+        scope.teams_only = targets.teams_needed(&whole);
+        scope.all_grants &= targets.membership();
+    }
     let org_source = format!("`org` in {}", policy_path.display());
     // The origin only: a URL's user information never reaches a message.
     let hub = hub_url.origin().ascii_serialization();
@@ -138,6 +162,9 @@ async fn load(settings: &Settings, policy_path: &Path, locked: bool) -> Result<L
                 org_source: &org_source,
             })
         })?;
+    targets
+        .check_known(&whole, &live)
+        .map_err(|e| Error::Usage(e.to_string()))?;
     Ok(Loaded {
         policy,
         lock_state,
@@ -145,6 +172,7 @@ async fn load(settings: &Settings, policy_path: &Path, locked: bool) -> Result<L
         live,
         registry,
         hub_url,
+        targets,
     })
 }
 
@@ -170,6 +198,7 @@ async fn plan_loaded(loaded: Loaded, estimate: Estimate<'_>) -> Result<Planned, 
         mut live,
         registry,
         hub_url,
+        targets,
     } = loaded;
     let mut desired = policy.desired.clone();
     let mut notes = Vec::new();
@@ -186,6 +215,7 @@ async fn plan_loaded(loaded: Loaded, estimate: Estimate<'_>) -> Result<Planned, 
     }
     let opts = DiffOptions {
         prune: policy.settings.prune,
+        targets,
     };
     let mut plan = crate::plan::diff(&desired, &live, &opts);
     if let Some(registry) = &registry {

@@ -17,6 +17,7 @@ pub async fn run(args: &PlanArgs, settings: &Settings) -> Result<Outcome, Error>
         settings,
         &args.policy.policy,
         args.locked,
+        &args.target,
         super::Estimate::Read,
     )
     .await?;
@@ -49,12 +50,21 @@ pub async fn run(args: &PlanArgs, settings: &Settings) -> Result<Outcome, Error>
             &plan.org,
         ))?;
     }
+    if plan.is_partial() && args.format == crate::cli::Format::Json {
+        // The text and markdown views say so themselves.
+        super::status(&format!(
+            "warning: {} (--target {})",
+            crate::plan::target::PARTIAL_WARNING,
+            plan.targets.join(", ")
+        ));
+    }
     let violations = planned.violations();
     for v in &violations {
         super::status(&format!("warning: apply would refuse this plan: {v}"));
     }
     if let Some(out) = &args.out {
-        let fingerprints = super::saved::fingerprints(&planned.policy, &planned.live)?;
+        let fingerprints =
+            super::saved::fingerprints(&planned.policy, &planned.live, &plan.targets)?;
         let saved = SavedPlan::new(
             plan.clone(),
             &planned.hub_url,

@@ -39,8 +39,12 @@ pub(crate) fn write(saved: &SavedPlan, path: &Path) -> Result<(), SavedPlanError
 }
 
 /// The fingerprints of a saved plan: the policy file (re-read: its bytes), vetted.lock beside it
-/// (or its absence) and the live state, its tags included.
-pub(crate) fn fingerprints(policy: &Policy, live: &OrgState) -> Result<Fingerprints, Error> {
+/// (or its absence), a partial plan's `targets` and the live state, its tags included.
+pub(crate) fn fingerprints(
+    policy: &Policy,
+    live: &OrgState,
+    targets: &[String],
+) -> Result<Fingerprints, Error> {
     let source = std::fs::read(&policy.path).map_err(|source| Error::Io {
         context: format!("reading {}", policy.path.display()),
         source,
@@ -62,7 +66,8 @@ pub(crate) fn fingerprints(policy: &Policy, live: &OrgState) -> Result<Fingerpri
         &policy.settings,
         lock.as_deref(),
         live,
-    ))
+    )
+    .with_targets(targets))
 }
 
 #[cfg(test)]
@@ -73,6 +78,7 @@ mod tests {
 
     fn saved() -> SavedPlan {
         let plan = Plan {
+            targets: Vec::new(),
             format_version: FORMAT_VERSION.into(),
             org: "acme".into(),
             changes: vec![Change::DeleteRepository {

@@ -120,7 +120,13 @@ pub(crate) async fn read_state(
         .collect();
     let teams = async {
         match (&groups, scope.teams) {
-            (Some(groups), true) => Ok(Some(read_teams(client, org, groups.clone()).await?)),
+            (Some(groups), true) => {
+                let mut groups = groups.clone();
+                if let Some(only) = &scope.teams_only {
+                    groups.retain(|name, _| only.contains(name));
+                }
+                Ok(Some(read_teams(client, org, groups).await?))
+            }
             _ => Ok(None),
         }
     };

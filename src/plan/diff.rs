@@ -5,6 +5,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use crate::model::{Members, OrgState, Role, Team, Username};
+use crate::plan::target::Targets;
 use crate::plan::{Action, Change, Delta, FORMAT_VERSION, Note, Plan, RepoFields, ResourceKind};
 
 /// Options that change what the diff is allowed to emit. Nothing here depends on who runs the
@@ -13,6 +14,8 @@ use crate::plan::{Action, Change, Delta, FORMAT_VERSION, Note, Plan, RepoFields,
 pub struct DiffOptions {
     /// Emit deletions for live resources the policy does not mention (otherwise they become notes).
     pub prune: bool,
+    /// A partial plan: only the changes and notes of these targets ([`Targets::retain`]).
+    pub targets: Targets,
 }
 
 pub(super) struct Builder<'a> {
@@ -61,11 +64,17 @@ fn left_alone(what: impl std::fmt::Display, verb: &str) -> String {
 /// and ignored. The returned plan has `api_calls` 0; the caller fills it in. Without prune, the
 /// plan's `drift` holds what prune would also change (drift left alone, each item a note too).
 pub fn diff(desired: &OrgState, live: &OrgState, opts: &DiffOptions) -> Plan {
-    let (changes, notes) = changes_and_notes(desired, live, opts);
+    let (mut changes, mut notes) = changes_and_notes(desired, live, opts);
+    opts.targets.retain(&mut changes, &mut notes, &desired.org);
     let drift = if opts.prune {
         Vec::new()
     } else {
-        let (pruned, _) = changes_and_notes(desired, live, &DiffOptions { prune: true });
+        let all = DiffOptions {
+            prune: true,
+            ..DiffOptions::default()
+        };
+        let (mut pruned, _) = changes_and_notes(desired, live, &all);
+        opts.targets.retain_drift(&mut pruned);
         pruned
             .into_iter()
             .filter(|c| !changes.contains(c))
@@ -89,6 +98,7 @@ pub fn diff(desired: &OrgState, live: &OrgState, opts: &DiffOptions) -> Plan {
         api_calls: 0,
         access,
         drift: Default::default(),
+        targets: opts.targets.names(),
     };
     set_drift(&mut plan, live, drift);
     plan.notes.extend(partial_grants_note(live));

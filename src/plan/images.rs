@@ -273,7 +273,14 @@ mod tests {
             )
         };
         let (desired, live) = states_with(true);
-        let p = diff(&desired, &live, &DiffOptions { prune: true });
+        let p = diff(
+            &desired,
+            &live,
+            &DiffOptions {
+                prune: true,
+                ..DiffOptions::default()
+            },
+        );
         assert_eq!(
             p.changes,
             vec![Change::DeleteTag {

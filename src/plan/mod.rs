@@ -10,6 +10,7 @@ mod images;
 pub mod risk;
 pub mod safety;
 pub mod saved;
+pub mod target;
 
 use serde::{Deserialize, Serialize};
 
@@ -350,6 +351,10 @@ pub struct Plan {
     /// Drift left alone (`prune = false`): what prune would change, and who has access through it.
     #[serde(default, skip_serializing_if = "Drift::is_empty")]
     pub drift: Drift,
+    /// A partial plan (`--target`): the targets, canonical and sorted; empty for a whole plan.
+    /// Changes outside them are neither planned nor shown ([`target`]).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub targets: Vec<String>,
 }
 
 /// Drift the plan leaves alone because `prune` is off: live items the policy does not list (extra
@@ -390,5 +395,10 @@ impl Plan {
 
     pub fn is_empty(&self) -> bool {
         self.changes.is_empty()
+    }
+
+    /// A partial plan (`--target`).
+    pub fn is_partial(&self) -> bool {
+        !self.targets.is_empty()
     }
 }

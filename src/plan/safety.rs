@@ -269,6 +269,7 @@ mod tests {
 
     fn plan(changes: Vec<Change>) -> Plan {
         Plan {
+            targets: Vec::new(),
             format_version: FORMAT_VERSION.into(),
             org: "acme".into(),
             changes,

@@ -6,7 +6,8 @@
 //!
 //! Fingerprints are `sha256:` digests of canonical JSON (object keys sorted, no whitespace):
 //! - `policy`: the policy file's bytes and the desired state it means (which includes the README
-//!   files it references);
+//!   files it references), and a partial plan's targets ([`Fingerprints::with_targets`]; the
+//!   targets themselves travel in the plan, `plan.targets`);
 //! - `lock`: vetted.lock's bytes, or `null` when there was none;
 //! - `live`: the live organization as read with the policy's scope, its repositories' tags (as read
 //!   from the registry and the hub's tag listing) included. `live_parts` holds one digest per
@@ -217,6 +218,16 @@ impl Fingerprints {
             live: live_fingerprint(live),
             live_parts: live_parts(live, desired),
         }
+    }
+
+    /// Folds a partial plan's targets into the policy fingerprint: the same policy planned for
+    /// other targets (or for none) gives another plan. Unchanged without targets.
+    pub fn with_targets(mut self, targets: &[String]) -> Fingerprints {
+        if !targets.is_empty() {
+            let meaning = serde_json::json!({ "policy": self.policy, "targets": targets });
+            self.policy = sha256(canonical_json(&meaning).as_bytes());
+        }
+        self
     }
 
     /// What differs between the fingerprints a plan was made from (`self`) and `now`, in words;
@@ -533,6 +544,7 @@ mod tests {
 
     fn saved() -> SavedPlan {
         let plan = Plan {
+            targets: Vec::new(),
             format_version: FORMAT_VERSION.into(),
             org: "acme".into(),
             changes: vec![Change::DeleteRepository {
@@ -747,6 +759,7 @@ mod compare_tests {
 
     fn plan(changes: Vec<Change>) -> Plan {
         Plan {
+            targets: Vec::new(),
             format_version: FORMAT_VERSION.into(),
             org: "acme".into(),
             changes,

@@ -299,6 +299,7 @@ mod tests {
         let mut changes = changes;
         crate::plan::diff::sort_changes(&mut changes, "acme");
         Plan {
+            targets: Vec::new(),
             format_version: FORMAT_VERSION.into(),
             org: "acme".into(),
             changes,

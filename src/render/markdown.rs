@@ -189,6 +189,15 @@ pub fn render(plan: &Plan, opts: &MarkdownOptions) -> String {
     let _ = writeln!(b.out, "{}", marker(&plan.org));
     let _ = writeln!(b.out, "### vetted plan for `{}`\n", escape(&plan.org));
     let _ = writeln!(b.out, "**{}**", summary_line(plan));
+    if plan.is_partial() {
+        let targets: Vec<String> = plan.targets.iter().map(|t| code(t)).collect();
+        let _ = write!(
+            b.out,
+            "\n> [!WARNING]\n> **Partial plan** (--target {}): {}.\n",
+            targets.join(", "),
+            escape(crate::plan::target::PARTIAL_WARNING)
+        );
+    }
 
     // Every change that needs attention (deletions among them), always visible: each class's
     // list shrinks to fit half the room (the tables keep theirs), then is cut as it fits.

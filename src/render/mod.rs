@@ -404,6 +404,12 @@ fn action_color(a: Action) -> Color {
 pub fn text(plan: &Plan, opts: &RenderOptions) -> String {
     let mut out = String::new();
     let _ = writeln!(out, "Organization: {}", untrusted(&plan.org));
+    if plan.is_partial() {
+        let targets = untrusted(&plan.targets.join(", ")).into_owned();
+        let warning = format!("Warning: {}.", crate::plan::target::PARTIAL_WARNING);
+        let _ = writeln!(out, "Partial plan, --target {targets}");
+        let _ = writeln!(out, "{}", wrap(&warning, opts.width, 0));
+    }
     for ((action, kind), changes) in groups(plan) {
         let _ = writeln!(out, "\n{}", heading(action, kind));
         let mut table = Table::new();

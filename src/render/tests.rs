@@ -67,6 +67,7 @@ fn sample() -> Plan {
     ];
     crate::plan::diff::sort_changes(&mut changes, "acme");
     Plan {
+        targets: Vec::new(),
         format_version: FORMAT_VERSION.into(),
         org: "acme".into(),
         changes,
@@ -110,6 +111,7 @@ fn sample() -> Plan {
 
 fn empty() -> Plan {
     Plan {
+        targets: Vec::new(),
         format_version: FORMAT_VERSION.into(),
         org: "acme".into(),
         changes: vec![],
@@ -493,6 +495,7 @@ fn json_document() {
             }
           ],
           "org": "acme",
+          "partial": false,
           "summary": {
             "add": 3,
             "bytes": 3146240,
@@ -505,7 +508,8 @@ fn json_document() {
               "privilege": 2,
               "routine": 2
             }
-          }
+          },
+          "targets": []
         }
         "##);
 }

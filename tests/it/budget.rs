@@ -173,3 +173,69 @@ fn a_big_organization_plans_in_a_call_per_repository_and_stays_inside_the_api_bu
         .unwrap();
     assert_eq!(replan.status.code(), Some(0), "{}", stdout(&replan));
 }
+
+#[test]
+fn a_targeted_plan_of_a_big_organization_reads_what_its_target_needs() {
+    let sb = Sandbox::start(
+        &big_seed(),
+        &["--no-registry", "--api-budget", "1000000000"],
+    );
+    let out = sb
+        .vetted()
+        .args(["export", "--org", "acme"])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    // r0100 changes its description and grants a team that does not exist yet.
+    let mut policy = stdout(&out).replacen(
+        "description = \"Repository 100\"\n",
+        "description = \"Repository 100, vetted\"\n",
+        1,
+    );
+    let at = policy.find("[repositories.r0100]\n").unwrap();
+    let grants = at + policy[at..].find("teams = { ").unwrap() + "teams = { ".len();
+    policy.insert_str(grants, "newteam = \"read\", ");
+    policy.push_str("\n[teams.newteam]\ndescription = \"New\"\nmembers = []\n");
+    sb.write_policy("vetted.toml", &policy);
+    let cleared = reqwest::blocking::Client::new()
+        .delete(format!(
+            "{}/_sandbox/requests",
+            sb.url.trim_end_matches('/')
+        ))
+        .send()
+        .unwrap();
+    assert!(cleared.status().is_success());
+
+    let plan = sb
+        .vetted()
+        .args(["plan", "-v", "--target", "repositories.r0100"])
+        .output()
+        .unwrap();
+    assert!(plan.status.success(), "{}", stderr(&plan));
+    let text = stdout(&plan);
+    for wanted in [
+        "team newteam",
+        "grant acme/r0100:newteam",
+        "repository acme/r0100",
+    ] {
+        assert!(text.contains(wanted), "{wanted} missing:\n{text}");
+    }
+    assert!(
+        text.contains("Plan: 2 to add, 1 to change, 0 to destroy."),
+        "{text}"
+    );
+    // The repository listing (10 pages), the team list, the two granted teams' members (and the
+    // new one's absence), the members and invites, one grant listing: no read per repository.
+    let served = sb.requests();
+    let grant_reads = served
+        .iter()
+        .filter(|e| e["path"].as_str().is_some_and(|p| p.ends_with("/groups/")))
+        .count();
+    assert_eq!(grant_reads, 1, "one grant listing, the target's");
+    assert!(
+        served.len() <= 30,
+        "{} calls for a plan of one repository of {REPOSITORIES}:\n{}",
+        served.len(),
+        stderr(&plan)
+    );
+}

@@ -41,7 +41,10 @@ fn repo(private: bool, desc: Option<&str>, grants: Option<&[(&str, Permission)]>
     }
 }
 fn prune() -> DiffOptions {
-    DiffOptions { prune: true }
+    DiffOptions {
+        prune: true,
+        ..DiffOptions::default()
+    }
 }
 fn addrs(p: &Plan) -> Vec<String> {
     p.changes.iter().map(|c| c.address(&p.org)).collect()

@@ -1,6 +1,7 @@
 //! The apply report (docs/apply-json.md): its output types and [`apply_document`], which builds it
 //! from what `vetted apply` did.
 
+use std::collections::HashMap;
 use std::path::Path;
 
 use serde::Serialize;
@@ -109,15 +110,17 @@ pub struct ApplyFacts<'a> {
 pub fn apply_document(facts: &ApplyFacts<'_>) -> ApplyDocument {
     use crate::render::untrusted_lines;
     let plan = facts.plan;
-    let kind_of = |address: &str| {
-        plan.and_then(|p| {
-            p.changes
-                .iter()
-                .find(|c| c.address(&p.org) == address)
-                .map(|c| kind_name(c.kind()))
-        })
-        .unwrap_or("unknown")
-    };
+    // Each result's kind, by address: one pass over the changes, not one per result.
+    // The first change with an address gives its kind.
+    let mut kinds: HashMap<String, &'static str> = HashMap::new();
+    if let Some(p) = plan {
+        for c in &p.changes {
+            kinds
+                .entry(c.address(&p.org))
+                .or_insert_with(|| kind_name(c.kind()));
+        }
+    }
+    let kind_of = |address: &str| kinds.get(address).copied().unwrap_or("unknown");
     let results: Vec<ResultDoc> = facts
         .report
         .map(|r| {
@@ -142,22 +145,26 @@ pub fn apply_document(facts: &ApplyFacts<'_>) -> ApplyDocument {
                 .collect()
         })
         .unwrap_or_default();
-    let mut summary = ApplySummary {
-        add: 0,
-        change: 0,
-        destroy: 0,
-        failed: 0,
-        skipped: 0,
-    };
-    for r in &results {
-        match (r.status, r.action) {
-            ("done", "create") => summary.add += 1,
-            ("done", "update") => summary.change += 1,
-            ("done", _) => summary.destroy += 1,
-            ("failed", _) => summary.failed += 1,
-            _ => summary.skipped += 1,
-        }
-    }
+    let summary = facts.report.map_or(
+        ApplySummary {
+            add: 0,
+            change: 0,
+            destroy: 0,
+            failed: 0,
+            skipped: 0,
+        },
+        |r| {
+            let done = r.done();
+            let count = |f: fn(&Status) -> bool| r.results.iter().filter(|x| f(&x.status)).count();
+            ApplySummary {
+                add: done.add,
+                change: done.change,
+                destroy: done.destroy,
+                failed: count(|s| matches!(s, Status::Failed(_))),
+                skipped: count(|s| matches!(s, Status::Skipped(_))),
+            }
+        },
+    );
     let (status, message) = match facts.end {
         ApplyEnd::Ok if plan.is_some_and(Plan::is_empty) => ("no_changes", None),
         ApplyEnd::Ok => ("applied", None),

@@ -20,6 +20,11 @@ pub struct PlanDocument {
     pub api_calls: u64,
     pub access: Vec<AccessDoc>,
     pub drift: DriftDoc,
+    /// A partial plan (`--target`): changes outside `targets` are neither planned nor shown.
+    pub partial: bool,
+    /// The targets of a partial plan (`repositories.redis`, `teams.devs`...), sorted; empty for a
+    /// whole plan.
+    pub targets: Vec<String>,
 }
 
 /// The plan's counts.
@@ -262,6 +267,8 @@ pub fn plan_document(plan: &Plan) -> PlanDocument {
                 .collect(),
             access: plan.drift.access.iter().map(access).collect(),
         },
+        partial: plan.is_partial(),
+        targets: plan.targets.clone(),
     }
 }
 

@@ -240,6 +240,7 @@ fn every_kind() -> Plan {
     let mut changes = every_change();
     crate::plan::diff::sort_changes(&mut changes, "acme");
     Plan {
+        targets: Vec::new(),
         format_version: FORMAT_VERSION.into(),
         org: "acme".into(),
         changes,
@@ -291,6 +292,8 @@ fn alternatives() -> Plan {
         changes,
         notes: vec![],
         access: vec![],
+        // A partial plan (`--target`).
+        targets: vec!["repositories.api".into(), "teams.ops".into()],
         drift: Drift {
             changes: vec![],
             access: vec![AccessChange {

@@ -8,6 +8,7 @@ fn plan(changes: Vec<Change>, notes: Vec<Note>) -> Plan {
     let mut changes = changes;
     crate::plan::diff::sort_changes(&mut changes, "acme");
     Plan {
+        targets: Vec::new(),
         format_version: FORMAT_VERSION.into(),
         org: "acme".into(),
         changes,
