@@ -22,6 +22,7 @@ pub mod registry;
 pub mod render;
 pub mod settings;
 pub mod transport;
+pub mod verify;
 
 use std::process::ExitCode;
 

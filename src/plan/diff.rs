@@ -1053,6 +1053,7 @@ mod tests {
             tags: BTreeMap::new(),
             platforms: None,
             signatures: false,
+            verify: None,
         });
         desired.repositories.insert("redis".into(), mirrored);
         let mut live = OrgState::empty("acme");

@@ -25,6 +25,8 @@ use super::schema::{
 
 type Span = Option<Range<usize>>;
 
+mod verify;
+
 /// A string with where it was written.
 struct Spanned {
     value: String,
@@ -751,7 +753,7 @@ impl Walker<'_> {
             (None, Some(f)) => match super::include::read(self.base, &f.value) {
                 Ok(text) => Some(text),
                 Err(r) => {
-                    self.err(f.span, r.message, r.label, Some(r.help));
+                    self.err(f.span, r.message, &r.label, Some(r.help));
                     None
                 }
             },
@@ -845,11 +847,13 @@ impl Walker<'_> {
         let signatures = self
             .bool(m, "signatures", &format!("{what}.signatures"))
             .unwrap_or(false);
+        let verify = self.mirror_verify(m, what);
         Some(Mirror {
             from: from?.value,
             tags: tags?,
             platforms,
             signatures,
+            verify,
         })
     }
 
