@@ -93,7 +93,10 @@ impl Walker<'_> {
                 if let Err(e) = crate::verify::keyless::TrustedRoot::parse(&trusted_root) {
                     self.err(
                         root.span,
-                        format!("`{}` is not a usable Sigstore trusted root: {e}", root.value),
+                        format!(
+                            "`{what}.trusted_root`: `{}` is not a usable Sigstore trusted root: {e}",
+                            root.value
+                        ),
                         "not a trusted root",
                         Some("ship the `trusted_root.json` of the Sigstore instance (protobuf-specs TrustedRoot: Fulcio certificate authorities and Rekor keys)".to_string()),
                     );
@@ -120,7 +123,7 @@ impl Walker<'_> {
             Err(e) => {
                 self.err(
                     span,
-                    format!("`{path}` is not a usable cosign public key: {e}"),
+                    format!("`{what}.key`: `{path}` is not a usable cosign public key: {e}"),
                     "not an ECDSA P-256 public key",
                     Some("name the `cosign.pub` that `cosign generate-key-pair` wrote (PEM `PUBLIC KEY`, ECDSA P-256)".to_string()),
                 );
