@@ -392,3 +392,49 @@ fn verify_bundle(
     }
     Ok(p.integrated_time)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_trusted_root_needs_a_ca_and_a_log() {
+        let e = |text: &str| TrustedRoot::parse(text).unwrap_err();
+        assert!(e("{").contains("invalid JSON"));
+        assert!(e("{}").contains("no certificateAuthorities"));
+        assert!(
+            e(r#"{"certificateAuthorities": [{"certChain": {"certificates": [{"rawBytes": "!!"}]}}]}"#)
+                .contains("certificateAuthorities[0].certChain.certificates[0]: not base64")
+        );
+        assert!(
+            e(r#"{"certificateAuthorities": [{"certChain": {"certificates": [{"rawBytes": "AAAA"}]}}]}"#)
+                .contains("not a DER certificate")
+        );
+        assert!(
+            e(r#"{"certificateAuthorities": [{"certChain": {"certificates": []}}]}"#)
+                .contains("a chain of 1 to 8 certificates")
+        );
+        assert!(
+            e(r#"{"tlogs": [{"publicKey": {"rawBytes": "AAAA", "validFor": {"start": "yesterday"}}}]}"#)
+                .contains("tlogs[0].publicKey")
+        );
+    }
+
+    #[test]
+    fn windows_cover_their_bounds() {
+        let w = Window {
+            start: Some(10),
+            end: Some(20),
+        };
+        assert!(w.covers(10) && w.covers(20) && !w.covers(9) && !w.covers(21));
+        let open = Window {
+            start: None,
+            end: None,
+        };
+        assert!(open.covers(i64::MIN) && open.covers(i64::MAX));
+        assert_eq!(
+            time_of(&Some("2021-01-12T11:53:27.000Z".into()), "t").unwrap(),
+            Some(1_610_452_407)
+        );
+    }
+}

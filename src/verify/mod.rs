@@ -221,3 +221,112 @@ pub async fn plan_notes(
     }
     notes
 }
+
+#[cfg(test)]
+mod tests {
+    use aws_lc_rs::encoding::AsDer;
+    use aws_lc_rs::rand::SystemRandom;
+    use aws_lc_rs::signature::{ECDSA_P256_SHA256_ASN1_SIGNING, EcdsaKeyPair, KeyPair};
+    use base64::Engine;
+
+    use super::*;
+
+    fn d(n: u8) -> String {
+        format!("sha256:{}", hex::encode([n; 32]))
+    }
+
+    /// A fresh key as a policy's `verify` and a signer of payloads.
+    fn key() -> (Verify, EcdsaKeyPair) {
+        let pair = EcdsaKeyPair::generate(&ECDSA_P256_SHA256_ASN1_SIGNING).unwrap();
+        let der = pair.public_key().as_der().unwrap();
+        let b64 = base64::engine::general_purpose::STANDARD.encode(der.as_ref());
+        let pem = format!("-----BEGIN PUBLIC KEY-----\n{b64}\n-----END PUBLIC KEY-----\n");
+        let fingerprint = key::PublicKey::from_pem(&pem).unwrap().fingerprint();
+        (
+            Verify::Key {
+                path: "keys/upstream.pub".into(),
+                pem,
+                fingerprint,
+            },
+            pair,
+        )
+    }
+
+    fn signed(pair: &EcdsaKeyPair, digest: &str) -> cosign::Signature {
+        let payload = serde_json::json!({"critical": {"identity": {"docker-reference": "x"},
+            "image": {"docker-manifest-digest": digest},
+            "type": "cosign container image signature"}, "optional": null})
+        .to_string()
+        .into_bytes();
+        let sig = pair.sign(&SystemRandom::new(), &payload).unwrap();
+        cosign::Signature {
+            payload,
+            signature: Some(sig.as_ref().to_vec()),
+            certificate: None,
+            chain: None,
+            bundle: None,
+        }
+    }
+
+    #[test]
+    fn the_verdict_names_what_was_found() {
+        let (verify, pair) = key();
+        let (_, other) = key();
+        assert_eq!(
+            judge(&verify, &[signed(&pair, &d(1))], 1, &d(1)),
+            Verdict::Verified(verify.id())
+        );
+        assert!(verify.id().starts_with("key keys/upstream.pub sha256:"));
+        assert_eq!(
+            judge(&verify, &[], 0, &d(1)),
+            Verdict::Refused("no signature by keys/upstream.pub (found 0 signatures)".into())
+        );
+        assert_eq!(
+            judge(&verify, &[signed(&other, &d(1))], 1, &d(1)),
+            Verdict::Refused("found 1 signature, none by keys/upstream.pub".into())
+        );
+        let Verdict::Refused(why) = judge(&verify, &[signed(&pair, &d(2))], 1, &d(1)) else {
+            panic!("a signature over another digest passed")
+        };
+        assert!(
+            why.contains("signs another digest (sha256:020202020202..)"),
+            "{why}"
+        );
+        // A valid one among others passes; beyond the bound the message says how many were checked.
+        let many: Vec<_> = (0..cosign::MAX_SIGNATURES)
+            .map(|_| signed(&other, &d(1)))
+            .collect();
+        assert_eq!(
+            judge(&verify, &many, 40, &d(1)),
+            Verdict::Refused(
+                "found 40 signatures (the first 16 checked), none by keys/upstream.pub".into()
+            )
+        );
+        let mut mixed = many;
+        mixed.push(signed(&pair, &d(1)));
+        assert_eq!(
+            judge(&verify, &mixed, 17, &d(1)),
+            Verdict::Verified(verify.id())
+        );
+        // A signature that is not base64 counts as no signature by the key.
+        let mut bad = signed(&pair, &d(1));
+        bad.signature = None;
+        assert!(matches!(
+            judge(&verify, &[bad], 1, &d(1)),
+            Verdict::Refused(_)
+        ));
+    }
+
+    #[test]
+    fn refusals_name_the_tag_and_a_short_digest() {
+        let r = Reference::parse(&format!("docker.io/bitnami/redis:7.2@{}", d(0xab))).unwrap();
+        assert_eq!(
+            refusal(
+                &r,
+                &d(0xab),
+                "no signature by keys/upstream.pub (found 0 signatures)"
+            ),
+            "refusing docker.io/bitnami/redis:7.2 sha256:abababababab..: no signature by keys/upstream.pub (found 0 signatures)"
+        );
+    }
+}
