@@ -47,6 +47,9 @@ pub struct OrgWriter<'a> {
     /// Shared by every image copy of the apply: a blob several target repositories need is
     /// uploaded once, then mounted from the repository that has it.
     pub ledger: std::sync::Arc<crate::registry::copy::BlobLedger>,
+    /// The signature gate: repository -> the verifier its upstream digest must be signed by
+    /// (src/verify/); checked before anything of that image is copied.
+    pub gates: std::collections::BTreeMap<String, crate::model::Verify>,
 }
 
 impl OrgWriter<'_> {
@@ -70,6 +73,9 @@ impl OrgWriter<'_> {
         let source = crate::registry::reference::Reference::parse(source)
             .map_err(|e| format!("source: {e}"))?;
         let target = crate::mirror::target_reference(org, repository, tag)?;
+        if let Some(verify) = self.gates.get(repository) {
+            crate::verify::gate(registry, verify, &source).await?;
+        }
         let options = CopyOptions {
             platforms: platforms.clone(),
             signatures: *signatures,

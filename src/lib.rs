@@ -25,6 +25,7 @@ pub mod render;
 pub mod settings;
 pub mod transport;
 pub mod untrusted;
+pub mod verify;
 
 use std::process::ExitCode;
 

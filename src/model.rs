@@ -194,6 +194,63 @@ pub struct Mirror {
     pub platforms: Option<Vec<String>>,
     /// Also copy cosign signature/attestation/SBOM tags and OCI referrers.
     pub signatures: bool,
+    /// The signature gate: the upstream digest must carry a valid cosign signature by this
+    /// verifier before `lock` records it or `apply` copies it (src/verify/). `None`: no gate.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub verify: Option<Verify>,
+}
+
+/// Who must have signed a mirrored image (`mirror.verify` in the policy), with the files it names
+/// already read (confined to the policy's repository) and checked at load.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum Verify {
+    /// A cosign public key (PEM, ECDSA P-256).
+    Key {
+        /// The path as written in the policy (`keys/upstream.pub`), relative to the policy file.
+        path: String,
+        /// The PEM text of the key.
+        pem: String,
+        /// `sha256:<hex>` of the key's DER SubjectPublicKeyInfo.
+        fingerprint: String,
+    },
+    /// Keyless: a Fulcio certificate for `identity` from `issuer`, checked offline against a
+    /// Sigstore trusted root.
+    Keyless {
+        /// The certificate's subject alternative name (an email or a URI).
+        identity: String,
+        /// The OIDC issuer recorded in the certificate.
+        issuer: String,
+        /// The trusted root's path as written in the policy.
+        trusted_root_path: String,
+        /// The trusted root's JSON text.
+        trusted_root: String,
+    },
+}
+
+impl Verify {
+    /// What verified an image, as the lock records it and messages name it:
+    /// `key keys/upstream.pub sha256:<hex>` or `identity <identity> issuer <issuer>`.
+    pub fn id(&self) -> String {
+        match self {
+            Verify::Key {
+                path, fingerprint, ..
+            } => format!("key {path} {fingerprint}"),
+            Verify::Keyless {
+                identity, issuer, ..
+            } => format!("identity {identity} issuer {issuer}"),
+        }
+    }
+
+    /// Who must have signed, for "no signature by ..." (`keys/upstream.pub`, or the identity).
+    pub fn signer(&self) -> String {
+        match self {
+            Verify::Key { path, .. } => path.clone(),
+            Verify::Keyless {
+                identity, issuer, ..
+            } => format!("{identity} (issuer {issuer})"),
+        }
+    }
 }
 
 /// One tag of a repository and the manifest it points at.

@@ -296,6 +296,7 @@ async fn execute(
         progress: &progress,
         totals: Mutex::new(CopyTotals::default()),
         ledger: Default::default(),
+        gates: crate::verify::gates(&ready.policy.desired),
     };
     let started = Instant::now();
     let report = crate::apply::apply(&writer, plan, options, |r| {

@@ -48,6 +48,17 @@ pub async fn run(args: &LockArgs, settings: &Settings) -> Result<Outcome, Error>
 
     let upgrade = upgrade_of(&policy, args.upgrade.as_deref())?;
     let update = lock::begin_update(&policy, old.as_ref(), &upgrade).map_err(Error::Lock)?;
+    // Every registry the policy mirrors from: resolving reads some, the signature gate others.
+    let registries = lock::wanted(&policy)
+        .map_err(Error::Lock)?
+        .iter()
+        .filter_map(|w| w.source_reference().ok().map(|r| r.registry))
+        .collect();
+    let client = || -> Result<RegistryClient, Error> {
+        let (config, _) = settings.registry()?.client_config(&registries);
+        RegistryClient::new(config).map_err(|e| Error::Usage(e.to_string()))
+    };
+    let mut reader = None;
     let resolved = if update.to_resolve.is_empty() {
         Vec::new()
     } else {
@@ -55,31 +66,50 @@ pub async fn run(args: &LockArgs, settings: &Settings) -> Result<Outcome, Error>
             "Resolving {} tag(s) upstream ...",
             update.to_resolve.len()
         ));
-        let registries = update
-            .to_resolve
-            .iter()
-            .filter_map(|w| w.source_reference().ok().map(|r| r.registry))
-            .collect();
-        let (config, _) = settings.registry()?.client_config(&registries);
-        let client = RegistryClient::new(config).map_err(|e| Error::Usage(e.to_string()))?;
-        resolve_all(&client, &update.to_resolve).await?
+        let c = reader.insert(client()?);
+        resolve_all(c, &update.to_resolve).await?
     };
-    let (new, changes) = update.finish(resolved);
+    let (mut new, changes) = update.finish(resolved);
+    if reader.is_none() && crate::policy::lock::verify::needs_reads(&policy, &new) {
+        reader = Some(client()?);
+    }
+    if reader.is_some() && crate::policy::lock::verify::needs_reads(&policy, &new) {
+        super::status("Verifying signatures ...");
+    }
+    let refused =
+        crate::policy::lock::verify::verify_lock(reader.as_ref(), &policy, &mut new, old.as_ref())
+            .await;
+    let changes: Vec<_> = changes
+        .into_iter()
+        .filter(|c| !refused.iter().any(|(name, _)| name == c.name()))
+        .collect();
     let unchanged = std::fs::read_to_string(&path).is_ok_and(|t| t == new.render());
     if unchanged {
         super::status(&format!("{shown} is up to date"));
+    } else {
+        new.write(&path).map_err(|e| Error::Lock(e.to_string()))?;
+        for change in &changes {
+            super::status(&format!("  {change}"));
+        }
+        super::status(&format!(
+            "Wrote {shown}: {} image(s), {} change(s)",
+            new.images.len(),
+            changes.len()
+        ));
+    }
+    if refused.is_empty() {
         return Ok(Outcome::Ok);
     }
-    new.write(&path).map_err(|e| Error::Lock(e.to_string()))?;
-    for change in &changes {
-        super::status(&format!("  {change}"));
-    }
-    super::status(&format!(
-        "Wrote {shown}: {} image(s), {} change(s)",
-        new.images.len(),
-        changes.len()
-    ));
-    Ok(Outcome::Ok)
+    Err(Error::Lock(format!(
+        "{}
+{} image(s) refused by the signature gate; {shown} does not record their new digests",
+        refused
+            .iter()
+            .map(|(_, line)| line.as_str())
+            .collect::<Vec<_>>()
+            .join("\n"),
+        refused.len()
+    )))
 }
 
 /// `--upgrade` without names upgrades everything; names must be mirrored repositories of the

@@ -224,7 +224,9 @@ async fn plan_loaded(loaded: Loaded, estimate: Estimate<'_>) -> Result<Planned, 
             Estimate::Read => crate::mirror::estimate(registry, &mut plan.changes).await,
             Estimate::From(saved) => crate::plan::saved::take_estimates(&mut plan.changes, saved),
         }
-        // After the estimate's manifest reads, which Docker Hub counts too.
+        // The signature gate's verdict on each copy it covers (src/verify/).
+        notes.extend(crate::verify::plan_notes(registry, &policy.desired, &plan.changes).await);
+        // After the estimate's and the gate's manifest reads, which Docker Hub counts too.
         pulls_remaining = registry.ratelimit_remaining().or(pulls_remaining);
         if let Some(remaining) = pulls_remaining {
             let needed = crate::mirror::docker_hub_pulls(&plan.changes);

@@ -102,6 +102,7 @@ mod tests {
             tags: tags.iter().map(|t| (t.to_string(), None)).collect(),
             platforms: None,
             signatures,
+            verify: None,
         }
     }
 

@@ -638,6 +638,7 @@ mod tests {
                     tags: BTreeMap::from([("7.2".to_string(), None)]),
                     platforms: None,
                     signatures: false,
+                    verify: None,
                 }),
                 ..live().repositories["redis"].clone()
             },

@@ -1,5 +1,6 @@
-//! Files the policy names (`full_description_file`): read only from inside the policy's directory
-//! tree, only when they are regular files, and never more than the full-description limit allows.
+//! Files the policy names (`full_description_file`, a mirror's `verify` key and trusted root): read
+//! only from inside the policy's directory tree, only when they are regular files, and never more
+//! than each kind's limit allows ([`read`] for full descriptions, [`read_confined`] for the rest).
 //!
 //! The policy comes from a pull request, so the path in it is hostile: an absolute path
 //! (`/proc/self/environ`), a `../` escape or a symlink committed into the repository could otherwise
@@ -22,14 +23,14 @@ const MAX_BYTES: usize = 4 * FULL_DESCRIPTION_MAX;
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(super) struct Refused {
     pub message: String,
-    pub label: &'static str,
+    pub label: String,
     pub help: String,
 }
 
-fn refused(message: String, label: &'static str, help: impl Into<String>) -> Refused {
+fn refused(message: String, label: impl Into<String>, help: impl Into<String>) -> Refused {
     Refused {
         message,
-        label,
+        label: label.into(),
         help: help.into(),
     }
 }
@@ -77,79 +78,7 @@ fn open(path: &Path) -> std::io::Result<File> {
 /// policy file; `""` is the current directory) within the limits above.
 pub(super) fn read(base: &Path, written: &str) -> Result<String, Refused> {
     let shown = written;
-    let rel = Path::new(written);
-    if rel.is_absolute() || rel.components().any(|c| matches!(c, Component::Prefix(_))) {
-        return Err(refused(
-            format!(
-                "`{shown}` is an absolute path; files named by the policy must be inside its repository"
-            ),
-            "absolute path",
-            INSIDE_HELP,
-        ));
-    }
-    let dir = if base.as_os_str().is_empty() {
-        Path::new(".")
-    } else {
-        base
-    };
-    let root = dir.canonicalize().map_err(|e| {
-        refused(
-            format!(
-                "cannot resolve the policy's directory `{}`: {e}",
-                dir.display()
-            ),
-            "unreadable full description file",
-            "run vetted where the policy's directory is readable",
-        )
-    })?;
-    let joined: PathBuf = base.join(rel);
-    let resolved = joined.canonicalize().map_err(|e| {
-        refused(
-            format!("cannot read `{}`: {e}", joined.display()),
-            "unreadable full description file",
-            "the path is relative to the policy file",
-        )
-    })?;
-    if !resolved.starts_with(&root) {
-        return Err(refused(
-            format!(
-                "`{shown}` resolves to `{}`, outside the policy's directory `{}`",
-                resolved.display(),
-                root.display()
-            ),
-            "outside the policy's directory",
-            INSIDE_HELP,
-        ));
-    }
-    let not_regular = |t: std::fs::FileType| {
-        refused(
-            format!("`{shown}` is {}, not a regular file", kind(t)),
-            "not a regular file",
-            "name a regular text file (a README in the repository)",
-        )
-    };
-    let unreadable = |e: std::io::Error| {
-        refused(
-            format!("cannot read `{}`: {e}", joined.display()),
-            "unreadable full description file",
-            "the path is relative to the policy file",
-        )
-    };
-    let meta = std::fs::metadata(&resolved).map_err(unreadable)?;
-    if !meta.is_file() {
-        return Err(not_regular(meta.file_type()));
-    }
-    let file = open(&resolved).map_err(unreadable)?;
-    // The path may have been swapped between the check and the open: check what was opened.
-    let meta = file.metadata().map_err(unreadable)?;
-    if !meta.is_file() {
-        return Err(not_regular(meta.file_type()));
-    }
-    let mut bytes =
-        Vec::with_capacity(usize::try_from(meta.len()).map_or(MAX_BYTES, |n| n.min(MAX_BYTES + 1)));
-    file.take(MAX_BYTES as u64 + 1)
-        .read_to_end(&mut bytes)
-        .map_err(unreadable)?;
+    let bytes = read_confined(base, written, "full description file", MAX_BYTES)?;
     let too_long = |n: String| {
         refused(
             format!(
@@ -177,4 +106,91 @@ pub(super) fn read(base: &Path, written: &str) -> Result<String, Refused> {
         return Err(too_long(n.to_string()));
     }
     Ok(text)
+}
+
+/// Reads the file `written` (relative to `base`, as for [`read`]) confined to the policy's
+/// directory tree, refusing anything but a regular file; at most `max_bytes + 1` bytes are read, so
+/// a caller sees a longer file as longer than `max_bytes`. `what` names the kind of file in messages.
+pub(super) fn read_confined(
+    base: &Path,
+    written: &str,
+    what: &str,
+    max_bytes: usize,
+) -> Result<Vec<u8>, Refused> {
+    let shown = written;
+    let unreadable_label = format!("unreadable {what}");
+    let rel = Path::new(written);
+    if rel.is_absolute() || rel.components().any(|c| matches!(c, Component::Prefix(_))) {
+        return Err(refused(
+            format!(
+                "`{shown}` is an absolute path; files named by the policy must be inside its repository"
+            ),
+            "absolute path",
+            INSIDE_HELP,
+        ));
+    }
+    let dir = if base.as_os_str().is_empty() {
+        Path::new(".")
+    } else {
+        base
+    };
+    let root = dir.canonicalize().map_err(|e| {
+        refused(
+            format!(
+                "cannot resolve the policy's directory `{}`: {e}",
+                dir.display()
+            ),
+            &unreadable_label,
+            "run vetted where the policy's directory is readable",
+        )
+    })?;
+    let joined: PathBuf = base.join(rel);
+    let resolved = joined.canonicalize().map_err(|e| {
+        refused(
+            format!("cannot read `{}`: {e}", joined.display()),
+            &unreadable_label,
+            "the path is relative to the policy file",
+        )
+    })?;
+    if !resolved.starts_with(&root) {
+        return Err(refused(
+            format!(
+                "`{shown}` resolves to `{}`, outside the policy's directory `{}`",
+                resolved.display(),
+                root.display()
+            ),
+            "outside the policy's directory",
+            INSIDE_HELP,
+        ));
+    }
+    let not_regular = |t: std::fs::FileType| {
+        refused(
+            format!("`{shown}` is {}, not a regular file", kind(t)),
+            "not a regular file",
+            format!("name a regular file (a {what} in the repository)"),
+        )
+    };
+    let unreadable = |e: std::io::Error| {
+        refused(
+            format!("cannot read `{}`: {e}", joined.display()),
+            &unreadable_label,
+            "the path is relative to the policy file",
+        )
+    };
+    let meta = std::fs::metadata(&resolved).map_err(unreadable)?;
+    if !meta.is_file() {
+        return Err(not_regular(meta.file_type()));
+    }
+    let file = open(&resolved).map_err(unreadable)?;
+    // The path may have been swapped between the check and the open: check what was opened.
+    let meta = file.metadata().map_err(unreadable)?;
+    if !meta.is_file() {
+        return Err(not_regular(meta.file_type()));
+    }
+    let mut bytes =
+        Vec::with_capacity(usize::try_from(meta.len()).map_or(max_bytes, |n| n.min(max_bytes + 1)));
+    file.take(max_bytes as u64 + 1)
+        .read_to_end(&mut bytes)
+        .map_err(unreadable)?;
+    Ok(bytes)
 }

@@ -2,7 +2,11 @@
 //! Cargo.lock for dependencies. This module owns the file format (reading with clear errors,
 //! deterministic writing), what the policy wants locked, which entries an update keeps or must
 //! resolve, and the `--locked` check. It does no I/O on the network: `vetted lock` resolves what
-//! [`LockUpdate::to_resolve`] lists and hands the digests back to [`LockUpdate::finish`].
+//! [`LockUpdate::to_resolve`] lists and hands the digests back to [`LockUpdate::finish`]. The one
+//! exception is its child [`verify`], the signature gate `vetted lock` runs on the new entries,
+//! which reads signatures through the registry client.
+pub mod verify;
+
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 use std::path::{Path, PathBuf};
@@ -46,6 +50,11 @@ pub struct LockedImage {
     /// The manifest's media type as the registry answered; absent for pins (never requested).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub media_type: Option<String>,
+    /// What verified the digest's signature when the mirror has `verify` (the policy verifier's
+    /// [`crate::model::Verify::id`], e.g. `key keys/upstream.pub sha256:<fingerprint>`); absent
+    /// without a signature gate.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub verified: Option<String>,
 }
 
 impl LockedImage {
@@ -180,6 +189,8 @@ pub struct Wanted {
     pub source: String,
     /// A digest pinned in the policy (`"1.27@sha256:..."`).
     pub pin: Option<String>,
+    /// The mirror's signature verifier ([`crate::model::Verify::id`]); `None`: no gate.
+    pub verifier: Option<String>,
 }
 
 impl Wanted {
@@ -209,6 +220,7 @@ pub fn wanted(policy: &Policy) -> Result<Vec<Wanted>, String> {
                 tag: tag.clone(),
                 source: source.clone(),
                 pin: pin.clone(),
+                verifier: mirror.verify.as_ref().map(crate::model::Verify::id),
             });
         }
     }
@@ -243,6 +255,18 @@ pub fn check_locked(policy: &Policy, lock: &Lockfile) -> Result<(), Vec<String>>
                         w.name(),
                         short(pin),
                         short(&e.digest)
+                    ));
+                }
+                if e.verified != w.verifier {
+                    let says = |v: &Option<String>| match v {
+                        Some(v) => format!("verified by {v}"),
+                        None => "no signature check".to_string(),
+                    };
+                    problems.push(format!(
+                        "{}: the policy wants {} but the lock records {}",
+                        w.name(),
+                        says(&w.verifier),
+                        says(&e.verified)
                     ));
                 }
             }
@@ -320,6 +344,17 @@ impl fmt::Display for LockChange {
     }
 }
 
+impl LockChange {
+    /// The entry it is about (`redis:7.2`).
+    pub fn name(&self) -> &str {
+        match self {
+            LockChange::Added { name, .. }
+            | LockChange::Updated { name, .. }
+            | LockChange::Removed { name } => name,
+        }
+    }
+}
+
 /// `sha256:0123456789ab`: the first 12 hex digits, as plans and messages show digests.
 pub fn short(digest: &str) -> String {
     crate::model::short_digest(digest)
@@ -355,6 +390,9 @@ pub fn begin_update(
                 media_type: existing
                     .filter(|e| &e.digest == pin)
                     .and_then(|e| e.media_type.clone()),
+                verified: existing
+                    .filter(|e| &e.digest == pin)
+                    .and_then(|e| e.verified.clone()),
             });
         } else if let Some(e) = existing.filter(|_| !upgrading) {
             kept.push(e.clone());
@@ -381,6 +419,7 @@ impl LockUpdate {
                 source: w.source,
                 digest: r.digest,
                 media_type: r.media_type,
+                verified: None,
             });
         }
         images.sort();
@@ -455,6 +494,7 @@ mirror = {{ from = "nginx", tags = ["1.27@{D3}"] }}
             source: source.into(),
             digest: digest.into(),
             media_type: Some("application/vnd.oci.image.index.v1+json".into()),
+            verified: None,
         }
     }
 

@@ -379,6 +379,47 @@ pub const MIRROR: &[Key] = &[
         required: false,
         doc: "Also copy cosign signatures, attestations and SBOMs.",
     },
+    Key {
+        name: "verify",
+        ty: Type::Table {
+            keys: VERIFY,
+            exclusive: &[
+                ["key", "identity"],
+                ["key", "issuer"],
+                ["key", "trusted_root"],
+            ],
+            together: &[&["identity", "issuer", "trusted_root"]],
+        },
+        required: false,
+        doc: "The signature gate: lock and apply refuse an upstream digest without a valid cosign signature by this key or keyless identity.",
+    },
+];
+
+pub const VERIFY: &[Key] = &[
+    Key {
+        name: "key",
+        ty: Type::Str(Text::Any),
+        required: false,
+        doc: "A cosign public key (PEM, ECDSA P-256), relative to the policy file and inside its repository.",
+    },
+    Key {
+        name: "identity",
+        ty: Type::Str(Text::Any),
+        required: false,
+        doc: "Keyless: the signing certificate's subject alternative name (email or URI), exactly.",
+    },
+    Key {
+        name: "issuer",
+        ty: Type::Str(Text::Any),
+        required: false,
+        doc: "Keyless: the OIDC issuer the certificate records, exactly.",
+    },
+    Key {
+        name: "trusted_root",
+        ty: Type::Str(Text::Any),
+        required: false,
+        doc: "Keyless: a Sigstore trusted_root.json (Fulcio CAs, Rekor keys), relative to the policy file and inside its repository; checked offline.",
+    },
 ];
 
 pub const SETTINGS: &[Key] = &[

@@ -31,6 +31,8 @@ use super::schema::{
 
 type Span = Option<Range<usize>>;
 
+mod verify;
+
 /// A string with where it was written.
 struct Spanned {
     value: String,

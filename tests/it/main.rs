@@ -29,6 +29,7 @@ mod sandbox_registry;
 mod saved;
 mod schema;
 mod screens;
+mod signatures;
 mod targets;
 mod token_kinds;
 mod untrusted;

@@ -185,6 +185,7 @@ pub fn router(app: Arc<App>) -> Router {
     let api = api
         .route("/_sandbox/state", get(control::state))
         .route("/_sandbox/registry", get(control::registry))
+        .route("/_sandbox/signing", get(control::signing))
         .route("/_sandbox/clock", post(control::advance_clock))
         .route(
             "/_sandbox/faults",

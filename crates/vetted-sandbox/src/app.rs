@@ -28,6 +28,8 @@ pub struct App {
     registry: std::sync::OnceLock<Arc<super::hubreg::RegistryLink>>,
     /// The registry half's counters (CDN, pull-limit front), for `GET /_sandbox/registry`.
     registry_observers: std::sync::OnceLock<super::RegistryObservers>,
+    /// The signing kit's public halves and images, for `GET /_sandbox/signing`.
+    signing: std::sync::OnceLock<serde_json::Value>,
 }
 
 /// Locks a mutex, recovering the data if a handler panicked while holding it.
@@ -54,6 +56,7 @@ impl App {
             base,
             registry: std::sync::OnceLock::new(),
             registry_observers: std::sync::OnceLock::new(),
+            signing: std::sync::OnceLock::new(),
         }
     }
 
@@ -65,6 +68,16 @@ impl App {
     /// Records the registry half's counters (once, at start).
     pub fn set_registry_observers(&self, observers: super::RegistryObservers) {
         let _ = self.registry_observers.set(observers);
+    }
+
+    /// Records the signing kit's description (once, at start).
+    pub fn set_signing(&self, description: serde_json::Value) {
+        let _ = self.signing.set(description);
+    }
+
+    /// The signing kit's description, when the sandbox runs a registry.
+    pub fn signing(&self) -> Option<&serde_json::Value> {
+        self.signing.get()
     }
 
     /// The registry half's counters, when the sandbox runs a registry.

@@ -39,6 +39,19 @@ pub async fn registry(State(app): State<Arc<App>>) -> Response {
     }
 }
 
+/// `GET /_sandbox/signing`: the public halves of the keys that signed the `signed/` images (the
+/// upstream key's PEM, the other key's, the keyless identity and issuer, the `trusted_root.json`)
+/// and those images' names; 404 without a registry.
+pub async fn signing(State(app): State<Arc<App>>) -> Response {
+    match app.signing() {
+        Some(s) => reply(StatusCode::OK, s.clone()),
+        None => reply(
+            StatusCode::NOT_FOUND,
+            json!({"detail": "this sandbox runs no registry"}),
+        ),
+    }
+}
+
 /// `GET /_sandbox/faults`
 pub async fn get_faults(State(app): State<Arc<App>>) -> Response {
     let state = lock(&app.faults);

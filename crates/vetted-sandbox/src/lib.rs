@@ -418,6 +418,13 @@ impl Sandbox {
             let seeded = push::push_images(process.url(), Some(&internal), &set)
                 .await
                 .map_err(|e| SandboxError::Registry(format!("seeding community images: {e:#}")))?;
+            // The signature gate's images, signed with keys made now (kit::signing).
+            let signing = kit::signing::SigningKit::generate().map_err(registry_err)?;
+            let signed = signing.images(IMAGE_SEED).map_err(registry_err)?;
+            push::push_images(process.url(), Some(&internal), &signed)
+                .await
+                .map_err(|e| SandboxError::Registry(format!("seeding signed images: {e:#}")))?;
+            sandbox.app.set_signing(signing.describe());
             let link =
                 hubreg::RegistryLink::new(process.url().clone(), issuer).map_err(registry_err)?;
             sandbox.app.set_registry(Arc::new(link));

@@ -124,7 +124,7 @@ impl Walker<'_> {
             (None, Some(f)) => match crate::policy::include::read(self.base, &f.value) {
                 Ok(text) => Some(text),
                 Err(r) => {
-                    self.err(f.span, r.message, r.label, Some(r.help));
+                    self.err(f.span, r.message, &r.label, Some(r.help));
                     None
                 }
             },
@@ -218,11 +218,13 @@ impl Walker<'_> {
         let signatures = self
             .bool(m, "signatures", &format!("{what}.signatures"))
             .unwrap_or(false);
+        let verify = self.mirror_verify(m, what);
         Some(Mirror {
             from: from?.value,
             tags: tags?,
             platforms,
             signatures,
+            verify,
         })
     }
 

@@ -8,6 +8,8 @@
 //!   anonymous; monolithic uploads from memory or streamed from a file; manifest digests checked).
 //! - [`registry`]: the `docker-registry` (CNCF distribution 2.8) launcher: token auth, htpasswd or
 //!   anonymous, optional blob redirects to a CDN, bounded readiness wait, killed on drop.
+//! - [`signing`]: real cosign signatures (a key, another key, keyless with a Fulcio-like CA and a
+//!   Rekor-like log key) for the signature-gate images, keys made at start.
 //! - Latency (and faults) in front of any registry or HTTP service: [`crate::proxy`].
 //!
 //! The product's own registry client (vetted's `src/registry`, the OCI copy engine) is kept apart
@@ -18,3 +20,4 @@ pub mod images;
 pub mod media;
 pub mod push;
 pub mod registry;
+pub mod signing;

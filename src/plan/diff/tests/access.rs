@@ -124,6 +124,7 @@ fn allowlist_rows_notes_and_access() {
         tags: BTreeMap::new(),
         platforms: None,
         signatures: false,
+        verify: None,
     });
     desired.repositories.insert("redis".into(), mirrored);
     let mut live = OrgState::empty("acme");
