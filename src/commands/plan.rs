@@ -1,5 +1,6 @@
 //! `vetted plan`: show what apply would change. Read-only against Docker Hub. With `--out`, also
-//! save the plan and its fingerprints for `vetted apply FILE` (src/plan/saved.rs).
+//! save the plan and its fingerprints for `vetted apply FILE` (src/plan/saved.rs). With
+//! `--snapshot FILE`, plans offline against a snapshot instead (src/commands/snapshot.rs).
 
 use crate::cli::PlanArgs;
 use crate::error::{Error, Outcome};
@@ -7,6 +8,10 @@ use crate::plan::saved::SavedPlan;
 use crate::settings::Settings;
 
 pub async fn run(args: &PlanArgs, settings: &Settings) -> Result<Outcome, Error> {
+    // Offline, against a snapshot (src/commands/snapshot.rs).
+    if let Some(snapshot) = &args.snapshot {
+        return super::snapshot::plan(args, settings, snapshot);
+    }
     let output = settings.output;
     let planned = super::load_and_plan(
         settings,

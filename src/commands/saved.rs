@@ -80,6 +80,7 @@ mod tests {
             }],
             notes: vec![],
             access: vec![],
+            snapshot: None,
             drift: Default::default(),
             api_calls: 3,
         };

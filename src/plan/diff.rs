@@ -88,6 +88,7 @@ pub fn diff(desired: &OrgState, live: &OrgState, opts: &DiffOptions) -> Plan {
         notes,
         api_calls: 0,
         access,
+        snapshot: None,
         drift: Default::default(),
     };
     set_drift(&mut plan, live, drift);

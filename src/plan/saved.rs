@@ -540,6 +540,7 @@ mod tests {
             }],
             notes: vec![],
             access: vec![],
+            snapshot: None,
             drift: Default::default(),
             api_calls: 3,
         };
@@ -753,6 +754,7 @@ mod compare_tests {
             notes: vec![],
             api_calls: 0,
             access: vec![],
+            snapshot: None,
             drift: Default::default(),
         }
     }

@@ -186,6 +186,13 @@ pub fn render(plan: &Plan, opts: &MarkdownOptions) -> String {
     // Always shown: the marker, the title and the summary line.
     let _ = writeln!(b.out, "{}", marker(&plan.org));
     let _ = writeln!(b.out, "### vetted plan for `{}`\n", escape(&plan.org));
+    if let Some(basis) = &plan.snapshot {
+        let _ = writeln!(
+            b.out,
+            "> **Offline plan**: {}.\n",
+            escape(&basis.describe(&plan.org))
+        );
+    }
     let _ = writeln!(b.out, "**{}**", summary_line(plan));
 
     // Deletions, always visible: as many as fit, then how many more.
@@ -318,6 +325,7 @@ mod tests {
             changes,
             notes,
             access: vec![],
+            snapshot: None,
             drift: Default::default(),
             api_calls: 7,
         }

@@ -408,6 +408,13 @@ fn action_color(a: Action) -> Color {
 pub fn text(plan: &Plan, opts: &RenderOptions) -> String {
     let mut out = String::new();
     let _ = writeln!(out, "Organization: {}", untrusted(&plan.org));
+    if let Some(basis) = &plan.snapshot {
+        let _ = writeln!(
+            out,
+            "Offline plan: {}.",
+            untrusted(&basis.describe(&plan.org))
+        );
+    }
     for ((action, kind), changes) in groups(plan) {
         let _ = writeln!(out, "\n{}", heading(action, kind));
         let mut table = Table::new();
@@ -555,6 +562,7 @@ mod tests {
                 message: "member not in the policy (left alone; set prune = true in [settings] to remove)".into(),
             }],
             api_calls: 7,
+            snapshot: None,
             drift: Default::default(),
             access: vec![
                 AccessChange {
@@ -593,6 +601,7 @@ mod tests {
             notes: vec![],
             api_calls: 3,
             access: Vec::new(),
+            snapshot: None,
             drift: Default::default(),
         }
     }

@@ -27,6 +27,7 @@ mod sandbox_registry;
 mod saved;
 mod schema;
 mod screens;
+mod snapshot;
 mod token_kinds;
 mod untrusted;
 mod workflows;
