@@ -355,6 +355,7 @@ mod tests {
             notes: vec![],
             api_calls: 0,
             access: Vec::new(),
+            snapshot: None,
             drift: Default::default(),
         }
     }

@@ -86,6 +86,12 @@ pub enum Command {
         after_help = "Examples:\n  vetted lock                    # lock what is not locked yet; keep the rest\n  vetted lock --upgrade          # re-resolve every tag\n  vetted lock --upgrade redis    # re-resolve the tags of one repository\n  vetted lock --locked           # CI: fail when vetted.lock is missing or out of date (offline)\n\nResolving uses HEAD requests, which do not count against Docker Hub pull limits."
     )]
     Lock(LockArgs),
+    /// Read the live organization as `plan` does and save it to a file (no secrets), for
+    /// `vetted plan --snapshot FILE` where no credentials are (pull requests from forks).
+    #[command(
+        after_help = "Examples:\n  vetted snapshot --out snapshot.json\n  vetted plan --snapshot snapshot.json   # offline: no Docker Hub or registry request\n\nThe snapshot holds what a plan of this policy reads (settings, members, teams, repositories,\ngrants, mirrored tags' digests) with a sha256 fingerprint; no token and no identity of the\ncredentials. A plan from a snapshot can never be applied: apply always reads the live organization."
+    )]
+    Snapshot(SnapshotArgs),
     /// Write a policy from the live organization, such that `vetted plan` on it shows no changes.
     #[command(
         after_help = "Examples:\n  vetted export --org acme                     # the policy on stdout\n  vetted export --org acme --out vetted.toml   # refuses to overwrite an existing file\n  vetted export --org acme --out vetted.toml --force\n\nReads every section (image access, members and invites, teams, repositories and their grants and\ntags); changes nothing. Mirrors cannot be inferred from the live organization: tags are listed in comments."
@@ -214,8 +220,29 @@ pub struct PlanArgs {
     /// large policy; not for routine use (docs/plan-and-apply.md, "Partial runs").
     #[arg(long = "target", value_name = "ADDRESS")]
     pub target: Vec<String>,
+    /// Plan offline against this snapshot (`vetted snapshot --out FILE`) instead of the live
+    /// organization: no Docker Hub or registry request, no credentials. Upstream digests come
+    /// from vetted.lock. Such a plan can never be applied (`--out` is refused).
+    #[arg(long, value_name = "FILE", conflicts_with = "target")]
+    pub snapshot: Option<PathBuf>,
     #[command(flatten)]
     pub markdown: MarkdownArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct SnapshotArgs {
+    #[command(flatten)]
+    pub policy: PolicyArgs,
+    #[command(flatten)]
+    pub hub: HubArgs,
+    #[command(flatten)]
+    pub registry: RegistryArgs,
+    /// Fail when vetted.lock is missing or does not match the policy (CI).
+    #[arg(long)]
+    pub locked: bool,
+    /// Where to write the snapshot (replaced when it exists).
+    #[arg(long, value_name = "FILE")]
+    pub out: PathBuf,
 }
 
 /// How `--format markdown` is cut to size.

@@ -43,6 +43,9 @@ pub enum Error {
     /// A saved plan file could not be read, written or understood.
     #[error(transparent)]
     SavedPlan(#[from] crate::plan::saved::SavedPlanError),
+    /// A snapshot (`vetted snapshot`, `plan --snapshot`) could not be read, written or used.
+    #[error(transparent)]
+    Snapshot(#[from] crate::snapshot::SnapshotError),
     /// The sandbox could not start or stopped with an error.
     #[error("sandbox: {0}")]
     Sandbox(String),

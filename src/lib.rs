@@ -4,9 +4,10 @@
 //! file per subcommand, `policy` loads and validates the TOML policy into a desired
 //! [`model::OrgState`], `hub` reads the live state and performs writes, `plan` diffs the two into pure
 //! data, `mirror` resolves mirrored images into the desired and live states (their tags), `render` turns a plan into
-//! text/JSON/markdown, `apply` executes a plan, `registry` is the OCI copy engine, `untrusted` escapes
-//! text vetted did not write (a leaf every layer that words a message uses). The modules import each
-//! other without a circle (`scripts/module-arrows.sh --check`). The local Docker Hub stand-in is its own crate,
+//! text/JSON/markdown, `apply` executes a plan, `registry` is the OCI copy engine, `snapshot` writes
+//! and reads snapshots of the live state (offline plans), `untrusted` escapes text vetted did not
+//! write (a leaf every layer that words a message uses). The modules import each other without a
+//! circle (`scripts/module-arrows.sh --check`). The local Docker Hub stand-in is its own crate,
 //! `vetted-sandbox` (crates/vetted-sandbox), which this crate uses only for `vetted sandbox`
 //! (default feature `sandbox`) and in its tests.
 
@@ -23,6 +24,7 @@ pub mod policy;
 pub mod registry;
 pub mod render;
 pub mod settings;
+pub mod snapshot;
 pub mod transport;
 pub mod untrusted;
 pub mod verify;

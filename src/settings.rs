@@ -78,6 +78,7 @@ pub fn resolve(cli: &Cli) -> Settings {
         Command::Apply(a) => (Some(&a.hub), Some(&a.registry)),
         Command::Doctor(a) => (Some(&a.hub), Some(&a.registry)),
         Command::Export(a) => (Some(&a.hub), None),
+        Command::Snapshot(a) => (Some(&a.hub), Some(&a.registry)),
         Command::Lock(a) => (None, Some(&a.registry)),
         _ => (None, None),
     };

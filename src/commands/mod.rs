@@ -12,6 +12,7 @@ mod sandbox;
 mod saved;
 mod schema;
 mod show;
+mod snapshot;
 mod validate;
 
 use std::path::Path;
@@ -40,6 +41,7 @@ pub fn run(cli: Cli, settings: &Settings) -> Result<Outcome, Error> {
         Command::Show(args) => show::run(&args, settings),
         Command::Lock(args) => block_on(lock::run(&args, settings)),
         Command::Export(args) => block_on(export::run(&args, settings)),
+        Command::Snapshot(args) => block_on(snapshot::run(&args, settings)),
         Command::Sandbox(args) => block_on(sandbox::run(&args)),
         Command::Doctor(args) => block_on(doctor::run(&args, settings)),
         // Offline: generated from the clap definition.
@@ -83,6 +85,9 @@ pub(crate) struct Planned {
     /// The live state as read, the mirrored repositories' tags included (what a saved plan's live
     /// fingerprint covers).
     pub live: OrgState,
+    /// The desired state with the mirrored tags resolved (what `vetted snapshot` records of
+    /// platform-filtered indexes).
+    pub desired: OrgState,
     pub plan: Plan,
     /// The registry client, when the policy mirrors images.
     pub registry: Option<RegistryClient>,
@@ -184,6 +189,8 @@ pub(crate) enum Estimate<'a> {
     /// Take them from a saved plan's rows with the same address (`apply PLAN`: no manifest GETs
     /// beyond the copies themselves).
     From(&'a Plan),
+    /// None: the rows keep 0 (`vetted snapshot`, which plans only to read what a plan reads).
+    Skip,
 }
 
 /// Resolves the mirrored images into the desired state and reads the organization's tags into the
@@ -223,6 +230,7 @@ async fn plan_loaded(loaded: Loaded, estimate: Estimate<'_>) -> Result<Planned, 
         match estimate {
             Estimate::Read => crate::mirror::estimate(registry, &mut plan.changes).await,
             Estimate::From(saved) => crate::plan::saved::take_estimates(&mut plan.changes, saved),
+            Estimate::Skip => {}
         }
         // The signature gate's verdict on each copy it covers (src/verify/).
         notes.extend(crate::verify::plan_notes(registry, &policy.desired, &plan.changes).await);
@@ -252,6 +260,7 @@ async fn plan_loaded(loaded: Loaded, estimate: Estimate<'_>) -> Result<Planned, 
         policy,
         client,
         live,
+        desired,
         plan,
         registry,
         pulls_remaining,

@@ -1,7 +1,8 @@
 //! `vetted plan`: show what apply would change. Read-only against Docker Hub. With `--out`, also
 //! save the plan and its fingerprints for `vetted apply FILE` (src/plan/saved.rs). When the policy's
 //! `[review] require_acknowledgement` lists a risk class the plan holds and `--acknowledge` does not
-//! name, the plan is shown and saved, then refused (exit 1); `apply` is not gated.
+//! name, the plan is shown and saved, then refused (exit 1); `apply` is not gated. With
+//! `--snapshot FILE`, plans offline against a snapshot instead (src/commands/snapshot.rs).
 
 use std::collections::BTreeSet;
 
@@ -12,6 +13,10 @@ use crate::plan::saved::SavedPlan;
 use crate::settings::Settings;
 
 pub async fn run(args: &PlanArgs, settings: &Settings) -> Result<Outcome, Error> {
+    // Offline, against a snapshot (src/commands/snapshot.rs).
+    if let Some(snapshot) = &args.snapshot {
+        return super::snapshot::plan(args, settings, snapshot);
+    }
     let output = settings.output;
     let planned = super::load_and_plan(
         settings,

@@ -86,6 +86,7 @@ mod tests {
             }],
             notes: vec![],
             access: vec![],
+            snapshot: None,
             drift: Default::default(),
             api_calls: 3,
         };

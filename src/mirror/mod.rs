@@ -5,7 +5,11 @@
 //! reading (HEAD requests, which Docker Hub does not count as pulls; manifest GETs only for
 //! platform-filtered mirrors); the copy rows follow from the diff (src/plan/images.rs).
 //! [`estimate`] fills the copy rows' display-only byte and manifest counts (manifest GETs).
+//! [`offline::resolve`] does what `resolve` does for the desired side without any request (plans
+//! from a snapshot).
 use std::collections::BTreeSet;
+
+pub mod offline;
 
 use futures::StreamExt;
 

@@ -97,6 +97,7 @@ pub fn diff(desired: &OrgState, live: &OrgState, opts: &DiffOptions) -> Plan {
         notes,
         api_calls: 0,
         access,
+        snapshot: None,
         drift: Default::default(),
         targets: opts.targets.names(),
     };

@@ -355,6 +355,34 @@ pub struct Plan {
     /// Changes outside them are neither planned nor shown ([`target`]).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub targets: Vec<String>,
+    /// Set when the plan was computed offline from a snapshot (`plan --snapshot`), not from the
+    /// live organization: such a plan is never saved for apply (src/commands/snapshot.rs).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub snapshot: Option<SnapshotBasis>,
+}
+
+/// The snapshot a plan was computed from (src/snapshot/).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SnapshotBasis {
+    /// When the snapshot was taken (RFC 3339, UTC), as it says.
+    pub taken_at: String,
+    /// Its age when the plan was made, in seconds.
+    pub age_seconds: u64,
+    /// The snapshot's fingerprint (`sha256:...`).
+    pub fingerprint: String,
+    /// The vetted that took it.
+    pub vetted_version: String,
+}
+
+impl SnapshotBasis {
+    /// "based on a snapshot of acme taken 3 h ago (2026-12-02T12:00:00Z)": for every renderer.
+    pub fn describe(&self, org: &str) -> String {
+        format!(
+            "based on a snapshot of {org} taken {} ago ({}), not on the live organization; it cannot be applied",
+            crate::snapshot::age_words(i64::try_from(self.age_seconds).unwrap_or(i64::MAX)),
+            self.taken_at
+        )
+    }
 }
 
 /// Drift the plan leaves alone because `prune` is off: live items the policy does not list (extra

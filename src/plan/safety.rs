@@ -276,6 +276,7 @@ mod tests {
             notes: vec![],
             api_calls: 0,
             access: Vec::new(),
+            snapshot: None,
             drift: Default::default(),
         }
     }

@@ -552,6 +552,7 @@ mod tests {
             }],
             notes: vec![],
             access: vec![],
+            snapshot: None,
             drift: Default::default(),
             api_calls: 3,
         };
@@ -767,6 +768,7 @@ mod compare_tests {
             notes: vec![],
             api_calls: 0,
             access: vec![],
+            snapshot: None,
             drift: Default::default(),
         }
     }

@@ -300,6 +300,7 @@ mod tests {
         crate::plan::diff::sort_changes(&mut changes, "acme");
         Plan {
             targets: Vec::new(),
+            snapshot: None,
             format_version: FORMAT_VERSION.into(),
             org: "acme".into(),
             changes,

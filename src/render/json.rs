@@ -66,4 +66,4 @@ pub fn kind_name(k: ResourceKind) -> &'static str {
 }
 
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;

@@ -188,6 +188,13 @@ pub fn render(plan: &Plan, opts: &MarkdownOptions) -> String {
     // Always shown: the marker, the title and the summary line.
     let _ = writeln!(b.out, "{}", marker(&plan.org));
     let _ = writeln!(b.out, "### vetted plan for `{}`\n", escape(&plan.org));
+    if let Some(basis) = &plan.snapshot {
+        let _ = writeln!(
+            b.out,
+            "> **Offline plan**: {}.\n",
+            escape(&basis.describe(&plan.org))
+        );
+    }
     let _ = writeln!(b.out, "**{}**", summary_line(plan));
     if plan.is_partial() {
         let targets: Vec<String> = plan.targets.iter().map(|t| code(t)).collect();

@@ -410,6 +410,13 @@ pub fn text(plan: &Plan, opts: &RenderOptions) -> String {
         let _ = writeln!(out, "Partial plan, --target {targets}");
         let _ = writeln!(out, "{}", wrap(&warning, opts.width, 0));
     }
+    if let Some(basis) = &plan.snapshot {
+        let _ = writeln!(
+            out,
+            "Offline plan: {}.",
+            untrusted(&basis.describe(&plan.org))
+        );
+    }
     for ((action, kind), changes) in groups(plan) {
         let _ = writeln!(out, "\n{}", heading(action, kind));
         let mut table = Table::new();

@@ -79,6 +79,7 @@ fn sample() -> Plan {
                     .into(),
         }],
         api_calls: 7,
+        snapshot: None,
         drift: Default::default(),
         access: vec![
             AccessChange {
@@ -118,6 +119,7 @@ fn empty() -> Plan {
         notes: vec![],
         api_calls: 3,
         access: Vec::new(),
+        snapshot: None,
         drift: Default::default(),
     }
 }

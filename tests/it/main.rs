@@ -30,6 +30,7 @@ mod saved;
 mod schema;
 mod screens;
 mod signatures;
+mod snapshot;
 mod targets;
 mod token_kinds;
 mod untrusted;

@@ -226,11 +226,12 @@ const FAKE_VETTED: &str = r#"#!/usr/bin/env bash
 printf '%s\n' "$*" >>"$FAKE_DIR/argv.log"
 [ -n "${DOCKERHUB_TOKEN:-}" ] && printf 'DOCKERHUB_TOKEN set\n' >>"$FAKE_DIR/env.log"
 sub=$1; shift
-policy=vetted.toml; out=""; format=text; upgrade=false; detailed=false; file=""; max=""
+policy=vetted.toml; out=""; format=text; upgrade=false; detailed=false; file=""; max=""; snap=""
 while [ $# -gt 0 ]; do
   case "$1" in
     --policy) policy=$2; shift ;;
     --out) out=$2; shift ;;
+    --snapshot) snap=$2; shift ;;
     --format) format=$2; shift ;;
     --max-chars) max=$2; shift ;;
     --upgrade) upgrade=true ;;
@@ -247,8 +248,12 @@ case "$sub" in
       key=lock-upgrade
       if [ -f "$FAKE_DIR/lock.new" ]; then cp "$FAKE_DIR/lock.new" "$(dirname "$policy")/vetted.lock"; fi
     else key=lock-locked; fi ;;
+  snapshot)
+    key=snapshot
+    if [ "$(cat "$FAKE_DIR/snapshot.rc" 2>/dev/null || echo 0)" = 0 ]; then printf '{"snapshot":"%s"}\n' "$(cat "$FAKE_DIR/snapshot-id" 2>/dev/null)" >"$out"; fi ;;
   plan)
-    if [ -n "$out" ]; then key=plan-save; printf '{"saved-plan":"%s"}\n' "$(cat "$FAKE_DIR/plan-id" 2>/dev/null)" >"$out"
+    if [ -n "$snap" ]; then key=plan-snapshot; cp "$snap" "$FAKE_DIR/planned-snapshot.json"
+    elif [ -n "$out" ]; then key=plan-save; printf '{"saved-plan":"%s"}\n' "$(cat "$FAKE_DIR/plan-id" 2>/dev/null)" >"$out"
     elif $detailed; then key=plan-drift
     else key=plan-$format; fi ;;
   show)
@@ -533,7 +538,7 @@ fn plan_posts_one_sticky_comment_and_updates_it() {
 }
 
 #[test]
-fn plan_on_a_fork_runs_the_offline_checks_only() {
+fn plan_on_a_fork_without_a_snapshot_runs_the_offline_checks_only() {
     let a = Action::new();
     a.event(&pr_event(true));
     let r = a.run("plan", "");
@@ -547,13 +552,23 @@ fn plan_on_a_fork_runs_the_offline_checks_only() {
     );
     assert!(output_has(&r, "mode=validate-only"), "{}", r.output);
     assert!(
-        r.summary.contains("comes from a fork") && r.summary.contains("no plan was computed"),
+        r.summary.contains("comes from a fork")
+            && r.summary.contains("no plan was computed")
+            && r.summary
+                .contains("no unexpired `vetted-snapshot` artifact"),
         "{}",
         r.summary
     );
-    assert!(
-        a.github.requests().is_empty(),
-        "a fork's run must not call the API"
+    let requests: Vec<String> = a
+        .github
+        .requests()
+        .iter()
+        .map(|r| format!("{} {}", r.method, r.path))
+        .collect();
+    assert_eq!(
+        requests,
+        ["GET /repos/acme/policy/actions/artifacts?name=vetted-snapshot&per_page=100"],
+        "a fork's run only looks for a snapshot"
     );
     assert!(
         !a.dir.path().join("fake/env.log").exists(),
@@ -1076,6 +1091,10 @@ fn apply_applies_the_plan_reviewed_on_the_merged_pull_request() {
             format!(
                 "apply --policy vetted.toml --yes --format json {}",
                 plan.display()
+            ),
+            format!(
+                "snapshot --policy vetted.toml --locked --out {}",
+                a.dir.path().join("tmp/vetted/snapshot.json").display()
             )
         ],
         "the reviewed plan is applied as it is: no new plan"
@@ -1405,7 +1424,11 @@ fn a_manual_run_applies_the_plan_its_plan_job_saved() {
         a.argv(),
         [
             format!("show {file} --format markdown --max-chars 1048576"),
-            format!("apply --policy vetted.toml --yes --format json {file}")
+            format!("apply --policy vetted.toml --yes --format json {file}"),
+            format!(
+                "snapshot --policy vetted.toml --locked --out {}",
+                a.dir.path().join("tmp/vetted/snapshot.json").display()
+            )
         ]
     );
     assert_eq!(
@@ -1472,11 +1495,17 @@ fn apply_fresh_plans_now_and_applies_that_plan() {
         "planned now: no review, nothing gated"
     );
     assert_eq!(
-        argv.last().unwrap(),
-        &format!(
+        argv[argv.len() - 2],
+        format!(
             "apply --policy vetted.toml --yes --format json {}",
             plan.display()
         )
+    );
+    assert!(
+        argv.last()
+            .unwrap()
+            .starts_with("snapshot --policy vetted.toml --locked --out "),
+        "{argv:?}"
     );
     assert_eq!(
         fs::read_to_string(a.dir.path().join("fake/applied.log")).unwrap(),
@@ -1542,6 +1571,11 @@ fn drift_opens_updates_and_closes_one_issue() {
         a.argv(),
         [
             "plan --policy vetted.toml --locked --format markdown --detailed-exitcode --drift --acknowledge privilege,exposure,destruction"
+                .to_string(),
+            format!(
+                "snapshot --policy vetted.toml --locked --out {}",
+                a.dir.path().join("tmp/vetted/snapshot.json").display()
+            )
         ]
     );
 
@@ -2015,6 +2049,328 @@ fn the_action_with_the_real_vetted_applies_the_reviewed_plan_once_and_reports_dr
             && body.contains("drift left alone"),
         "{body}"
     );
+    drop(s);
+
+    // The drift job saved a snapshot with the real vetted; a fork's pull request plans against it
+    // with the sandbox gone and no Docker Hub token, and gets a real plan in its comment.
+    assert!(
+        output_has(
+            &r,
+            &format!("snapshot-file={}", work.join("snapshot.json").display())
+        ),
+        "{}",
+        r.output
+    );
+    let snapshot = fs::read_to_string(work.join("snapshot.json")).unwrap();
+    assert!(!snapshot.contains(OWNER_TOKEN));
+    a.snapshot_artifact(
+        80,
+        "2026-12-02T08:00:00Z",
+        Origin::ThisRepository,
+        ".github/workflows/vetted-drift.yml",
+        "schedule",
+        "main",
+        &snapshot,
+    );
+    fs::write(
+        a.ws().join("vetted.toml"),
+        fs::read_to_string(a.ws().join("vetted.toml"))
+            .unwrap()
+            .replacen(
+                "[teams.platform]",
+                "[teams.contractors]\ndescription = \"From the fork\"\nmembers = []\n\n[teams.platform]",
+                1,
+            ),
+    )
+    .unwrap();
+    a.event(&pr_event(true));
+    // Docker Hub and the registry unreachable: nothing is read from them.
+    let offline: [(&str, &str); 4] = [
+        ("PATH", path.as_str()),
+        ("VETTED_HUB_URL", "http://127.0.0.1:9"),
+        ("VETTED_DOCKER_IO_REGISTRY", "http://127.0.0.1:9"),
+        ("NO_COLOR", "1"),
+    ];
+    let r = a.run_with("plan", "", &offline);
+    assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
+    assert!(output_has(&r, "mode=plan-from-snapshot"), "{}", r.output);
+    let s = a.github.state.lock().unwrap();
+    let comment = s
+        .comments
+        .iter()
+        .find(|c| c.2.contains("comes from a fork"))
+        .map(|c| c.2.clone())
+        .unwrap_or_default();
+    assert!(
+        comment.contains("**Offline plan**: based on a snapshot of acme taken")
+            && comment.contains("team contractors"),
+        "{comment}"
+    );
+}
+
+// ---------------------------------------------------------------------------------------------
+// Snapshots: drift and apply save one, fork pull requests plan against the newest
+
+impl Action {
+    /// A `vetted-snapshot` artifact holding `snapshot`, uploaded by a run of the workflow at
+    /// `path` on `event`, on `branch`, from this repository or a fork.
+    #[allow(clippy::too_many_arguments)]
+    fn snapshot_artifact(
+        &self,
+        id: u64,
+        created: &str,
+        origin: Origin,
+        path: &str,
+        event: &str,
+        branch: &str,
+        snapshot: &str,
+    ) {
+        let (head_repo, head_repository_id) = match origin {
+            Origin::ThisRepository => ("acme/policy", 500),
+            Origin::Fork => ("mallory/policy", 666),
+        };
+        let mut s = self.github.state.lock().unwrap();
+        s.runs.push(serde_json::json!({
+            "id": id + 90_000, "path": path, "event": event, "head_sha": HEAD_SHA,
+            "head_branch": branch,
+            "repository": {"full_name": "acme/policy"},
+            "head_repository": {"full_name": head_repo},
+            "pull_requests": []
+        }));
+        s.artifacts.push(serde_json::json!({
+            "id": id, "name": "vetted-snapshot", "expired": false, "created_at": created,
+            "workflow_run": {"id": id + 90_000, "repository_id": 500,
+                "head_repository_id": head_repository_id, "head_sha": HEAD_SHA}
+        }));
+        drop(s);
+        let zip = zip_of(&[("snapshot.json", snapshot.as_bytes())]);
+        self.github
+            .state
+            .lock()
+            .unwrap()
+            .artifact_zips
+            .insert(id, zip);
+    }
+}
+
+const DRIFT_WORKFLOW: &str = ".github/workflows/vetted-drift.yml";
+const APPLY_WORKFLOW: &str = ".github/workflows/vetted-apply.yml";
+
+#[test]
+fn drift_and_apply_save_a_snapshot_and_a_failed_one_fails_nothing() {
+    let a = Action::new();
+    a.event(&serde_json::json!({"schedule": "17 6 * * *"}));
+    a.canned("plan-drift", "No changes.\n", 0);
+    fs::write(a.dir.path().join("fake/snapshot-id"), "from-drift").unwrap();
+    let r = a.run("drift", DOCKER_SECRET);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let snap = a.dir.path().join("tmp/vetted/snapshot.json");
+    assert!(
+        output_has(&r, &format!("snapshot-file={}", snap.display()))
+            && output_has(&r, "snapshot-artifact=vetted-snapshot"),
+        "{}",
+        r.output
+    );
+    assert_eq!(
+        fs::read_to_string(&snap).unwrap(),
+        "{\"snapshot\":\"from-drift\"}\n"
+    );
+    assert!(
+        a.dir.path().join("fake/env.log").exists(),
+        "the snapshot reads with the token"
+    );
+
+    // vetted snapshot fails: the drift check still succeeds, and nothing is uploaded.
+    a.canned("snapshot", "", 1);
+    a.canned_err("snapshot", "error: HTTP 503\n::warning::forged\n");
+    let r = a.run("drift", DOCKER_SECRET);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert!(!r.output.contains("snapshot-file="), "{}", r.output);
+    assert!(!snap.exists());
+    assert!(
+        r.stderr
+            .contains("could not save a snapshot of the organization"),
+        "{}",
+        r.stderr
+    );
+    let quoted = commands_outside_stops(&r.stderr);
+    assert!(
+        quoted.iter().any(|q| q == "::warning::forged"),
+        "{quoted:?}"
+    );
+}
+
+#[test]
+fn a_fork_plans_against_the_newest_snapshot_of_the_drift_or_apply_workflow() {
+    let a = Action::new();
+    a.event(&pr_event(true));
+    // Newest first: a fork's run uploading a "snapshot", the plan workflow's, a push to another
+    // branch, a pull request run of the drift workflow (its file comes from the pull request):
+    // all refused. Then the apply workflow's on main (taken), and an older drift one.
+    let t = |h: u32| format!("2026-12-02T{h:02}:00:00Z");
+    a.snapshot_artifact(
+        61,
+        &t(12),
+        Origin::Fork,
+        DRIFT_WORKFLOW,
+        "schedule",
+        "main",
+        "{\"forged\":1}",
+    );
+    a.snapshot_artifact(
+        62,
+        &t(11),
+        Origin::ThisRepository,
+        PLAN_WORKFLOW,
+        "pull_request",
+        "feature",
+        "{\"plan\":1}",
+    );
+    a.snapshot_artifact(
+        63,
+        &t(10),
+        Origin::ThisRepository,
+        DRIFT_WORKFLOW,
+        "push",
+        "feature",
+        "{\"branch\":1}",
+    );
+    a.snapshot_artifact(
+        64,
+        &t(9),
+        Origin::ThisRepository,
+        DRIFT_WORKFLOW,
+        "pull_request",
+        "main",
+        "{\"pr\":1}",
+    );
+    a.snapshot_artifact(
+        65,
+        &t(8),
+        Origin::ThisRepository,
+        APPLY_WORKFLOW,
+        "push",
+        "main",
+        "{\"applied\":1}",
+    );
+    a.snapshot_artifact(
+        66,
+        &t(6),
+        Origin::ThisRepository,
+        DRIFT_WORKFLOW,
+        "schedule",
+        "main",
+        "{\"older\":1}",
+    );
+    a.canned(
+        "plan-snapshot",
+        "<!-- vetted:plan org=acme -->\n### vetted plan for `acme`\n\n> **Offline plan**: based on a snapshot of acme taken 3 h ago (2026-12-02T08:00:00Z), not on the live organization; it cannot be applied.\n\n**Plan: 1 to add, 0 to change, 0 to destroy.**\n",
+        0,
+    );
+    let r = a.run("plan", "");
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let snap = a.dir.path().join("tmp/vetted/snapshot.json");
+    assert_eq!(
+        a.argv(),
+        [
+            "validate --policy vetted.toml".to_string(),
+            "lock --policy vetted.toml --locked".to_string(),
+            format!(
+                "plan --policy vetted.toml --locked --format markdown --snapshot {}",
+                snap.display()
+            )
+        ],
+        "never --out: a plan from a snapshot is not saved for apply"
+    );
+    assert_eq!(
+        fs::read_to_string(a.dir.path().join("fake/planned-snapshot.json")).unwrap(),
+        "{\"applied\":1}",
+        "the apply workflow's snapshot on main, the newest acceptable one"
+    );
+    assert!(output_has(&r, "mode=plan-from-snapshot"), "{}", r.output);
+    assert!(output_has(&r, "snapshot-artifact=65"), "{}", r.output);
+    assert!(
+        !r.output.contains("artifact-name="),
+        "no plan artifact: {}",
+        r.output
+    );
+    assert!(
+        !a.dir.path().join("fake/env.log").exists(),
+        "no Docker Hub token on forks"
+    );
+    // The fork's own artifact is left out by the listing's filter; the others by their run.
+    for refused in ["62", "63", "64"] {
+        assert!(
+            r.stderr
+                .contains(&format!("snapshot artifact {refused} refused")),
+            "{refused}: {}",
+            r.stderr
+        );
+    }
+    let s = a.github.state.lock().unwrap();
+    assert_eq!(s.comments.len(), 1, "{:?}", s.comments);
+    let body = &s.comments[0].2;
+    assert!(
+        body.starts_with("<!-- vetted:plan org=acme -->\n> This pull request comes from a fork"),
+        "{body}"
+    );
+    assert!(
+        body.contains("taken 3 h ago")
+            && body.contains("artifact 65")
+            && body.contains("never applied"),
+        "{body}"
+    );
+    assert!(r.summary.contains("taken 3 h ago"), "{}", r.summary);
+    let writes: Vec<String> = s
+        .requests
+        .iter()
+        .filter(|r| r.method != "GET")
+        .map(|r| format!("{} {}", r.method, r.path))
+        .collect();
+    assert_eq!(writes, ["POST /repos/acme/policy/issues/7/comments"]);
+    // The fork's artifact was never downloaded, nor any refused one.
+    assert!(
+        s.requests
+            .iter()
+            .filter(|r| r.path.contains("/zip"))
+            .all(|r| r.path.contains("/artifacts/65/zip")),
+        "{:?}",
+        s.requests
+    );
+}
+
+#[test]
+fn a_fork_whose_snapshot_vetted_refuses_gets_the_offline_checks() {
+    let a = Action::new();
+    a.event(&pr_event(true));
+    a.snapshot_artifact(
+        70,
+        "2026-12-02T08:00:00Z",
+        Origin::ThisRepository,
+        DRIFT_WORKFLOW,
+        "schedule",
+        "main",
+        "{}",
+    );
+    a.canned("plan-snapshot", "", 1);
+    a.canned_err(
+        "plan-snapshot",
+        "error: the snapshot `snapshot.json` was changed after it was written\n",
+    );
+    let r = a.run("plan", "");
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert!(output_has(&r, "mode=validate-only"), "{}", r.output);
+    assert!(
+        r.summary.contains("vetted could not plan against it"),
+        "{}",
+        r.summary
+    );
+    assert!(
+        r.stderr.contains("was changed after it was written"),
+        "{}",
+        r.stderr
+    );
+    assert!(a.github.state.lock().unwrap().comments.is_empty());
 }
 
 mod review;

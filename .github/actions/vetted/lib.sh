@@ -76,6 +76,12 @@ vetted_show() {
 # apply FILE: applies exactly the saved plan; refuses when it is stale. stdout is the apply report
 # (docs/apply-json.md: one JSON document, however apply ends); the plan and progress go to stderr.
 vetted_apply_saved() { vetted_run apply --policy "$POLICY" --yes --format json "$1"; }
+# snapshot FILE: reads the live organization as plan does and saves it (no secrets, fingerprinted)
+# for fork pull requests' offline plans.
+vetted_snapshot() { vetted_run snapshot --policy "$POLICY" --locked --out "$1"; }
+# plan against a snapshot FILE, offline (no Docker Hub token needed): markdown with vetted's marker,
+# saying the snapshot's age. Never saved: a plan from a snapshot cannot be applied.
+vetted_plan_snapshot() { vetted_run plan --policy "$POLICY" --locked --format markdown --snapshot "$1"; }
 # drift check: exit 0 in sync, 2 drifted, anything else an error.
 vetted_plan_drift() { vetted_run plan --policy "$POLICY" --locked --format markdown --detailed-exitcode --drift --acknowledge "$ACK_ALL"; }
 

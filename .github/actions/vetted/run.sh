@@ -1,13 +1,15 @@
 #!/usr/bin/env bash
 # Entry point of the vetted action's shell step: `run.sh plan|apply|drift|update`.
 #   plan   (pull_request) validate, lock --locked, saved plan; sticky PR comment, job summary,
-#          plan files for the artifact. Fork pull requests (no secrets) get the offline checks only.
+#          plan files for the artifact. Fork pull requests (no secrets) get the offline checks and
+#          a plan against the newest snapshot the drift or apply workflow saved (never applied).
 #   apply  (push to main) finds the plan the merged pull request's plan job saved (its artifact),
 #          prints it to the job summary and applies exactly that plan; vetted refuses it when it
 #          went stale. The result comes from vetted's JSON apply report (apply.json). PLAN_SOURCE=file applies PLAN_FILE (a plan an earlier job of the run saved
 #          and the environment's reviewers approved); PLAN_SOURCE=fresh plans now and applies that.
 #   drift  (schedule) plan --detailed-exitcode --drift (drift left alone counts); opens/updates one
-#          issue, closes it when in sync.
+#          issue, closes it when in sync. Drift and apply also save a snapshot of the organization
+#          (the vetted-snapshot artifact) for fork pull requests.
 #   update (schedule) lock --upgrade; a branch and one pull request listing the moved digests.
 # Inputs come from the environment (set by action.yml): POLICY, WORK_DIR, PLAN_SOURCE, PLAN_FILE,
 # PULL_REQUEST, DRIFT_LABEL, UPDATE_BRANCH, BASE_BRANCH, FAIL_ON_DRIFT, plus GitHub's GITHUB_*
@@ -21,6 +23,8 @@ here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 POLICY="${POLICY:-vetted.toml}"
 PLAN_WORKFLOW="${PLAN_WORKFLOW:-.github/workflows/vetted-plan.yml}"
 PLAN_WORKFLOW="${PLAN_WORKFLOW#./}"
+SNAPSHOT_ARTIFACT="${SNAPSHOT_ARTIFACT:-vetted-snapshot}"
+SNAPSHOT_WORKFLOWS="${SNAPSHOT_WORKFLOWS:-.github/workflows/vetted-drift.yml .github/workflows/vetted-apply.yml}"
 [ -f "$POLICY" ] || die "policy file '$POLICY' not found (set the action's 'policy' input)"
 WORK_DIR="${WORK_DIR:-${RUNNER_TEMP:-/tmp}/vetted}"
 mkdir -p "$WORK_DIR"
@@ -82,6 +86,9 @@ mode_plan() {
   log_untrusted "$out"
 
   if is_fork_pr || [ -z "${DOCKERHUB_TOKEN:-}" ]; then
+    if $checks_ok && plan_from_snapshot "$number" "$marker"; then
+      return 0
+    fi
     set_output mode validate-only
     {
       printf '# vetted: validate-only\n\n'
@@ -90,8 +97,9 @@ mode_plan() {
       else
         printf 'No Docker Hub token is configured (DOCKERHUB_TOKEN), so the live organization was not read. '
       fi
-      printf 'Only the offline checks ran (`vetted validate`, `vetted lock --locked`); no plan was computed. '
-      printf 'A maintainer can push the branch to this repository to get the plan.\n\n'
+      printf 'Only the offline checks ran (`vetted validate`, `vetted lock --locked`); no plan was computed'
+      if $checks_ok; then printf ' (no snapshot of the organization to plan against: %s)' "$(cat "$WORK_DIR/snapshot.why" 2>/dev/null || printf 'none found')"; fi
+      printf '. A maintainer can push the branch to this repository to get the plan.\n\n'
       if $checks_ok; then printf 'Offline checks passed.\n'; else
         printf 'Offline checks **failed**:\n\n'
         fence "$out"
@@ -199,6 +207,109 @@ acknowledgement_notice() {
   printf 'lists a class of the changes under "Needs attention", so this check fails until a reviewer acknowledges them.\n\n'
   grep 'this plan needs acknowledgement' "$WORK_DIR/plan.err" >"$WORK_DIR/gate.txt" || true
   fence "$WORK_DIR/gate.txt"
+}
+
+# plan_from_snapshot NUMBER MARKER: the plan of a run without Docker Hub credentials (a fork's
+# pull request): against the newest snapshot the drift or apply workflow saved, offline. Posts it
+# as the sticky comment (where the token may: a fork's is read-only on public repositories, then
+# the job summary holds it) and writes the job summary. Returns 1, with the reason in
+# $WORK_DIR/snapshot.why, when there is no usable snapshot or vetted could not plan against it.
+plan_from_snapshot() {
+  local number=$1 marker=$2 artifact zip snap="$WORK_DIR/snapshot.json" rendered="$WORK_DIR/plan.md" body="$WORK_DIR/comment.md"
+  : >"$WORK_DIR/snapshot.why"
+  if ! have_github_token; then
+    printf 'GITHUB_TOKEN and GITHUB_REPOSITORY are needed to find it' >"$WORK_DIR/snapshot.why"
+    return 1
+  fi
+  artifact=$(snapshot_artifact) || {
+    printf 'the artifact listing could not be read' >"$WORK_DIR/snapshot.why"
+    return 1
+  }
+  if [ -z "$artifact" ]; then
+    printf 'no unexpired `%s` artifact from %s on the default branch' "$SNAPSHOT_ARTIFACT" "$SNAPSHOT_WORKFLOWS" >"$WORK_DIR/snapshot.why"
+    return 1
+  fi
+  zip="$WORK_DIR/snapshot.zip"
+  if ! gh_download "/repos/$GITHUB_REPOSITORY/actions/artifacts/$artifact/zip" "$zip" ||
+    ! extract_bounded "$zip" snapshot.json "$snap" "$SNAPSHOT_MAX_BYTES"; then
+    printf 'artifact %s could not be downloaded or holds no snapshot.json' "$artifact" >"$WORK_DIR/snapshot.why"
+    return 1
+  fi
+  if ! vetted_plan_snapshot "$snap" >"$rendered" 2>"$WORK_DIR/plan.err"; then
+    log_untrusted "$WORK_DIR/plan.err"
+    printf 'vetted could not plan against it (see the log)' >"$WORK_DIR/snapshot.why"
+    return 1
+  fi
+  log_untrusted "$WORK_DIR/plan.err"
+  set_output mode plan-from-snapshot
+  set_output snapshot-artifact "$artifact"
+  ARTIFACT="$SNAPSHOT_ARTIFACT"
+  # vetted's marker stays the first line; the explanation follows it.
+  if head -n 1 "$rendered" | grep -q '^<!-- vetted:plan'; then
+    marker=$(head -n 1 "$rendered")
+  fi
+  {
+    printf '%s\n' "$marker"
+    printf '> This pull request comes from a fork (or the run has no Docker Hub token), so this plan was computed '
+    printf 'offline against the snapshot of the organization the drift or apply workflow saved (artifact %s), ' "$artifact"
+    printf 'not the live organization. It is never applied: after the merge, the apply workflow plans against the live organization.\n\n'
+    if head -n 1 "$rendered" | grep -q '^<!-- vetted:plan'; then tail -n +2 "$rendered"; else cat "$rendered"; fi
+  } >"$body"
+  summary_write "$body"
+  if ! post_plan_comment "$number" "$marker" "$body"; then
+    log "could not post the plan comment (a fork's token is read-only on public repositories); the plan is in the job summary"
+  fi
+  printf '::notice::vetted: planned against a snapshot of the organization (no Docker Hub credentials for this pull request); see the job summary\n' >&2
+}
+
+# snapshot_artifact: prints the id of the newest unexpired SNAPSHOT_ARTIFACT artifact that a run of
+# one of SNAPSHOT_WORKFLOWS made on the repository's default branch, from this repository, on a
+# schedule, push or manual run. A pull request's run (a fork's among them) can upload an artifact of
+# that name, so the name alone proves nothing: the run says who made it. At most 20 candidates.
+snapshot_artifact() {
+  local candidates id run_id run path event default count=0
+  default=$(jq -r '.repository.default_branch // empty' "$GITHUB_EVENT_PATH" 2>/dev/null || true)
+  default="${default:-main}"
+  candidates=$(gh_api GET "/repos/$GITHUB_REPOSITORY/actions/artifacts?name=$(uri "$SNAPSHOT_ARTIFACT")&per_page=100" |
+    jq -r --arg n "$SNAPSHOT_ARTIFACT" \
+      '[.artifacts[]? | select(.name == $n and (.expired | not)
+          and .workflow_run.head_repository_id == .workflow_run.repository_id)]
+       | sort_by(.created_at) | reverse | .[] | "\(.id) \(.workflow_run.id)"') || return 1
+  while read -r id run_id; do
+    [ -n "$id" ] || continue
+    count=$((count + 1))
+    [ "$count" -le 20 ] || break
+    run=$(gh_api GET "/repos/$GITHUB_REPOSITORY/actions/runs/$(uri "$run_id")") || return 1
+    path=$(jq -r '(.path // "") | sub("@.*$"; "") | gsub("[^A-Za-z0-9._/-]"; "?")' <<<"$run")
+    event=$(jq -r '(.event // "") | gsub("[^a-z_]"; "?")' <<<"$run")
+    if ! printf ' %s ' "$SNAPSHOT_WORKFLOWS" | grep -qF " $path "; then
+      log "snapshot artifact $id refused: made by the workflow \`$path\` (run $run_id)"
+    elif [ "$event" != schedule ] && [ "$event" != push ] && [ "$event" != workflow_dispatch ]; then
+      log "snapshot artifact $id refused: made by a \`$event\` run (run $run_id)"
+    elif ! jq -e --arg repo "$GITHUB_REPOSITORY" --arg b "$default" \
+      '.repository.full_name == $repo and .head_repository.full_name == $repo and .head_branch == $b' \
+      <<<"$run" >/dev/null; then
+      log "snapshot artifact $id refused: made by a run on another branch or repository (run $run_id)"
+    else
+      printf '%s\n' "$id"
+      return 0
+    fi
+  done <<<"$candidates"
+}
+
+# save_snapshot: `vetted snapshot` into $WORK_DIR/snapshot.json for the vetted-snapshot artifact
+# (drift and apply jobs). A failure is logged, never fails the job.
+save_snapshot() {
+  local snap="$WORK_DIR/snapshot.json"
+  rm -f "$snap"
+  if vetted_snapshot "$snap" >"$WORK_DIR/snapshot.log" 2>&1; then
+    set_output snapshot-file "$snap"
+    set_output snapshot-artifact "$SNAPSHOT_ARTIFACT"
+  else
+    rm -f "$snap"
+    log "could not save a snapshot of the organization (fork pull requests keep the previous one):"
+  fi
+  log_untrusted "$WORK_DIR/snapshot.log"
 }
 
 # post_plan_comment NUMBER MARKER FILE: one sticky comment per pull request.
@@ -383,6 +494,8 @@ apply_plan_file() {
   APPLY_RC=0
   vetted_apply_saved "$plan" >"$WORK_DIR/apply.json" 2>"$WORK_DIR/apply.log" || APPLY_RC=$?
   log_untrusted "$WORK_DIR/apply.log"
+  # The organization as the apply left it (done, failed or refused), for fork pull requests.
+  save_snapshot
   status=$(apply_status "$WORK_DIR/apply.json")
   set_output apply-status "${status:-unknown}"
   [ -z "$status" ] || set_output apply-report "$WORK_DIR/apply.json"
@@ -460,6 +573,21 @@ report_on_pr() {
 
 short_sha() { printf '%s' "${1:0:12}"; }
 
+# The largest snapshot.json taken from an artifact (vetted reads none larger either).
+SNAPSHOT_MAX_BYTES=$((64 * 1024 * 1024))
+
+# extract_bounded ZIP NAME OUT MAX: like extract_member, refusing a member larger than MAX bytes.
+extract_bounded() {
+  local zip=$1 name=$2 out=$3 max=$4
+  if command -v unzip >/dev/null 2>&1; then
+    { unzip -p "$zip" "$name" 2>/dev/null || true; } | head -c "$((max + 1))" >"$out"
+  else
+    python3 -c 'import sys, zipfile; sys.stdout.buffer.write(zipfile.ZipFile(sys.argv[1]).open(sys.argv[2]).read(int(sys.argv[3]) + 1))' \
+      "$zip" "$name" "$max" >"$out" 2>/dev/null || true
+  fi
+  [ -s "$out" ] && [ "$(wc -c <"$out")" -le "$max" ]
+}
+
 # extract_member ZIP NAME OUT: writes the member NAME of ZIP to OUT (unzip, or Python's zipfile).
 extract_member() {
   local zip=$1 name=$2 out=$3
@@ -482,6 +610,7 @@ mode_drift() {
     0 | 2) ;;
     *) die "vetted plan failed (exit $rc)" ;;
   esac
+  save_snapshot
   have_github_token || die "GITHUB_TOKEN and GITHUB_REPOSITORY are needed to manage the drift issue"
   id=$(gh_api GET "/repos/$GITHUB_REPOSITORY/issues?state=open&labels=$(uri "$label")&per_page=100" |
     jq -r --arg m "$marker" '[.[] | select(.pull_request == null and ((.body // "") | startswith($m)))][0].number // empty')

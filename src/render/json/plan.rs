@@ -25,6 +25,20 @@ pub struct PlanDocument {
     /// The targets of a partial plan (`repositories.redis`, `teams.devs`...), sorted; empty for a
     /// whole plan.
     pub targets: Vec<String>,
+    /// Present only in a plan computed offline from a snapshot (`plan --snapshot`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub snapshot: Option<SnapshotDoc>,
+}
+
+/// The snapshot an offline plan was computed from.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct SnapshotDoc {
+    pub taken_at: String,
+    pub age_seconds: u64,
+    pub fingerprint: String,
+    pub vetted_version: String,
+    /// "based on a snapshot of acme taken 3 h ago (...)".
+    pub description: String,
 }
 
 /// The plan's counts.
@@ -269,6 +283,13 @@ pub fn plan_document(plan: &Plan) -> PlanDocument {
         },
         partial: plan.is_partial(),
         targets: plan.targets.clone(),
+        snapshot: plan.snapshot.as_ref().map(|b| SnapshotDoc {
+            taken_at: b.taken_at.clone(),
+            age_seconds: b.age_seconds,
+            fingerprint: b.fingerprint.clone(),
+            vetted_version: b.vetted_version.clone(),
+            description: b.describe(&plan.org),
+        }),
     }
 }
 

@@ -251,6 +251,7 @@ fn every_kind() -> Plan {
         }],
         api_calls: 12,
         access: access_changes(),
+        snapshot: None,
         drift: Drift {
             changes: vec![Change::Revoke {
                 repository: "api".into(),
@@ -294,6 +295,12 @@ fn alternatives() -> Plan {
         access: vec![],
         // A partial plan (`--target`).
         targets: vec!["repositories.api".into(), "teams.ops".into()],
+        snapshot: Some(crate::plan::SnapshotBasis {
+            taken_at: "2026-12-02T12:00:00Z".into(),
+            age_seconds: 10_800,
+            fingerprint: format!("sha256:{}", "ab".repeat(32)),
+            vetted_version: "0.1.0".into(),
+        }),
         drift: Drift {
             changes: vec![],
             access: vec![AccessChange {
@@ -315,7 +322,7 @@ fn plan_documents() -> Vec<String> {
 
 /// Every field path of a document with the JSON types seen there: `changes[type=grant].team:
 /// string`. Array elements share the path `[]`, or `[type=...]` for changes.
-fn shape(docs: &[String]) -> BTreeSet<String> {
+pub(crate) fn shape(docs: &[String]) -> BTreeSet<String> {
     fn walk(path: &str, v: &Value, out: &mut BTreeMap<String, BTreeSet<&'static str>>) {
         let ty = match v {
             Value::Null => "null",
@@ -365,6 +372,7 @@ fn recorded(name: &str, version: &str) -> Option<&'static str> {
     match (name, version) {
         ("plan", "1") => Some(include_str!("../../../docs/json-shapes/plan-v1.txt")),
         ("apply", "1") => Some(include_str!("../../../docs/json-shapes/apply-v1.txt")),
+        ("snapshot", "1") => Some(include_str!("../../../docs/json-shapes/snapshot-v1.txt")),
         _ => None,
     }
 }
@@ -372,7 +380,7 @@ fn recorded(name: &str, version: &str) -> Option<&'static str> {
 /// Fails when the document's shape differs from the one recorded for its format version: a field
 /// gone or retyped is incompatible (bump the version), a new field is compatible but must be
 /// recorded (and documented).
-fn assert_shape(name: &str, version: &str, docs: &[String]) {
+pub(crate) fn assert_shape(name: &str, version: &str, docs: &[String]) {
     let file = format!("docs/json-shapes/{name}-v{version}.txt");
     let Some(recorded) = recorded(name, version) else {
         panic!(

@@ -14,6 +14,7 @@ fn plan(changes: Vec<Change>, notes: Vec<Note>) -> Plan {
         changes,
         notes,
         access: vec![],
+        snapshot: None,
         drift: Default::default(),
         api_calls: 7,
     }
