@@ -146,7 +146,11 @@ struct Job<'a> {
     progress: &'a dyn Progress,
     image: String,
     report: Mutex<CopyReport>,
-    /// One lock per blob digest, so children of an index sharing a layer transfer it once.
+    /// Per blob digest of this image: a lock held while that blob is being put into the target,
+    /// around a flag set once it is there. Children of an index that share a layer thus transfer
+    /// it once (the others wait, then count it as skipped). `copy_blobs` inserts the digest
+    /// when it first adds the blob's size to the image's progress total, so a blob listed by
+    /// several manifests of the image is counted once.
     blob_locks: Mutex<HashMap<String, Arc<tokio::sync::Mutex<bool>>>>,
 }
 
