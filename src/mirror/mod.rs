@@ -5,6 +5,11 @@
 //! reading (HEAD requests, which Docker Hub does not count as pulls; manifest GETs only for
 //! platform-filtered mirrors); the copy rows follow from the diff (src/plan/images.rs).
 //! [`estimate`] fills the copy rows' display-only byte and manifest counts (manifest GETs).
+//! It also owns the Docker Hub pull accounting of mirroring: what one copy costs in pulls
+//! ([`pulls_of_copy`], the one place that rule lives) and what a plan's copies from Docker Hub
+//! sources cost together ([`docker_hub_pulls`]), which the plan notes beside the
+//! `ratelimit-remaining` the reads saw ([`Resolution::pulls_remaining`]) and apply checks before
+//! changing anything.
 use std::collections::BTreeSet;
 
 use futures::StreamExt;
