@@ -313,11 +313,18 @@ impl RegistryLink {
 
     /// Every tag of `repository` with its digest, sorted by name.
     pub async fn tags(&self, repository: &str) -> Result<Vec<RegistryTag>> {
+        use futures::StreamExt;
+        let names = self.tag_names(repository).await?;
+        // Eight manifest reads at once (the listing of a 50-tag repository is one answer).
+        let read: Vec<Result<Option<RegistryTag>>> = futures::stream::iter(names)
+            .map(|name| async move { self.tag(repository, &name).await })
+            .boxed()
+            .buffered(8)
+            .collect()
+            .await;
         let mut out = Vec::new();
-        for name in self.tag_names(repository).await? {
-            if let Some(t) = self.tag(repository, &name).await? {
-                out.push(t);
-            }
+        for t in read {
+            out.extend(t?);
         }
         Ok(out)
     }
