@@ -1,7 +1,9 @@
 //! Executes a plan: the only code path that writes to Docker Hub. Changes run in dependency order
 //! (settings, roles, teams, invites, team members, repositories, grants, image copies; then removals
-//! last, in reverse), each phase with bounded concurrency; image copies go through the registry copy
-//! engine ([`OrgWriter`]), at most `copy_parallelism` at once, after their repository exists. A
+//! last, in reverse), each phase with bounded concurrency; a repository's grants and image copies
+//! start as soon as that repository's own creation is done (one pipeline per repository, not a
+//! phase that waits for every repository); image copies go through the registry copy engine
+//! ([`OrgWriter`]), at most `copy_parallelism` at once. A
 //! failure skips only the changes that depend on it (a grant on a repository whose creation failed),
 //! every other change still runs, and the report says what was done, what failed and what was
 //! skipped. A re-run converges because the next plan is computed from the live state again.
@@ -251,6 +253,22 @@ impl Failed {
     }
 }
 
+/// The phases a repository's own changes start: its creation or update, then its grants and its
+/// image copies.
+const REPOSITORY_PHASE: u8 = 5;
+
+/// The repository a change of the repository pipeline belongs to (phases 5 to 7).
+fn pipeline_repository(change: &Change) -> Option<&str> {
+    match change {
+        Change::CreateRepository { repository, .. }
+        | Change::UpdateRepository { repository, .. }
+        | Change::Grant { repository, .. }
+        | Change::UpdateGrant { repository, .. }
+        | Change::CopyImage { repository, .. } => Some(repository),
+        _ => None,
+    }
+}
+
 /// Runs every change of `plan`, calling `on_result` as each one finishes.
 pub async fn apply<E: Executor>(
     executor: &E,
@@ -265,17 +283,31 @@ pub async fn apply<E: Executor>(
     let mut start = 0;
     while start < ordered.len() {
         let current = phase(ordered[start]);
+        let pipelined = (REPOSITORY_PHASE..=COPY_PHASE).contains(&current);
         let end = ordered[start..]
             .iter()
-            .position(|c| phase(c) != current)
+            .position(|c| {
+                if pipelined {
+                    phase(c) > COPY_PHASE
+                } else {
+                    phase(c) != current
+                }
+            })
             .map_or(ordered.len(), |n| start + n);
         let batch = &ordered[start..end];
         start = end;
-        let parallelism = if current == COPY_PHASE {
-            options.copy_parallelism.max(1)
-        } else {
-            options.parallelism.max(1)
-        };
+        if pipelined {
+            let results =
+                repositories(executor, plan, batch, options, &failed, &mut on_result).await;
+            for (change, result) in results {
+                if !matches!(result.status, Status::Done) {
+                    failed.record(change);
+                }
+                report.results.push(result);
+            }
+            continue;
+        }
+        let parallelism = options.parallelism.max(1);
 
         let mut runnable = Vec::new();
         for change in batch {
@@ -318,6 +350,119 @@ pub async fn apply<E: Executor>(
         report.results.extend(phase_results);
     }
     report
+}
+
+/// The repository changes, grants and image copies (phases 5 to 7) as one pipeline per
+/// repository: a repository's grants and copies start as soon as its own creation or update is
+/// done (a copy does not wait for every other repository, nor for grants), at most
+/// `parallelism` hub changes and `copy_parallelism` copies in flight across all repositories.
+/// A failed creation skips that repository's grants and copies only. The results come back in the
+/// order the phases would give: per phase, the skipped ones in plan order, then the others by
+/// address.
+async fn repositories<'p, E: Executor>(
+    executor: &E,
+    plan: &'p Plan,
+    batch: &[&'p Change],
+    options: ApplyOptions,
+    failed: &Failed,
+    on_result: &mut impl FnMut(&ChangeResult),
+) -> Vec<(&'p Change, ChangeResult)> {
+    use std::collections::BTreeMap;
+    use tokio::sync::Semaphore;
+
+    let hub_slots = Semaphore::new(options.parallelism.max(1));
+    let copy_slots = Semaphore::new(options.copy_parallelism.max(1));
+    // (phase, skipped first, plan index), the change, its result.
+    type Entry<'p> = ((u8, bool, usize), &'p Change, ChangeResult);
+    type Sink<'p, 'f> = (Vec<Entry<'p>>, &'f mut dyn FnMut(&ChangeResult));
+    let finished: Mutex<Sink<'p, '_>> = Mutex::new((Vec::new(), on_result));
+    let finish = |index: usize, change: &'p Change, status: Status| {
+        let skipped = matches!(status, Status::Skipped(_));
+        let result = ChangeResult {
+            address: change.address(&plan.org),
+            action: change.action(),
+            status,
+        };
+        if let Ok(mut f) = finished.lock() {
+            (f.1)(&result);
+            f.0.push(((phase(change), !skipped, index), change, result));
+        }
+    };
+    let run = |index: usize, change: &'p Change| {
+        let (hub_slots, copy_slots, finish) = (&hub_slots, &copy_slots, &finish);
+        async move {
+            if let Some(reason) = failed.blocks(change) {
+                finish(index, change, Status::Skipped(reason));
+                return false;
+            }
+            let slots = if phase(change) == COPY_PHASE {
+                copy_slots
+            } else {
+                hub_slots
+            };
+            let status = match slots.acquire().await {
+                Ok(_permit) => match executor.execute(&plan.org, change).await {
+                    Ok(()) => Status::Done,
+                    Err(e) => Status::Failed(e.to_string()),
+                },
+                Err(_) => Status::Failed("apply stopped".into()),
+            };
+            let ok = status == Status::Done;
+            finish(index, change, status);
+            ok
+        }
+    };
+
+    // Per repository: its own change(s) first, then what depends on it.
+    type Indexed<'p> = Vec<(usize, &'p Change)>;
+    let mut per_repository: BTreeMap<&str, (Indexed<'p>, Indexed<'p>)> = BTreeMap::new();
+    for (index, change) in batch.iter().enumerate() {
+        let Some(repository) = pipeline_repository(change) else {
+            continue;
+        };
+        let slot = per_repository.entry(repository).or_default();
+        if phase(change) == REPOSITORY_PHASE {
+            slot.0.push((index, *change));
+        } else {
+            slot.1.push((index, *change));
+        }
+    }
+    let pipelines = per_repository.into_values().map(|(own, dependants)| {
+        let run = &run;
+        let finish = &finish;
+        async move {
+            let mut created = true;
+            for (index, change) in own {
+                let ok = run(index, change).await;
+                if !ok && matches!(change, Change::CreateRepository { .. }) {
+                    created = false;
+                }
+            }
+            if !created {
+                for (index, change) in dependants {
+                    let reason = pipeline_repository(change)
+                        .map(|r| format!("repository {r} was not created"))
+                        .unwrap_or_default();
+                    finish(index, change, Status::Skipped(reason));
+                }
+                return;
+            }
+            futures::future::join_all(dependants.into_iter().map(|(i, c)| run(i, c))).await;
+        }
+    });
+    futures::future::join_all(pipelines).await;
+    let mut results = finished.into_inner().map(|f| f.0).unwrap_or_default();
+    results.sort_by(|a, b| {
+        let key = |e: &Entry<'_>| {
+            let (phase, ran, index) = e.0;
+            // Skipped ones in plan order, then the rest by address.
+            (phase, ran, if ran { 0 } else { index })
+        };
+        key(a)
+            .cmp(&key(b))
+            .then_with(|| a.2.address.cmp(&b.2.address))
+    });
+    results.into_iter().map(|(_, c, r)| (c, r)).collect()
 }
 
 #[cfg(test)]

@@ -172,8 +172,9 @@ pub struct RegistryArgs {
     /// sandbox prints its registry URL on its second line). Plain http only for loopback.
     #[arg(long, env = "VETTED_DOCKER_IO_REGISTRY", value_name = "URL")]
     pub docker_io_registry: Option<String>,
-    /// Images copied at once by apply.
-    #[arg(long, env = "VETTED_COPY_PARALLELISM", default_value_t = 8, value_parser = clap::value_parser!(u64).range(1..=32))]
+    /// Images copied at once by apply (the default measured in benches/mirror.rs:
+    /// docs/performance.md).
+    #[arg(long, env = "VETTED_COPY_PARALLELISM", default_value_t = 32, value_parser = clap::value_parser!(u64).range(1..=32))]
     pub copy_parallelism: u64,
     /// Seconds one manifest, token or registry API request may take, body included; its retries
     /// stop after five times that. Blob transfers may take longer but must keep moving.

@@ -65,7 +65,7 @@ impl Default for Limits {
     fn default() -> Self {
         Limits {
             hub_parallelism: 8,
-            copy_parallelism: 8,
+            copy_parallelism: 32,
         }
     }
 }
@@ -98,7 +98,7 @@ pub fn resolve(cli: &Cli) -> Settings {
         limits.hub_parallelism = usize::try_from(a.parallelism).unwrap_or(8);
     }
     if let Some(a) = registry_args {
-        limits.copy_parallelism = usize::try_from(a.copy_parallelism).unwrap_or(8);
+        limits.copy_parallelism = usize::try_from(a.copy_parallelism).unwrap_or(32);
     }
     Settings {
         output: Output::resolve(&cli.global),

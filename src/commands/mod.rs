@@ -212,13 +212,18 @@ async fn plan_loaded(loaded: Loaded, estimate: Estimate<'_>) -> Result<Planned, 
     let mut pulls_remaining = None;
     if let Some(registry) = &registry {
         status("Resolving mirrored images ...");
-        let resolution =
-            crate::mirror::resolve(registry, &policy, &lock_state, &mut desired, &mut live)
-                .await
-                .map_err(Error::Registry)?;
+        let resolution = crate::mirror::resolve(
+            registry,
+            &client,
+            &policy,
+            &lock_state,
+            &mut desired,
+            &mut live,
+        )
+        .await
+        .map_err(Error::Registry)?;
         notes = resolution.notes;
         pulls_remaining = resolution.pulls_remaining;
-        read_listed_tags(&client, &policy.desired, &mut live).await?;
     }
     let opts = DiffOptions {
         prune: policy.settings.prune,
@@ -266,36 +271,6 @@ async fn plan_loaded(loaded: Loaded, estimate: Estimate<'_>) -> Result<Planned, 
         pulls_remaining,
         hub_url,
     })
-}
-
-/// The tags of each mirrored repository that exists (the hub's tag listing, bounded by its page
-/// limit) into `live`, beside the mirrored tags the registry was asked for: how the diff finds tags
-/// pushed by hand. A tag the policy lists keeps what the registry said.
-async fn read_listed_tags(
-    client: &HubClient,
-    desired: &OrgState,
-    live: &mut OrgState,
-) -> Result<(), Error> {
-    for (name, repo) in &desired.repositories {
-        let Some(mirror) = &repo.mirror else { continue };
-        let Some(have) = live.repositories.get_mut(name) else {
-            continue;
-        };
-        let listed = client.read_tags(&desired.org, name).await?;
-        let tags = have.tags.get_or_insert_with(Default::default);
-        for (tag, digest) in listed {
-            if !mirror.tags.contains_key(&tag) {
-                tags.insert(
-                    tag,
-                    crate::model::Image {
-                        digest,
-                        source: None,
-                    },
-                );
-            }
-        }
-    }
-    Ok(())
 }
 
 /// Reads vetted.lock beside the policy. With `locked`, a missing or outdated lock is an error.

@@ -178,7 +178,18 @@ impl HubClient {
         org: &str,
         repo: &str,
     ) -> Result<std::collections::BTreeMap<String, String>, HubError> {
-        read::read_tags(self, org, repo).await
+        read::read_tags(self, org, repo, http::MAX_PAGES).await
+    }
+
+    /// [`Self::read_tags`] of a listing of at most `max_pages` pages (100 tags each): a longer
+    /// one is an error, for a caller that has a cheaper way to read a few tags.
+    pub async fn read_tags_within(
+        &self,
+        namespace: &str,
+        repo: &str,
+        max_pages: usize,
+    ) -> Result<std::collections::BTreeMap<String, String>, HubError> {
+        read::read_tags(self, namespace, repo, max_pages).await
     }
 
     /// Performs one change against `org`.

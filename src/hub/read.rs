@@ -293,23 +293,43 @@ async fn read_teams(
     Ok(teams.into_iter().collect())
 }
 
+/// The digest a tag of the tag listing points at, as the registry resolves the tag (the index
+/// digest of a multi-arch tag, the manifest digest of a single image); `None` when the entry has
+/// none in `sha256:<64 hex>` form. Unconfirmed: that Docker Hub's listing `digest` is that digest.
+/// The reference (reference/hub-api.md) lists a top-level `digest` beside the per-platform
+/// `images[].digest`, Docker's OpenAPI does not list it at all; what Hub's web UI and the
+/// community's tools show is the index digest there. This is the one place that relies on it:
+/// [`crate::mirror`] takes a listed digest for what a mirrored tag points at (an unlisted or
+/// digest-less tag is read from the registry instead), and the sandbox lists tags the same way.
+pub(crate) fn listed_digest(tag: &Value) -> Option<String> {
+    let d = str_field(tag, "digest")?;
+    let hex = d.strip_prefix("sha256:")?;
+    (hex.len() == 64
+        && hex
+            .bytes()
+            .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b)))
+    .then(|| d.to_string())
+}
+
 /// Tag name -> digest of every tag of `org/repo` (`GET /v2/namespaces/{org}/repositories/{repo}/tags`).
-/// A tag without a digest maps to an empty string.
+/// A tag without a usable digest ([`listed_digest`]) maps to an empty string.
+/// At most `max_pages` pages (100 tags each) are read: a longer listing is an error.
 pub(crate) async fn read_tags(
     client: &HubClient,
     org: &str,
     repo: &str,
+    max_pages: usize,
 ) -> Result<BTreeMap<String, String>, HubError> {
     let url = client.url(
         &["v2", "namespaces", org, "repositories", repo, "tags"],
         false,
     )?;
     let mut tags = BTreeMap::new();
-    for t in client.list_all(url.clone()).await? {
+    for t in client.list_pages(url.clone(), max_pages, false).await? {
         let Some(name) = str_field(&t, "name") else {
             return Err(shape_error(url.path(), "tag without name"));
         };
-        let digest = str_field(&t, "digest").unwrap_or("").to_string();
+        let digest = listed_digest(&t).unwrap_or_default();
         tags.insert(name.to_string(), digest);
     }
     Ok(tags)

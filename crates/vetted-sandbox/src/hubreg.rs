@@ -236,13 +236,24 @@ impl RegistryLink {
 
     /// One tag's manifest digest, media type and platforms; `None` when the tag does not exist.
     pub async fn tag(&self, repository: &str, tag: &str) -> Result<Option<RegistryTag>> {
+        let token = self.token(repository, &["pull"])?;
+        self.tag_with(repository, tag, &token).await
+    }
+
+    /// [`Self::tag`] with a pull token for `repository` already issued (one per listing).
+    async fn tag_with(
+        &self,
+        repository: &str,
+        tag: &str,
+        token: &str,
+    ) -> Result<Option<RegistryTag>> {
         let url = self
             .base
             .join(&format!("v2/{repository}/manifests/{tag}"))?;
         let resp = self
             .client
             .get(url)
-            .bearer_auth(self.token(repository, &["pull"])?)
+            .bearer_auth(token)
             .header(reqwest::header::ACCEPT, MANIFEST_TYPES.join(", "))
             .send()
             .await
@@ -313,11 +324,20 @@ impl RegistryLink {
 
     /// Every tag of `repository` with its digest, sorted by name.
     pub async fn tags(&self, repository: &str) -> Result<Vec<RegistryTag>> {
+        use futures::StreamExt;
+        let names = self.tag_names(repository).await?;
+        let token = self.token(repository, &["pull"])?;
+        let token = &token;
+        // Eight manifest reads at once, one token for all.
+        let read: Vec<Result<Option<RegistryTag>>> = futures::stream::iter(names)
+            .map(|name| async move { self.tag_with(repository, &name, token).await })
+            .boxed()
+            .buffered(8)
+            .collect()
+            .await;
         let mut out = Vec::new();
-        for name in self.tag_names(repository).await? {
-            if let Some(t) = self.tag(repository, &name).await? {
-                out.push(t);
-            }
+        for t in read {
+            out.extend(t?);
         }
         Ok(out)
     }

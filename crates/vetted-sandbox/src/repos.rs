@@ -330,11 +330,18 @@ fn tag_json(hub: &HubState, name: &str, t: &TagState) -> Value {
 
 /// A registry tag in the hub's tag shape (platform sizes are manifest sizes as the registry reports
 /// them; the id is the seed's for a seeded tag, else derived from the digest).
-fn registry_tag_json(hub: &HubState, r: &RepoState, t: &super::hubreg::RegistryTag) -> Value {
-    let id = r.tags.get(&t.name).map(|s| s.id).unwrap_or_else(|| {
-        let hex = t.digest.trim_start_matches("sha256:");
-        u64::from_str_radix(hex.get(..12).unwrap_or("0"), 16).unwrap_or(0)
-    });
+fn registry_tag_json(
+    hub: &HubState,
+    r: Option<&RepoState>,
+    t: &super::hubreg::RegistryTag,
+) -> Value {
+    let id = r
+        .and_then(|r| r.tags.get(&t.name))
+        .map(|s| s.id)
+        .unwrap_or_else(|| {
+            let hex = t.digest.trim_start_matches("sha256:");
+            u64::from_str_radix(hex.get(..12).unwrap_or("0"), 16).unwrap_or(0)
+        });
     let state = TagState {
         id,
         digest: t.digest.clone(),
@@ -349,7 +356,7 @@ fn registry_tag_json(hub: &HubState, r: &RepoState, t: &super::hubreg::RegistryT
                 size: *size,
             })
             .collect(),
-        last_updated: r.last_updated.clone(),
+        last_updated: r.map(|r| r.last_updated.clone()).unwrap_or_default(),
     };
     let mut v = tag_json(hub, &t.name, &state);
     if let Some(obj) = v.as_object_mut() {
@@ -363,13 +370,30 @@ fn registry_error(e: anyhow::Error) -> ApiError {
 }
 
 /// `GET|HEAD /v2/namespaces/{ns}/repositories/{repo}/tags`: from the registry when one runs, else
-/// the seed's tags.
+/// the seed's tags. Another namespace than the organization's (a community publisher's, as
+/// `docker.io/publisher/app` sources are in the sandbox) is listed from the registry to anyone,
+/// as Docker Hub lists public repositories; 404 when the registry has no tag there.
 pub async fn tags(
     State(app): State<Arc<App>>,
     Path((ns, repo)): Path<(String, String)>,
     caller: Caller,
     uri: Uri,
 ) -> Result<Response, ApiError> {
+    if let Some(link) = app.registry() {
+        let community = app.read(|hub| (!hub.is_org(&ns)).then(|| hub.clone()));
+        if let Some(hub) = community {
+            let name = format!("{}/{}", ns.to_lowercase(), repo);
+            let listed = link.tags(&name).await.map_err(registry_error)?;
+            if listed.is_empty() {
+                return Err(ApiError::not_found());
+            }
+            let items = listed
+                .iter()
+                .map(|t| registry_tag_json(&hub, None, t))
+                .collect();
+            return Ok(reply(StatusCode::OK, paginate(&app, &uri, items, 10)?));
+        }
+    }
     let (items, snapshot) = app.read(|hub| {
         let (r, _) = visible(hub, &ns, &repo, caller.0.as_ref())?;
         read_scope(caller.0.as_ref(), r, scope::TAG_READ)?;
@@ -389,7 +413,7 @@ pub async fn tags(
                 .await
                 .map_err(registry_error)?
                 .iter()
-                .map(|t| registry_tag_json(&hub, &r, t))
+                .map(|t| registry_tag_json(&hub, Some(&r), t))
                 .collect()
         }
         None => items,
@@ -416,7 +440,7 @@ pub async fn tag(
                 .await
                 .map_err(registry_error)?
                 .ok_or_else(ApiError::not_found)?;
-            registry_tag_json(&hub, &r, &t)
+            registry_tag_json(&hub, Some(&r), &t)
         }
         None => {
             let t = r.tags.get(&tag).ok_or_else(ApiError::not_found)?;

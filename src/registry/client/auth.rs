@@ -1,6 +1,7 @@
 //! Authentication against a registry: token scopes ([`Scope`]), the `WWW-Authenticate` challenge
 //! ([`parse_challenge`]), Basic credentials or a Bearer token from the realm the challenge names
-//! (one token for all the scopes a request needs, cached until shortly before it expires), which
+//! (one token for all the scopes a request needs, cached until shortly before it expires; once a
+//! host's challenge is known, the token for new scopes is asked for before the request), which
 //! realms receive a registry's credentials ([`realm_use`]), and what a refused login means.
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::time::{Duration, Instant};
@@ -397,10 +398,44 @@ impl RegistryClient {
                             CachedToken { token, expires },
                         );
                     }
+                    if let (Ok(mut c), Some(v)) = (
+                        self.challenges.lock(),
+                        headers.get(reqwest::header::WWW_AUTHENTICATE),
+                    ) {
+                        c.insert(host.clone(), v.clone());
+                    }
                     return Ok(());
                 }
                 Err(auth_err(format!("token service unavailable: {last}")))
             }
+        }
+    }
+
+    /// Asks for a token for `scopes` before the first request that needs it, when `reference`'s
+    /// host already answered with a Bearer challenge (a token for other scopes was issued): saves
+    /// the 401 round trip of each new repository. A failure is left to the usual challenge round.
+    pub(super) async fn prefetch_token(
+        &self,
+        reference: &Reference,
+        scopes: &[Scope],
+        scope_key: &str,
+    ) {
+        if self.cached_auth(reference, scope_key).is_some() {
+            return;
+        }
+        let known = self
+            .challenges
+            .lock()
+            .ok()
+            .and_then(|c| c.get(reference.api_host()).cloned());
+        let Some(challenge) = known else { return };
+        let mut headers = HeaderMap::new();
+        headers.insert(reqwest::header::WWW_AUTHENTICATE, challenge);
+        if let Err(e) = self
+            .authenticate(reference, scopes, scope_key, &headers)
+            .await
+        {
+            tracing::debug!(error = %e, "token asked for ahead of the request not issued");
         }
     }
 

@@ -124,6 +124,9 @@ pub struct RegistryClient {
     http: reqwest::Client,
     config: ClientConfig,
     tokens: Mutex<HashMap<(String, String), auth::CachedToken>>,
+    /// Host -> the Bearer challenge (`WWW-Authenticate`) it answered with, so a request for scopes
+    /// with no token yet asks the realm first instead of spending a round trip on a 401.
+    challenges: Mutex<HashMap<String, reqwest::header::HeaderValue>>,
     basic_hosts: Mutex<HashSet<String>>,
     ratelimit_remaining: AtomicU64,
     /// The registry that announced `ratelimit-remaining` (Docker Hub, or the sandbox's front).
@@ -156,6 +159,7 @@ impl RegistryClient {
             http,
             config,
             tokens: Mutex::new(HashMap::new()),
+            challenges: Mutex::new(HashMap::new()),
             basic_hosts: Mutex::new(HashSet::new()),
             ratelimit_remaining: AtomicU64::new(NO_RATELIMIT),
             ratelimit_registry: std::sync::OnceLock::new(),

@@ -81,6 +81,7 @@ impl RegistryClient {
             .map(Scope::param)
             .collect::<Vec<_>>()
             .join(" ");
+        self.prefetch_token(reference, &scopes, &scope_key).await;
         let started = Instant::now();
         let mut authed_once = false;
         let mut attempt = 0u32;

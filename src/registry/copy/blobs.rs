@@ -4,6 +4,7 @@
 //! sibling repository of the target registry), or else streamed GET -> PUT through
 //! [`verify_stream`]. The upload requests themselves are the client's
 //! ([`crate::registry::upload`]).
+use std::collections::hash_map::Entry;
 use std::sync::{Arc, Mutex};
 
 use futures::StreamExt;
@@ -19,14 +20,15 @@ impl Job<'_> {
     pub(super) async fn copy_blobs(&self, blobs: Vec<Descriptor>) -> Result<(), CopyError> {
         // Each blob joins the image's total once, however many of its manifests list it.
         let total = match self.blob_locks.lock() {
-            Ok(mut m) => blobs.iter().fold(0u64, |t, b| {
-                if m.contains_key(&b.digest) {
-                    t
-                } else {
-                    m.insert(b.digest.clone(), Arc::default());
-                    t.saturating_add(b.size)
-                }
-            }),
+            Ok(mut m) => blobs
+                .iter()
+                .fold(0u64, |t, b| match m.entry(b.digest.clone()) {
+                    Entry::Occupied(_) => t,
+                    Entry::Vacant(slot) => {
+                        slot.insert(Arc::default());
+                        t.saturating_add(b.size)
+                    }
+                }),
             Err(_) => 0,
         };
         self.progress.add_total(&self.image, total);

@@ -146,7 +146,11 @@ struct Job<'a> {
     progress: &'a dyn Progress,
     image: String,
     report: Mutex<CopyReport>,
-    /// One lock per blob digest, so children of an index sharing a layer transfer it once.
+    /// Per blob digest of this image: a lock held while that blob is being put into the target,
+    /// around a flag set once it is there. Children of an index that share a layer thus transfer
+    /// it once (the others wait, then count it as skipped). `copy_blobs` inserts the digest
+    /// when it first adds the blob's size to the image's progress total, so a blob listed by
+    /// several manifests of the image is counted once.
     blob_locks: Mutex<HashMap<String, Arc<tokio::sync::Mutex<bool>>>>,
 }
 
@@ -261,11 +265,41 @@ impl Job<'_> {
         }
     }
 
+    /// What the target's tag (or digest) points at now (`None`: missing).
+    async fn current(&self, tag_ref: &Reference) -> Result<Option<String>, CopyError> {
+        match self.client.resolve_scoped(tag_ref, &self.dst_scopes).await {
+            Ok(r) => Ok(Some(r.digest)),
+            Err(e) if e.status() == Some(404) => Ok(None),
+            Err(e) => Err(e.into()),
+        }
+    }
+
     async fn run(&self, tag: Option<&str>) -> Result<(), CopyError> {
-        let (bytes, header_type) = self
-            .client
-            .get_manifest_raw(self.source, &self.src_scopes)
-            .await?;
+        let tag_ref_of = |digest: &str| match tag {
+            Some(tag) => self.target.with_tag(tag),
+            None => self.target.with_digest(digest),
+        };
+        // A source named by digest, copied whole, has that digest in the target too: the target's
+        // two HEADs go out with the source manifest GET instead of after it (two round trips
+        // fewer per image; the GET's digest is still checked below).
+        let (fetched, early) = match (&self.options.platforms, &self.source.digest) {
+            (None, Some(digest)) => {
+                let tag_ref = tag_ref_of(digest);
+                let (fetched, current, has) = futures::join!(
+                    self.client.get_manifest_raw(self.source, &self.src_scopes),
+                    self.current(&tag_ref),
+                    self.target_has_manifest(digest),
+                );
+                (fetched, Some((digest.clone(), current?, has?)))
+            }
+            _ => (
+                self.client
+                    .get_manifest_raw(self.source, &self.src_scopes)
+                    .await,
+                None,
+            ),
+        };
+        let (bytes, header_type) = fetched?;
         let source_digest = manifest::sha256_digest(&bytes);
         if let Some(want) = &self.source.digest
             && want != &source_digest
@@ -296,21 +330,21 @@ impl Job<'_> {
             let digests = children.iter().map(|c| c.digest.clone()).collect();
             self.tally(|r| r.children = digests);
         }
-        let tag_ref = match tag {
-            Some(tag) => self.target.with_tag(tag),
-            None => self.target.with_digest(&digest),
-        };
-        let current = match self.client.resolve_scoped(&tag_ref, &self.dst_scopes).await {
-            Ok(r) => Some(r.digest),
-            Err(e) if e.status() == Some(404) => None,
-            Err(e) => return Err(e.into()),
+        let early = early.filter(|(d, _, _)| *d == digest);
+        let current = match &early {
+            Some((_, current, _)) => current.clone(),
+            None => self.current(&tag_ref_of(&digest)).await?,
         };
         if current.as_deref() == Some(digest.as_str()) {
             self.tally(|r| r.manifests_skipped += 1);
             return Ok(());
         }
+        let has = match early {
+            Some((_, _, has)) => has,
+            None => self.target_has_manifest(&digest).await?,
+        };
 
-        if !self.target_has_manifest(&digest).await? {
+        if !has {
             match parsed {
                 Parsed::Index { children } => {
                     let results: Vec<Result<(), CopyError>> = futures::stream::iter(children)
