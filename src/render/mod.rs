@@ -6,6 +6,7 @@
 
 mod access;
 pub mod doctor;
+pub mod facts;
 pub mod json;
 pub mod markdown;
 pub mod progress;
