@@ -2,6 +2,8 @@
 //! only: they do not count against Docker Hub pull limits) and write `vetted.lock` beside the
 //! policy. Entries still matching the policy are kept without a request unless `--upgrade` names
 //! them; `--locked` only checks, offline, that the lock is complete and current (for CI).
+//! `--report FILE` also writes what changed upstream for every tag that moved (the facts of
+//! `crate::mirror::facts`, rendered by `crate::render::facts`), within the facts' pull limits.
 
 use futures::StreamExt;
 
@@ -48,6 +50,7 @@ pub async fn run(args: &LockArgs, settings: &Settings) -> Result<Outcome, Error>
 
     let upgrade = upgrade_of(&policy, args.upgrade.as_deref())?;
     let update = lock::begin_update(&policy, old.as_ref(), &upgrade).map_err(Error::Lock)?;
+    let mut client = None;
     let resolved = if update.to_resolve.is_empty() {
         Vec::new()
     } else {
@@ -61,10 +64,34 @@ pub async fn run(args: &LockArgs, settings: &Settings) -> Result<Outcome, Error>
             .filter_map(|w| w.source_reference().ok().map(|r| r.registry))
             .collect();
         let (config, _) = settings.registry()?.client_config(&registries);
-        let client = RegistryClient::new(config).map_err(|e| Error::Usage(e.to_string()))?;
-        resolve_all(&client, &update.to_resolve).await?
+        let c = RegistryClient::new(config).map_err(|e| Error::Usage(e.to_string()))?;
+        let resolved = resolve_all(&c, &update.to_resolve).await?;
+        client = Some(c);
+        resolved
     };
     let (new, changes) = update.finish(resolved);
+    if let Some(report) = &args.report {
+        let moved = old
+            .as_ref()
+            .map(|old| crate::mirror::facts::moved_in_lock(old, &new, &policy))
+            .unwrap_or_default();
+        let facts = match (&client, moved.is_empty()) {
+            (Some(client), false) => {
+                super::status(&format!(
+                    "Reading what changed upstream for {} moved tag(s) ...",
+                    moved.len()
+                ));
+                crate::mirror::facts::read(client, &moved, &args.facts.limits()).await
+            }
+            _ => Vec::new(),
+        };
+        std::fs::write(report, crate::render::facts::report_markdown(&facts)).map_err(
+            |source| Error::Io {
+                context: format!("writing {}", report.display()),
+                source,
+            },
+        )?;
+    }
     let unchanged = std::fs::read_to_string(&path).is_ok_and(|t| t == new.render());
     if unchanged {
         super::status(&format!("{shown} is up to date"));

@@ -4,7 +4,10 @@
 //! and what the organization's tags point at now, written into the live ones. [`resolve`] does the
 //! reading (HEAD requests, which Docker Hub does not count as pulls; manifest GETs only for
 //! platform-filtered mirrors); the copy rows follow from the diff (src/plan/images.rs).
-//! [`estimate`] fills the copy rows' display-only byte and manifest counts (manifest GETs).
+//! [`estimate`] fills the copy rows' display-only byte and manifest counts (manifest GETs);
+//! [`facts`] reads what a reviewer needs to judge a tag that moved.
+pub mod facts;
+
 use std::collections::BTreeSet;
 
 use futures::StreamExt;
