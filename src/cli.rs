@@ -83,7 +83,7 @@ pub enum Command {
     Show(ShowArgs),
     /// Resolve every mirrored tag to its upstream digest and write vetted.lock beside the policy.
     #[command(
-        after_help = "Examples:\n  vetted lock                    # lock what is not locked yet; keep the rest\n  vetted lock --upgrade          # re-resolve every tag\n  vetted lock --upgrade redis    # re-resolve the tags of one repository\n  vetted lock --locked           # CI: fail when vetted.lock is missing or out of date (offline)\n\nResolving uses HEAD requests, which do not count against Docker Hub pull limits."
+        after_help = "Examples:\n  vetted lock                    # lock what is not locked yet; keep the rest\n  vetted lock --upgrade          # re-resolve every tag\n  vetted lock --upgrade redis    # re-resolve the tags of one repository\n  vetted lock --locked           # CI: fail when vetted.lock is missing or out of date (offline)\n  vetted lock --upgrade --report update.md   # and what changed upstream, for a pull request\n\nResolving uses HEAD requests, which do not count against Docker Hub pull limits. --report also\nreads platform manifests (a Docker Hub pull each), never below --facts-keep-pulls remaining."
     )]
     Lock(LockArgs),
     /// Read the live organization as `plan` does and save it to a file (no secrets), for
@@ -345,6 +345,35 @@ pub struct LockArgs {
     /// Change nothing: fail when vetted.lock is missing or does not match the policy (offline).
     #[arg(long)]
     pub locked: bool,
+    /// Also write, as markdown, what changed upstream for every tag that moved (created time, OCI
+    /// labels, platforms, sizes, layers, signature): the update pull request's body. Empty when no
+    /// tag moved.
+    #[arg(long, value_name = "FILE", conflicts_with = "locked")]
+    pub report: Option<PathBuf>,
+    #[command(flatten)]
+    pub facts: FactsArgs,
+}
+
+/// How much reading the facts of moved tags may cost (Docker Hub counts each platform manifest
+/// read as a pull; HEADs and config blobs are free).
+#[derive(Debug, Args)]
+pub struct FactsArgs {
+    /// The most moved tags whose facts are read per run; 0 reads none.
+    #[arg(long, value_name = "N", default_value_t = 10)]
+    pub facts_max_images: usize,
+    /// Docker Hub pulls the facts never spend: no platform manifest is read once the pulls
+    /// remaining are at or below N.
+    #[arg(long, value_name = "N", default_value_t = 10)]
+    pub facts_keep_pulls: u64,
+}
+
+impl FactsArgs {
+    pub fn limits(&self) -> crate::mirror::facts::FactsLimits {
+        crate::mirror::facts::FactsLimits {
+            max_images: self.facts_max_images,
+            keep_pulls: self.facts_keep_pulls,
+        }
+    }
 }
 
 #[derive(Debug, Args)]

@@ -2,6 +2,8 @@
 //! only: they do not count against Docker Hub pull limits) and write `vetted.lock` beside the
 //! policy. Entries still matching the policy are kept without a request unless `--upgrade` names
 //! them; `--locked` only checks, offline, that the lock is complete and current (for CI).
+//! `--report FILE` also writes what changed upstream for every tag that moved (the facts of
+//! `crate::mirror::facts`, rendered by `crate::render::facts`), within the facts' pull limits.
 
 use futures::StreamExt;
 
@@ -83,6 +85,31 @@ pub async fn run(args: &LockArgs, settings: &Settings) -> Result<Outcome, Error>
         .into_iter()
         .filter(|c| !refused.iter().any(|(name, _)| name == c.name()))
         .collect();
+    if let Some(report) = &args.report {
+        let moved = old
+            .as_ref()
+            .map(|old| crate::mirror::facts::moved_in_lock(old, &new, &policy))
+            .unwrap_or_default();
+        if reader.is_none() && !moved.is_empty() {
+            reader = Some(client()?);
+        }
+        let facts = match (&reader, moved.is_empty()) {
+            (Some(client), false) => {
+                super::status(&format!(
+                    "Reading what changed upstream for {} moved tag(s) ...",
+                    moved.len()
+                ));
+                crate::mirror::facts::read(client, &moved, &args.facts.limits()).await
+            }
+            _ => Vec::new(),
+        };
+        std::fs::write(report, crate::render::facts::report_markdown(&facts)).map_err(
+            |source| Error::Io {
+                context: format!("writing {}", report.display()),
+                source,
+            },
+        )?;
+    }
     let unchanged = std::fs::read_to_string(&path).is_ok_and(|t| t == new.render());
     if unchanged {
         super::status(&format!("{shown} is up to date"));

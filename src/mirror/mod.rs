@@ -4,7 +4,8 @@
 //! and what the organization's tags point at now, written into the live ones. [`resolve`] does the
 //! reading (HEAD requests, which Docker Hub does not count as pulls; manifest GETs only for
 //! platform-filtered mirrors); the copy rows follow from the diff (src/plan/images.rs).
-//! [`estimate`] fills the copy rows' display-only byte and manifest counts (manifest GETs).
+//! [`estimate`] fills the copy rows' display-only byte and manifest counts (manifest GETs);
+//! [`facts`] reads what a reviewer needs to judge a tag that moved.
 //! [`offline::resolve`] does what `resolve` does for the desired side without any request (plans
 //! from a snapshot).
 //! It also owns the Docker Hub pull accounting of mirroring: what one copy costs in pulls
@@ -14,6 +15,7 @@
 //! changing anything.
 use std::collections::BTreeSet;
 
+pub mod facts;
 pub mod offline;
 
 use futures::StreamExt;

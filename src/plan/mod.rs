@@ -6,6 +6,7 @@
 pub mod access;
 pub mod diff;
 pub mod estimate;
+pub mod facts;
 mod images;
 pub mod risk;
 pub mod safety;

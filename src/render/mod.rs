@@ -8,6 +8,7 @@
 mod access;
 pub mod attention;
 pub mod doctor;
+pub mod facts;
 pub mod json;
 pub mod markdown;
 pub mod progress;

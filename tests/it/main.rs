@@ -7,6 +7,7 @@ mod cli;
 mod completions;
 mod doctor;
 mod drift;
+mod facts;
 mod faults;
 mod harness;
 mod hub_echo;

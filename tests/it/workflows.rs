@@ -226,7 +226,7 @@ const FAKE_VETTED: &str = r#"#!/usr/bin/env bash
 printf '%s\n' "$*" >>"$FAKE_DIR/argv.log"
 [ -n "${DOCKERHUB_TOKEN:-}" ] && printf 'DOCKERHUB_TOKEN set\n' >>"$FAKE_DIR/env.log"
 sub=$1; shift
-policy=vetted.toml; out=""; format=text; upgrade=false; detailed=false; file=""; max=""; snap=""
+policy=vetted.toml; out=""; format=text; upgrade=false; detailed=false; file=""; max=""; snap=""; report=""
 while [ $# -gt 0 ]; do
   case "$1" in
     --policy) policy=$2; shift ;;
@@ -235,6 +235,7 @@ while [ $# -gt 0 ]; do
     --format) format=$2; shift ;;
     --max-chars) max=$2; shift ;;
     --upgrade) upgrade=true ;;
+    --report) report=$2; shift ;;
     --detailed-exitcode) detailed=true ;;
     --*) ;;
     *) file=$1 ;;
@@ -247,6 +248,7 @@ case "$sub" in
     if $upgrade; then
       key=lock-upgrade
       if [ -f "$FAKE_DIR/lock.new" ]; then cp "$FAKE_DIR/lock.new" "$(dirname "$policy")/vetted.lock"; fi
+      if [ -n "$report" ]; then cat "$FAKE_DIR/lock-report.md" >"$report" 2>/dev/null || : >"$report"; fi
     else key=lock-locked; fi ;;
   snapshot)
     key=snapshot
@@ -1764,9 +1766,19 @@ fn update_opens_one_pull_request_listing_the_changed_digests() {
     assert_eq!(r.code, 0, "{}", r.stderr);
     assert!(output_has(&r, "changed=false"), "{}", r.output);
     assert!(a.github.requests().is_empty());
-    assert_eq!(a.argv(), ["lock --policy vetted.toml --upgrade"]);
+    assert_eq!(a.argv().len(), 1);
+    assert!(
+        a.argv()[0].starts_with("lock --policy vetted.toml --upgrade --report "),
+        "{:?}",
+        a.argv()
+    );
 
-    // redis moved, alpine is new.
+    // redis moved, alpine is new; vetted's report of what changed upstream goes into the body.
+    fs::write(
+        a.dir.path().join("fake/lock-report.md"),
+        "### What changed upstream (1 tag(s))\n\n#### `redis:7.4` from `docker.io/library/redis`\n",
+    )
+    .unwrap();
     fs::write(
         a.dir.path().join("fake/lock.new"),
         lock_file(&[
@@ -1798,6 +1810,12 @@ fn update_opens_one_pull_request_listing_the_changed_digests() {
     );
     assert!(
         body.contains("- `alpine:3.20` added: sha256:dddddddddddd"),
+        "{body}"
+    );
+    assert!(
+        body.contains(
+            "sha256:cccccccccccc\n\n### What changed upstream (1 tag(s))\n\n#### `redis:7.4` from"
+        ),
         "{body}"
     );
     assert!(

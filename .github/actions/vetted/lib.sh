@@ -51,7 +51,9 @@ vetted_run() {
 
 vetted_validate() { vetted_run validate --policy "$POLICY"; }
 vetted_lock_check() { vetted_run lock --policy "$POLICY" --locked; }
-vetted_lock_upgrade() { vetted_run lock --policy "$POLICY" --upgrade; }
+# lock --upgrade REPORT: re-resolves every tag and writes what changed upstream for each moved tag
+# (markdown: created, labels, platforms, sizes, layers, signature; empty when none moved) to REPORT.
+vetted_lock_upgrade() { vetted_run lock --policy "$POLICY" --upgrade --report "$1"; }
 # plan FILE [CLASSES]: computes the plan against the live organization and saves it (with the
 # fingerprint of policy, lock and live state) for `apply`; CLASSES (privilege,exposure,destruction)
 # are acknowledged for the policy's [review] require_acknowledgement.

@@ -710,12 +710,14 @@ lock_changes() {
 }
 
 mode_update() {
-  local lock before changes branch base marker body req number title
+  local lock before facts changes branch base marker body req number title
   lock="$(dirname "$POLICY")/vetted.lock"
   before="$WORK_DIR/vetted.lock.before"
   if [ -f "$lock" ]; then cp "$lock" "$before"; else : >"$before"; fi
   # To stderr, where the stop-commands markers are.
-  vetted_lock_upgrade >&2 || die "vetted lock --upgrade failed"
+  facts="$WORK_DIR/facts.md"
+  : >"$facts"
+  vetted_lock_upgrade "$facts" >&2 || die "vetted lock --upgrade failed"
   if cmp -s "$before" "$lock"; then
     set_output changed false
     printf '# vetted update check\n\nvetted.lock is up to date: no upstream tag moved.\n' >"$WORK_DIR/summary.md"
@@ -739,6 +741,10 @@ mode_update() {
     printf '`vetted lock --upgrade` found upstream tags that moved. Merging mirrors these digests; '
     printf 'review each one (release notes, scan results) before approving.\n\n'
     cat "$changes"
+    if [ -s "$facts" ]; then
+      printf '\n'
+      cat "$facts"
+    fi
   } >"$WORK_DIR/update.full.md"
   truncate_to "$WORK_DIR/update.full.md" "$BODY_LIMIT" "> **Truncated**: see the diff of vetted.lock." >"$body"
   summary_write "$WORK_DIR/update.full.md"

@@ -187,6 +187,59 @@ impl RegistryProc {
         (d, vec![a, b], unique.len())
     }
 
+    /// Pushes (or moves `tag` to) an image built exactly as described: per platform
+    /// (`os/arch[/variant]`) its layers' contents, each config with `created` and `labels`; an
+    /// index (OCI) when there are several platforms. Deterministic: the same description gives the
+    /// same digests. Returns the top manifest's digest.
+    pub async fn push_described(
+        &self,
+        repo: &str,
+        tag: &str,
+        platforms: &[(&str, Vec<Vec<u8>>)],
+        created: &str,
+        labels: &serde_json::Value,
+    ) -> String {
+        let format = Format::oci(true);
+        let mut children = Vec::new();
+        for (key, layers) in platforms {
+            let parts: Vec<&str> = key.split('/').collect();
+            let platform = Platform::new(parts[0], parts[1], parts.get(2).copied());
+            let mut descs = Vec::new();
+            for l in layers {
+                let d = self.push_blob(repo, l).await;
+                descs.push(descriptor(format.layer(), &d, l.len() as u64));
+            }
+            let mut config = serde_json::json!({
+                "os": parts[0], "architecture": parts[1], "created": created,
+                "config": {"Labels": labels},
+                "rootfs": {"type": "layers", "diff_ids": []},
+            });
+            if let Some(v) = parts.get(2) {
+                config["variant"] = serde_json::json!(v);
+            }
+            let config = serde_json::to_vec(&config).unwrap();
+            let cfg = self.push_blob(repo, &config).await;
+            let manifest = image_manifest(
+                format,
+                descriptor(format.config(), &cfg, config.len() as u64),
+                descs,
+            );
+            children.push((platform, manifest));
+        }
+        if children.len() == 1 {
+            let (_, m) = children.remove(0);
+            return self.push_manifest(repo, tag, &m.media_type, &m.data).await;
+        }
+        for (_, m) in &children {
+            self.push_manifest(repo, &m.digest, &m.media_type, &m.data)
+                .await;
+        }
+        let refs: Vec<(Platform, &Blob)> = children.iter().map(|(p, m)| (p.clone(), m)).collect();
+        let index = index_manifest(format, &refs);
+        self.push_manifest(repo, tag, &index.media_type, &index.data)
+            .await
+    }
+
     /// The sha256 of the manifest `skopeo inspect --raw` reads for `repo:tag` (an independent client).
     pub fn skopeo_digest(&self, repo: &str, tag: &str) -> Option<String> {
         let mut cmd = Command::new("/usr/bin/skopeo");
