@@ -9,7 +9,7 @@
 
 use std::fmt::Write as _;
 
-use crate::plan::facts::{FactsDiff, ImageFacts, LabelRow, Signature, Skipped};
+use crate::plan::facts::{FactsDiff, ImageFacts, LabelRow, Layers, Signature, Skipped};
 
 /// The most characters of one remote value shown (a label, a created time, a platform).
 pub const MAX_VALUE_CHARS: usize = 200;
@@ -84,6 +84,17 @@ fn label_markdown(key: &str, value: &str) -> String {
         return format!("[{}]({link})", code(&link));
     }
     code(value)
+}
+
+/// The layers line, in words, for both renderers.
+fn layers_text(l: &Layers) -> String {
+    format!(
+        "{} shared, {} changed ({} new, {} gone)",
+        l.shared,
+        l.added + l.removed,
+        l.added,
+        l.removed
+    )
 }
 
 /// What the signature verdict says, in words.
@@ -215,14 +226,7 @@ pub fn markdown_one(d: &FactsDiff) -> String {
         out.push_str("- platforms: the same\n");
     }
     if let Some(l) = d.layers() {
-        let _ = writeln!(
-            out,
-            "- layers: {} shared, {} changed ({} new, {} gone)",
-            l.shared,
-            l.added + l.removed,
-            l.added,
-            l.removed
-        );
+        let _ = writeln!(out, "- layers: {}", layers_text(&l));
     }
     let _ = writeln!(
         out,
@@ -322,14 +326,7 @@ pub fn text_one(d: &FactsDiff) -> String {
         );
     }
     if let Some(l) = d.layers() {
-        let _ = writeln!(
-            out,
-            "  layers:    {} shared, {} changed ({} new, {} gone)",
-            l.shared,
-            l.added + l.removed,
-            l.added,
-            l.removed
-        );
+        let _ = writeln!(out, "  layers:    {}", layers_text(&l));
     }
     let _ = writeln!(
         out,
