@@ -8,7 +8,8 @@ use std::collections::BTreeSet;
 
 use crate::cli::PlanArgs;
 use crate::error::{Error, Outcome};
-use crate::plan::risk::{Risk, unacknowledged};
+use crate::model::Risk;
+use crate::plan::risk::unacknowledged;
 use crate::plan::saved::SavedPlan;
 use crate::settings::Settings;
 

@@ -41,7 +41,7 @@ pub struct Policy {
 /// `apply` is not gated: it applies what was merged.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Review {
-    pub require_acknowledgement: std::collections::BTreeSet<crate::plan::risk::Risk>,
+    pub require_acknowledgement: std::collections::BTreeSet<crate::model::Risk>,
     /// Checked by the GitHub action, which then passes `--acknowledge`.
     pub ack_label: Option<String>,
 }

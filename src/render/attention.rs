@@ -9,8 +9,9 @@
 
 use std::fmt::Write as _;
 
+use crate::model::Risk;
 use crate::model::Role;
-use crate::plan::risk::{Reachable, Risk, image_access_loosened, newly_reachable, risk};
+use crate::plan::risk::{Reachable, image_access_loosened, newly_reachable, risk};
 use crate::plan::{Change, Plan};
 
 /// The changes that need attention, grouped by class in [`Risk::NEEDS_ATTENTION`]'s order (plan

@@ -57,7 +57,13 @@ fn corpus() -> Vec<(String, String)> {
         .map(|e| e.unwrap().path())
         .filter(|p| p.extension().is_some_and(|e| e == "rs"))
         .collect();
-    sources.push(root.join("src/policy/tests.rs"));
+    // The policy's unit tests, one file per topic.
+    sources.extend(
+        std::fs::read_dir(root.join("src/policy/tests"))
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .filter(|p| p.extension().is_some_and(|e| e == "rs")),
+    );
     sources.sort();
     for file in &sources {
         let text = std::fs::read_to_string(file).unwrap();

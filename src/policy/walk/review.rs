@@ -4,7 +4,7 @@
 use toml_edit::TableLike;
 
 use super::{Walker, backticked, suggest};
-use crate::plan::risk::Risk;
+use crate::model::Risk;
 use crate::policy::Review;
 use crate::policy::schema::{ACKNOWLEDGEABLE, LABEL_MAX, REVIEW as REVIEW_KEYS};
 
@@ -75,7 +75,7 @@ impl Walker<'_> {
 mod tests {
     use std::path::Path;
 
-    use crate::plan::risk::Risk;
+    use crate::model::Risk;
     use crate::policy::{PolicyError, parse};
 
     fn errors(source: &str) -> String {
