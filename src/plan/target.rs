@@ -208,6 +208,12 @@ impl Targets {
             .contains(&Target::Repository(repository.to_string()))
     }
 
+    /// Whether a partial run covers this repository's vetted.lock entries (`--locked` checks only
+    /// those): every repository without targets, else only the targeted ones.
+    pub fn covers_lock_of(&self, repository: &str) -> bool {
+        self.is_empty() || self.repository(repository)
+    }
+
     /// Whether any team (or the members, which place invites into teams) is targeted: effective
     /// access through team membership then needs every repository's grants.
     pub fn membership(&self) -> bool {
