@@ -114,7 +114,8 @@ pub(crate) async fn load_and_plan(
 /// With targets, the policy's desired state is restricted to them before anything is read
 /// ([`Targets::restrict`]): the live state is read for what they need, images resolved for their
 /// repositories only, and an address that names nothing in the policy or the organization is an
-/// error before any plan is made. vetted.lock is checked against the whole policy.
+/// error before any plan is made. vetted.lock is checked (`--locked`) only for the targeted
+/// repositories: an untargeted repository's entries are neither checked nor read upstream.
 async fn load(
     settings: &Settings,
     policy_path: &Path,
@@ -122,11 +123,12 @@ async fn load(
     targets: &[String],
 ) -> Result<Loaded, Error> {
     let mut policy = crate::policy::load(policy_path)?;
-    let lock_state = lock_state(&policy, locked)?;
     let targets =
         Targets::parse(targets, &policy.desired.org).map_err(|e| Error::Usage(e.to_string()))?;
     let whole = policy.desired.clone();
     policy.desired = targets.restrict(&whole);
+    // After the restriction: the lock is checked for what this run mirrors.
+    let lock_state = lock_state(&policy, locked, &targets)?;
     let config = settings.hub()?;
     let hub_url = config.base_url.clone();
     let registries = crate::mirror::registries(&policy.desired);
@@ -274,7 +276,11 @@ async fn plan_loaded(loaded: Loaded, estimate: Estimate<'_>) -> Result<Planned, 
 }
 
 /// Reads vetted.lock beside the policy. With `locked`, a missing or outdated lock is an error.
-fn lock_state(policy: &Policy, locked: bool) -> Result<crate::mirror::LockState, Error> {
+fn lock_state(
+    policy: &Policy,
+    locked: bool,
+    targets: &Targets,
+) -> Result<crate::mirror::LockState, Error> {
     use crate::policy::lock;
     let path = lock::path_for(&policy.path);
     let shown = path.display();
@@ -288,7 +294,12 @@ fn lock_state(policy: &Policy, locked: bool) -> Result<crate::mirror::LockState,
             "{shown} does not exist and --locked requires it; run `vetted lock` and commit {shown}"
         ))),
         None => Ok(crate::mirror::LockState::Missing),
-        Some(lock) => {
+        Some(mut lock) => {
+            // A partial run (`--target`) keeps only the targeted repositories' entries, as
+            // `policy.desired` keeps only their repositories: an entry of an untargeted
+            // repository is neither checked nor read.
+            lock.images
+                .retain(|e| targets.covers_lock_of(&e.repository));
             let problems = lock::check_locked(policy, &lock).err().unwrap_or_default();
             if locked && !problems.is_empty() {
                 return Err(Error::Lock(format!(

@@ -9,6 +9,7 @@ use crate::cli::{PlanArgs, SnapshotArgs};
 use crate::error::{Error, Outcome};
 use crate::plan::SnapshotBasis;
 use crate::plan::diff::DiffOptions;
+use crate::plan::target::Targets;
 use crate::settings::Settings;
 use crate::snapshot::{Snapshot, SnapshotError, SnapshotFile};
 
@@ -47,7 +48,7 @@ pub fn plan(args: &PlanArgs, settings: &Settings, path: &Path) -> Result<Outcome
         ));
     }
     let policy = crate::policy::load(&args.policy.policy)?;
-    let lock_state = super::lock_state(&policy, args.locked)?;
+    let lock_state = super::lock_state(&policy, args.locked, &Targets::default())?;
     let snapshot = crate::snapshot::read(path)?;
     let shown = path.display().to_string();
     snapshot.check_org(&shown, &policy.desired.org)?;

@@ -412,3 +412,78 @@ mirror = { from = "nginx", tags = ["1.27"] }
     );
     assert_eq!(code, 0, "converged:\n{out}");
 }
+
+#[test]
+fn locked_under_target_checks_only_the_targeted_lock_entries() {
+    let seed = format!(
+        r#"
+org = "acme"
+
+[users.alice]
+
+[[credentials]]
+identifier = "alice"
+secret = "{OWNER_TOKEN}"
+kind = "password"
+
+[members]
+alice = "owner"
+"#
+    );
+    let sb = Sandbox::start_with_registry(&seed, &[]);
+    let both = r#"
+org = "acme"
+
+[repositories.redis]
+mirror = { from = "bitnami/redis", tags = ["7.2"] }
+
+[repositories.nginx]
+mirror = { from = "nginx", tags = ["1.27"] }
+"#;
+    sb.write_policy("vetted.toml", both);
+    let (code, out, err) = run(&sb, &["lock"]);
+    assert_eq!(code, 0, "{out}\n{err}");
+    // nginx gains a tag the lock lacks: its entries are out of date, redis's are current.
+    sb.write_policy(
+        "vetted.toml",
+        &both.replace(r#"tags = ["1.27"]"#, r#"tags = ["1.27", "1.26"]"#),
+    );
+    let (code, _, err) = run(&sb, &["plan", "--locked"]);
+    assert_eq!(code, 1, "the whole policy's lock is out of date: {err}");
+    assert!(
+        err.contains("nginx:1.26 is mirrored by the policy but not locked"),
+        "{err}"
+    );
+    let (code, json, err) = run(
+        &sb,
+        &[
+            "plan",
+            "--locked",
+            "--format",
+            "json",
+            "--target",
+            "repositories.redis",
+        ],
+    );
+    assert_eq!(code, 0, "only redis's entries are checked: {err}");
+    assert!(!err.contains("nginx"), "{err}");
+    let doc: Value = serde_json::from_str(&json).unwrap();
+    assert!(!doc.to_string().contains("nginx"), "{doc}");
+    // Targeting nginx checks its entries and fails before any change.
+    let (code, _, err) = run(
+        &sb,
+        &[
+            "apply",
+            "--yes",
+            "--locked",
+            "--target",
+            "repositories.nginx",
+        ],
+    );
+    assert_eq!(code, 1, "{err}");
+    assert!(
+        err.contains("nginx:1.26 is mirrored by the policy but not locked"),
+        "{err}"
+    );
+    assert!(sb.state()["repositories"].get("nginx").is_none());
+}
