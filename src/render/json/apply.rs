@@ -108,7 +108,7 @@ pub struct ApplyFacts<'a> {
 
 /// The apply report of `apply`.
 pub fn apply_document(facts: &ApplyFacts<'_>) -> ApplyDocument {
-    use crate::render::untrusted_lines;
+    use crate::render::{untrusted, untrusted_lines};
     let plan = facts.plan;
     // Each result's kind, by address: one pass over the changes, not one per result.
     // The first change with an address gives its kind.
@@ -135,7 +135,7 @@ pub fn apply_document(facts: &ApplyFacts<'_>) -> ApplyDocument {
                         }
                     };
                     ResultDoc {
-                        address: untrusted_lines(&r.address).into_owned(),
+                        address: untrusted(&r.address).into_owned(),
                         action: action_name(r.action),
                         kind: kind_of(&r.address),
                         status,
@@ -190,7 +190,8 @@ pub fn apply_document(facts: &ApplyFacts<'_>) -> ApplyDocument {
                 .map(|c| PlannedChange {
                     action: action_name(c.action()),
                     kind: kind_name(c.kind()),
-                    address: c.address(&p.org),
+                    // One line, escaped as each result's address is, so the two match.
+                    address: untrusted(&c.address(&p.org)).into_owned(),
                 })
                 .collect(),
         }),

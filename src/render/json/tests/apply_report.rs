@@ -148,3 +148,42 @@ fn apply_documents() -> Vec<String> {
 fn the_apply_report_keeps_the_shape_of_its_format_version() {
     assert_shape("apply", APPLY_FORMAT_VERSION, &apply_documents());
 }
+
+#[test]
+fn a_hostile_address_is_escaped_alike_in_the_plan_and_the_results() {
+    let hostile = "api\u{1b}[2J\nrepository acme/forged";
+    let mut plan = every_kind();
+    plan.changes = vec![Change::Revoke {
+        repository: hostile.into(),
+        team: "qa".into(),
+        permission: Permission::Write,
+    }];
+    let address = plan.changes[0].address("acme");
+    let report = ApplyReport {
+        results: vec![ChangeResult {
+            address: address.clone(),
+            action: Action::Delete,
+            status: Status::Done,
+        }],
+    };
+    let doc: serde_json::Value = serde_json::from_str(&apply_json(&ApplyFacts {
+        end: ApplyEnd::Ok,
+        exit_code: 0,
+        plan: Some(&plan),
+        file: None,
+        report: Some(&report),
+        copy: &copy(),
+    }))
+    .unwrap();
+    let planned = doc["plan"]["changes"][0]["address"].as_str().unwrap();
+    let result = doc["results"][0]["address"].as_str().unwrap();
+    assert_eq!(planned, result, "a change and its result carry one address");
+    assert!(
+        !planned.contains('\u{1b}') && !planned.contains('\n'),
+        "{planned:?}"
+    );
+    assert_eq!(
+        doc["results"][0]["kind"], "grant",
+        "the kind is found by the raw address"
+    );
+}
