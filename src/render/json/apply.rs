@@ -36,6 +36,10 @@ pub struct ApplyDocument {
 pub struct AppliedPlan {
     /// The saved plan file as given on the command line; null for a plan computed by this apply.
     pub file: Option<String>,
+    /// A partial apply (`--target`): only the changes within `targets` were planned and applied.
+    pub partial: bool,
+    /// The targets of a partial apply, sorted, as the JSON plan gives them; empty for a whole one.
+    pub targets: Vec<String>,
     pub summary: PlanSummary,
     pub changes: Vec<PlannedChange>,
 }
@@ -183,6 +187,8 @@ pub fn apply_document(facts: &ApplyFacts<'_>) -> ApplyDocument {
             file: facts
                 .file
                 .map(|f| untrusted_lines(&f.display().to_string()).into_owned()),
+            partial: p.is_partial(),
+            targets: p.targets.clone(),
             summary: plan_summary(p),
             changes: p
                 .changes

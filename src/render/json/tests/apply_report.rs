@@ -187,3 +187,18 @@ fn a_hostile_address_is_escaped_alike_in_the_plan_and_the_results() {
         "the kind is found by the raw address"
     );
 }
+
+#[test]
+fn a_partial_apply_says_so_with_its_targets() {
+    let mut plan = every_kind();
+    let whole: serde_json::Value = serde_json::from_str(&incomplete(&plan)).unwrap();
+    assert_eq!(whole["plan"]["partial"], false);
+    assert_eq!(whole["plan"]["targets"], serde_json::json!([]));
+    plan.targets = vec!["repositories.redis".into(), "teams.devs".into()];
+    let doc: serde_json::Value = serde_json::from_str(&incomplete(&plan)).unwrap();
+    assert_eq!(doc["plan"]["partial"], true);
+    assert_eq!(
+        doc["plan"]["targets"],
+        serde_json::json!(["repositories.redis", "teams.devs"])
+    );
+}
