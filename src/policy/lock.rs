@@ -48,6 +48,9 @@ pub struct LockedImage {
     /// The upstream manifest (or index) digest.
     pub digest: String,
     /// The manifest's media type as the registry answered; absent for pins (never requested).
+    /// Recorded for the reviewer of a lock diff (a tag that turns from a multi-platform index
+    /// into a single manifest shows here) and never read back: the digest alone decides what is
+    /// mirrored, and the copy reads the media type from the registry again.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub media_type: Option<String>,
     /// What verified the digest's signature when the mirror has `verify` (the policy verifier's
