@@ -38,9 +38,11 @@ pub(super) fn parse(path: &str, bytes: &[u8]) -> Result<Snapshot, SnapshotError>
         path: path.to_string(),
         message,
     };
-    // serde_json's errors say line and column, never the text around them.
-    let value: serde_json::Value =
-        serde_json::from_slice(bytes).map_err(|e| invalid(e.to_string()))?;
+    // serde's errors say line and column, but name an unknown field or variant as written in the
+    // file: escaped to one line.
+    let serde =
+        |e: serde_json::Error| invalid(crate::untrusted::untrusted(&e.to_string()).into_owned());
+    let value: serde_json::Value = serde_json::from_slice(bytes).map_err(serde)?;
     let version = match value.get("format_version") {
         Some(serde_json::Value::String(v)) => v.clone(),
         Some(_) => return Err(invalid("format_version must be a string".into())),
@@ -83,7 +85,7 @@ pub(super) fn parse(path: &str, bytes: &[u8]) -> Result<Snapshot, SnapshotError>
             actual,
         });
     }
-    let file: SnapshotFile = serde_json::from_value(value).map_err(|e| invalid(e.to_string()))?;
+    let file: SnapshotFile = serde_json::from_value(value).map_err(serde)?;
     if file.org.is_empty() || file.org.len() > 255 || file.org.chars().any(char::is_control) {
         return Err(invalid("org is not an organization name".into()));
     }

@@ -239,6 +239,19 @@ fn hostile_values_are_refused_even_with_a_matching_fingerprint() {
     }
 }
 
+/// serde names an unknown field as written: a field name from the file must not start a line of
+/// its own (a workflow command) nor carry an escape sequence into the message.
+#[test]
+fn an_unknown_field_name_is_escaped_in_the_error() {
+    let mut v: serde_json::Value = serde_json::from_str(&written().render()).unwrap();
+    v["state"]["x\n::error::pwned\u{1b}[2J"] = 1.into();
+    let err = read::parse("s.json", &signed(v)).unwrap_err().to_string();
+    assert!(err.contains("unknown field"), "{err}");
+    assert!(!err.contains("\n::error::"), "{err}");
+    assert!(!err.contains('\u{1b}'), "{err}");
+    assert!(err.contains("x\\n::error::pwned\\u{1b}[2J"), "{err}");
+}
+
 #[test]
 fn an_oversized_snapshot_is_refused_before_it_is_parsed() {
     let dir = tempfile::tempdir().unwrap();
