@@ -23,6 +23,9 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
+use std::borrow::Cow;
+
+use crate::untrusted::untrusted;
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 
@@ -479,18 +482,20 @@ impl SavedPlan {
             let written_by = map
                 .get("vetted_version")
                 .and_then(Value::as_str)
-                .unwrap_or("an unknown version");
+                .map_or(Cow::Borrowed("an unknown version"), untrusted);
             return Err(err(format!(
                 "saved plan format {} (written by vetted {written_by}) is not supported: this vetted {} reads format {SAVED_FORMAT_VERSION}; run `vetted plan --out` again with this version",
                 version.map_or_else(|| "(missing)".to_string(), |v| format!("{v:?}")),
                 env!("CARGO_PKG_VERSION"),
             )));
         }
+        // serde names an unknown field or variant as written in the file: escaped to one line.
         let saved: SavedPlan = serde_json::from_str(text).map_err(|e| {
             err(format!(
-                "corrupt saved plan at line {} column {}: {e}; run `vetted plan --out` again",
+                "corrupt saved plan at line {} column {}: {}; run `vetted plan --out` again",
                 e.line(),
-                e.column()
+                e.column(),
+                untrusted(&e.to_string())
             ))
         })?;
         if saved.plan.format_version != FORMAT_VERSION {

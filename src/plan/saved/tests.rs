@@ -116,6 +116,27 @@ fn bad_files_say_what_is_wrong() {
     assert!(e.contains("corrupt saved plan: `org`"), "{e}");
 }
 
+/// A saved plan comes from a pull request's artifact or a user: the names it carries (its writer's
+/// version, an unknown field or change type) reach the error on one line, escaped, so none can
+/// start a line of its own (a workflow command) or carry an escape sequence.
+#[test]
+fn text_from_a_hostile_saved_plan_is_escaped_in_its_errors() {
+    let p = Path::new("plan.json");
+    let hostile = "x\n::error::pwned\u{1b}[2J";
+    let mut v: Value = serde_json::from_str(&saved().to_json()).unwrap();
+    v["format_version"] = "1".into();
+    v["vetted_version"] = hostile.into();
+    let old = SavedPlan::parse(p, &v.to_string()).unwrap_err().to_string();
+    let mut v: Value = serde_json::from_str(&saved().to_json()).unwrap();
+    v["plan"]["changes"][0]["type"] = hostile.into();
+    let corrupt = SavedPlan::parse(p, &v.to_string()).unwrap_err().to_string();
+    assert!(corrupt.contains("corrupt saved plan at line"), "{corrupt}");
+    for e in [old, corrupt] {
+        assert!(!e.contains('\n') && !e.contains('\u{1b}'), "{e}");
+        assert!(e.contains("x\\n::error::pwned\\u{1b}[2J"), "{e}");
+    }
+}
+
 #[test]
 fn changes_since_names_what_moved() {
     // The policy mirrors redis:7.2; the organization lacks the tag when the plan is made.
