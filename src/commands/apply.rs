@@ -143,7 +143,7 @@ async fn run_saved(
     // A saved partial plan applies only as partial, with the targets it was made with.
     let targets = &saved.plan.targets;
     if !args.target.is_empty() {
-        let given = crate::plan::target::Targets::parse(&args.target, &saved.org)
+        let given = crate::plan::targets::Targets::parse(&args.target, &saved.org)
             .map_err(|e| Error::Usage(e.to_string()))?
             .names();
         if given != *targets {

@@ -23,7 +23,7 @@ use crate::hub::HubClient;
 use crate::model::{OrgState, Scope, Username};
 use crate::plan::Plan;
 use crate::plan::diff::DiffOptions;
-use crate::plan::target::Targets;
+use crate::plan::targets::Targets;
 use crate::policy::Policy;
 use crate::registry::client::RegistryClient;
 use crate::render::RenderOptions;

@@ -60,7 +60,7 @@ pub async fn run(args: &PlanArgs, settings: &Settings) -> Result<Outcome, Error>
         // The text and markdown views say so themselves.
         super::status(&format!(
             "warning: {} (--target {})",
-            crate::plan::target::PARTIAL_WARNING,
+            crate::plan::targets::PARTIAL_WARNING,
             plan.targets.join(", ")
         ));
     }

@@ -9,7 +9,7 @@ use crate::cli::{PlanArgs, SnapshotArgs};
 use crate::error::{Error, Outcome};
 use crate::plan::SnapshotBasis;
 use crate::plan::diff::DiffOptions;
-use crate::plan::target::Targets;
+use crate::plan::targets::Targets;
 use crate::settings::Settings;
 use crate::snapshot::{Snapshot, SnapshotError, SnapshotFile};
 

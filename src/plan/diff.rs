@@ -5,7 +5,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use crate::model::{Members, OrgState, Role, Team, Username};
-use crate::plan::target::Targets;
+use crate::plan::targets::Targets;
 use crate::plan::{Action, Change, Delta, FORMAT_VERSION, Note, Plan, RepoFields, ResourceKind};
 
 /// Options that change what the diff is allowed to emit. Nothing here depends on who runs the

@@ -11,7 +11,7 @@ mod images;
 pub mod risk;
 pub mod safety;
 pub mod saved;
-pub mod target;
+pub mod targets;
 
 use serde::{Deserialize, Serialize};
 

@@ -202,7 +202,7 @@ pub fn render(plan: &Plan, opts: &MarkdownOptions) -> String {
             b.out,
             "\n> [!WARNING]\n> **Partial plan** (--target {}): {}.\n",
             targets.join(", "),
-            escape(crate::plan::target::PARTIAL_WARNING)
+            escape(crate::plan::targets::PARTIAL_WARNING)
         );
     }
 

@@ -407,7 +407,7 @@ pub fn text(plan: &Plan, opts: &RenderOptions) -> String {
     let _ = writeln!(out, "Organization: {}", untrusted(&plan.org));
     if plan.is_partial() {
         let targets = untrusted(&plan.targets.join(", ")).into_owned();
-        let warning = format!("Warning: {}.", crate::plan::target::PARTIAL_WARNING);
+        let warning = format!("Warning: {}.", crate::plan::targets::PARTIAL_WARNING);
         let _ = writeln!(out, "Partial plan, --target {targets}");
         let _ = writeln!(out, "{}", wrap(&warning, opts.width, 0));
     }
