@@ -52,11 +52,10 @@ pub struct Settings {
     pub limits: Limits,
 }
 
-/// How much runs at once.
+/// How much runs at once. Docker Hub requests and writes in flight (`--parallelism`) are the hub
+/// client's [`HubConfig::concurrency`], the one place they are kept.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Limits {
-    /// Docker Hub requests and writes in flight (`--parallelism`).
-    pub hub_parallelism: usize,
     /// Image copies in flight (`--copy-parallelism`).
     pub copy_parallelism: usize,
 }
@@ -64,7 +63,6 @@ pub struct Limits {
 impl Default for Limits {
     fn default() -> Self {
         Limits {
-            hub_parallelism: 8,
             copy_parallelism: 32,
         }
     }
@@ -94,9 +92,6 @@ pub fn resolve(cli: &Cli) -> Settings {
         RegistrySettings::parse(a, credentials, url).map_err(|e| e.to_string())
     });
     let mut limits = Limits::default();
-    if let Some(a) = hub_args {
-        limits.hub_parallelism = usize::try_from(a.parallelism).unwrap_or(8);
-    }
     if let Some(a) = registry_args {
         limits.copy_parallelism = usize::try_from(a.copy_parallelism).unwrap_or(32);
     }

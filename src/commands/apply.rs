@@ -286,7 +286,7 @@ async fn execute(
     let total = plan.changes.len();
     super::status(&format!("Applying {total} change(s) to {} ...", plan.org));
     let options = ApplyOptions {
-        parallelism: settings.limits.hub_parallelism,
+        parallelism: settings.hub()?.concurrency,
         copy_parallelism: settings.limits.copy_parallelism,
     };
     let progress = CopyProgress::new(std::io::stderr().is_terminal());

@@ -179,7 +179,6 @@ fn resolve_checks_each_commands_flags_once_and_keeps_what_is_wrong_for_first_use
     assert_eq!(
         s.limits,
         Limits {
-            hub_parallelism: 3,
             copy_parallelism: 5
         }
     );
