@@ -382,10 +382,7 @@ async fn blobs_of(
                 .into_iter()
                 .filter(|c| match (platforms, &c.platform) {
                     (None, _) => true,
-                    (Some(want), Some(p)) => {
-                        let short = format!("{}/{}", p.os, p.architecture);
-                        want.iter().any(|w| *w == p.key() || *w == short)
-                    }
+                    (Some(want), Some(p)) => p.wanted_by(want),
                     (Some(_), None) => false,
                 })
                 .collect();

@@ -56,6 +56,15 @@ impl Platform {
             _ => format!("{}/{}", self.os, self.architecture),
         }
     }
+
+    /// Whether a policy's `platforms` keep this platform: an entry names it as `os/arch/variant`,
+    /// or as `os/arch` whatever its variant. The one rule of the mirror's reads and the filtered
+    /// index it writes.
+    pub fn wanted_by(&self, platforms: &[String]) -> bool {
+        let full = self.key();
+        let short = format!("{}/{}", self.os, self.architecture);
+        platforms.iter().any(|w| *w == full || *w == short)
+    }
 }
 
 /// The part of an `oci-spec` descriptor the copy reads.
@@ -173,9 +182,7 @@ pub fn filter_index(bytes: &[u8], platforms: &[String]) -> Result<Vec<u8>, Strin
         else {
             return false;
         };
-        let full = p.key();
-        let short = format!("{}/{}", p.os, p.architecture);
-        platforms.iter().any(|w| w == &full || w == &short)
+        p.wanted_by(platforms)
     });
     if list.is_empty() {
         return Err(format!(
