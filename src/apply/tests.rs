@@ -2,7 +2,7 @@
 
 use super::*;
 use crate::model::{Permission, Role};
-use crate::plan::{FORMAT_VERSION, RepoFields};
+use crate::plan::RepoFields;
 use std::sync::Mutex;
 
 /// Records calls; fails the changes whose address is listed.
@@ -27,7 +27,6 @@ impl Executor for Recorder {
 fn plan(changes: Vec<Change>) -> Plan {
     Plan {
         targets: Vec::new(),
-        format_version: FORMAT_VERSION.into(),
         org: "acme".into(),
         changes,
         notes: vec![],

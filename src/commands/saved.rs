@@ -74,12 +74,11 @@ pub(crate) fn fingerprints(
 mod tests {
     use super::*;
     use crate::model::PolicySettings;
-    use crate::plan::{Change, FORMAT_VERSION, Plan};
+    use crate::plan::{Change, Plan};
 
     fn saved() -> SavedPlan {
         let plan = Plan {
             targets: Vec::new(),
-            format_version: FORMAT_VERSION.into(),
             org: "acme".into(),
             changes: vec![Change::DeleteRepository {
                 repository: "legacy".into(),

@@ -18,14 +18,11 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 
-use serde::{Deserialize, Serialize};
-
 use crate::model::{Invite, Members, OrgState, Permission, Repository, Role, Team, Username};
 use crate::plan::Change;
 
 /// What someone can do with a repository. Ordered pull < push < admin.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum Level {
     Pull,
     Push,
@@ -57,8 +54,7 @@ impl fmt::Display for Level {
 }
 
 /// Who holds access. Ordered: everyone, teams whose members are unknown, then people by name.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
-#[serde(tag = "kind", content = "name", rename_all = "snake_case")]
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum Subject {
     /// Anyone, signed in or not (public repositories).
     Everyone,
@@ -95,7 +91,7 @@ pub type AccessMap = BTreeMap<(Subject, String), Holding>;
 
 /// One subject's access to one repository changing between the live state and the state after the
 /// plan. `old`/`new` `None`: no access.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
 pub struct AccessChange {
     pub subject: Subject,
     /// Repository name without the organization.
@@ -106,26 +102,18 @@ pub struct AccessChange {
     pub pending: bool,
     /// Access outside the organization's repositories: `repository` is then a Docker Hub
     /// repository (`docker.io/bitnami/redis`) or a registry (`ghcr.io`, `every registry`).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub outside: Option<Outside>,
 }
 
 /// How members reach something outside the organization.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
-#[serde(tag = "through", rename_all = "snake_case")]
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
 pub enum Outside {
     /// The Image Access Management allowlist: members pull upstream, every push, unreviewed and
     /// unpinned. `mirrored_as`: the organization's mirrors of the same repository.
-    Allowlist {
-        #[serde(default)]
-        mirrored_as: Vec<String>,
-    },
+    Allowlist { mirrored_as: Vec<String> },
     /// Registry Access Management (Docker Desktop). `except`: for `every registry`, the registries
     /// members keep (or had) when it is turned on (or off).
-    RegistryAccess {
-        #[serde(default, skip_serializing_if = "Vec::is_empty")]
-        except: Vec<String>,
-    },
+    RegistryAccess { except: Vec<String> },
 }
 
 impl AccessChange {

@@ -6,7 +6,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use crate::model::{Members, OrgState, Role, Team, Username};
 use crate::plan::targets::Targets;
-use crate::plan::{Action, Change, Delta, FORMAT_VERSION, Note, Plan, RepoFields, ResourceKind};
+use crate::plan::{Action, Change, Delta, Note, Plan, RepoFields, ResourceKind};
 
 /// Options that change what the diff is allowed to emit. Nothing here depends on who runs the
 /// diff: the plan job's read-only identity and the apply job's write identity get the same plan.
@@ -91,7 +91,6 @@ pub fn diff(desired: &OrgState, live: &OrgState, opts: &DiffOptions) -> Plan {
         crate::plan::access::outside(desired, live, &changes),
     );
     let mut plan = Plan {
-        format_version: FORMAT_VERSION.to_string(),
         org: desired.org.clone(),
         changes,
         notes,

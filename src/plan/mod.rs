@@ -1,7 +1,8 @@
 //! The plan: pure data describing what apply will do, computed by [`diff`] from the desired and live
 //! [`OrgState`](crate::model::OrgState). Renderers only read a `Plan`; apply is the only consumer that
 //! acts on it. Fields named `from`/`old_*` exist to explain a change to people and are never read by
-//! apply.
+//! apply. These types are never serialized: the documents vetted publishes (src/render/json/) and
+//! the saved-plan file (src/plan/saved/v3.rs) have versioned types of their own, built from them.
 
 pub mod access;
 pub mod diff;
@@ -13,18 +14,12 @@ pub mod safety;
 pub mod saved;
 pub mod targets;
 
-use serde::{Deserialize, Serialize};
-
 use crate::model::{ImageAccess, Permission, RegistryAccess, Role, Username};
 
 pub use access::AccessChange;
 pub use diff::{DiffOptions, diff};
 
-/// Version of the JSON plan schema (`--format json`, `plan --out`). Bump on incompatible changes.
-pub const FORMAT_VERSION: &str = "1";
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum Action {
     Create,
     Update,
@@ -43,8 +38,7 @@ impl Action {
 }
 
 /// Resource kinds, in the order apply creates them (deletions run in reverse).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum ResourceKind {
     ImageAccess,
     RegistryAccess,
@@ -76,7 +70,7 @@ impl ResourceKind {
 }
 
 /// A repository's attributes as they will be after a create or update.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RepoFields {
     pub private: bool,
     pub description: String,
@@ -84,15 +78,14 @@ pub struct RepoFields {
 }
 
 /// One old -> new value pair; only the `new` side is read by apply.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Delta<T> {
     pub old: T,
     pub new: T,
 }
 
 /// One change. Each variant carries exactly what apply needs to perform it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(tag = "type", rename_all = "snake_case")]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Change {
     /// PUT /v2/orgs/{org}/settings (all three fields).
     SetImageAccess {
@@ -314,7 +307,7 @@ pub fn image_address(org: &str, repository: &str, tag: &str) -> String {
 
 /// Something people should know that is not a change: drift left alone because prune is off, a
 /// pending invite whose role cannot change yet, an upstream tag that moved past the lock...
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
 pub struct Note {
     pub kind: ResourceKind,
     /// Same address scheme as [`Change::address`].
@@ -323,47 +316,40 @@ pub struct Note {
 }
 
 /// Counts for the summary line.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Summary {
     pub add: usize,
     pub change: usize,
     pub destroy: usize,
     /// Images to copy (also counted in add/change).
-    #[serde(default)]
     pub images: usize,
     /// Estimated blob bytes the copies transfer.
-    #[serde(default)]
     pub bytes: u64,
 }
 
 /// The plan. Changes are sorted: deletions first (in reverse dependency order), then creates and
 /// updates in dependency order; within a kind by address.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Plan {
-    pub format_version: String,
     pub org: String,
     pub changes: Vec<Change>,
     pub notes: Vec<Note>,
     /// Docker Hub API calls made to read the live state (shown with --verbose and in JSON).
     pub api_calls: u64,
     /// Who gains or loses pull, push or admin on which repository (see [`access`]).
-    #[serde(default)]
     pub access: Vec<AccessChange>,
     /// Drift left alone (`prune = false`): what prune would change, and who has access through it.
-    #[serde(default, skip_serializing_if = "Drift::is_empty")]
     pub drift: Drift,
     /// A partial plan (`--target`): the targets, canonical and sorted; empty for a whole plan.
     /// Changes outside them are neither planned nor shown ([`target`]).
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub targets: Vec<String>,
     /// Set when the plan was computed offline from a snapshot (`plan --snapshot`), not from the
     /// live organization: such a plan is never saved for apply (src/commands/snapshot.rs).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub snapshot: Option<SnapshotBasis>,
 }
 
 /// The snapshot a plan was computed from (src/snapshot/).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SnapshotBasis {
     /// When the snapshot was taken (RFC 3339, UTC), as it says.
     pub taken_at: String,
@@ -389,13 +375,12 @@ impl SnapshotBasis {
 /// Drift the plan leaves alone because `prune` is off: live items the policy does not list (extra
 /// grants, members, team members, teams, invites, repositories, hand-pushed tags in mirrors). Each
 /// is also a note. Never applied: with `prune = true` these are the plan's deletions instead.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Drift {
     /// The changes `prune = true` would add to the plan.
     pub changes: Vec<Change>,
     /// Who has access only through that drift: `old` without it, `new` with it (see
     /// [`access::drift`]).
-    #[serde(default)]
     pub access: Vec<AccessChange>,
 }
 

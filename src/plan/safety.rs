@@ -265,12 +265,10 @@ mod tests {
     }
 
     use crate::model::{Members, Repository, Username};
-    use crate::plan::FORMAT_VERSION;
 
     fn plan(changes: Vec<Change>) -> Plan {
         Plan {
             targets: Vec::new(),
-            format_version: FORMAT_VERSION.into(),
             org: "acme".into(),
             changes,
             notes: vec![],

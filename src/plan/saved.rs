@@ -4,6 +4,9 @@
 //! parsing and the fingerprints; it holds no credentials, makes no request and touches no file
 //! (src/commands/saved.rs reads and writes the files).
 //!
+//! The file has its own versioned types (format 3, [`v3`]): the internal [`Plan`] is converted to
+//! and from them, never serialized itself.
+//!
 //! Fingerprints are `sha256:` digests of canonical JSON (object keys sorted, no whitespace):
 //! - `policy`: the policy file's bytes and the desired state it means (which includes the README
 //!   files it references), and a partial plan's targets ([`Fingerprints::with_targets`]; the
@@ -22,7 +25,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 use std::borrow::Cow;
 
 use crate::untrusted::untrusted;
@@ -30,17 +33,21 @@ use serde_json::Value;
 use sha2::{Digest, Sha256};
 
 use crate::model::{OrgState, PolicySettings, Repository};
-use crate::plan::{Change, FORMAT_VERSION, Plan};
+use crate::plan::{Change, Plan};
+
+mod v3;
 
 /// What the `kind` field of a saved plan says.
 pub const KIND: &str = "vetted-saved-plan";
-/// Version of the saved-plan file format. Bump on incompatible changes. 2: the `live` fingerprint
-/// is the digest of the live state with its repositories' tags inside (1 hashed them beside it).
-pub const SAVED_FORMAT_VERSION: &str = "2";
+/// Version of the saved-plan file format. Bump on incompatible changes (a field removed, renamed,
+/// retyped or given another meaning); an older version is refused, never converted. 2: the `live`
+/// fingerprint is the digest of the live state with its repositories' tags inside (1 hashed them
+/// beside it). 3: the file's own types ([`v3`]); the plan inside has neither `format_version` nor
+/// `org`.
+pub const SAVED_FORMAT_VERSION: &str = "3";
 
-/// A saved plan file.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
+/// A saved plan file, read or to be written (its file form: [`v3::FileV3`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SavedPlan {
     /// Always [`KIND`].
     pub kind: String,
@@ -58,8 +65,7 @@ pub struct SavedPlan {
 }
 
 /// What apply re-computes and compares.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Fingerprints {
     pub policy: String,
     /// `None`: there was no vetted.lock beside the policy.
@@ -292,7 +298,7 @@ fn decisive(change: &Change) -> Value {
         *bytes = 0;
         *manifests = 0;
     }
-    serde_json::to_value(&c).unwrap_or(Value::Null)
+    serde_json::to_value(v3::ChangeV3::from(&c)).unwrap_or(Value::Null)
 }
 
 /// `+ invite mallory`: a change as the plan shows it. The address comes from the saved file
@@ -438,7 +444,17 @@ impl SavedPlan {
 
     /// The file's text: pretty JSON, keys in a fixed order, a trailing newline.
     pub fn to_json(&self) -> String {
-        let mut text = serde_json::to_string_pretty(self).unwrap_or_default();
+        let file = v3::FileV3 {
+            kind: self.kind.clone(),
+            format_version: self.format_version.clone(),
+            vetted_version: self.vetted_version.clone(),
+            org: self.org.clone(),
+            hub_url: self.hub_url.clone(),
+            policy: self.policy.to_string_lossy().into_owned(),
+            fingerprints: (&self.fingerprints).into(),
+            plan: (&self.plan).into(),
+        };
+        let mut text = serde_json::to_string_pretty(&file).unwrap_or_default();
         text.push('\n');
         text
     }
@@ -490,7 +506,7 @@ impl SavedPlan {
             )));
         }
         // serde names an unknown field or variant as written in the file: escaped to one line.
-        let saved: SavedPlan = serde_json::from_str(text).map_err(|e| {
+        let file: v3::FileV3 = serde_json::from_str(text).map_err(|e| {
             err(format!(
                 "corrupt saved plan at line {} column {}: {}; run `vetted plan --out` again",
                 e.line(),
@@ -498,18 +514,16 @@ impl SavedPlan {
                 untrusted(&e.to_string())
             ))
         })?;
-        if saved.plan.format_version != FORMAT_VERSION {
-            return Err(err(format!(
-                "the plan inside has format {:?}; this vetted reads {FORMAT_VERSION:?}; run `vetted plan --out` again",
-                saved.plan.format_version
-            )));
-        }
-        if saved.plan.org != saved.org {
-            return Err(err(format!(
-                "corrupt saved plan: `org` is {:?} but the plan is for {:?}",
-                saved.org, saved.plan.org
-            )));
-        }
+        let saved = SavedPlan {
+            plan: file.plan.into_plan(&file.org),
+            kind: file.kind,
+            format_version: file.format_version,
+            vetted_version: file.vetted_version,
+            org: file.org,
+            hub_url: file.hub_url,
+            policy: PathBuf::from(file.policy),
+            fingerprints: file.fingerprints.into(),
+        };
         Ok(saved)
     }
 }

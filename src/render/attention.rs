@@ -294,7 +294,7 @@ pub fn text(plan: &Plan, width: Option<u16>) -> String {
 mod tests {
     use super::*;
     use crate::model::{ImageAccess, Permission, Username};
-    use crate::plan::{Delta, FORMAT_VERSION, RepoFields};
+    use crate::plan::{Delta, RepoFields};
 
     fn plan(changes: Vec<Change>) -> Plan {
         let mut changes = changes;
@@ -302,7 +302,6 @@ mod tests {
         Plan {
             targets: Vec::new(),
             snapshot: None,
-            format_version: FORMAT_VERSION.into(),
             org: "acme".into(),
             changes,
             notes: vec![],

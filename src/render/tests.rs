@@ -3,7 +3,7 @@
 use super::*;
 use crate::model::{Permission, Role, Username};
 use crate::plan::access::{AccessChange, Level, Subject};
-use crate::plan::{Delta, FORMAT_VERSION, Note, RepoFields};
+use crate::plan::{Delta, Note, RepoFields};
 
 fn sample() -> Plan {
     let mut changes = vec![
@@ -68,7 +68,6 @@ fn sample() -> Plan {
     crate::plan::diff::sort_changes(&mut changes, "acme");
     Plan {
         targets: Vec::new(),
-        format_version: FORMAT_VERSION.into(),
         org: "acme".into(),
         changes,
         notes: vec![Note {
@@ -113,7 +112,6 @@ fn sample() -> Plan {
 fn empty() -> Plan {
     Plan {
         targets: Vec::new(),
-        format_version: FORMAT_VERSION.into(),
         org: "acme".into(),
         changes: vec![],
         notes: vec![],

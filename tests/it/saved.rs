@@ -120,7 +120,7 @@ fn saved_plan_with_image_copies_applies_exactly_and_converges() {
     assert!(!file.contains(OWNER_TOKEN), "a secret in the plan file");
     let saved: Value = serde_json::from_str(&file).unwrap();
     assert_eq!(saved["kind"], "vetted-saved-plan");
-    assert_eq!(saved["format_version"], "2");
+    assert_eq!(saved["format_version"], "3");
     assert_eq!(saved["org"], "acme");
     assert_eq!(saved["policy"], "vetted.toml");
     assert_eq!(saved["hub_url"], sb.url.trim_end_matches('/'));
@@ -379,7 +379,7 @@ fn bad_plan_files_get_clear_errors() {
     let err = refused_file(
         d,
         "truncated.json",
-        r#"{"kind": "vetted-saved-plan", "format_version": "2", "org": "acme"}"#,
+        r#"{"kind": "vetted-saved-plan", "format_version": "3", "org": "acme"}"#,
     );
     assert!(err.contains("corrupt saved plan at line 1"), "{err}");
     assert!(err.contains("missing field"), "{err}");

@@ -32,7 +32,6 @@ fn same(s: &str) -> String {
 fn plan(changes: Vec<Change>) -> Plan {
     Plan {
         targets: Vec::new(),
-        format_version: FORMAT_VERSION.into(),
         org: "acme".into(),
         changes,
         notes: vec![],

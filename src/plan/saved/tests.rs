@@ -34,7 +34,6 @@ const SETTINGS: PolicySettings = PolicySettings {
 fn saved() -> SavedPlan {
     let plan = Plan {
         targets: Vec::new(),
-        format_version: FORMAT_VERSION.into(),
         org: "acme".into(),
         changes: vec![Change::DeleteRepository {
             repository: "legacy".into(),
@@ -94,26 +93,78 @@ fn bad_files_say_what_is_wrong() {
         .to_string();
     assert!(e.contains("no `kind` field"), "{e}");
     let mut v: Value = serde_json::from_str(&saved().to_json()).unwrap();
-    v["format_version"] = "3".into();
+    v["format_version"] = "4".into();
     let e = SavedPlan::parse(p, &v.to_string()).unwrap_err().to_string();
-    assert!(e.contains("saved plan format \"3\""), "{e}");
+    assert!(e.contains("saved plan format \"4\""), "{e}");
     assert!(e.contains("run `vetted plan --out` again"), "{e}");
-    // Format 1 (its live fingerprint hashed the tags beside the state): refused, not stale.
-    v["format_version"] = "1".into();
-    v["vetted_version"] = "0.1.0".into();
-    let e = SavedPlan::parse(p, &v.to_string()).unwrap_err().to_string();
-    assert!(
-        e.contains("saved plan format \"1\" (written by vetted 0.1.0) is not supported"),
-        "{e}"
-    );
+    // Formats 1 and 2 (the internal plan serialized, its own `format_version` and `org` inside):
+    // refused, not read as stale.
+    for old in ["1", "2"] {
+        v["format_version"] = old.into();
+        v["vetted_version"] = "0.1.0".into();
+        let e = SavedPlan::parse(p, &v.to_string()).unwrap_err().to_string();
+        assert!(
+            e.contains(&format!(
+                "saved plan format \"{old}\" (written by vetted 0.1.0) is not supported: this vetted"
+            )) && e.ends_with("reads format 3; run `vetted plan --out` again with this version"),
+            "{e}"
+        );
+    }
     let mut v: Value = serde_json::from_str(&saved().to_json()).unwrap();
     v["plan"]["changes"][0]["type"] = "explode".into();
     let e = SavedPlan::parse(p, &v.to_string()).unwrap_err().to_string();
     assert!(e.contains("corrupt saved plan at line"), "{e}");
+    // Format 2's fields inside the plan are unknown to format 3, as is any other.
+    for (field, value) in [("format_version", "1"), ("org", "acme"), ("extra", "x")] {
+        let mut v: Value = serde_json::from_str(&saved().to_json()).unwrap();
+        v["plan"][field] = value.into();
+        let e = SavedPlan::parse(p, &v.to_string()).unwrap_err().to_string();
+        assert!(
+            e.contains("corrupt saved plan at line")
+                && e.contains(&format!("unknown field `{field}`")),
+            "{e}"
+        );
+    }
+    // A value of the wrong kind is refused too: a role or permission the format does not name.
     let mut v: Value = serde_json::from_str(&saved().to_json()).unwrap();
-    v["org"] = "other".into();
+    v["plan"]["changes"][0] =
+        serde_json::json!({"type": "grant", "repository": "r", "team": "t", "permission": "root"});
     let e = SavedPlan::parse(p, &v.to_string()).unwrap_err().to_string();
-    assert!(e.contains("corrupt saved plan: `org`"), "{e}");
+    assert!(e.contains("unknown variant `root`"), "{e}");
+}
+
+/// Every change type, note, access change and drift survives the file unchanged; a plan from a
+/// snapshot has no place in it (such a plan is never saved).
+#[test]
+fn every_change_type_round_trips_through_the_file() {
+    use crate::render::json::tests::plan_document::{alternatives, every_kind};
+    for plan in [every_kind(), alternatives()] {
+        let plan = Plan {
+            snapshot: None,
+            ..plan
+        };
+        let fp = Fingerprints::compute(b"x", &desired(), &SETTINGS, Some(b"lock"), &live());
+        let url = url::Url::parse("http://127.0.0.1:5080").unwrap();
+        let s = SavedPlan::new(plan, &url, Path::new("dir/vetted.toml"), fp);
+        let back = SavedPlan::parse(Path::new("plan.json"), &s.to_json()).unwrap();
+        assert_eq!(back, s);
+    }
+}
+
+/// The file's shape is pinned per format version (docs/json-shapes/saved-plan-v3.txt), as the
+/// published documents' are: a field renamed in the internal plan cannot move the file.
+#[test]
+fn the_saved_plan_keeps_the_shape_of_its_format_version() {
+    use crate::render::json::tests::plan_document::{alternatives, every_kind};
+    let docs: Vec<String> = [(every_kind(), None), (alternatives(), Some(&b"lock"[..]))]
+        .into_iter()
+        .map(|(plan, lock)| {
+            let fp = Fingerprints::compute(b"x", &desired(), &SETTINGS, lock, &live());
+            let url = url::Url::parse("http://127.0.0.1:5080").unwrap();
+            SavedPlan::new(plan, &url, Path::new("vetted.toml"), fp).to_json()
+        })
+        .collect();
+    crate::render::json::tests::assert_shape("saved-plan", SAVED_FORMAT_VERSION, &docs);
 }
 
 /// A saved plan comes from a pull request's artifact or a user: the names it carries (its writer's

@@ -2,14 +2,13 @@
 
 use super::*;
 use crate::model::{Permission, Role, Username};
-use crate::plan::{Delta, FORMAT_VERSION, Note, RepoFields, ResourceKind};
+use crate::plan::{Delta, Note, RepoFields, ResourceKind};
 
 fn plan(changes: Vec<Change>, notes: Vec<Note>) -> Plan {
     let mut changes = changes;
     crate::plan::diff::sort_changes(&mut changes, "acme");
     Plan {
         targets: Vec::new(),
-        format_version: FORMAT_VERSION.into(),
         org: "acme".into(),
         changes,
         notes,

@@ -13,12 +13,11 @@ use crate::apply::{ApplyReport, ChangeResult, CopyTotals, Status};
 use crate::model::{CustomRegistry, ImageAccess, Permission, RegistryAccess, Role, Username};
 use crate::plan::access::{Level, Outside, Subject};
 use crate::plan::{
-    AccessChange, Action, Change, Delta, Drift, FORMAT_VERSION, Note, Plan, RepoFields,
-    ResourceKind,
+    AccessChange, Action, Change, Delta, Drift, Note, Plan, RepoFields, ResourceKind,
 };
 
 mod apply_report;
-mod plan_document;
+pub(crate) mod plan_document;
 
 /// Every field path of a document with the JSON types seen there: `changes[type=grant].team:
 /// string`. Array elements share the path `[]`, or `[type=...]` for changes.
@@ -73,6 +72,9 @@ fn recorded(name: &str, version: &str) -> Option<&'static str> {
         ("plan", "1") => Some(include_str!("../../../../docs/json-shapes/plan-v1.txt")),
         ("apply", "1") => Some(include_str!("../../../../docs/json-shapes/apply-v1.txt")),
         ("snapshot", "1") => Some(include_str!("../../../../docs/json-shapes/snapshot-v1.txt")),
+        ("saved-plan", "3") => Some(include_str!(
+            "../../../../docs/json-shapes/saved-plan-v3.txt"
+        )),
         _ => None,
     }
 }

@@ -222,12 +222,11 @@ fn access_changes() -> Vec<AccessChange> {
     ]
 }
 /// A plan with every change type, notes, access changes and drift.
-pub(super) fn every_kind() -> Plan {
+pub(crate) fn every_kind() -> Plan {
     let mut changes = every_change();
     crate::plan::diff::sort_changes(&mut changes, "acme");
     Plan {
         targets: Vec::new(),
-        format_version: FORMAT_VERSION.into(),
         org: "acme".into(),
         changes,
         notes: vec![Note {
@@ -258,7 +257,7 @@ pub(super) fn every_kind() -> Plan {
 
 /// The optional fields every_kind() leaves unset (or sets), set (or unset): the shapes of both
 /// plans together hold every type a field can have.
-fn alternatives() -> Plan {
+pub(crate) fn alternatives() -> Plan {
     let mut changes = vec![
         Change::SetImageAccess {
             old: None,
