@@ -172,7 +172,7 @@ pub struct RegistryArgs {
     /// sandbox prints its registry URL on its second line). Plain http only for loopback.
     #[arg(long, env = "VETTED_DOCKER_IO_REGISTRY", value_name = "URL")]
     pub docker_io_registry: Option<String>,
-    /// Images copied at once by apply (the default measured in benches/mirror.rs:
+    /// Images copied at once by apply (the default measured in benches/mirror/:
     /// docs/performance.md).
     #[arg(long, env = "VETTED_COPY_PARALLELISM", default_value_t = 32, value_parser = clap::value_parser!(u64).range(1..=32))]
     pub copy_parallelism: u64,

@@ -29,11 +29,6 @@ const MAX_LINES: usize = 600;
 /// What a longer file's module doc carries, followed by its reason: `//! Long because: ...`.
 const LONG_MARKER: &str = "//! Long because:";
 
-/// Files still being split on other branches: each may stay long without a marker until its
-/// split is merged. Drop an entry once its file is split (the test below fails while an entry
-/// names a file that is gone or within the limit, so a stale entry cannot linger).
-const SPLITS_IN_PROGRESS: [&str; 1] = ["benches/mirror.rs"];
-
 /// Every `.rs` file under `dir`, as paths relative to `root` with `/` separators.
 fn rust_files(root: &Path, dir: &Path, out: &mut Vec<String>) {
     let entries =
@@ -83,10 +78,7 @@ fn no_source_file_is_over_600_lines_without_a_stated_reason() {
         let text = std::fs::read_to_string(root.join(file))
             .unwrap_or_else(|e| panic!("reading {file}: {e}"));
         let lines = text.lines().count();
-        if lines > MAX_LINES
-            && !states_why_long(&text)
-            && !SPLITS_IN_PROGRESS.contains(&file.as_str())
-        {
+        if lines > MAX_LINES && !states_why_long(&text) {
             over.push(format!("  {file}: {lines} lines"));
         }
     }
@@ -97,22 +89,6 @@ fn no_source_file_is_over_600_lines_without_a_stated_reason() {
          first doc lines: `{LONG_MARKER} ...`",
         over.join("\n")
     );
-}
-
-#[test]
-fn the_splits_in_progress_are_still_long() {
-    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
-    for file in SPLITS_IN_PROGRESS {
-        let lines = std::fs::read_to_string(root.join(file)).map(|t| t.lines().count());
-        assert!(
-            lines.as_ref().is_ok_and(|&n| n > MAX_LINES),
-            "{file} is in SPLITS_IN_PROGRESS (tests/it/imports.rs) but is {}: drop it from the list",
-            match lines {
-                Ok(n) => format!("{n} lines, within the limit"),
-                Err(e) => format!("unreadable ({e})"),
-            }
-        );
-    }
 }
 
 #[test]
