@@ -52,6 +52,8 @@ pub struct OrgWriter<'a> {
     /// The signature gate: repository -> the verifier its upstream digest must be signed by
     /// (src/verify/); checked before anything of that image is copied.
     pub gates: std::collections::BTreeMap<String, crate::model::Verify>,
+    /// The gate's verdicts, read while the plan was made (a gated copy they lack is refused).
+    pub verdicts: &'a crate::verify::Verdicts,
 }
 
 impl OrgWriter<'_> {
@@ -75,8 +77,8 @@ impl OrgWriter<'_> {
         let source = crate::registry::reference::Reference::parse(source)
             .map_err(|e| format!("source: {e}"))?;
         let target = crate::mirror::target_reference(org, repository, tag)?;
-        if let Some(verify) = self.gates.get(repository) {
-            crate::verify::gate(registry, verify, &source).await?;
+        if self.gates.contains_key(repository) {
+            self.verdicts.gate(&source)?;
         }
         let options = CopyOptions {
             platforms: platforms.clone(),

@@ -228,6 +228,10 @@ pub struct PlanArgs {
     pub snapshot: Option<PathBuf>,
     #[command(flatten)]
     pub markdown: MarkdownArgs,
+    /// With `--format markdown`, the comment shows what changed upstream for every tag the plan
+    /// moves (created time, OCI labels, platforms, sizes, layers, signature), read within these.
+    #[command(flatten)]
+    pub facts: FactsArgs,
 }
 
 #[derive(Debug, Args)]

@@ -13,12 +13,8 @@ use indicatif::HumanBytes;
 use crate::apply::{ApplyOptions, ChangeResult, CopyTotals, OrgWriter, Status};
 use crate::cli::{ApplyArgs, Format};
 use crate::error::{Error, Outcome};
-use crate::hub::HubClient;
-use crate::model::OrgState;
 use crate::plan::Plan;
 use crate::plan::saved::{first_difference, recorded_url};
-use crate::policy::Policy;
-use crate::registry::client::RegistryClient;
 use crate::render::progress::CopyProgress;
 use crate::settings::{Output, Settings};
 
@@ -87,20 +83,7 @@ async fn apply(
         super::Estimate::Read,
     )
     .await?;
-    execute(
-        args,
-        settings,
-        record,
-        Ready {
-            plan: &planned.plan,
-            live: &planned.live,
-            policy: &planned.policy,
-            client: &planned.client,
-            registry: planned.registry.as_ref(),
-            pulls_remaining: planned.pulls_remaining,
-        },
-    )
-    .await
+    execute(args, settings, record, &planned).await
 }
 
 /// `vetted apply PLAN`: re-reads what the saved plan was computed from (the policy, vetted.lock, the
@@ -205,30 +188,7 @@ async fn run_saved(
         path.display(),
         lock_path.display()
     ));
-    execute(
-        args,
-        settings,
-        record,
-        Ready {
-            plan: &planned.plan,
-            live: &planned.live,
-            policy: &planned.policy,
-            client: &planned.client,
-            registry: planned.registry.as_ref(),
-            pulls_remaining: planned.pulls_remaining,
-        },
-    )
-    .await
-}
-
-/// A plan ready to apply and what applying it needs.
-struct Ready<'a> {
-    plan: &'a Plan,
-    live: &'a OrgState,
-    policy: &'a Policy,
-    client: &'a HubClient,
-    registry: Option<&'a RegistryClient>,
-    pulls_remaining: Option<u64>,
+    execute(args, settings, record, &planned).await
 }
 
 /// Shows the plan, runs the safety checks and the confirmation, applies, reports.
@@ -236,9 +196,9 @@ async fn execute(
     args: &ApplyArgs,
     settings: &Settings,
     record: &mut Record,
-    ready: Ready<'_>,
+    ready: &super::Planned,
 ) -> Result<Outcome, Error> {
-    let plan = ready.plan;
+    let plan = &ready.plan;
     record.plan = Some(plan.clone());
     if args.format == Format::Json {
         // stdout is the report's: the plan goes to stderr, as plain text.
@@ -255,7 +215,7 @@ async fn execute(
     if plan.is_empty() {
         return Ok(Outcome::Ok);
     }
-    let violations = super::violations(plan, ready.live, ready.policy, ready.client);
+    let violations = super::violations(plan, &ready.live, &ready.policy, &ready.client);
     if !violations.is_empty() {
         let list: Vec<String> = violations.iter().map(|v| format!("  - {v}")).collect();
         if args.force {
@@ -271,7 +231,8 @@ async fn execute(
         }
     }
     // Docker Hub's pull limit: refuse before changing anything rather than fail half-way.
-    let pulls = crate::mirror::docker_hub_pulls(&plan.changes);
+    // The copies' pulls only: the plan's reads (estimates, signatures) are already spent.
+    let pulls = ready.copy_pulls;
     if let Some(remaining) = ready.pulls_remaining
         && pulls > remaining
     {
@@ -291,12 +252,13 @@ async fn execute(
     };
     let progress = CopyProgress::new(std::io::stderr().is_terminal());
     let writer = OrgWriter {
-        hub: ready.client,
-        registry: ready.registry,
+        hub: &ready.client,
+        registry: ready.registry.as_ref(),
         progress: &progress,
         totals: Mutex::new(CopyTotals::default()),
         ledger: Default::default(),
         gates: crate::verify::gates(&ready.policy.desired),
+        verdicts: &ready.verdicts,
     };
     let started = Instant::now();
     let report = crate::apply::apply(&writer, plan, options, |r| {

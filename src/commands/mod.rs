@@ -91,8 +91,12 @@ pub(crate) struct Planned {
     pub plan: Plan,
     /// The registry client, when the policy mirrors images.
     pub registry: Option<RegistryClient>,
-    /// Docker Hub's remaining pulls, when it said.
+    /// Docker Hub's remaining pulls after the plan's own reads, when it said.
     pub pulls_remaining: Option<u64>,
+    /// Docker Hub pulls the plan's copies spend (`mirror::docker_hub_pulls`).
+    pub copy_pulls: u64,
+    /// The signature gate's verdicts on the plan's gated copies (read once, here).
+    pub verdicts: crate::verify::Verdicts,
     pub hub_url: url::Url,
 }
 
@@ -232,6 +236,8 @@ async fn plan_loaded(loaded: Loaded, estimate: Estimate<'_>) -> Result<Planned, 
         targets,
     };
     let mut plan = crate::plan::diff(&desired, &live, &opts);
+    let mut verdicts = crate::verify::Verdicts::default();
+    let mut copy_pulls = 0;
     if let Some(registry) = &registry {
         // In plan order: a blob shared by several images counts at the first one shown.
         match estimate {
@@ -239,12 +245,16 @@ async fn plan_loaded(loaded: Loaded, estimate: Estimate<'_>) -> Result<Planned, 
             Estimate::From(saved) => crate::plan::saved::take_estimates(&mut plan.changes, saved),
             Estimate::Skip => {}
         }
+        copy_pulls = crate::mirror::docker_hub_pulls(&plan.changes);
         // The signature gate's verdict on each copy it covers (src/verify/).
-        notes.extend(crate::verify::plan_notes(registry, &policy.desired, &plan.changes).await);
+        let (gate_notes, read) =
+            crate::verify::check_plan(registry, &policy.desired, &plan.changes).await;
+        notes.extend(gate_notes);
+        verdicts = read;
         // After the estimate's and the gate's manifest reads, which Docker Hub counts too.
         pulls_remaining = registry.ratelimit_remaining().or(pulls_remaining);
         if let Some(remaining) = pulls_remaining {
-            let needed = crate::mirror::docker_hub_pulls(&plan.changes);
+            let needed = copy_pulls;
             notes.push(crate::plan::Note {
                 kind: crate::plan::ResourceKind::Image,
                 address: "docker.io".into(),
@@ -271,6 +281,8 @@ async fn plan_loaded(loaded: Loaded, estimate: Estimate<'_>) -> Result<Planned, 
         plan,
         registry,
         pulls_remaining,
+        copy_pulls,
+        verdicts,
         hub_url,
     })
 }

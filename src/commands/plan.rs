@@ -28,18 +28,34 @@ pub async fn run(args: &PlanArgs, settings: &Settings) -> Result<Outcome, Error>
     )
     .await?;
     let plan = &planned.plan;
+    let mut markdown = super::markdown_options(&args.markdown);
+    if args.format == crate::cli::Format::Markdown {
+        markdown
+            .sections
+            .extend(upstream_facts(&planned, &args.facts.limits()).await);
+    }
     let open = super::print_out(&super::render_plan_with(
         plan,
         args.format,
         output,
-        &super::markdown_options(&args.markdown),
+        &markdown,
     ))?;
     // The cost of applying it, against what remains: the last line, on stderr (the budgets change
     // from one run to the next; the plan on stdout stays deterministic, its documents as
     // documented).
+    // Apply makes the plan again before it writes: it reads the signatures again, and, unless it
+    // applies this plan saved (whose estimates it reuses), the source manifests for the estimates.
+    let rereads = if args.out.is_some() {
+        0
+    } else {
+        planned.copy_pulls
+    };
     let estimate = crate::plan::estimate::Estimate::of(
         plan,
-        crate::mirror::docker_hub_pulls(&plan.changes),
+        planned
+            .copy_pulls
+            .saturating_add(planned.verdicts.docker_hub_reads)
+            .saturating_add(rereads),
         planned
             .client
             .rate_limit()
@@ -110,6 +126,33 @@ pub async fn run(args: &PlanArgs, settings: &Settings) -> Result<Outcome, Error>
     } else {
         Ok(Outcome::Ok)
     }
+}
+
+/// The comment's "What changed upstream" section: the image facts (src/mirror/facts.rs) of every
+/// mirrored tag the plan moves, old -> new, with the signature gate's verdict the plan read. Read
+/// for the markdown comment only, within `--facts-max-images` and `--facts-keep-pulls`; display
+/// only (a saved plan does not hold them, `show` leaves the section out). `None`: no tag moves.
+async fn upstream_facts(
+    planned: &super::Planned,
+    limits: &crate::mirror::facts::FactsLimits,
+) -> Option<crate::render::markdown::Section> {
+    let registry = planned.registry.as_ref()?;
+    let mut moved = crate::mirror::facts::moved_in_plan(&planned.plan);
+    if moved.is_empty() {
+        return None;
+    }
+    for m in &mut moved {
+        m.signature = planned.verdicts.signature(&m.new);
+    }
+    super::status(&format!(
+        "Reading what changed upstream for {} moved tag(s) ...",
+        moved.len()
+    ));
+    let facts = crate::mirror::facts::read(registry, &moved, limits).await;
+    Some(crate::render::markdown::Section {
+        title: format!("{} ({} tag(s))", crate::render::facts::TITLE, facts.len()),
+        body: crate::render::facts::markdown(&facts),
+    })
 }
 
 /// Why the plan is refused under `[review] require_acknowledgement`, and how to acknowledge it.

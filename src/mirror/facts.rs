@@ -428,6 +428,43 @@ async fn read_config(
     })
 }
 
+/// The mirrored tags a plan moves (copy rows with an `old_digest`), in plan order: the old side
+/// read from the organization's copy (`org/repository@old`, which exists whatever the upstream
+/// kept, a platform-filtered index included), the new side from the source with the digest the
+/// plan copies. The signature verdict is left unchecked for the caller to fill in.
+pub fn moved_in_plan(plan: &crate::plan::Plan) -> Vec<Moved> {
+    let mut out = Vec::new();
+    for change in &plan.changes {
+        let crate::plan::Change::CopyImage {
+            repository,
+            tag,
+            source,
+            old_digest: Some(old),
+            platforms,
+            ..
+        } = change
+        else {
+            continue;
+        };
+        let (Ok(mut old_ref), Ok(new_ref)) = (
+            super::target_reference(&plan.org, repository, tag),
+            Reference::parse(source),
+        ) else {
+            continue;
+        };
+        old_ref.digest = Some(old.clone());
+        out.push(Moved {
+            image: format!("{repository}:{tag}"),
+            source: format!("{}/{}", new_ref.registry, new_ref.repository),
+            old: old_ref,
+            new: new_ref,
+            platforms: platforms.clone(),
+            signature: Signature::NotChecked,
+        });
+    }
+    out
+}
+
 /// The moved tags between two lock files: entries of `new` whose repository, tag and source the
 /// old lock has with another digest, in the new lock's order.
 pub fn moved_in_lock(

@@ -22,8 +22,10 @@ pub struct Estimate {
     /// one per write, two for a repository whose privacy and texts change, and one team listing
     /// when a change needs a team's numeric id.
     pub hub_calls: u64,
-    /// Docker Hub pulls the copies from docker.io spend (`mirror::docker_hub_pulls`: one per
-    /// image manifest, so one per platform of a multi-arch image).
+    /// Docker Hub pulls an apply spends on docker.io: its copies (`mirror::docker_hub_pulls`: one
+    /// per image manifest, so one per platform of a multi-arch image) and the reads of the plan it
+    /// makes again first (one per signature the gate checks; the copies' manifests again for
+    /// the estimates, unless it applies a saved plan).
     pub pulls: u64,
     /// The hub's `X-RateLimit-*` budget after the plan's reads, when announced.
     pub hub_budget: Option<HubBudget>,
@@ -32,7 +34,7 @@ pub struct Estimate {
 }
 
 impl Estimate {
-    /// `pulls`: what the plan's copies spend (`mirror::docker_hub_pulls`).
+    /// `pulls`: what an apply spends on docker.io ([`Estimate::pulls`]).
     pub fn of(
         plan: &Plan,
         pulls: u64,

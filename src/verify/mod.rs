@@ -2,7 +2,8 @@
 //! is recorded by `vetted lock` and copied by `vetted apply` only when it carries a valid cosign
 //! signature by that verifier, a cosign public key ([`key`]) or a keyless Fulcio identity checked
 //! offline against a Sigstore trusted root ([`keyless`]). [`check`] reads the signatures
-//! ([`cosign`]) and gives the [`Verdict`]; `plan` shows it as a note per image ([`plan_notes`]).
+//! ([`cosign`]) and gives the [`Verdict`]; `plan` shows it as a note per image and apply's gate consults the same
+//! verdicts ([`check_plan`], [`Verdicts::gate`]).
 //!
 //! A signature counts only when its simple-signing payload names the very digest being mirrored
 //! (for an index, the index digest; with `platforms`, still the upstream index digest): a valid
@@ -157,31 +158,53 @@ pub fn gates(desired: &OrgState) -> BTreeMap<String, Verify> {
         .collect()
 }
 
-/// Apply's gate before a copy: `Ok` when `source` (with its upstream digest) carries a valid
-/// signature by `verify`, else the refusal line; nothing of the image is copied then.
-pub async fn gate(
-    client: &RegistryClient,
-    verify: &Verify,
-    source: &Reference,
-) -> Result<(), String> {
-    let Some(digest) = source.digest.as_deref() else {
-        return Err(format!("refusing {source}: no digest to verify"));
-    };
-    match check(client, verify, source, digest).await {
-        Verdict::Verified(_) => Ok(()),
-        Verdict::Refused(why) => Err(refusal(source, digest, &why)),
+/// The gate's verdicts on a plan's gated copies, read once by [`check_plan`] (while the plan is
+/// made) and consulted by apply before each copy, so apply reads no signature twice.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Verdicts {
+    /// Copy source (with its digest) -> the verdict on it.
+    by_source: BTreeMap<String, Verdict>,
+    /// Signature reads made on Docker Hub (one manifest GET each, which it counts as a pull).
+    pub docker_hub_reads: u64,
+}
+
+impl Verdicts {
+    /// Apply's gate before a copy from `source`, whose repository has a verifier: `Ok` when its
+    /// digest carried a valid signature when the plan was made, else the refusal line; nothing of
+    /// the image is copied then. A copy the plan's reads did not cover is refused (fail closed).
+    pub fn gate(&self, source: &Reference) -> Result<(), String> {
+        let Some(digest) = source.digest.as_deref() else {
+            return Err(format!("refusing {source}: no digest to verify"));
+        };
+        match self.by_source.get(&source.to_string()) {
+            Some(Verdict::Verified(_)) => Ok(()),
+            Some(Verdict::Refused(why)) => Err(refusal(source, digest, why)),
+            None => Err(refusal(source, digest, "its signature was not checked")),
+        }
+    }
+
+    /// The verdict on `source` as the image facts show it (not checked: no gate covers it).
+    pub fn signature(&self, source: &Reference) -> crate::plan::facts::Signature {
+        use crate::plan::facts::Signature;
+        match self.by_source.get(&source.to_string()) {
+            Some(Verdict::Verified(by)) => Signature::Verified { by: by.clone() },
+            Some(Verdict::Refused(why)) => Signature::Refused { why: why.clone() },
+            None => Signature::NotChecked,
+        }
     }
 }
 
-/// The gate's verdict on every copy row of the plan whose mirror has `verify`, as notes
-/// (`redis:7.2`: "signature verified: key keys/upstream.pub sha256:..", or what apply will refuse).
-/// Reads each image's signature tag (a manifest GET, which Docker Hub counts as a pull).
-pub async fn plan_notes(
+/// The gate's verdict on every copy row of the plan whose mirror has `verify`: as notes
+/// (`redis:7.2`: "signature verified: key keys/upstream.pub sha256:..", or what apply will
+/// refuse) and as the [`Verdicts`] apply's gate consults. Reads each image's signature tag (a
+/// manifest GET, which Docker Hub counts as a pull), once.
+pub async fn check_plan(
     client: &RegistryClient,
     desired: &OrgState,
     changes: &[Change],
-) -> Vec<Note> {
+) -> (Vec<Note>, Verdicts) {
     let mut notes = Vec::new();
+    let mut verdicts = Verdicts::default();
     for change in changes {
         let Change::CopyImage {
             repository,
@@ -206,19 +229,24 @@ pub async fn plan_notes(
         let Some(digest) = source.digest.clone() else {
             continue;
         };
-        let message = match check(client, verify, &source, &digest).await {
-            Verdict::Verified(by) => format!("signature verified: {}", untrusted(&by)),
+        if source.registry == crate::registry::reference::DOCKER_HUB {
+            verdicts.docker_hub_reads += 1;
+        }
+        let verdict = check(client, verify, &source, &digest).await;
+        let message = match &verdict {
+            Verdict::Verified(by) => format!("signature verified: {}", untrusted(by)),
             Verdict::Refused(why) => {
-                format!("apply will refuse it: {}", refusal(&source, &digest, &why))
+                format!("apply will refuse it: {}", refusal(&source, &digest, why))
             }
         };
+        verdicts.by_source.insert(source.to_string(), verdict);
         notes.push(Note {
             kind: ResourceKind::Image,
             address: format!("{repository}:{tag}"),
             message,
         });
     }
-    notes
+    (notes, verdicts)
 }
 
 #[cfg(test)]
@@ -232,6 +260,47 @@ mod tests {
 
     fn d(n: u8) -> String {
         format!("sha256:{}", hex::encode([n; 32]))
+    }
+
+    /// Apply's gate consults the verdicts the plan read: a digest they lack (another digest, or
+    /// none) is refused, never read again and never let through.
+    #[test]
+    fn apply_s_gate_consults_the_plan_s_verdicts_and_refuses_what_they_lack() {
+        let source = Reference::parse(&format!("docker.io/signed/app:1@{}", d(1))).unwrap();
+        let mut v = Verdicts::default();
+        let e = v.gate(&source).unwrap_err();
+        assert!(
+            e.starts_with("refusing docker.io/signed/app:1 sha256:0101")
+                && e.ends_with(": its signature was not checked"),
+            "{e}"
+        );
+        use crate::plan::facts::Signature;
+        assert_eq!(v.signature(&source), Signature::NotChecked);
+        v.by_source
+            .insert(source.to_string(), Verdict::Verified("key k.pub".into()));
+        assert_eq!(v.gate(&source), Ok(()));
+        assert_eq!(
+            v.signature(&source),
+            Signature::Verified {
+                by: "key k.pub".into()
+            }
+        );
+        let other = Reference::parse(&format!("docker.io/signed/app:1@{}", d(2))).unwrap();
+        assert!(v.gate(&other).is_err());
+        v.by_source
+            .insert(other.to_string(), Verdict::Refused("unsigned".into()));
+        let e = v.gate(&other).unwrap_err();
+        assert!(
+            e.starts_with("refusing docker.io/signed/app:1 sha256:0202")
+                && e.ends_with(": unsigned"),
+            "{e}"
+        );
+        let tag_only = Reference::parse("docker.io/signed/app:1").unwrap();
+        assert!(
+            v.gate(&tag_only)
+                .unwrap_err()
+                .contains("no digest to verify")
+        );
     }
 
     /// A fresh key as a policy's `verify` and a signer of payloads.

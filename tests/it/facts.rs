@@ -178,3 +178,77 @@ fn figures_are_skipped_when_the_pull_budget_is_low_and_the_report_says_so() {
     assert_eq!(sb.registry_counters()["pulls"]["spent"], 4);
     insta::assert_snapshot!("update_report_read", md);
 }
+
+/// `vetted plan --format markdown` (the plan comment) shows what changed upstream for every tag
+/// the plan moves: the old side read from the organization's copy, the new from the source, with
+/// the signature verdict (not checked here: the mirror has no `verify`). Unmoved and new tags are
+/// not listed, and `show` of the saved plan leaves the section out.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_plan_comment_shows_what_changed_upstream_for_the_tags_it_moves() {
+    let reg = RegistryProc::start().await;
+    let labels = |revision: &str| {
+        serde_json::json!({
+            "org.opencontainers.image.source": "https://github.com/example/app",
+            "org.opencontainers.image.revision": revision,
+            "org.opencontainers.image.version": "1.0",
+        })
+    };
+    reg.push_described(
+        "community/app",
+        "1.0",
+        &[("linux/amd64", vec![bytes(1, 40_000), bytes(2, 10_000)])],
+        "2024-01-01T00:00:00Z",
+        &labels("1111111"),
+    )
+    .await;
+    let sb = Sandbox::start_with_registry(&seed(1000), &[]);
+    let host = reg.host();
+    let policy = sb.write_policy(
+        "vetted.toml",
+        &format!(
+            "org = \"acme\"\n[repositories.app]\nmirror = {{ from = \"{host}/community/app\", tags = [\"1.0\"] }}\n"
+        ),
+    );
+    let run = |args: &[&str]| {
+        let out = sb
+            .vetted()
+            .args(args)
+            .arg("--policy")
+            .arg(&policy)
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{args:?}: {}", stderr(&out));
+        String::from_utf8(out.stdout).unwrap()
+    };
+    // A first mirror creates the tag: nothing moved, no section.
+    let md = run(&["plan", "--format", "markdown"]);
+    assert!(!md.contains("What changed upstream"), "{md}");
+    run(&["apply", "--yes"]);
+
+    reg.push_described(
+        "community/app",
+        "1.0",
+        &[
+            ("linux/amd64", vec![bytes(1, 40_000), bytes(3, 12_000)]),
+            ("linux/arm64/v8", vec![bytes(4, 30_000)]),
+        ],
+        "2024-03-01T12:00:00Z",
+        &labels("2222222"),
+    )
+    .await;
+    let md = run(&["plan", "--format", "markdown", "--out", "plan.json"]);
+    let section = md
+        .split_once("What changed upstream")
+        .map(|(_, s)| format!("What changed upstream{s}"))
+        .unwrap_or_else(|| panic!("no facts section in {md}"));
+    insta::with_settings!({filters => vec![(r"127\.0\.0\.1:\d+", "[registry]")]}, {
+        insta::assert_snapshot!("plan_comment_upstream_facts", section);
+    });
+    let shown = sb
+        .vetted()
+        .args(["show", "plan.json", "--format", "markdown"])
+        .output()
+        .unwrap();
+    assert!(shown.status.success(), "{}", stderr(&shown));
+    assert!(!String::from_utf8_lossy(&shown.stdout).contains("What changed upstream"));
+}

@@ -381,3 +381,76 @@ fn key_paths_outside_the_repository_are_refused_at_validate() {
         );
     }
 }
+
+/// The pulls `plan` says an apply spends on docker.io ("... and N Docker Hub pulls (...)"):
+/// from the `Estimate:` line on stderr.
+fn estimated_pulls(err: &str) -> u64 {
+    let line = err
+        .lines()
+        .find(|l| l.starts_with("Estimate: "))
+        .unwrap_or_else(|| panic!("no estimate line in {err}"));
+    let before = line.split(" Docker Hub pulls").next().unwrap();
+    before.rsplit(' ').next().unwrap().parse().unwrap()
+}
+
+fn pulls_spent(sb: &Sandbox) -> u64 {
+    sb.registry_counters()["pulls"]["spent"].as_u64().unwrap()
+}
+
+/// The plan's pull estimate is what the apply after it spends, the gate's signature reads
+/// included: apply reads each signature once (while it makes the plan again, not a second time
+/// before the copy), and, applying a saved plan, does not read the source manifests again for
+/// their estimates.
+#[test]
+fn the_pull_estimate_counts_the_signature_reads_and_apply_reads_each_once() {
+    for saved in [false, true] {
+        let sb = Sandbox::start_with_registry(
+            &format!(
+                "{}[registry]\npull_limit = 1000\n",
+                SEED.replace("OWNER", OWNER_TOKEN)
+            ),
+            &[],
+        );
+        let signing: Value = reqwest::blocking::get(format!("{}/_sandbox/signing", sb.url))
+            .unwrap()
+            .json()
+            .unwrap();
+        std::fs::create_dir_all(sb.path().join("keys")).unwrap();
+        std::fs::write(
+            sb.path().join("keys/upstream.pub"),
+            signing["public_key_pem"].as_str().unwrap(),
+        )
+        .unwrap();
+        let policy = sb.write_policy(
+            "vetted.toml",
+            "org = \"acme\"\n[repositories.app]\nmirror = { from = \"signed/app\", tags = [\"1\"], verify = { key = \"keys/upstream.pub\" } }\n",
+        );
+        let plan_args: &[&str] = if saved {
+            &["plan", "--out", "plan.json"]
+        } else {
+            &["plan"]
+        };
+        let out = run(&sb, plan_args, &policy);
+        let err = stderr(&out);
+        assert!(out.status.success(), "{err}");
+        let estimate = estimated_pulls(&err);
+        assert!(estimate > 0, "{err}");
+        let before = pulls_spent(&sb);
+        let out = if saved {
+            // The saved plan names its policy.
+            sb.vetted()
+                .args(["apply", "--yes", "plan.json"])
+                .output()
+                .unwrap()
+        } else {
+            run(&sb, &["apply", "--yes"], &policy)
+        };
+        assert!(out.status.success(), "{}", stderr(&out));
+        assert!(skopeo_digest(&sb, "acme/app:1").is_some());
+        assert_eq!(
+            pulls_spent(&sb) - before,
+            estimate,
+            "saved: {saved}; plan said: {err}"
+        );
+    }
+}
