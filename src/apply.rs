@@ -78,7 +78,7 @@ impl OrgWriter<'_> {
             .map_err(|e| format!("source: {e}"))?;
         let target = crate::mirror::target_reference(org, repository, tag)?;
         if self.gates.contains_key(repository) {
-            self.verdicts.gate(&source)?;
+            self.verdicts.gate(repository, &source)?;
         }
         let options = CopyOptions {
             platforms: platforms.clone(),

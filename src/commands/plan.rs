@@ -137,12 +137,11 @@ async fn upstream_facts(
     limits: &crate::mirror::facts::FactsLimits,
 ) -> Option<crate::render::markdown::Section> {
     let registry = planned.registry.as_ref()?;
-    let mut moved = crate::mirror::facts::moved_in_plan(&planned.plan);
+    let moved = crate::mirror::facts::moved_in_plan(&planned.plan, &|repository, source| {
+        planned.verdicts.signature(repository, source)
+    });
     if moved.is_empty() {
         return None;
-    }
-    for m in &mut moved {
-        m.signature = planned.verdicts.signature(&m.new);
     }
     super::status(&format!(
         "Reading what changed upstream for {} moved tag(s) ...",

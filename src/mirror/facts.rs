@@ -431,8 +431,11 @@ async fn read_config(
 /// The mirrored tags a plan moves (copy rows with an `old_digest`), in plan order: the old side
 /// read from the organization's copy (`org/repository@old`, which exists whatever the upstream
 /// kept, a platform-filtered index included), the new side from the source with the digest the
-/// plan copies. The signature verdict is left unchecked for the caller to fill in.
-pub fn moved_in_plan(plan: &crate::plan::Plan) -> Vec<Moved> {
+/// plan copies. `signature` gives the gate's verdict on copying a source into a repository.
+pub fn moved_in_plan(
+    plan: &crate::plan::Plan,
+    signature: &dyn Fn(&str, &Reference) -> Signature,
+) -> Vec<Moved> {
     let mut out = Vec::new();
     for change in &plan.changes {
         let crate::plan::Change::CopyImage {
@@ -456,10 +459,10 @@ pub fn moved_in_plan(plan: &crate::plan::Plan) -> Vec<Moved> {
         out.push(Moved {
             image: format!("{repository}:{tag}"),
             source: format!("{}/{}", new_ref.registry, new_ref.repository),
+            signature: signature(repository, &new_ref),
             old: old_ref,
             new: new_ref,
             platforms: platforms.clone(),
-            signature: Signature::NotChecked,
         });
     }
     out

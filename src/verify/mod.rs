@@ -162,31 +162,40 @@ pub fn gates(desired: &OrgState) -> BTreeMap<String, Verify> {
 /// made) and consulted by apply before each copy, so apply reads no signature twice.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Verdicts {
-    /// Copy source (with its digest) -> the verdict on it.
-    by_source: BTreeMap<String, Verdict>,
+    /// (repository, copy source with its digest) -> the verdict on it: by repository too, since
+    /// two mirrors of one source may name different verifiers.
+    by_copy: BTreeMap<(String, String), Verdict>,
     /// Signature reads made on Docker Hub (one manifest GET each, which it counts as a pull).
     pub docker_hub_reads: u64,
 }
 
 impl Verdicts {
-    /// Apply's gate before a copy from `source`, whose repository has a verifier: `Ok` when its
-    /// digest carried a valid signature when the plan was made, else the refusal line; nothing of
-    /// the image is copied then. A copy the plan's reads did not cover is refused (fail closed).
-    pub fn gate(&self, source: &Reference) -> Result<(), String> {
+    /// Apply's gate before a copy from `source` into `repository`, which has a verifier: `Ok`
+    /// when the digest carried a valid signature by it when the plan was made, else the refusal
+    /// line; nothing of the image is copied then. A copy the plan's reads did not cover is
+    /// refused (fail closed).
+    pub fn gate(&self, repository: &str, source: &Reference) -> Result<(), String> {
         let Some(digest) = source.digest.as_deref() else {
             return Err(format!("refusing {source}: no digest to verify"));
         };
-        match self.by_source.get(&source.to_string()) {
+        match self
+            .by_copy
+            .get(&(repository.to_string(), source.to_string()))
+        {
             Some(Verdict::Verified(_)) => Ok(()),
             Some(Verdict::Refused(why)) => Err(refusal(source, digest, why)),
             None => Err(refusal(source, digest, "its signature was not checked")),
         }
     }
 
-    /// The verdict on `source` as the image facts show it (not checked: no gate covers it).
-    pub fn signature(&self, source: &Reference) -> crate::plan::facts::Signature {
+    /// The verdict on copying `source` into `repository` as the image facts show it (not
+    /// checked: no gate covers it).
+    pub fn signature(&self, repository: &str, source: &Reference) -> crate::plan::facts::Signature {
         use crate::plan::facts::Signature;
-        match self.by_source.get(&source.to_string()) {
+        match self
+            .by_copy
+            .get(&(repository.to_string(), source.to_string()))
+        {
             Some(Verdict::Verified(by)) => Signature::Verified { by: by.clone() },
             Some(Verdict::Refused(why)) => Signature::Refused { why: why.clone() },
             None => Signature::NotChecked,
@@ -239,7 +248,9 @@ pub async fn check_plan(
                 format!("apply will refuse it: {}", refusal(&source, &digest, why))
             }
         };
-        verdicts.by_source.insert(source.to_string(), verdict);
+        verdicts
+            .by_copy
+            .insert((repository.clone(), source.to_string()), verdict);
         notes.push(Note {
             kind: ResourceKind::Image,
             address: format!("{repository}:{tag}"),
@@ -268,28 +279,32 @@ mod tests {
     fn apply_s_gate_consults_the_plan_s_verdicts_and_refuses_what_they_lack() {
         let source = Reference::parse(&format!("docker.io/signed/app:1@{}", d(1))).unwrap();
         let mut v = Verdicts::default();
-        let e = v.gate(&source).unwrap_err();
+        let e = v.gate("app", &source).unwrap_err();
         assert!(
             e.starts_with("refusing docker.io/signed/app:1 sha256:0101")
                 && e.ends_with(": its signature was not checked"),
             "{e}"
         );
         use crate::plan::facts::Signature;
-        assert_eq!(v.signature(&source), Signature::NotChecked);
-        v.by_source
-            .insert(source.to_string(), Verdict::Verified("key k.pub".into()));
-        assert_eq!(v.gate(&source), Ok(()));
+        assert_eq!(v.signature("app", &source), Signature::NotChecked);
+        let key = |repository: &str, r: &Reference| (repository.to_string(), r.to_string());
+        v.by_copy
+            .insert(key("app", &source), Verdict::Verified("key k.pub".into()));
+        // Another mirror of the same source, with its own verifier, has its own verdict.
+        assert!(v.gate("app-keyless", &source).is_err());
+        assert_eq!(v.signature("app-keyless", &source), Signature::NotChecked);
+        assert_eq!(v.gate("app", &source), Ok(()));
         assert_eq!(
-            v.signature(&source),
+            v.signature("app", &source),
             Signature::Verified {
                 by: "key k.pub".into()
             }
         );
         let other = Reference::parse(&format!("docker.io/signed/app:1@{}", d(2))).unwrap();
-        assert!(v.gate(&other).is_err());
-        v.by_source
-            .insert(other.to_string(), Verdict::Refused("unsigned".into()));
-        let e = v.gate(&other).unwrap_err();
+        assert!(v.gate("app", &other).is_err());
+        v.by_copy
+            .insert(key("app", &other), Verdict::Refused("unsigned".into()));
+        let e = v.gate("app", &other).unwrap_err();
         assert!(
             e.starts_with("refusing docker.io/signed/app:1 sha256:0202")
                 && e.ends_with(": unsigned"),
@@ -297,7 +312,7 @@ mod tests {
         );
         let tag_only = Reference::parse("docker.io/signed/app:1").unwrap();
         assert!(
-            v.gate(&tag_only)
+            v.gate("app", &tag_only)
                 .unwrap_err()
                 .contains("no digest to verify")
         );

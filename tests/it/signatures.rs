@@ -436,15 +436,12 @@ fn the_pull_estimate_counts_the_signature_reads_and_apply_reads_each_once() {
         let estimate = estimated_pulls(&err);
         assert!(estimate > 0, "{err}");
         let before = pulls_spent(&sb);
-        let out = if saved {
-            // The saved plan names its policy.
-            sb.vetted()
-                .args(["apply", "--yes", "plan.json"])
-                .output()
-                .unwrap()
+        let apply_args: &[&str] = if saved {
+            &["apply", "--yes", "plan.json"]
         } else {
-            run(&sb, &["apply", "--yes"], &policy)
+            &["apply", "--yes"]
         };
+        let out = run(&sb, apply_args, &policy);
         assert!(out.status.success(), "{}", stderr(&out));
         assert!(skopeo_digest(&sb, "acme/app:1").is_some());
         assert_eq!(
@@ -453,4 +450,87 @@ fn the_pull_estimate_counts_the_signature_reads_and_apply_reads_each_once() {
             "saved: {saved}; plan said: {err}"
         );
     }
+}
+
+/// A signed upstream update goes through end to end with the real binary: the lock moves
+/// (`signed/app:0` locked as `:1` stands in for the release before), `lock --upgrade --report`
+/// writes the update pull request's body with the image facts and the signature verdict, the plan
+/// comment lists the moved tag under "Needs attention" and shows the same facts, and apply mirrors
+/// the new digest (checked with skopeo).
+#[test]
+fn a_signed_upstream_update_reaches_the_report_the_plan_comment_and_apply() {
+    let (sb, signing) = start();
+    std::fs::create_dir_all(sb.path().join("keys")).unwrap();
+    std::fs::write(
+        sb.path().join("keys/upstream.pub"),
+        signing["public_key_pem"].as_str().unwrap(),
+    )
+    .unwrap();
+    let gated = |tag: &str| {
+        format!(
+            "org = \"acme\"\n[repositories.app]\nmirror = {{ from = \"signed/app\", tags = [\"{tag}\"], verify = {{ key = \"keys/upstream.pub\" }} }}\n"
+        )
+    };
+    // The previous release, locked and mirrored as `app:1`.
+    let policy = sb.write_policy("vetted.toml", &gated("0"));
+    let out = run(&sb, &["lock"], &policy);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let lock_path = sb.path().join("vetted.lock");
+    let text = std::fs::read_to_string(&lock_path).unwrap();
+    std::fs::write(&lock_path, text.replace("tag = \"0\"", "tag = \"1\"")).unwrap();
+    let policy = sb.write_policy("vetted.toml", &gated("1"));
+    let out = run(&sb, &["apply", "--yes", "--locked"], &policy);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let old = skopeo_digest(&sb, "signed/app:0").unwrap();
+    let new = skopeo_digest(&sb, "signed/app:1").unwrap();
+    assert_eq!(skopeo_digest(&sb, "acme/app:1"), Some(old.clone()));
+
+    // The weekly update: the lock moves, and the report is the pull request's body.
+    let out = run(
+        &sb,
+        &["lock", "--upgrade", "--report", "update.md"],
+        &policy,
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    let report = std::fs::read_to_string(sb.path().join("update.md")).unwrap();
+    let verified = format!(
+        "verified by key keys/upstream.pub {}",
+        fingerprint(signing["public_key_pem"].as_str().unwrap())
+    );
+    for want in [
+        "### What changed upstream (1 tag(s))",
+        "#### `app:1` from `docker.io/signed/app`",
+        &format!("| digest | `{}` | `{}` |", &old[..19], &new[..19]),
+        "- platforms: added `linux/arm64/v8`",
+        &verified,
+    ] {
+        assert!(report.contains(want), "{want:?} not in\n{report}");
+    }
+    let locked_now = locked(sb.path());
+    assert_eq!(
+        entry(&locked_now, "app").unwrap()["digest"].as_str(),
+        Some(new.as_str())
+    );
+
+    // The pull request's plan comment: the moved tag needs attention, with the same facts.
+    let out = run(&sb, &["plan", "--locked", "--format", "markdown"], &policy);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let comment = stdout(&out);
+    let attention = comment
+        .split_once("Needs attention")
+        .map(|(_, rest)| rest.split("<details>").next().unwrap_or(rest).to_string())
+        .unwrap_or_else(|| panic!("no Needs attention in {comment}"));
+    assert!(attention.contains("acme/app:1"), "{attention}");
+    for want in [
+        "What changed upstream (1 tag(s))",
+        "#### `app:1` from `docker.io/signed/app`",
+        &verified,
+    ] {
+        assert!(comment.contains(want), "{want:?} not in\n{comment}");
+    }
+
+    // Merged: apply mirrors the new, signed digest.
+    let out = run(&sb, &["apply", "--yes", "--locked"], &policy);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(skopeo_digest(&sb, "acme/app:1"), Some(new));
 }

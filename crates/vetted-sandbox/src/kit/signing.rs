@@ -8,6 +8,7 @@
 //! | image                  | signature                                                        |
 //! |------------------------|------------------------------------------------------------------|
 //! | `signed/app:1`         | an index, signed over its digest by the upstream key              |
+//! | `signed/app:0`         | the release before it (one platform, another layer), signed so too |
 //! | `signed/other-key:1`   | signed by the other key                                          |
 //! | `signed/other-digest:1`| by the upstream key, but the payload names another digest        |
 //! | `signed/unsigned:1`    | none                                                             |
@@ -168,10 +169,21 @@ impl SigningKit {
             }],
             signed: false,
         };
+        // An upstream update of a signed image: lock `:0`, call it `:1` in the lock, and `:1`
+        // has moved (tests/it/signatures.rs).
+        let previous = ImageSpec {
+            tag: "0".into(),
+            layers: vec![LayerSpec {
+                key: "signed/app-layer-previous".into(),
+                size: 2048,
+            }],
+            ..spec("signed/app", one.clone())
+        };
         let mut set = ImageSet::build(
             seed,
             &[
                 spec("signed/app", two),
+                previous,
                 spec("signed/other-key", one.clone()),
                 spec("signed/other-digest", one.clone()),
                 spec("signed/unsigned", one.clone()),
@@ -322,23 +334,31 @@ mod tests {
     fn builds_the_signature_gate_images() {
         let kit = SigningKit::generate().unwrap();
         let set = kit.images(3).unwrap();
-        let names: Vec<_> = set.images.iter().map(|i| i.repository.as_str()).collect();
+        let names: Vec<_> = set
+            .images
+            .iter()
+            .map(|i| format!("{}:{}", i.repository, i.tag))
+            .collect();
         assert_eq!(
             names,
             [
-                "signed/app",
-                "signed/other-key",
-                "signed/other-digest",
-                "signed/unsigned",
-                "signed/keyless"
+                "signed/app:1",
+                "signed/app:0",
+                "signed/other-key:1",
+                "signed/other-digest:1",
+                "signed/unsigned:1",
+                "signed/keyless:1"
             ]
         );
-        assert!(set.images[3].signature.is_none());
+        assert!(set.images[4].signature.is_none());
+        // The previous release is another digest, signed too.
+        assert_ne!(set.images[1].manifest.digest, set.images[0].manifest.digest);
+        assert!(set.images[1].signature.is_some());
         let sig = set.images[0].signature.as_ref().unwrap();
         let m: Value = serde_json::from_slice(&sig.manifest.data).unwrap();
         assert_eq!(m["layers"][0]["mediaType"], COSIGN_SIMPLESIGNING);
         assert!(m["layers"][0]["annotations"]["dev.cosignproject.cosign/signature"].is_string());
-        let keyless = set.images[4].signature.as_ref().unwrap();
+        let keyless = set.images[5].signature.as_ref().unwrap();
         let m: Value = serde_json::from_slice(&keyless.manifest.data).unwrap();
         assert!(m["layers"][0]["annotations"]["dev.sigstore.cosign/bundle"].is_string());
         assert!(kit.public_key_pem().contains("BEGIN PUBLIC KEY"));
