@@ -28,11 +28,26 @@ pub async fn run(args: &PlanArgs, settings: &Settings) -> Result<Outcome, Error>
     )
     .await?;
     let plan = &planned.plan;
+    // Docker Hub pulls the apply of this plan spends: it makes the plan again first, reading the
+    // signatures again and, unless it applies this plan saved (whose estimates it reuses), the
+    // source manifests for the estimates; then it copies.
+    let rereads = if args.out.is_some() {
+        0
+    } else {
+        planned.copy_pulls
+    };
+    let apply_pulls = planned
+        .copy_pulls
+        .saturating_add(planned.verdicts.docker_hub_reads)
+        .saturating_add(rereads);
     let mut markdown = super::markdown_options(&args.markdown);
     if args.format == crate::cli::Format::Markdown {
+        // The facts never spend the pulls that apply needs.
+        let mut limits = args.facts.limits();
+        limits.keep_pulls = limits.keep_pulls.max(apply_pulls);
         markdown
             .sections
-            .extend(upstream_facts(&planned, &args.facts.limits()).await);
+            .extend(upstream_facts(&planned, &limits).await);
     }
     let open = super::print_out(&super::render_plan_with(
         plan,
@@ -43,19 +58,9 @@ pub async fn run(args: &PlanArgs, settings: &Settings) -> Result<Outcome, Error>
     // The cost of applying it, against what remains: the last line, on stderr (the budgets change
     // from one run to the next; the plan on stdout stays deterministic, its documents as
     // documented).
-    // Apply makes the plan again before it writes: it reads the signatures again, and, unless it
-    // applies this plan saved (whose estimates it reuses), the source manifests for the estimates.
-    let rereads = if args.out.is_some() {
-        0
-    } else {
-        planned.copy_pulls
-    };
     let estimate = crate::plan::estimate::Estimate::of(
         plan,
-        planned
-            .copy_pulls
-            .saturating_add(planned.verdicts.docker_hub_reads)
-            .saturating_add(rereads),
+        apply_pulls,
         planned
             .client
             .rate_limit()
@@ -63,7 +68,12 @@ pub async fn run(args: &PlanArgs, settings: &Settings) -> Result<Outcome, Error>
                 limit: r.limit,
                 remaining: r.remaining,
             }),
-        planned.pulls_remaining,
+        // After the facts' reads, if any.
+        planned
+            .registry
+            .as_ref()
+            .and_then(|r| r.ratelimit_remaining())
+            .or(planned.pulls_remaining),
     );
     if open && args.access && args.format == crate::cli::Format::Text {
         super::print_out(&crate::render::access_text(&plan.access, &plan.org))?;

@@ -200,6 +200,13 @@ async fn read_side(
         .get_manifest_raw(reference, &scopes)
         .await
         .map_err(|e| e.to_string())?;
+    // The facts are of the digest the plan copies or the lock records, not of whatever the GET
+    // served: its bytes must hash to that digest.
+    if manifest::sha256_digest(&bytes) != digest {
+        return Err(format!(
+            "{reference}: the index served does not match its digest"
+        ));
+    }
     // Bounds and digest forms first (the copy's own checks), then the annotations.
     let (parsed, _) = manifest::parse(&bytes, &header_type)?;
     if !matches!(parsed, Parsed::Index { .. }) {

@@ -90,7 +90,7 @@ fn parse_one(address: &str, org: &str) -> Result<Vec<Target>, TargetError> {
     if address.chars().count() > MAX_ADDRESS {
         return Err(TargetError(format!(
             "target `{}...`: longer than {MAX_ADDRESS} characters",
-            address.chars().take(40).collect::<String>()
+            crate::untrusted::untrusted(&address.chars().take(40).collect::<String>())
         )));
     }
     let a = address.trim();
@@ -340,7 +340,7 @@ impl Targets {
             let list: Vec<String> = close
                 .iter()
                 .take(5)
-                .map(|(_, k)| format!("`{k}`"))
+                .map(|(_, k)| format!("`{}`", crate::untrusted::untrusted(k)))
                 .collect();
             format!("; close matches: {}", list.join(", "))
         };

@@ -71,12 +71,15 @@ pub fn markdown(plan: &Plan) -> String {
 }
 
 /// Escapes text for a table cell or list item: control characters and line breaks (escaped visibly,
-/// [`super::untrusted`]), mentions, pipes and HTML tags.
+/// [`super::untrusted`]), mentions, pipes, HTML tags and link brackets (remote text cannot make a
+/// link or an image: `[All checks passed](https://...)` shows as written).
 pub(super) fn escape(s: &str) -> String {
     super::untrusted_markdown(s)
         .replace('&', "&amp;")
         .replace('<', "&lt;")
         .replace('|', "\\|")
+        .replace('[', "\\[")
+        .replace(']', "\\]")
         .replace(['\n', '\r'], " ")
 }
 

@@ -252,3 +252,45 @@ async fn the_plan_comment_shows_what_changed_upstream_for_the_tags_it_moves() {
     assert!(shown.status.success(), "{}", stderr(&shown));
     assert!(!String::from_utf8_lossy(&shown.stdout).contains("What changed upstream"));
 }
+
+/// The plan comment's facts never spend the Docker Hub pulls the apply of that plan needs: with
+/// `--facts-keep-pulls 0` they still keep what the copies (and apply's re-read) will spend, say so,
+/// and the apply after the plan has its pulls.
+#[test]
+fn the_plan_comment_facts_keep_the_pulls_apply_needs() {
+    // 10 pulls: the first apply spends 4 (its estimate and the copies of two platforms), the plan
+    // 2 (its estimate), leaving 4, which the next apply needs.
+    let sb = Sandbox::start_with_registry(&seed(10), &[]);
+    let policy = moved_lock(&sb);
+    let run = |args: &[&str]| {
+        sb.vetted()
+            .args(args)
+            .arg("--policy")
+            .arg(&policy)
+            .output()
+            .unwrap()
+    };
+    let out = run(&["apply", "--yes", "--locked"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let out = run(&["lock", "--upgrade"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let out = run(&[
+        "plan",
+        "--locked",
+        "--format",
+        "markdown",
+        "--facts-keep-pulls",
+        "0",
+    ]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let md = String::from_utf8(out.stdout).unwrap();
+    assert!(md.contains("What changed upstream (1 tag(s))"), "{md}");
+    assert!(
+        md.contains("sizes, layers and config not read: pull budget (4 Docker Hub pull(s) remaining, 4 kept for the copies)"),
+        "{md}"
+    );
+    assert_eq!(sb.registry_counters()["pulls"]["remaining"], 4);
+    let out = run(&["apply", "--yes", "--locked"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(sb.registry_counters()["pulls"]["remaining"], 0);
+}

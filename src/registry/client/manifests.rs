@@ -75,7 +75,13 @@ impl RegistryClient {
             .and_then(|v| v.parse().ok())
             .unwrap_or(0);
         let digest = match header_str(h, "docker-content-digest") {
-            Some(d) => d.to_string(),
+            // The registry's word, used in later URLs and plans: a digest of the form we read.
+            Some(d) => {
+                crate::registry::reference::validate_digest(d).map_err(|e| {
+                    RegistryError::Protocol(format!("{reference}: Docker-Content-Digest: {e}"))
+                })?;
+                d.to_string()
+            }
             None => {
                 // Some registries omit the header on HEAD: read the manifest and hash it.
                 let (bytes, _) = self.get_manifest_raw(reference, scopes).await?;

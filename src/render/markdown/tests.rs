@@ -109,7 +109,7 @@ fn small_plan() {
 
         #### Notes (1)
 
-        - `member old`: member not in the policy (left alone; set prune = true in [settings] to remove)
+        - `member old`: member not in the policy (left alone; set prune = true in \\[settings\\] to remove)
         ");
 }
 
@@ -249,7 +249,7 @@ fn image_copies_fold_past_a_dozen_rows() {
 
         #### Notes (1)
 
-        - `member old`: member not in the policy (left alone; set prune = true in [settings] to remove)
+        - `member old`: member not in the policy (left alone; set prune = true in \\[settings\\] to remove)
         ");
 }
 
@@ -439,4 +439,14 @@ fn extra_sections_and_escaping() {
         "{md}"
     );
     assert_eq!(marker("a--b"), "<!-- vetted:plan org=a- -b -->");
+}
+
+/// Remote text (a registry's error body in a note or a skipped figure) cannot make a link or an
+/// image in the comment: its brackets are escaped.
+#[test]
+fn remote_text_cannot_make_a_link_or_an_image() {
+    assert_eq!(
+        super::escape("[All checks passed](https://evil.example) ![x](https://evil.example/p.png)"),
+        "\\[All checks passed\\](https://evil.example) !\\[x\\](https://evil.example/p.png)"
+    );
 }
