@@ -4,8 +4,10 @@
 //! the file format; the file's shape (every field path with its JSON types) is pinned in
 //! docs/json-shapes/saved-plan-v3.txt by this module's tests.
 //!
-//! Every object refuses unknown fields and every field is always written (no field is skipped
-//! when empty), so a file either is one this version wrote or is refused. A plan computed from a
+//! Every field is always written (none is skipped when empty) and every object refuses unknown
+//! fields; a missing field is refused too, except an optional (nullable) one, which reads as
+//! `null` (serde's rule for `Option`). Nothing read is trusted anyway: apply applies only the plan
+//! it recomputes, when its changes equal these ([`super::first_difference`]). A plan computed from a
 //! snapshot is never saved (`plan --snapshot` refuses `--out`), so the format has no place for one.
 
 use std::collections::BTreeMap;
