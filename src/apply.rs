@@ -49,10 +49,8 @@ pub struct OrgWriter<'a> {
     /// Shared by every image copy of the apply: a blob several target repositories need is
     /// uploaded once, then mounted from the repository that has it.
     pub ledger: std::sync::Arc<crate::registry::copy::BlobLedger>,
-    /// The signature gate: repository -> the verifier its upstream digest must be signed by
-    /// (src/verify/); checked before anything of that image is copied.
-    pub gates: std::collections::BTreeMap<String, crate::model::Verify>,
-    /// The gate's verdicts, read while the plan was made (a gated copy they lack is refused).
+    /// The signature gate's verdicts (src/verify/), read while the plan was made: checked before
+    /// anything of an image is copied (a gated copy they lack is refused).
     pub verdicts: &'a crate::verify::Verdicts,
 }
 
@@ -77,9 +75,7 @@ impl OrgWriter<'_> {
         let source = crate::registry::reference::Reference::parse(source)
             .map_err(|e| format!("source: {e}"))?;
         let target = crate::mirror::target_reference(org, repository, tag)?;
-        if self.gates.contains_key(repository) {
-            self.verdicts.gate(repository, &source)?;
-        }
+        self.verdicts.gate(repository, &source)?;
         let options = CopyOptions {
             platforms: platforms.clone(),
             signatures: *signatures,

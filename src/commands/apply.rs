@@ -257,7 +257,6 @@ async fn execute(
         progress: &progress,
         totals: Mutex::new(CopyTotals::default()),
         ledger: Default::default(),
-        gates: crate::verify::gates(&ready.policy.desired),
         verdicts: &ready.verdicts,
     };
     let started = Instant::now();

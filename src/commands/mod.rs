@@ -236,7 +236,7 @@ async fn plan_loaded(loaded: Loaded, estimate: Estimate<'_>) -> Result<Planned, 
         targets,
     };
     let mut plan = crate::plan::diff(&desired, &live, &opts);
-    let mut verdicts = crate::verify::Verdicts::default();
+    let mut verdicts = crate::verify::Verdicts::gating(&policy.desired);
     let mut copy_pulls = 0;
     if let Some(registry) = &registry {
         // In plan order: a blob shared by several images counts at the first one shown.

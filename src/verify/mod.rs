@@ -19,7 +19,7 @@ pub mod cosign;
 pub mod key;
 pub mod keyless;
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use crate::model::{OrgState, Verify, short_digest};
 use crate::plan::{Change, Note, ResourceKind};
@@ -144,24 +144,12 @@ pub fn judge(verify: &Verify, found: &[cosign::Signature], total: usize, digest:
     Verdict::Refused(format!("found {n}{checked}, none by {signer}{why}"))
 }
 
-/// The verifier of every mirrored repository that has one (what apply's copies check).
-pub fn gates(desired: &OrgState) -> BTreeMap<String, Verify> {
-    desired
-        .repositories
-        .iter()
-        .filter_map(|(name, r)| {
-            r.mirror
-                .as_ref()
-                .and_then(|m| m.verify.clone())
-                .map(|v| (name.clone(), v))
-        })
-        .collect()
-}
-
 /// The gate's verdicts on a plan's gated copies, read once by [`check_plan`] (while the plan is
 /// made) and consulted by apply before each copy, so apply reads no signature twice.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Verdicts {
+    /// Every mirrored repository whose mirror has `verify`: a copy into one needs a verdict.
+    gated: BTreeSet<String>,
     /// (repository, copy source with its digest) -> the verdict on it: by repository too, since
     /// two mirrors of one source may name different verifiers.
     by_copy: BTreeMap<(String, String), Verdict>,
@@ -170,11 +158,29 @@ pub struct Verdicts {
 }
 
 impl Verdicts {
-    /// Apply's gate before a copy from `source` into `repository`, which has a verifier: `Ok`
-    /// when the digest carried a valid signature by it when the plan was made, else the refusal
-    /// line; nothing of the image is copied then. A copy the plan's reads did not cover is
-    /// refused (fail closed).
+    /// No verdict yet: every copy into a repository of `desired` whose mirror has `verify` is
+    /// refused until [`check_plan`] reads one.
+    pub fn gating(desired: &OrgState) -> Self {
+        let gated = desired
+            .repositories
+            .iter()
+            .filter(|(_, r)| r.mirror.as_ref().is_some_and(|m| m.verify.is_some()))
+            .map(|(name, _)| name.clone())
+            .collect();
+        Verdicts {
+            gated,
+            ..Verdicts::default()
+        }
+    }
+
+    /// Apply's gate before a copy from `source` into `repository`: `Ok` when the repository has
+    /// no verifier, or when the digest carried a valid signature by it when the plan was made;
+    /// else the refusal line, and nothing of the image is copied. A gated copy the plan's reads
+    /// did not cover is refused (fail closed).
     pub fn gate(&self, repository: &str, source: &Reference) -> Result<(), String> {
+        if !self.gated.contains(repository) {
+            return Ok(());
+        }
         let Some(digest) = source.digest.as_deref() else {
             return Err(format!("refusing {source}: no digest to verify"));
         };
@@ -213,7 +219,7 @@ pub async fn check_plan(
     changes: &[Change],
 ) -> (Vec<Note>, Verdicts) {
     let mut notes = Vec::new();
-    let mut verdicts = Verdicts::default();
+    let mut verdicts = Verdicts::gating(desired);
     for change in changes {
         let Change::CopyImage {
             repository,
@@ -278,7 +284,10 @@ mod tests {
     #[test]
     fn apply_s_gate_consults_the_plan_s_verdicts_and_refuses_what_they_lack() {
         let source = Reference::parse(&format!("docker.io/signed/app:1@{}", d(1))).unwrap();
-        let mut v = Verdicts::default();
+        let mut v = Verdicts {
+            gated: ["app".to_string(), "app-keyless".to_string()].into(),
+            ..Verdicts::default()
+        };
         let e = v.gate("app", &source).unwrap_err();
         assert!(
             e.starts_with("refusing docker.io/signed/app:1 sha256:0101")
