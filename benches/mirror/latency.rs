@@ -14,10 +14,15 @@ use crate::images::{Generator, TAG, small_images};
 use crate::measure::run_measured;
 use crate::push::{publish, pusher};
 use crate::report::{Row, floor_trips, print_log_tail, print_row, sub, wire};
-use crate::services::{PUBLISHER, PUBLISHER_SECRET, delay_line, start_sandbox, start_source};
+use crate::services::{
+    PUBLISHER, PUBLISHER_SECRET, delay_line, delay_line_traced, start_sandbox, start_source,
+};
 use crate::tools::{check_mirrored, skopeo_copy, vetted_apply};
+use crate::trace::TRACE_LIMIT;
 
-pub(crate) async fn latency(root: &Path, quick: bool) -> Result<Vec<String>> {
+/// `trace`: where to write the first mirror's request traces ([`crate::trace`]), when asked.
+pub(crate) async fn latency(root: &Path, quick: bool, trace: Option<&Path>) -> Result<Vec<String>> {
+    let trace_limit = if trace.is_some() { TRACE_LIMIT } else { 0 };
     let n = if quick { 10 } else { 50 };
     let delay = Duration::from_millis(20);
     println!(
@@ -38,13 +43,13 @@ pub(crate) async fn latency(root: &Path, quick: bool) -> Result<Vec<String>> {
         &images,
     )
     .await?;
-    let src_line = delay_line(&source.host, delay).await?;
+    let src_line = delay_line_traced(&source.host, delay, trace_limit).await?;
     let mut rows = Vec::new();
 
     // vetted: first mirror, then the no-op re-run, on one sandbox.
     let sbx = start_sandbox(root)?;
-    let hub_line = delay_line(&sbx.hub, delay).await?;
-    let reg_line = delay_line(&sbx.registry, delay).await?;
+    let hub_line = delay_line_traced(&sbx.hub, delay, trace_limit).await?;
+    let reg_line = delay_line_traced(&sbx.registry, delay, trace_limit).await?;
     let sources: Vec<(String, String)> = images
         .iter()
         .map(|i| {
@@ -56,6 +61,7 @@ pub(crate) async fn latency(root: &Path, quick: bool) -> Result<Vec<String>> {
         .collect();
     let log = sbx.dir.path().join("vetted.log");
     let before = (src_line.bytes(), reg_line.bytes());
+    let clocks = [hub_line.clock(), src_line.clock(), reg_line.clock()];
     let m = run_measured(
         vec![vetted_apply(
             sbx.dir.path(),
@@ -66,6 +72,20 @@ pub(crate) async fn latency(root: &Path, quick: bool) -> Result<Vec<String>> {
         1,
         &log,
     )?;
+    if let Some(dir) = trace {
+        println!(
+            "  trace of vetted's first mirror ({:.2} s):",
+            m.wall.as_secs_f64()
+        );
+        let lines = [
+            ("hub", &hub_line),
+            ("source", &src_line),
+            ("registry", &reg_line),
+        ];
+        for ((name, line), since) in lines.into_iter().zip(clocks) {
+            crate::trace::report(dir, name, &line.trace(), since)?;
+        }
+    }
     check_mirrored(sbx.registry_host(), &images, "")?;
     print_log_tail(&log, 2);
     rows.push(Row {

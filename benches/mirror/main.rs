@@ -1,6 +1,6 @@
 //! vetted against skopeo, side by side on the same machine, registries and images.
 //!
-//! `cargo bench --bench mirror -- [bulk|latency|moonshot|all] [--quick]`
+//! `cargo bench --bench mirror -- [bulk|latency|moonshot|all] [--quick] [--trace=DIR]`
 //!
 //! Everything is generated with the development kit (`vetted_sandbox::kit`): deterministic layer
 //! files (written once to a temp dir and streamed, never held in memory), a plain anonymous
@@ -34,6 +34,8 @@ mod report;
 mod services;
 #[cfg(target_os = "linux")]
 mod tools;
+#[cfg(target_os = "linux")]
+mod trace;
 
 #[cfg(not(target_os = "linux"))]
 fn main() {
@@ -68,6 +70,10 @@ async fn run() -> anyhow::Result<()> {
 
     let args: Vec<String> = std::env::args().skip(1).collect();
     let quick = args.iter().any(|a| a == "--quick");
+    let trace = args
+        .iter()
+        .find_map(|a| a.strip_prefix("--trace="))
+        .map(std::path::PathBuf::from);
     // cargo bench passes --bench; other flags are ours.
     let scenario = args
         .iter()
@@ -91,7 +97,7 @@ async fn run() -> anyhow::Result<()> {
         summary.extend(bulk(root.path(), quick).await?);
     }
     if matches!(scenario, "latency" | "all") {
-        summary.extend(latency(root.path(), quick).await?);
+        summary.extend(latency(root.path(), quick, trace.as_deref()).await?);
     }
     if matches!(scenario, "moonshot" | "all") {
         summary.extend(moonshot(root.path(), quick).await?);

@@ -155,10 +155,20 @@ pub(crate) fn start_sandbox_with(parent: &Path, api_budget: u64) -> Result<Sandb
 pub(crate) struct DelayLine(Proxy);
 
 pub(crate) async fn delay_line(upstream: &str, delay: Duration) -> Result<DelayLine> {
+    delay_line_traced(upstream, delay, 0).await
+}
+
+/// [`delay_line`] keeping a trace of its first `trace_limit` requests.
+pub(crate) async fn delay_line_traced(
+    upstream: &str,
+    delay: Duration,
+    trace_limit: usize,
+) -> Result<DelayLine> {
     let upstream = format!("http://{}", upstream.trim_start_matches("http://"));
     let options = ProxyOptions {
         latency: delay,
         kinds: Vec::new(),
+        trace_limit,
         ..ProxyOptions::default()
     };
     Ok(DelayLine(Proxy::start(&upstream, options).await?))
@@ -170,6 +180,14 @@ impl DelayLine {
     }
     pub(crate) fn host(&self) -> String {
         self.0.host()
+    }
+    /// The requests traced so far.
+    pub(crate) fn trace(&self) -> Vec<vetted_sandbox::proxy::TraceEntry> {
+        self.0.trace()
+    }
+    /// The proxy's clock, which trace times are counted on.
+    pub(crate) fn clock(&self) -> Duration {
+        self.0.clock()
     }
     /// Body bytes (up, down) so far.
     pub(crate) fn bytes(&self) -> (u64, u64) {

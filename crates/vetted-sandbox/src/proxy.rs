@@ -112,6 +112,9 @@ pub struct ProxyOptions {
     /// Injected 429s carry Cloudflare's HTML rate-limit page (as Docker Hub's edge sends) instead
     /// of a registry's JSON error.
     pub html_429: bool,
+    /// Keep a [`TraceEntry`] for each of the first `trace_limit` requests (0 = none): when each
+    /// arrived, went upstream and was answered, for finding where a client's time goes.
+    pub trace_limit: usize,
 }
 
 impl Default for ProxyOptions {
@@ -124,9 +127,32 @@ impl Default for ProxyOptions {
             ratelimit: None,
             rewrite_realms: true,
             html_429: false,
+            trace_limit: 0,
         }
     }
 }
+
+/// One request the proxy saw (kept when [`ProxyOptions::trace_limit`] allows). Times are counted
+/// from the proxy's start.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct TraceEntry {
+    pub method: String,
+    /// The request's path (at most 200 characters; no query).
+    pub path: String,
+    /// The client's port: requests with one port came over one connection.
+    pub client_port: u16,
+    /// When the request's headers arrived.
+    pub arrived: Duration,
+    /// When it was sent upstream (after the added latency).
+    pub forwarded: Duration,
+    /// When the upstream's answer (its headers) came back, or the fault was decided.
+    pub answered: Duration,
+    /// The status the client got (0 = the connection was dropped).
+    pub status: u16,
+}
+
+/// The longest path a [`TraceEntry`] keeps.
+const TRACE_PATH_CHARS: usize = 200;
 
 /// The Docker Hub pull-limit window announced in the rate-limit headers (6 hours).
 const RATELIMIT_WINDOW_SECS: u64 = 21_600;
@@ -207,6 +233,10 @@ struct Shared {
     auth_origins: Mutex<Vec<String>>,
     counters: Counters,
     http: reqwest::Client,
+    /// When the proxy started: the origin of [`TraceEntry`] times.
+    started: std::time::Instant,
+    /// The trace so far (at most `options.trace_limit` entries).
+    trace: Mutex<Vec<TraceEntry>>,
 }
 
 /// A running proxy; stops (with its connections) when dropped.
@@ -269,6 +299,8 @@ impl Proxy {
             auth_origins: Mutex::default(),
             counters: Counters::default(),
             http,
+            started: std::time::Instant::now(),
+            trace: Mutex::default(),
         });
         let task = tokio::spawn(accept_loop(listener, shared.clone()));
         Ok(Proxy { addr, shared, task })
@@ -296,6 +328,16 @@ impl Proxy {
     /// A snapshot of the counters.
     pub fn stats(&self) -> ProxyStats {
         self.observer().stats()
+    }
+
+    /// The requests traced so far ([`ProxyOptions::trace_limit`]).
+    pub fn trace(&self) -> Vec<TraceEntry> {
+        self.observer().trace()
+    }
+
+    /// The time since the proxy started, on the clock of [`TraceEntry`] times.
+    pub fn clock(&self) -> Duration {
+        self.shared.started.elapsed()
     }
 
     /// A handle that reads the counters while the proxy runs (for a control endpoint).
@@ -337,6 +379,11 @@ impl ProxyObserver {
     /// Pulls left under the emulated pull limit (`None` without one).
     pub fn remaining_pulls(&self) -> Option<u64> {
         self.0.options.ratelimit.map(|_| *lock(&self.0.remaining))
+    }
+
+    /// The requests traced so far, in the order they were answered ([`ProxyOptions::trace_limit`]).
+    pub fn trace(&self) -> Vec<TraceEntry> {
+        lock(&self.0.trace).clone()
     }
 
     /// A snapshot of the counters.

@@ -78,9 +78,46 @@ pub(super) async fn handle(
 ) -> Result<Response<ProxyBody>, Dropped> {
     let c = &shared.counters;
     c.requests.fetch_add(1, Ordering::Relaxed);
+    let arrived = shared.started.elapsed();
+    let traced = (shared.options.trace_limit > 0).then(|| {
+        (
+            req.method().to_string(),
+            req.uri()
+                .path()
+                .chars()
+                .take(TRACE_PATH_CHARS)
+                .collect::<String>(),
+        )
+    });
     if !shared.options.latency.is_zero() {
         tokio::time::sleep(shared.options.latency).await;
     }
+    let forwarded = shared.started.elapsed();
+    let result = answer(&shared, req, peer).await;
+    if let Some((method, path)) = traced {
+        let mut trace = lock(&shared.trace);
+        if trace.len() < shared.options.trace_limit {
+            trace.push(TraceEntry {
+                method,
+                path,
+                client_port: peer.port(),
+                arrived,
+                forwarded,
+                answered: shared.started.elapsed(),
+                status: result.as_ref().map(|r| r.status().as_u16()).unwrap_or(0),
+            });
+        }
+    }
+    result
+}
+
+/// The answer to one request once its latency is spent: a fault, or the upstream's answer.
+async fn answer(
+    shared: &Arc<Shared>,
+    req: Request<Incoming>,
+    peer: SocketAddr,
+) -> Result<Response<ProxyBody>, Dropped> {
+    let c = &shared.counters;
     // One draw per request, always (so the sequence depends only on the request order).
     let (fault, cut_fraction) = {
         let mut rng = lock(&shared.rng);
@@ -124,7 +161,7 @@ pub(super) async fn handle(
             r
         }
         Some(FaultKind::CutShort) | None => {
-            forward(&shared, req, fault.is_some(), cut_fraction).await?
+            forward(shared, req, fault.is_some(), cut_fraction).await?
         }
     };
     if let Some(limit) = shared.options.ratelimit {
