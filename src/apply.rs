@@ -52,6 +52,9 @@ pub struct OrgWriter<'a> {
     /// The signature gate's verdicts (src/verify/), read while the plan was made: checked before
     /// anything of an image is copied (a gated copy they lack is refused).
     pub verdicts: &'a crate::verify::Verdicts,
+    /// The repositories this apply created (filled as each creation succeeds). A copy into one
+    /// of them knows its target is empty and asks the registry nothing about what it holds.
+    pub created: Mutex<BTreeSet<String>>,
 }
 
 impl OrgWriter<'_> {
@@ -76,10 +79,16 @@ impl OrgWriter<'_> {
             .map_err(|e| format!("source: {e}"))?;
         let target = crate::mirror::target_reference(org, repository, tag)?;
         self.verdicts.gate(repository, &source)?;
+        let empty_target = self
+            .created
+            .lock()
+            .map(|c| c.contains(repository))
+            .unwrap_or(false);
         let options = CopyOptions {
             platforms: platforms.clone(),
             signatures: *signatures,
             ledger: Some(self.ledger.clone()),
+            empty_target,
             ..CopyOptions::default()
         };
         let report = copy_image(registry, &source, &target, &options, self.progress)
@@ -107,16 +116,24 @@ impl Executor for OrgWriter<'_> {
     async fn execute(&self, org: &str, change: &Change) -> Result<(), String> {
         match change {
             Change::CopyImage { .. } => self.copy(org, change).await,
-            other => self.hub.execute(org, other).await.map_err(|e| {
-                let hub = self.hub.hub_origin();
-                e.explain(&crate::hub::Explain {
-                    org,
-                    hub: &hub,
-                    identity: self.hub.identity(),
-                    org_source: "the policy's `org`",
-                })
-                .to_string()
-            }),
+            other => {
+                self.hub.execute(org, other).await.map_err(|e| {
+                    let hub = self.hub.hub_origin();
+                    e.explain(&crate::hub::Explain {
+                        org,
+                        hub: &hub,
+                        identity: self.hub.identity(),
+                        org_source: "the policy's `org`",
+                    })
+                    .to_string()
+                })?;
+                if let Change::CreateRepository { repository, .. } = other
+                    && let Ok(mut created) = self.created.lock()
+                {
+                    created.insert(repository.clone());
+                }
+                Ok(())
+            }
         }
     }
 }

@@ -231,8 +231,12 @@ async fn execute(
         }
     }
     // Docker Hub's pull limit: refuse before changing anything rather than fail half-way.
-    // The copies' pulls only: the plan's reads (estimates, signatures) are already spent.
-    let pulls = ready.copy_pulls;
+    // The copies' pulls only: the plan's reads (estimates, signatures) are already spent, and a
+    // manifest the estimates read is not read again.
+    let pulls = match &ready.registry {
+        Some(registry) => crate::mirror::docker_hub_pulls_unread(&plan.changes, registry),
+        None => ready.copy_pulls,
+    };
     if let Some(remaining) = ready.pulls_remaining
         && pulls > remaining
     {
@@ -258,6 +262,7 @@ async fn execute(
         totals: Mutex::new(CopyTotals::default()),
         ledger: Default::default(),
         verdicts: &ready.verdicts,
+        created: Mutex::default(),
     };
     let started = Instant::now();
     let report = crate::apply::apply(&writer, plan, options, |r| {

@@ -30,16 +30,11 @@ pub async fn run(args: &PlanArgs, settings: &Settings) -> Result<Outcome, Error>
     let plan = &planned.plan;
     // Docker Hub pulls the apply of this plan spends: it makes the plan again first, reading the
     // signatures again and, unless it applies this plan saved (whose estimates it reuses), the
-    // source manifests for the estimates; then it copies.
-    let rereads = if args.out.is_some() {
-        0
-    } else {
-        planned.copy_pulls
-    };
+    // source manifests for the estimates, which its copies then do not read again (the client
+    // keeps what it read by digest); then it copies.
     let apply_pulls = planned
         .copy_pulls
-        .saturating_add(planned.verdicts.docker_hub_reads)
-        .saturating_add(rereads);
+        .saturating_add(planned.verdicts.docker_hub_reads);
     let mut markdown = super::markdown_options(&args.markdown);
     if args.format == crate::cli::Format::Markdown {
         // The facts never spend the pulls that apply needs.

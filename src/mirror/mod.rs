@@ -380,11 +380,7 @@ async fn blobs_of(
         Parsed::Index { children } => {
             let children: Vec<_> = children
                 .into_iter()
-                .filter(|c| match (platforms, &c.platform) {
-                    (None, _) => true,
-                    (Some(want), Some(p)) => p.wanted_by(want),
-                    (Some(_), None) => false,
-                })
+                .filter(|c| wanted(platforms, c))
                 .collect();
             let count = 1 + children.len() as u64;
             let reads: Vec<Result<(Vec<u8>, String), RegistryError>> =
@@ -432,21 +428,65 @@ pub fn pulls_of_copy(manifests: u64) -> u64 {
     manifests.saturating_sub(1).max(1)
 }
 
-/// Docker Hub pulls the plan's copies from Docker Hub sources spend ([`pulls_of_copy`] each): what
-/// apply checks against the pull budget before changing anything.
+/// Docker Hub pulls the plan's copies from Docker Hub sources spend ([`pulls_of_copy`] each), read
+/// by a client that has read none of their manifests yet.
 pub fn docker_hub_pulls(changes: &[Change]) -> u64 {
+    docker_hub_pulls_of(changes, |_, _| false)
+}
+
+/// [`docker_hub_pulls`] left to spend once `client` has read what it read: a copy whose every
+/// manifest it keeps (the plan's estimate read them) spends none. What apply checks against the
+/// pull budget before changing anything.
+pub fn docker_hub_pulls_unread(changes: &[Change], client: &RegistryClient) -> u64 {
+    docker_hub_pulls_of(changes, |source, platforms| {
+        kept_whole(client, source, platforms)
+    })
+}
+
+fn docker_hub_pulls_of(
+    changes: &[Change],
+    read: impl Fn(&Reference, Option<&[String]>) -> bool,
+) -> u64 {
     changes
         .iter()
         .filter_map(|c| match c {
             Change::CopyImage {
-                source, manifests, ..
+                source,
+                manifests,
+                platforms,
+                ..
             } => Reference::parse(source)
                 .ok()
-                .filter(|r| r.registry == DOCKER_HUB)
+                .filter(|r| r.registry == DOCKER_HUB && !read(r, platforms.as_deref()))
                 .map(|_| pulls_of_copy(*manifests)),
             _ => None,
         })
         .fold(0u64, u64::saturating_add)
+}
+
+/// Whether `client` keeps every manifest a copy of `source` reads: the image's, or an index's
+/// and each wanted platform's (an index kept without all of them still costs pulls).
+fn kept_whole(client: &RegistryClient, source: &Reference, platforms: Option<&[String]>) -> bool {
+    let Some((bytes, header_type)) = client.kept_manifest(source) else {
+        return false;
+    };
+    match manifest::parse(&bytes, &header_type) {
+        Ok((Parsed::Image { .. }, _)) => true,
+        Ok((Parsed::Index { children }, _)) => children
+            .iter()
+            .filter(|c| wanted(platforms, c))
+            .all(|c| client.keeps_manifest(&source.with_digest(&c.digest))),
+        Err(_) => false,
+    }
+}
+
+/// Whether a copy limited to `platforms` (all when `None`) reads the index child `c`.
+fn wanted(platforms: Option<&[String]>, c: &manifest::Descriptor) -> bool {
+    match (platforms, &c.platform) {
+        (None, _) => true,
+        (Some(want), Some(p)) => p.wanted_by(want),
+        (Some(_), None) => false,
+    }
 }
 
 #[cfg(test)]

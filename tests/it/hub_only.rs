@@ -396,7 +396,7 @@ fn budget_note(text: &str) -> (u64, u64) {
 }
 
 #[test]
-fn an_apply_within_the_pull_budget_spends_exactly_the_estimate() {
+fn an_apply_within_the_pull_budget_reads_each_manifest_once() {
     let sb = Sandbox::start_with_registry(&seed("[registry]\npull_limit = 100\n"), &[]);
     let path = sb.write_policy("vetted.toml", BUDGET_POLICY);
     let out = apply(&sb, &path);
@@ -406,8 +406,9 @@ fn an_apply_within_the_pull_budget_spends_exactly_the_estimate() {
     assert_eq!(needed, BUDGET_PULLS);
     // The plan's own estimate read each platform manifest once: one pull each.
     assert_eq!(remaining, 100 - BUDGET_PULLS);
+    // The copies used the manifests the estimate read: no pull more.
     let pulls = sb.registry_counters()["pulls"].clone();
-    assert_eq!(pulls["remaining"], remaining - needed, "{pulls}");
+    assert_eq!(pulls["remaining"], remaining, "{pulls}");
     assert_eq!(pulls["refused"], 0, "{pulls}");
     for (image, source) in [
         ("acme/nginx:1.27", "library/nginx:1.27"),
@@ -423,14 +424,31 @@ fn an_apply_within_the_pull_budget_spends_exactly_the_estimate() {
 }
 
 #[test]
-fn an_apply_whose_estimate_exceeds_the_pull_budget_refuses_up_front() {
-    // The estimate spends 6 of 11: 5 remain for copies that need 6.
+fn an_apply_whose_copies_exceed_the_pull_budget_refuses_up_front() {
+    // The plan's estimate spends 6 of 11; the saved plan's apply reads no estimate, so its copies
+    // read every manifest themselves: 6 needed, 5 remain.
     let sb = Sandbox::start_with_registry(&seed("[registry]\npull_limit = 11\n"), &[]);
     let path = sb.write_policy("vetted.toml", BUDGET_POLICY);
-    let out = apply(&sb, &path);
+    let saved = sb.path().join("plan.json");
+    let out = sb
+        .vetted()
+        .args(["plan", "--policy"])
+        .arg(&path)
+        .arg("--out")
+        .arg(&saved)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(budget_note(&stdout(&out)), (5, BUDGET_PULLS));
+    let out = sb
+        .vetted()
+        .args(["apply", "--yes", "--policy"])
+        .arg(&path)
+        .arg(&saved)
+        .output()
+        .unwrap();
     let err = stderr(&out);
     assert_eq!(out.status.code(), Some(1), "{err}");
-    assert_eq!(budget_note(&stdout(&out)), (5, BUDGET_PULLS));
     assert!(
         err.contains("need about 6 Docker Hub pull(s) but only 5 remain"),
         "{err}"

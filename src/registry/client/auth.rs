@@ -4,6 +4,7 @@
 //! host's challenge is known, the token for new scopes is asked for before the request), which
 //! realms receive a registry's credentials ([`realm_use`]), and what a refused login means.
 use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use base64::Engine;
@@ -314,6 +315,22 @@ impl RegistryClient {
                         q.append_pair("scope", &s.param());
                     }
                 }
+                // One token request per (host, scopes) at a time: a request that waited finds the
+                // token the one before it fetched (any other than the one it was refused with).
+                let refused = self.cached_auth(reference, scope_key);
+                let flight = match self.token_flights.lock() {
+                    Ok(mut f) => f
+                        .entry((host.clone(), scope_key.to_string()))
+                        .or_default()
+                        .clone(),
+                    Err(_) => Arc::default(),
+                };
+                let _flight = flight.lock().await;
+                if let Some(now) = self.cached_auth(reference, scope_key)
+                    && Some(&now) != refused.as_ref()
+                {
+                    return Ok(());
+                }
                 let realm_origin = url.origin().ascii_serialization();
                 let denied = |status: u16| {
                     let mut m = format!("token service {realm_origin} answered HTTP {status}");
@@ -439,6 +456,35 @@ impl RegistryClient {
         }
     }
 
+    /// Waits while another request makes the first contact with `reference`'s host; returns the
+    /// guard when this request is to make it (nothing is known yet of how the host
+    /// authenticates): hold it until the first answer is handled, then [`Self::contact_made`].
+    pub(super) async fn first_contact(
+        &self,
+        reference: &Reference,
+        scope_key: &str,
+    ) -> Option<tokio::sync::OwnedMutexGuard<bool>> {
+        let host = reference.api_host();
+        let known = self.cached_auth(reference, scope_key).is_some()
+            || self.challenges.lock().is_ok_and(|c| c.contains_key(host));
+        if known {
+            return None;
+        }
+        let contact = match self.first_contact.lock() {
+            Ok(mut m) => m.entry(host.to_string()).or_default().clone(),
+            Err(_) => return None,
+        };
+        let guard = contact.lock_owned().await;
+        (!*guard).then_some(guard)
+    }
+
+    /// The first contact's answer is handled: the requests waiting for it go ahead.
+    pub(super) fn contact_made(guard: &mut Option<tokio::sync::OwnedMutexGuard<bool>>) {
+        if let Some(mut g) = guard.take() {
+            *g = true;
+        }
+    }
+
     /// The unexpired registry token cached for exactly these scopes on `reference`'s registry
     /// (src/registry/grants.rs reads what it grants; never shown).
     pub(crate) fn cached_token(&self, reference: &Reference, scopes: &[Scope]) -> Option<String> {
@@ -454,134 +500,4 @@ impl RegistryClient {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn token_realm_rule() {
-        let u = |s: &str| url::Url::parse(s).unwrap();
-        let trusted: BTreeSet<String> = ["https://gitlab.com".to_string()].into();
-        let decide = |registry: &str, base: &str, realm: &str| {
-            realm_use(registry, &u(base), &u(realm), Some(&trusted))
-        };
-        // The registry's own origin, and Docker Hub's documented realm for docker.io.
-        assert_eq!(
-            decide("ghcr.io", "https://ghcr.io", "https://ghcr.io/token"),
-            RealmUse::Credentials
-        );
-        assert_eq!(
-            decide(
-                "docker.io",
-                "https://registry-1.docker.io",
-                "https://auth.docker.io/token"
-            ),
-            RealmUse::Credentials
-        );
-        // auth.docker.io is Docker Hub's, not every registry's.
-        assert_eq!(
-            decide("ghcr.io", "https://ghcr.io", "https://auth.docker.io/token"),
-            RealmUse::Anonymous
-        );
-        // Another host or another port: anonymous unless configured.
-        assert_eq!(
-            decide(
-                "evil.example",
-                "https://evil.example",
-                "https://collect.example/t"
-            ),
-            RealmUse::Anonymous
-        );
-        assert_eq!(
-            decide(
-                "127.0.0.1:5000",
-                "http://127.0.0.1:5000",
-                "http://127.0.0.1:5001/t"
-            ),
-            RealmUse::Anonymous
-        );
-        assert_eq!(
-            decide(
-                "registry.gitlab.com",
-                "https://registry.gitlab.com",
-                "https://gitlab.com/jwt/auth"
-            ),
-            RealmUse::Credentials
-        );
-        // Same host, plain http: another origin.
-        assert_eq!(
-            decide("ghcr.io", "https://ghcr.io", "https://ghcr.io:8443/token"),
-            RealmUse::Anonymous
-        );
-        // Plain http off loopback is never used, even when configured or on the registry's host.
-        for (registry, base, realm) in [
-            (
-                "reg.internal",
-                "http://reg.internal",
-                "http://reg.internal/token",
-            ),
-            ("ghcr.io", "https://ghcr.io", "http://ghcr.io/token"),
-            (
-                "registry.gitlab.com",
-                "https://registry.gitlab.com",
-                "http://gitlab.com/jwt",
-            ),
-        ] {
-            assert!(
-                matches!(decide(registry, base, realm), RealmUse::Refused(m) if m.contains("plain http")),
-                "{realm}"
-            );
-        }
-        assert!(matches!(
-            decide("ghcr.io", "https://ghcr.io", "ftp://ghcr.io/token"),
-            RealmUse::Refused(_)
-        ));
-        // Loopback plain http on the registry's own origin (a local registry) is fine.
-        assert_eq!(
-            decide(
-                "localhost:5000",
-                "http://localhost:5000",
-                "http://localhost:5000/auth"
-            ),
-            RealmUse::Credentials
-        );
-    }
-
-    #[test]
-    fn challenges() {
-        assert_eq!(
-            parse_challenge(
-                r#"Bearer realm="https://auth.docker.io/token",service="registry.docker.io",scope="repository:library/nginx:pull""#
-            ),
-            Some(Challenge::Bearer {
-                realm: "https://auth.docker.io/token".into(),
-                service: Some("registry.docker.io".into())
-            })
-        );
-        assert_eq!(
-            parse_challenge(r#"Basic realm="Registry Realm""#),
-            Some(Challenge::Basic)
-        );
-        assert_eq!(parse_challenge("Negotiate abc"), None);
-        assert_eq!(parse_challenge(r#"Bearer service="x""#), None);
-        assert_eq!(parse_challenge(r#"Bearer realm="unterminated"#), None);
-    }
-
-    #[test]
-    fn scopes_push_first_and_merged() {
-        let s = normalise_scopes(&[
-            Scope::pull("lib/src"),
-            Scope::pull("org/dst"),
-            Scope::push("org/dst"),
-            Scope::pull("a/first"),
-        ]);
-        let p: Vec<String> = s.iter().map(Scope::param).collect();
-        assert_eq!(
-            p,
-            [
-                "repository:org/dst:pull,push",
-                "repository:a/first:pull",
-                "repository:lib/src:pull"
-            ]
-        );
-    }
-}
+mod tests;

@@ -1,6 +1,9 @@
 //! Manifest requests: HEAD to resolve a tag or digest to its digest, media type and size (a HEAD
 //! is not counted as a Docker Hub pull), and GET of a manifest's exact bytes, capped at
 //! [`MAX_MANIFEST_BYTES`] while streaming, with a body cut short re-read within the retry budget.
+//! A manifest read by digest is kept ([`ManifestCache`]): what a plan's estimates read, apply's
+//! copies do not read (or spend a Docker Hub pull on) again.
+use std::collections::HashMap;
 use std::time::Instant;
 
 use reqwest::Method;
@@ -15,6 +18,52 @@ pub const MANIFEST_ACCEPT: &str = "application/vnd.oci.image.index.v1+json, appl
 /// The largest manifest read (the OCI distribution spec's floor a registry must accept, 4 MiB);
 /// a longer one, by `Content-Length` or while streaming, is refused without reading further.
 pub const MAX_MANIFEST_BYTES: usize = 4 << 20;
+
+/// The most manifest bytes one client keeps: far above the manifests of thousands of images
+/// (a few KiB each), so a hostile registry's 4 MiB manifests cannot grow it without bound.
+pub const MAX_CACHED_MANIFEST_BYTES: usize = 64 << 20;
+
+/// Manifests read by digest, keyed by (registry host, repository, digest): content-addressed and
+/// checked against their digest before they are kept, so a kept one is what any later GET of
+/// that digest would return. Kept per repository, as the registry authorises per repository.
+#[derive(Default)]
+pub(super) struct ManifestCache {
+    entries: HashMap<(String, String, String), (Vec<u8>, String)>,
+    bytes: usize,
+}
+
+impl ManifestCache {
+    fn key(reference: &Reference, digest: &str) -> (String, String, String) {
+        (
+            reference.api_host().to_string(),
+            reference.repository.clone(),
+            digest.to_string(),
+        )
+    }
+
+    fn get(&self, reference: &Reference) -> Option<(Vec<u8>, String)> {
+        let digest = reference.digest.as_deref()?;
+        self.entries.get(&Self::key(reference, digest)).cloned()
+    }
+
+    /// Keeps `bytes` when the reference names a digest they hash to, within the cap.
+    fn keep(&mut self, reference: &Reference, bytes: &[u8], media_type: &str) {
+        let Some(digest) = reference.digest.as_deref() else {
+            return;
+        };
+        if self.bytes.saturating_add(bytes.len()) > MAX_CACHED_MANIFEST_BYTES
+            || crate::registry::manifest::sha256_digest(bytes) != digest
+        {
+            return;
+        }
+        let key = Self::key(reference, digest);
+        if !self.entries.contains_key(&key) {
+            self.bytes += bytes.len();
+            self.entries
+                .insert(key, (bytes.to_vec(), media_type.to_string()));
+        }
+    }
+}
 
 /// What a manifest HEAD tells: digest, media type and size.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -106,6 +155,19 @@ impl RegistryClient {
         })
     }
 
+    /// Whether a GET of `reference` (by digest) would be answered from what this client kept,
+    /// without a request (or a Docker Hub pull).
+    pub fn keeps_manifest(&self, reference: &Reference) -> bool {
+        self.manifests
+            .lock()
+            .is_ok_and(|c| c.get(reference).is_some())
+    }
+
+    /// The bytes and media type this client keeps for `reference` (by digest), if any.
+    pub fn kept_manifest(&self, reference: &Reference) -> Option<(Vec<u8>, String)> {
+        self.manifests.lock().ok().and_then(|c| c.get(reference))
+    }
+
     /// GETs a manifest's bytes and media type: at most [`MAX_MANIFEST_BYTES`], read while
     /// streaming, within the request deadline; a body cut short is retried within the retry budget.
     pub async fn get_manifest_raw(
@@ -113,6 +175,9 @@ impl RegistryClient {
         reference: &Reference,
         scopes: &[Scope],
     ) -> Result<(Vec<u8>, String), RegistryError> {
+        if let Some(kept) = self.kept_manifest(reference) {
+            return Ok(kept);
+        }
         let url = self.manifest_url(reference, reference.manifest_ref());
         let started = Instant::now();
         let mut attempt = 0u32;
@@ -132,7 +197,12 @@ impl RegistryClient {
                 .map(|s| s.split(';').next().unwrap_or(s).trim().to_string())
                 .unwrap_or_default();
             let e = match read_capped(resp, MAX_MANIFEST_BYTES).await {
-                Ok(bytes) => return Ok((bytes, media_type)),
+                Ok(bytes) => {
+                    if let Ok(mut cache) = self.manifests.lock() {
+                        cache.keep(reference, &bytes, &media_type);
+                    }
+                    return Ok((bytes, media_type));
+                }
                 Err(BodyError::TooLarge) => {
                     return Err(RegistryError::Protocol(format!(
                         "{reference}: the manifest is larger than {} MiB, the most vetted reads",
@@ -154,5 +224,40 @@ impl RegistryClient {
             tracing::debug!(url, attempt, error = %last, "manifest body cut short; retrying");
             tokio::time::sleep(wait).await;
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::registry::manifest::sha256_digest;
+
+    #[test]
+    fn the_cache_keeps_only_bytes_that_hash_to_their_digest_per_repository_within_its_cap() {
+        let bytes = br#"{"schemaVersion":2}"#;
+        let digest = sha256_digest(bytes);
+        let at = |repo: &str, digest: &str| {
+            Reference::parse(&format!("127.0.0.1:5000/{repo}@{digest}")).unwrap()
+        };
+        let mut cache = ManifestCache::default();
+        // Other bytes under this digest (a hostile registry), or no digest at all: not kept.
+        cache.keep(&at("lib/a", &digest), b"{}", "application/json");
+        cache.keep(
+            &Reference::parse("127.0.0.1:5000/lib/a:1").unwrap(),
+            bytes,
+            "application/json",
+        );
+        assert!(cache.get(&at("lib/a", &digest)).is_none());
+        cache.keep(&at("lib/a", &digest), bytes, "application/json");
+        assert_eq!(
+            cache.get(&at("lib/a", &digest)),
+            Some((bytes.to_vec(), "application/json".to_string()))
+        );
+        // Kept per repository: another repository asks the registry itself.
+        assert!(cache.get(&at("lib/b", &digest)).is_none());
+        // Past the cap, nothing more is kept.
+        cache.bytes = MAX_CACHED_MANIFEST_BYTES;
+        cache.keep(&at("lib/b", &digest), bytes, "application/json");
+        assert!(cache.get(&at("lib/b", &digest)).is_none());
     }
 }

@@ -30,8 +30,8 @@ mod send;
 
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::fmt;
-use std::sync::Mutex;
 use std::sync::atomic::AtomicU64;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use rand::Rng;
@@ -119,6 +119,9 @@ impl Default for ClientConfig {
     }
 }
 
+/// Held while one request asks for a token (see `RegistryClient::token_flights`).
+type Flight = Arc<tokio::sync::Mutex<()>>;
+
 /// An authenticated, retrying registry client. Cheap to share by reference across tasks.
 pub struct RegistryClient {
     http: reqwest::Client,
@@ -128,6 +131,15 @@ pub struct RegistryClient {
     /// with no token yet asks the realm first instead of spending a round trip on a 401.
     challenges: Mutex<HashMap<String, reqwest::header::HeaderValue>>,
     basic_hosts: Mutex<HashSet<String>>,
+    /// (host, scopes) -> held while one request asks the realm for that token: concurrent
+    /// requests needing the same token wait for it instead of each asking.
+    token_flights: Mutex<HashMap<(String, String), Flight>>,
+    /// Host -> held by the first request to it while it learns how the host authenticates (its
+    /// answer, or its challenge and the token round); set once that is known, so requests that
+    /// start together do not each spend a 401.
+    first_contact: Mutex<HashMap<String, Arc<tokio::sync::Mutex<bool>>>>,
+    /// Manifests read by digest, kept for the rest of the run (src/registry/client/manifests.rs).
+    manifests: Mutex<manifests::ManifestCache>,
     ratelimit_remaining: AtomicU64,
     /// The registry that announced `ratelimit-remaining` (Docker Hub, or the sandbox's front).
     ratelimit_registry: std::sync::OnceLock<String>,
@@ -161,6 +173,9 @@ impl RegistryClient {
             tokens: Mutex::new(HashMap::new()),
             challenges: Mutex::new(HashMap::new()),
             basic_hosts: Mutex::new(HashSet::new()),
+            token_flights: Mutex::new(HashMap::new()),
+            first_contact: Mutex::new(HashMap::new()),
+            manifests: Mutex::default(),
             ratelimit_remaining: AtomicU64::new(NO_RATELIMIT),
             ratelimit_registry: std::sync::OnceLock::new(),
         })

@@ -81,6 +81,7 @@ impl RegistryClient {
             .map(Scope::param)
             .collect::<Vec<_>>()
             .join(" ");
+        let mut first_contact = self.first_contact(reference, &scope_key).await;
         self.prefetch_token(reference, &scopes, &scope_key).await;
         let started = Instant::now();
         let mut authed_once = false;
@@ -142,9 +143,11 @@ impl RegistryClient {
                         authed_once = true;
                         self.authenticate(reference, &scopes, &scope_key, resp.headers())
                             .await?;
+                        Self::contact_made(&mut first_contact);
                         attempt -= 1; // the challenge round is not a failed attempt
                         continue;
                     }
+                    Self::contact_made(&mut first_contact);
                     if ok_status(status) {
                         return Ok(resp);
                     }

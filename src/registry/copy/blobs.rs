@@ -56,9 +56,10 @@ impl Job<'_> {
         Ok(())
     }
 
-    /// Through the ledger when there is one and the source is another registry: the first copy
-    /// of the blob into the target registry transfers it (holding the digest's lock), later ones
-    /// mount it from the repository that has it.
+    /// Through the ledger when there is one: a blob this apply already put into the target
+    /// repository is skipped; from another registry, the first copy of the blob into the target
+    /// registry transfers it (holding the digest's lock), later ones mount it from the repository
+    /// that has it; on the same registry, each mounts it from the source.
     async fn copy_blob_shared(&self, blob: &Descriptor) -> Result<(), CopyError> {
         let base = self.client.base_url(self.target);
         let _in_repo = match &self.options.ledger {
@@ -69,16 +70,27 @@ impl Job<'_> {
             ),
             None => None,
         };
-        let ledger = match &self.options.ledger {
-            Some(l) if !self.same_registry => l,
-            _ => return self.copy_blob_retrying(blob, None).await,
+        let Some(ledger) = &self.options.ledger else {
+            return self.copy_blob_retrying(blob, None).await;
         };
         let entry = ledger.entry(&base, &blob.digest);
         let mut holders = entry.lock().await;
         let repo = &self.target.repository;
         if holders.contains(repo) {
+            // Put there by this apply already (no HEAD needed, and none sent into an empty
+            // target): writing its link again could hide it from a manifest PUT in flight.
             self.tally(|r| r.blobs_skipped += 1);
             self.progress.linked(&self.image, blob.size, false);
+            return Ok(());
+        }
+        if self.same_registry {
+            // Mounted from the source: copies into other repositories need not wait for it.
+            drop(holders);
+            self.copy_blob_retrying(blob, None).await?;
+            let mut holders = entry.lock().await;
+            if !holders.contains(repo) {
+                holders.push(repo.clone());
+            }
             return Ok(());
         }
         match holders.first().cloned() {
@@ -139,10 +151,11 @@ impl Job<'_> {
             _ => (None, self.dst_scopes.clone()),
         };
         let dst_scopes = &dst_scopes;
-        if self
-            .client
-            .blob_exists(self.target, dst_scopes, &blob.digest)
-            .await?
+        if !self.options.empty_target
+            && self
+                .client
+                .blob_exists(self.target, dst_scopes, &blob.digest)
+                .await?
         {
             self.tally(|r| r.blobs_skipped += 1);
             self.progress.linked(&self.image, blob.size, false);
@@ -152,29 +165,16 @@ impl Job<'_> {
             .client
             .blob_upload_url(self.target, from.map(|from| (blob.digest.as_str(), from)))
             .map_err(|e| CopyError::Invalid(format!("bad upload url: {e}")))?;
-        let put_url = match self
-            .client
-            .start_blob_upload(
-                self.target,
-                dst_scopes,
-                &post_url,
-                &blob.digest,
-                from.is_some(),
-            )
-            .await?
-        {
-            BlobUpload::Mounted => {
-                self.tally(|r| r.blobs_mounted += 1);
-                self.progress.linked(&self.image, blob.size, true);
-                return Ok(());
-            }
-            BlobUpload::Session(put_url) => put_url,
-        };
-
+        let start = self.client.start_blob_upload(
+            self.target,
+            dst_scopes,
+            &post_url,
+            &blob.digest,
+            from.is_some(),
+        );
         let src_url = self.client.blob_url(self.source, &blob.digest);
-        let get = self
-            .client
-            .send_streamed(
+        let source_get = || {
+            self.client.send_streamed(
                 self.source,
                 &self.src_scopes,
                 Method::GET,
@@ -182,7 +182,28 @@ impl Job<'_> {
                 |rb| rb,
                 |s| s.is_success(),
             )
-            .await?;
+        };
+        // Without a mount to try, the upload session and the source's GET go out together (a
+        // round trip fewer per blob); with one, the GET only if the mount is refused.
+        let (started, early_get) = match from {
+            None => {
+                let (started, get) = tokio::join!(start, source_get());
+                (started?, Some(get))
+            }
+            Some(_) => (start.await?, None),
+        };
+        let put_url = match started {
+            BlobUpload::Mounted => {
+                self.tally(|r| r.blobs_mounted += 1);
+                self.progress.linked(&self.image, blob.size, true);
+                return Ok(());
+            }
+            BlobUpload::Session(put_url) => put_url,
+        };
+        let get = match early_get {
+            Some(get) => get?,
+            None => source_get().await?,
+        };
         let length = get.content_length();
         let size_mismatch = |actual: u64| CopyError::SizeMismatch {
             source_repo: self.source.to_string(),

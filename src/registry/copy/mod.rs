@@ -53,6 +53,10 @@ pub struct CopyOptions {
     /// registry are mounted from there instead of uploaded again. `None`: each copy on its own
     /// ([`copy_images`] then uses one ledger for all its images).
     pub ledger: Option<Arc<BlobLedger>>,
+    /// The target repository is known to be empty (created by the same apply, moments ago): its
+    /// tag, manifests and blobs are not asked for (no HEADs), only written. Wrong only if another
+    /// client pushed into it meanwhile, and then harmless: what exists is written again.
+    pub empty_target: bool,
 }
 
 impl Default for CopyOptions {
@@ -72,6 +76,7 @@ impl Default for CopyOptions {
             blob_attempts: 5,
             signatures: false,
             ledger: None,
+            empty_target: false,
         }
     }
 }
@@ -267,6 +272,9 @@ impl Job<'_> {
 
     /// What the target's tag (or digest) points at now (`None`: missing).
     async fn current(&self, tag_ref: &Reference) -> Result<Option<String>, CopyError> {
+        if self.options.empty_target {
+            return Ok(None);
+        }
         match self.client.resolve_scoped(tag_ref, &self.dst_scopes).await {
             Ok(r) => Ok(Some(r.digest)),
             Err(e) if e.status() == Some(404) => Ok(None),
@@ -356,20 +364,28 @@ impl Job<'_> {
                 }
                 Parsed::Image { blobs } => self.copy_blobs(blobs).await?,
             }
-            self.put_manifest(&digest, &bytes, &media_type, true)
-                .await?;
         } else {
             self.tally(|r| r.manifests_skipped += 1);
         }
-        // The tag last: it only ever points at complete content.
-        if let Some(tag) = tag {
-            self.put_manifest(tag, &bytes, &media_type, false).await?;
+        // Last, once everything it references is there, so a tag only ever points at complete
+        // content: one PUT by tag stores the manifest under its digest too (a PUT by digest first
+        // would be a round trip more per image); without a tag, the PUT by digest.
+        match (tag, has) {
+            (Some(tag), _) => self.put_manifest(tag, &bytes, &media_type, !has).await?,
+            (None, false) => {
+                self.put_manifest(&digest, &bytes, &media_type, true)
+                    .await?
+            }
+            (None, true) => {}
         }
         self.tally(|r| r.tag_updated = true);
         Ok(())
     }
 
     async fn target_has_manifest(&self, digest: &str) -> Result<bool, CopyError> {
+        if self.options.empty_target {
+            return Ok(false);
+        }
         match self
             .client
             .resolve_scoped(&self.target.with_digest(digest), &self.dst_scopes)

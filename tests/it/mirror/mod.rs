@@ -9,6 +9,7 @@ mod copy;
 mod credentials;
 mod lock;
 mod recovery;
+mod requests;
 
 use std::io::{BufRead, BufReader};
 use std::path::Path;
