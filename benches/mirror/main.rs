@@ -1,6 +1,6 @@
 //! vetted against skopeo, side by side on the same machine, registries and images.
 //!
-//! `cargo bench --bench mirror -- [bulk|latency|moonshot|all] [--quick] [--trace=DIR]`
+//! `cargo bench --bench mirror -- [bulk|latency|moonshot|bigorg|all] [--quick] [--trace=DIR]`
 //!
 //! Everything is generated with the development kit (`vetted_sandbox::kit`): deterministic layer
 //! files (written once to a temp dir and streamed, never held in memory), a plain anonymous
@@ -14,8 +14,10 @@
 //! One module per job: `images` (the generated images), `push` (filling registries), `services`
 //! (the source registry, the sandboxes, the delay lines), `measure` (running and measuring the
 //! tools' processes), `tools` (the vetted and skopeo command lines), `report` (the printed rows)
-//! and one per scenario: `bulk`, `latency`, `moonshot`.
+//! and one per scenario: `bulk`, `latency`, `moonshot`, `bigorg`.
 
+#[cfg(target_os = "linux")]
+mod bigorg;
 #[cfg(target_os = "linux")]
 mod bulk;
 #[cfg(target_os = "linux")]
@@ -62,6 +64,7 @@ async fn run() -> anyhow::Result<()> {
 
     use anyhow::bail;
 
+    use crate::bigorg::bigorg;
     use crate::bulk::bulk;
     use crate::latency::latency;
     use crate::moonshot::moonshot;
@@ -80,9 +83,9 @@ async fn run() -> anyhow::Result<()> {
         .find(|a| !a.starts_with("--"))
         .map(String::as_str)
         .unwrap_or("all");
-    if !matches!(scenario, "bulk" | "latency" | "moonshot" | "all") {
+    if !matches!(scenario, "bulk" | "latency" | "moonshot" | "bigorg" | "all") {
         bail!(
-            "unknown scenario {scenario:?}: use bulk, latency, moonshot or all (and --quick for a smoke run)"
+            "unknown scenario {scenario:?}: use bulk, latency, moonshot, bigorg or all (and --quick for a smoke run)"
         );
     }
     for tool in [REGISTRY_BIN, "/usr/bin/skopeo"] {
@@ -101,6 +104,9 @@ async fn run() -> anyhow::Result<()> {
     }
     if matches!(scenario, "moonshot" | "all") {
         summary.extend(moonshot(root.path(), quick).await?);
+    }
+    if matches!(scenario, "bigorg" | "all") {
+        summary.extend(bigorg(root.path(), quick).await?);
     }
     println!("== summary");
     for line in summary {

@@ -92,7 +92,7 @@ impl Sandbox {
 /// The hub API budget of the sandboxes that measure mirroring: large enough that vetted's
 /// pacing never waits, so the figures measure mirroring (the moonshot runs under Docker Hub's
 /// 600 per minute instead, [`HUB_BUDGET`]).
-const MEASURE_BUDGET: u64 = 1_000_000;
+pub(crate) const MEASURE_BUDGET: u64 = 1_000_000;
 /// Docker Hub's announced API budget per minute, the sandbox's default.
 pub(crate) const HUB_BUDGET: u64 = 600;
 
@@ -101,11 +101,20 @@ pub(crate) fn start_sandbox(parent: &Path) -> Result<Sandbox> {
 }
 
 pub(crate) fn start_sandbox_with(parent: &Path, api_budget: u64) -> Result<Sandbox> {
+    start_sandbox_seeded(parent, SEED, api_budget)
+}
+
+/// [`start_sandbox_with`] from another seed (its owner must be [`OWNER`]).
+pub(crate) fn start_sandbox_seeded(
+    parent: &Path,
+    seed_text: &str,
+    api_budget: u64,
+) -> Result<Sandbox> {
     let dir = tempfile::Builder::new()
         .prefix("sandbox")
         .tempdir_in(parent)?;
     let seed = dir.path().join("seed.toml");
-    std::fs::write(&seed, SEED)?;
+    std::fs::write(&seed, seed_text)?;
     let mut child = Command::new(VETTED)
         .args(["sandbox", "--port", "0", "--api-budget"])
         .arg(api_budget.to_string())

@@ -2,8 +2,6 @@
 //! budget: a plan reads about one call per repository, and a plan and an apply under a budget far
 //! smaller than their calls pace themselves and receive no 429.
 
-use std::fmt::Write as _;
-
 use serde_json::{Value, json};
 
 use crate::harness::{OWNER_TOKEN, Sandbox, stderr, stdout};
@@ -14,37 +12,14 @@ const MEMBERS: usize = 300;
 
 /// The seed: alice owns acme; every team has six members; every repository grants two teams.
 fn big_seed() -> String {
-    let mut s = String::from("org = \"acme\"\n\n[users.alice]\nfull_name = \"Alice\"\n");
-    for i in 0..MEMBERS {
-        let _ = writeln!(s, "[users.u{i:03}]\nfull_name = \"User {i}\"");
-    }
-    let _ = writeln!(
-        s,
-        "[[credentials]]\nidentifier = \"alice\"\nsecret = \"{OWNER_TOKEN}\"\nkind = \"password\"\n\n[members]\nalice = \"owner\""
-    );
-    for i in 0..MEMBERS {
-        let _ = writeln!(s, "u{i:03} = \"member\"");
-    }
-    for t in 0..TEAMS {
-        let members: Vec<String> = (0..6)
-            .map(|k| format!("\"u{:03}\"", (t * 3 + k) % MEMBERS))
-            .collect();
-        let _ = writeln!(
-            s,
-            "[teams.t{t:03}]\ndescription = \"Team {t}\"\nmembers = [{}]",
-            members.join(", ")
-        );
-    }
-    for r in 0..REPOSITORIES {
-        let _ = writeln!(
-            s,
-            "[repositories.r{r:04}]\nprivate = {}\ndescription = \"Repository {r}\"\ngrants = {{ t{:03} = \"read\", t{:03} = \"write\" }}",
-            r % 3 != 0,
-            r % TEAMS,
-            (r * 7 + 1) % TEAMS
-        );
-    }
-    s
+    vetted_sandbox::kit::org::big_org_seed(
+        "acme",
+        "alice",
+        OWNER_TOKEN,
+        REPOSITORIES,
+        TEAMS,
+        MEMBERS,
+    )
 }
 
 fn rate_limit(sb: &Sandbox, budget: Option<Value>) -> Value {

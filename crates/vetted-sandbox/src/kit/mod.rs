@@ -4,6 +4,7 @@
 //! - [`media`]: the manifest, config and layer media types (Docker and OCI) and [`media::Format`].
 //! - [`images`]: the image generator: deterministic content from a seed (in memory, or streamed to
 //!   files for large layers), image manifests, indexes and cosign-style signature tags.
+//! - [`org`]: a large organization's seed (repositories, teams, members) to plan against.
 //! - [`push`]: a small push client (token flow with Basic credentials, htpasswd Basic auth, or
 //!   anonymous; monolithic uploads from memory or streamed from a file; manifest digests checked).
 //! - [`registry`]: the `docker-registry` (CNCF distribution 2.8) launcher: token auth, htpasswd or
@@ -18,6 +19,7 @@
 
 pub mod images;
 pub mod media;
+pub mod org;
 pub mod push;
 pub mod registry;
 pub mod signing;
