@@ -4,7 +4,7 @@
 //! not read the hub API); its figures stand against the targets and the round-trip floor.
 
 use std::path::Path;
-use std::process::{Command, Stdio};
+use std::process::Stdio;
 use std::time::Duration;
 
 use anyhow::{Context, Result, bail};
@@ -13,7 +13,7 @@ use vetted_sandbox::kit::org::big_org_seed;
 use crate::measure::run_measured;
 use crate::report::{Row, print_row};
 use crate::services::{OWNER, OWNER_SECRET, delay_line, start_sandbox_seeded};
-use crate::tools::{VETTED, vetted_command};
+use crate::tools::{vetted_as_owner, vetted_command};
 
 pub(crate) async fn bigorg(root: &Path, quick: bool) -> Result<Vec<String>> {
     let (repos, teams, members) = if quick {
@@ -31,11 +31,7 @@ pub(crate) async fn bigorg(root: &Path, quick: bool) -> Result<Vec<String>> {
     let sbx = start_sandbox_seeded(root, &seed, crate::services::MEASURE_BUDGET)?;
     let work = sbx.dir.path();
     // The policy: the organization as `vetted export` writes it (setup, no added latency).
-    let exported = Command::new(VETTED)
-        .args(["--color", "never", "export", "--org", "acme"])
-        .env("VETTED_HUB_URL", &sbx.hub)
-        .env("DOCKERHUB_USERNAME", OWNER)
-        .env("DOCKERHUB_TOKEN", OWNER_SECRET)
+    let exported = vetted_as_owner(work, &sbx.hub, &sbx.registry, &["export", "--org", "acme"])
         .stdin(Stdio::null())
         .output()
         .context("running vetted export")?;

@@ -61,13 +61,18 @@ pub(crate) fn vetted_command(
     args: &[&str],
     policy: &Path,
 ) -> Command {
+    let mut cmd = vetted_as_owner(work, hub, docker_io, args);
+    cmd.arg("--policy").arg(policy);
+    cmd
+}
+
+/// `vetted <args>` as the owner, against the sandbox at `hub` with `docker_io` as docker.io.
+pub(crate) fn vetted_as_owner(work: &Path, hub: &str, docker_io: &str, args: &[&str]) -> Command {
     let docker_config = work.join("docker-config");
     let _ = std::fs::create_dir_all(&docker_config);
     let mut cmd = Command::new(VETTED);
     cmd.args(["--color", "never"])
         .args(args)
-        .arg("--policy")
-        .arg(policy)
         .env("VETTED_HUB_URL", hub)
         .env("VETTED_DOCKER_IO_REGISTRY", docker_io)
         .env("DOCKERHUB_USERNAME", OWNER)
